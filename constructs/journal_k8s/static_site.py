@@ -1,0 +1,254 @@
+"""StaticSite: an unprivileged NGINX that serves the journal's HTML, CSS, JS and images."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from . import _pod
+from ._types import Resources, check_dns_label, check_positive
+
+DEFAULT_IMAGE = "my-repo/static-files:v1-abcde"
+"""The book's static files image (NGINX with the site under the document root)."""
+
+CONFIG_DIR = "/etc/nginx/journal"
+_UID = 101  # the nginx user of the official NGINX images
+_WRITABLE = {"tmp": "/tmp", "cache": "/var/cache/nginx"}
+
+SECURITY_HEADERS_CONF = """\
+add_header X-Content-Type-Options "nosniff" always;
+add_header X-Frame-Options "DENY" always;
+add_header Referrer-Policy "strict-origin-when-cross-origin" always;
+add_header Content-Security-Policy "default-src 'self'; object-src 'none'; frame-ancestors 'none'" always;
+"""
+
+
+def nginx_conf(*, port: int, document_root: str) -> str:
+    """NGINX's main configuration: non-root, read-only root filesystem, writes only to /tmp."""
+    return f"""\
+# Static file server: runs unprivileged on a read-only root filesystem, writes only to /tmp.
+worker_processes auto;
+pid /tmp/nginx.pid;
+error_log stderr warn;
+
+events {{
+    worker_connections 1024;
+}}
+
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log /dev/stdout;
+    server_tokens off;
+    sendfile on;
+    client_body_temp_path /tmp/client_body;
+    proxy_temp_path /tmp/proxy;
+    fastcgi_temp_path /tmp/fastcgi;
+    uwsgi_temp_path /tmp/uwsgi;
+    scgi_temp_path /tmp/scgi;
+
+    gzip on;
+    gzip_vary on;
+    gzip_min_length 1024;
+    gzip_types text/plain text/css text/xml application/javascript application/json image/svg+xml;
+
+    server {{
+        listen {port};
+        root {document_root};
+        index index.html;
+        include {CONFIG_DIR}/security-headers.conf;
+
+        location = /healthz {{
+            access_log off;
+            default_type text/plain;
+            return 200 "ok\\n";
+        }}
+
+        # Fingerprinted assets (name.0123abcd.css) never change: cache them for a year.
+        location ~* "\\.[0-9a-f]{{8,}}\\.(css|js|mjs|png|jpe?g|gif|svg|webp|ico|woff2?)$" {{
+            include {CONFIG_DIR}/security-headers.conf;
+            add_header Cache-Control "public, max-age=31536000, immutable" always;
+            try_files $uri =404;
+        }}
+
+        location / {{
+            try_files $uri $uri/ =404;
+        }}
+    }}
+}}
+"""
+
+
+class StaticSite(Construct):
+    """The static tier: an NGINX Deployment, its configuration, a Service and a disruption budget.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        name: the Deployment, Service and label name. Default: ``"fileserver"``.
+        image: an NGINX-based image with the site under ``document_root``.
+            Default: ``DEFAULT_IMAGE``.
+        replicas: number of pods. Default: 2.
+        resources: CPU and memory of each pod (requests equal limits). Default: 1 CPU, 1G.
+        service_port: the Service's port. Default: 80.
+        container_port: the unprivileged port NGINX listens on. Default: 8080.
+        document_root: the folder NGINX serves. Default: ``"/usr/share/nginx/html"``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str = "fileserver",
+        image: str = DEFAULT_IMAGE,
+        replicas: int = 2,
+        resources: Resources | None = None,
+        service_port: int = 80,
+        container_port: int = 8080,
+        document_root: str = "/usr/share/nginx/html",
+    ) -> None:
+        super().__init__(scope, id)
+        self._name = check_dns_label("name", name, max_length=56)
+        check_positive("replicas", replicas)
+        if not 1 <= service_port <= 65535:
+            raise ValueError(f"service_port={service_port!r} is not allowed: expected 1..65535")
+        if not 1024 <= container_port <= 65535:
+            raise ValueError(
+                f"container_port={container_port!r} is not allowed: expected 1024..65535 "
+                "(an unprivileged port)"
+            )
+        if not document_root.startswith("/"):
+            raise ValueError(f"document_root={document_root!r} is not allowed: expected an absolute path")
+        resources = resources or Resources(cpu="1", memory="1G")
+        self._service_port = service_port
+        self._container_port = container_port
+        self._pod_labels = _pod.selector_labels(name)
+        labels = _pod.object_labels(name, "static")
+        files = {
+            "nginx.conf": nginx_conf(port=container_port, document_root=document_root),
+            "security-headers.conf": SECURITY_HEADERS_CONF,
+        }
+
+        self.config_map = k8s.KubeConfigMap(
+            self, "Config", metadata=k8s.ObjectMeta(name=f"{name}-nginx", labels=labels), data=files
+        )
+        self.deployment = k8s.KubeDeployment(
+            self,
+            "Deployment",
+            metadata=k8s.ObjectMeta(name=name, labels=labels),
+            spec=k8s.DeploymentSpec(
+                replicas=replicas,
+                selector=k8s.LabelSelector(match_labels=self._pod_labels),
+                strategy=k8s.DeploymentStrategy(
+                    type="RollingUpdate",
+                    rolling_update=k8s.RollingUpdateDeployment(
+                        max_surge=k8s.IntOrString.from_number(1),
+                        max_unavailable=k8s.IntOrString.from_number(0),
+                    ),
+                ),
+                template=k8s.PodTemplateSpec(
+                    metadata=k8s.ObjectMeta(
+                        labels=labels,
+                        annotations={_pod.CONFIG_HASH_ANNOTATION: _pod.content_hash(files)},
+                    ),
+                    spec=k8s.PodSpec(
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=_pod.pod_security(uid=_UID, gid=_UID),
+                        topology_spread_constraints=_pod.spread_over_nodes(name),
+                        containers=[
+                            k8s.Container(
+                                name="nginx",
+                                image=image,
+                                image_pull_policy="IfNotPresent",
+                                command=[
+                                    "nginx",
+                                    "-e",
+                                    "stderr",
+                                    "-c",
+                                    f"{CONFIG_DIR}/nginx.conf",
+                                    "-g",
+                                    "daemon off;",
+                                ],
+                                ports=[
+                                    k8s.ContainerPort(
+                                        name="http", container_port=container_port, protocol="TCP"
+                                    )
+                                ],
+                                resources=_pod.guaranteed(resources),
+                                security_context=_pod.container_security(),
+                                startup_probe=_pod.http_probe("/healthz", "http", period=2, failures=15),
+                                liveness_probe=_pod.http_probe("/healthz", "http", period=10, failures=3),
+                                readiness_probe=_pod.http_probe("/healthz", "http", period=5, failures=2),
+                                volume_mounts=[
+                                    k8s.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
+                                    *(
+                                        k8s.VolumeMount(name=volume, mount_path=path)
+                                        for volume, path in _WRITABLE.items()
+                                    ),
+                                ],
+                            )
+                        ],
+                        volumes=[
+                            k8s.Volume(
+                                name="config",
+                                config_map=k8s.ConfigMapVolumeSource(
+                                    name=f"{name}-nginx", default_mode=0o444
+                                ),
+                            ),
+                            *(
+                                k8s.Volume(name=volume, empty_dir=k8s.EmptyDirVolumeSource())
+                                for volume in _WRITABLE
+                            ),
+                        ],
+                    ),
+                ),
+            ),
+        )
+        self.service = k8s.KubeService(
+            self,
+            "Service",
+            metadata=k8s.ObjectMeta(name=name, labels=labels),
+            spec=k8s.ServiceSpec(
+                type="ClusterIP",
+                selector=dict(self._pod_labels),
+                ports=[
+                    k8s.ServicePort(
+                        name="http",
+                        port=service_port,
+                        target_port=k8s.IntOrString.from_string("http"),
+                        protocol="TCP",
+                    )
+                ],
+            ),
+        )
+        self.disruption_budget = _pod.disruption_budget(self, name, "static")
+
+    @property
+    def name(self) -> str:
+        """The Deployment's name."""
+        return self._name
+
+    @property
+    def pod_labels(self) -> Mapping[str, str]:
+        """The labels that select the NGINX pods."""
+        return MappingProxyType(self._pod_labels)
+
+    @property
+    def service_name(self) -> str:
+        """The Service's name."""
+        return self._name
+
+    @property
+    def service_port(self) -> int:
+        """The Service's port."""
+        return self._service_port
+
+    @property
+    def container_port(self) -> int:
+        """The port NGINX listens on."""
+        return self._container_port
