@@ -1,0 +1,1 @@
+"""Project tooling around the constructs: values files, synth, checks, diff, Helm export."""

@@ -1,0 +1,97 @@
+"""Synthesis of every environment into ``<outdir>/<env>/``, all or nothing."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import cdk8s
+from jsii.errors import JSIIError
+
+from .manifests import to_yaml
+from .values import Environment, ValuesError, load_environments
+
+MANIFEST_FILE = "journal.k8s.yaml"
+
+Builder = Callable[[cdk8s.App, Environment], cdk8s.Chart]
+"""Builds one environment's chart in the app (what ``app.py`` provides)."""
+
+
+class SynthError(Exception):
+    """A user error found while building or checking the manifests."""
+
+
+def render(environments: Sequence[Environment], build: Builder) -> dict[str, str]:
+    """Build and check every environment; return each one's manifest file text.
+
+    Raises:
+        SynthError: a construct rejected its arguments or a validation failed.
+    """
+    app = cdk8s.App()
+    rendered = {}
+    for environment in environments:
+        where = f"environment {environment.name!r} ({', '.join(map(str, environment.files))})"
+        try:
+            objects = build(app, environment).to_json()
+        except (ValueError, JSIIError) as error:
+            raise SynthError(f"{where}: {error}") from None
+        rendered[environment.name] = to_yaml(objects)
+    return rendered
+
+
+def publish(outdir: Path, rendered: Mapping[str, str]) -> None:
+    """Write each environment's files to a temporary folder, then swap it into ``outdir``."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=outdir))
+    try:
+        for name, text in rendered.items():
+            (staging / name).mkdir()
+            (staging / name / MANIFEST_FILE).write_text(text, encoding="utf-8")
+        for name in rendered:
+            target = outdir / name
+            if target.exists():
+                target.rename(staging / f".previous-{name}")
+            (staging / name).rename(target)
+    finally:
+        shutil.rmtree(staging)
+
+
+def synthesize(build: Builder, environments_dir: Path, outdir: Path) -> list[str]:
+    """Load, build, check and publish every environment; return their names.
+
+    Raises:
+        ValuesError: a values file is invalid (``outdir`` is untouched).
+        SynthError: the manifests are invalid (``outdir`` is untouched).
+    """
+    environments = load_environments(environments_dir)
+    rendered = render(environments, build)
+    publish(outdir, rendered)
+    return list(rendered)
+
+
+def main(build: Builder, argv: Sequence[str] | None = None) -> int:
+    """Command line of ``app.py``: synthesize, print one line per environment, exit 0 or 1."""
+    parser = argparse.ArgumentParser(description="Synthesize every environment's manifests.")
+    parser.add_argument(
+        "--environments", type=Path, default=Path("environments"), help="values folder"
+    )
+    parser.add_argument(
+        "--outdir",
+        type=Path,
+        default=Path(os.environ.get("CDK8S_OUTDIR", "dist")),
+        help="output folder (default: $CDK8S_OUTDIR, else dist)",
+    )
+    arguments = parser.parse_args(argv)
+    try:
+        names = synthesize(build, arguments.environments, arguments.outdir)
+    except (ValuesError, SynthError) as error:
+        print(f"synth failed, {arguments.outdir}/ left as it was:\n{error}", file=sys.stderr)
+        return 1
+    for name in names:
+        print(f"{arguments.outdir / name / MANIFEST_FILE}")
+    return 0

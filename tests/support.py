@@ -1,0 +1,38 @@
+"""Helpers the test modules share: synthesis, lookups, required binaries."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import cdk8s
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+Manifest = dict[str, Any]
+
+
+def synth(chart: cdk8s.Chart) -> list[Manifest]:
+    """The chart's manifests as plain dicts."""
+    return list(chart.to_json())
+
+
+def find(objects: list[Manifest], kind: str, name: str) -> Manifest:
+    """The one object of ``kind`` named ``name``."""
+    matches = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected one {kind} {name!r}, found {len(matches)}"
+    return matches[0]
+
+
+def require_binary(name: str) -> str:
+    """The path of ``name``; a failure under CI (never a skip), a skip elsewhere."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (.ci/run installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
