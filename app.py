@@ -10,6 +10,7 @@ from journal_tools.node import use_bundled_node
 use_bundled_node()
 
 import cdk8s  # noqa: E402
+
 from imports import k8s  # noqa: E402
 from journal_k8s import ExistingSecret, IngressTls, JournalService, Resources  # noqa: E402
 from journal_tools import synth, values  # noqa: E402
@@ -18,14 +19,18 @@ from journal_tools import synth, values  # noqa: E402
 def build(app: cdk8s.App, environment: values.Environment) -> cdk8s.Chart:
     """The chart of one environment: its namespace guard rails, then the journal service."""
     v = environment.values
-    chart = cdk8s.Chart(app, environment.name, namespace=v.namespace, disable_resource_name_hashes=True)
+    chart = cdk8s.Chart(
+        app, environment.name, namespace=v.namespace, disable_resource_name_hashes=True
+    )
     add_namespace(chart, v)
     JournalService(
         chart,
         "Journal",
         frontend_image=v.frontend.image.reference,
         frontend_replicas=v.frontend.replicas,
-        frontend_resources=Resources(cpu=v.frontend.resources.cpu, memory=v.frontend.resources.memory),
+        frontend_resources=Resources(
+            cpu=v.frontend.resources.cpu, memory=v.frontend.resources.memory
+        ),
         journal_entries=v.frontend.journal_entries,
         static_image=v.static.image.reference,
         static_replicas=v.static.replicas,
@@ -35,12 +40,16 @@ def build(app: cdk8s.App, environment: values.Environment) -> cdk8s.Chart:
         redis_resources=Resources(cpu=v.redis.resources.cpu, memory=v.redis.resources.memory),
         redis_storage=v.redis.storage.size,
         redis_storage_class=v.redis.storage.storage_class,
-        redis_password=ExistingSecret(name=v.redis.password_secret.name, key=v.redis.password_secret.key),
+        redis_password=ExistingSecret(
+            name=v.redis.password_secret.name, key=v.redis.password_secret.key
+        ),
         ingress_class=v.ingress.class_name,
         host=v.ingress.host,
         tls=None
         if v.ingress.tls is None
-        else IngressTls(secret_name=v.ingress.tls.secret_name, cluster_issuer=v.ingress.tls.cluster_issuer),
+        else IngressTls(
+            secret_name=v.ingress.tls.secret_name, cluster_issuer=v.ingress.tls.cluster_issuer
+        ),
         ingress_controller_namespace=v.ingress.controller_namespace,
     )
     return chart
@@ -54,9 +63,13 @@ def add_namespace(chart: cdk8s.Chart, v: values.EnvironmentValues) -> None:
         metadata=k8s.ObjectMeta(
             name=v.namespace,
             labels={
-                f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
+                f"pod-security.kubernetes.io/{mode}": "restricted"
+                for mode in ("enforce", "audit", "warn")
             }
-            | {f"pod-security.kubernetes.io/{mode}-version": "v1.27" for mode in ("enforce", "audit", "warn")},
+            | {
+                f"pod-security.kubernetes.io/{mode}-version": "v1.27"
+                for mode in ("enforce", "audit", "warn")
+            },
         ),
     )
     # A Namespace is cluster-scoped: drop the namespace the chart gives every object.
@@ -84,8 +97,14 @@ def add_namespace(chart: cdk8s.Chart, v: values.EnvironmentValues) -> None:
             limits=[
                 k8s.LimitRangeItem(
                     type="Container",
-                    default_request={"cpu": k8s.Quantity.from_string("100m"), "memory": k8s.Quantity.from_string("128Mi")},
-                    default={"cpu": k8s.Quantity.from_string("500m"), "memory": k8s.Quantity.from_string("512Mi")},
+                    default_request={
+                        "cpu": k8s.Quantity.from_string("100m"),
+                        "memory": k8s.Quantity.from_string("128Mi"),
+                    },
+                    default={
+                        "cpu": k8s.Quantity.from_string("500m"),
+                        "memory": k8s.Quantity.from_string("512Mi"),
+                    },
                 )
             ]
         ),
@@ -94,7 +113,9 @@ def add_namespace(chart: cdk8s.Chart, v: values.EnvironmentValues) -> None:
         chart,
         "DefaultDeny",
         metadata=k8s.ObjectMeta(name="default-deny"),
-        spec=k8s.NetworkPolicySpec(pod_selector=k8s.LabelSelector(), policy_types=["Ingress", "Egress"]),
+        spec=k8s.NetworkPolicySpec(
+            pod_selector=k8s.LabelSelector(), policy_types=["Ingress", "Egress"]
+        ),
     )
     k8s.KubeNetworkPolicy(
         chart,
@@ -114,7 +135,9 @@ def add_namespace(chart: cdk8s.Chart, v: values.EnvironmentValues) -> None:
                         )
                     ],
                     ports=[
-                        k8s.NetworkPolicyPort(protocol=protocol, port=k8s.IntOrString.from_number(53))
+                        k8s.NetworkPolicyPort(
+                            protocol=protocol, port=k8s.IntOrString.from_number(53)
+                        )
                         for protocol in ("UDP", "TCP")
                     ],
                 )

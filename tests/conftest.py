@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from journal_tools.node import use_bundled_node
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+from journal_tools.node import use_bundled_node
 
 use_bundled_node()
 
 import cdk8s  # noqa: E402
+
 from journal_tools.manifests import to_yaml  # noqa: E402
 
 

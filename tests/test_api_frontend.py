@@ -6,9 +6,10 @@ import re
 
 import cdk8s
 import pytest
+from syrupy.assertion import SnapshotAssertion
+
 from journal_k8s import ApiFrontend, ExistingSecret, Redis, Resources
 from support import find, synth
-from syrupy.assertion import SnapshotAssertion
 
 
 def test_snapshot(chart: cdk8s.Chart, k8s_snapshot: SnapshotAssertion) -> None:
@@ -30,20 +31,28 @@ def test_book_defaults_with_requests_spelled_right(chart: cdk8s.Chart) -> None:
         "requests": {"cpu": "1", "memory": "1G"},
     }
     service = find(objects, "Service", "frontend")["spec"]
-    assert service["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP", "targetPort": "http"}]
+    assert service["ports"] == [
+        {"name": "http", "port": 8080, "protocol": "TCP", "targetPort": "http"}
+    ]
     assert service["selector"] == deployment["spec"]["selector"]["matchLabels"]
     assert find(objects, "ConfigMap", "frontend-config")["data"] == {"journalEntries": "10"}
 
 
 def test_redis_wiring_by_object(chart: cdk8s.Chart) -> None:
-    redis = Redis(chart, "Redis", name="store", password=ExistingSecret(name="store-auth", key="pw"))
+    redis = Redis(
+        chart, "Redis", name="store", password=ExistingSecret(name="store-auth", key="pw")
+    )
     ApiFrontend(chart, "Api", redis=redis)
-    container = find(synth(chart), "Deployment", "frontend")["spec"]["template"]["spec"]["containers"][0]
+    container = find(synth(chart), "Deployment", "frontend")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
     env = {e["name"]: e for e in container["env"]}
     assert env["REDIS_READ_HOST"]["value"] == "store"
     assert env["REDIS_WRITE_HOST"]["value"] == "store-write"
     assert env["REDIS_PORT"]["value"] == "6379"
-    assert env["REDIS_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"key": "pw", "name": "store-auth"}}
+    assert env["REDIS_PASSWORD"]["valueFrom"] == {
+        "secretKeyRef": {"key": "pw", "name": "store-auth"}
+    }
     assert env["JOURNAL_ENTRIES"]["valueFrom"] == {
         "configMapKeyRef": {"key": "journalEntries", "name": "frontend-config"}
     }
@@ -56,7 +65,16 @@ def test_redis_is_opened_to_the_frontend_only(chart: cdk8s.Chart) -> None:
     assert ingress["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "redis"
     assert ingress["ingress"] == [
         {
-            "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "frontend", "app.kubernetes.io/part-of": "journal"}}}],
+            "from": [
+                {
+                    "podSelector": {
+                        "matchLabels": {
+                            "app.kubernetes.io/name": "frontend",
+                            "app.kubernetes.io/part-of": "journal",
+                        }
+                    }
+                }
+            ],
             "ports": [{"port": 6379, "protocol": "TCP"}],
         }
     ]
@@ -77,7 +95,9 @@ def test_settings_change_rolls_the_pods() -> None:
 
 
 def test_probes_and_security(chart: cdk8s.Chart) -> None:
-    ApiFrontend(chart, "Api", redis=Redis(chart, "Redis"), ready_path="/api/ready", live_path="/api/live")
+    ApiFrontend(
+        chart, "Api", redis=Redis(chart, "Redis"), ready_path="/api/ready", live_path="/api/live"
+    )
     pod = find(synth(chart), "Deployment", "frontend")["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert container["readinessProbe"]["httpGet"] == {"path": "/api/ready", "port": "http"}
@@ -89,7 +109,13 @@ def test_probes_and_security(chart: cdk8s.Chart) -> None:
 
 
 def test_resources_and_replicas(chart: cdk8s.Chart) -> None:
-    ApiFrontend(chart, "Api", redis=Redis(chart, "Redis"), replicas=5, resources=Resources(cpu="250m", memory="256Mi"))
+    ApiFrontend(
+        chart,
+        "Api",
+        redis=Redis(chart, "Redis"),
+        replicas=5,
+        resources=Resources(cpu="250m", memory="256Mi"),
+    )
     deployment = find(synth(chart), "Deployment", "frontend")
     assert deployment["spec"]["replicas"] == 5
     assert deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"] == {
@@ -108,7 +134,9 @@ def test_resources_and_replicas(chart: cdk8s.Chart) -> None:
         ({"name": "Front_End"}, "name='Front_End' is not allowed"),
     ],
 )
-def test_fails_on_invalid_arguments(chart: cdk8s.Chart, arguments: dict[str, object], message: str) -> None:
+def test_fails_on_invalid_arguments(
+    chart: cdk8s.Chart, arguments: dict[str, object], message: str
+) -> None:
     redis = Redis(chart, "Redis")
     with pytest.raises(ValueError, match=re.escape(message)):
         ApiFrontend(chart, "Api", redis=redis, **arguments)  # type: ignore[arg-type]

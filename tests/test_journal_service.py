@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import cdk8s
+from syrupy.assertion import SnapshotAssertion
+
 from journal_k8s import JournalService
 from support import find, synth
-from syrupy.assertion import SnapshotAssertion
 
 
 def test_snapshot(chart: cdk8s.Chart, k8s_snapshot: SnapshotAssertion) -> None:
@@ -74,6 +75,8 @@ def test_ingress_backends_and_target_ports_exist(chart: cdk8s.Chart) -> None:
             if o["kind"] == "Deployment" and o["metadata"]["name"] == backend["name"]
         )
         container_ports = {
-            p["name"] for c in workload["spec"]["template"]["spec"]["containers"] for p in c["ports"]
+            p["name"]
+            for c in workload["spec"]["template"]["spec"]["containers"]
+            for p in c["ports"]
         }
         assert {p["targetPort"] for p in service["spec"]["ports"]} <= container_ports

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cdk8s
 import pytest
+
 from journal_k8s import ApiFrontend, IngressTls, PathIngress, Redis, StaticSite
 from support import find, synth
 
@@ -36,9 +37,13 @@ def test_host_and_tls_with_cert_manager(chart: cdk8s.Chart) -> None:
         tls=IngressTls(secret_name="journal-tls", cluster_issuer="letsencrypt-prod"),
     )
     ingress = find(objects, "Ingress", "frontend-ingress")
-    assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt-prod"}
+    assert ingress["metadata"]["annotations"] == {
+        "cert-manager.io/cluster-issuer": "letsencrypt-prod"
+    }
     assert ingress["spec"]["ingressClassName"] == "traefik"
-    assert ingress["spec"]["tls"] == [{"hosts": ["journal.example.com"], "secretName": "journal-tls"}]
+    assert ingress["spec"]["tls"] == [
+        {"hosts": ["journal.example.com"], "secretName": "journal-tls"}
+    ]
     assert ingress["spec"]["rules"][0]["host"] == "journal.example.com"
 
 
@@ -49,7 +54,9 @@ def test_controller_may_reach_each_backend_on_its_container_port(chart: cdk8s.Ch
         assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == backend
         assert policy["ingress"] == [
             {
-                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "edge"}}}],
+                "from": [
+                    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "edge"}}}
+                ],
                 "ports": [{"port": port, "protocol": "TCP"}],
             }
         ]
@@ -68,5 +75,7 @@ def test_fails_on_tls_without_host(chart: cdk8s.Chart) -> None:
 
 def test_fails_on_malformed_path(chart: cdk8s.Chart) -> None:
     ingress = PathIngress(chart, "Ingress")
-    with pytest.raises(ValueError, match="path='api' is not allowed: expected an absolute URL path"):
+    with pytest.raises(
+        ValueError, match="path='api' is not allowed: expected an absolute URL path"
+    ):
         ingress.route("api", StaticSite(chart, "Static"))

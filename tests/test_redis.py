@@ -7,9 +7,10 @@ import subprocess
 
 import cdk8s
 import pytest
+from syrupy.assertion import SnapshotAssertion
+
 from journal_k8s import ExistingSecret, Redis, Resources
 from support import find, synth
-from syrupy.assertion import SnapshotAssertion
 
 PASSWORD_KEY = "passwd"
 
@@ -40,7 +41,9 @@ def test_names_and_attributes(chart: cdk8s.Chart) -> None:
 def test_governing_service_is_headless_and_publishes_not_ready_pods(chart: cdk8s.Chart) -> None:
     Redis(chart, "Redis")
     objects = synth(chart)
-    governing = find(objects, "Service", find(objects, "StatefulSet", "redis")["spec"]["serviceName"])
+    governing = find(
+        objects, "Service", find(objects, "StatefulSet", "redis")["spec"]["serviceName"]
+    )
     assert governing["metadata"]["name"] == "redis-headless"
     assert governing["spec"]["clusterIP"] == "None"
     assert governing["spec"]["publishNotReadyAddresses"] is True
@@ -49,7 +52,7 @@ def test_governing_service_is_headless_and_publishes_not_ready_pods(chart: cdk8s
 def test_launch_script_replicates_from_the_governing_service(chart: cdk8s.Chart) -> None:
     Redis(chart, "Redis")
     script = find(synth(chart), "ConfigMap", "redis-config")["data"]["launch.sh"]
-    assert "'replicaof %s %s\\n' \"redis-0.redis-headless\" \"6379\"" in script
+    assert '\'replicaof %s %s\\n\' "redis-0.redis-headless" "6379"' in script
     assert "exec redis-server" in script
     assert "[[" not in script and "slaveof" not in script
 
@@ -59,7 +62,10 @@ def test_write_service_reaches_pod_zero_only(chart: cdk8s.Chart) -> None:
     objects = synth(chart)
     write = find(objects, "Service", "redis-write")["spec"]
     read = find(objects, "Service", "redis")["spec"]
-    assert write["selector"] == {**read["selector"], "statefulset.kubernetes.io/pod-name": "redis-0"}
+    assert write["selector"] == {
+        **read["selector"],
+        "statefulset.kubernetes.io/pod-name": "redis-0",
+    }
     assert "clusterIP" not in write
 
 
@@ -103,7 +109,10 @@ def test_config_mounts_are_read_only_and_roll_the_pods(chart: cdk8s.Chart) -> No
     Redis(other, "Redis", password=ExistingSecret(name="redis-passwd", key="other-key"))
     second = find(synth(other), "StatefulSet", "redis")["spec"]["template"]
     annotation = "journal.example.com/config-hash"
-    assert first["metadata"]["annotations"][annotation] != second["metadata"]["annotations"][annotation]
+    assert (
+        first["metadata"]["annotations"][annotation]
+        != second["metadata"]["annotations"][annotation]
+    )
 
 
 def test_security_context_runs_as_the_redis_user(chart: cdk8s.Chart) -> None:
@@ -128,8 +137,14 @@ def test_security_context_runs_as_the_redis_user(chart: cdk8s.Chart) -> None:
 
 def test_probes_authenticate_and_startup_allows_a_long_reload(chart: cdk8s.Chart) -> None:
     Redis(chart, "Redis")
-    container = find(synth(chart), "StatefulSet", "redis")["spec"]["template"]["spec"]["containers"][0]
-    for probe, mode in (("readinessProbe", "ready"), ("livenessProbe", "alive"), ("startupProbe", "started")):
+    container = find(synth(chart), "StatefulSet", "redis")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    for probe, mode in (
+        ("readinessProbe", "ready"),
+        ("livenessProbe", "alive"),
+        ("startupProbe", "started"),
+    ):
         assert container[probe]["exec"]["command"] == [
             "/bin/sh",
             "/opt/journal-redis/probe.sh",
@@ -159,7 +174,10 @@ def test_lone_master_and_resources(chart: cdk8s.Chart) -> None:
     stateful_set = find(synth(chart), "StatefulSet", "redis")
     assert stateful_set["spec"]["replicas"] == 1
     resources = stateful_set["spec"]["template"]["spec"]["containers"][0]["resources"]
-    assert resources == {"limits": {"cpu": "2", "memory": "4Gi"}, "requests": {"cpu": "2", "memory": "4Gi"}}
+    assert resources == {
+        "limits": {"cpu": "2", "memory": "4Gi"},
+        "requests": {"cpu": "2", "memory": "4Gi"},
+    }
 
 
 def test_scripts_are_posix_sh(chart: cdk8s.Chart) -> None:
@@ -176,14 +194,19 @@ def test_scripts_are_posix_sh(chart: cdk8s.Chart) -> None:
         ({"replicas": 0}, "replicas=0 is not allowed: expected an integer >= 1"),
         ({"name": "Redis"}, "name='Redis' is not allowed: expected a DNS-1123 label"),
         ({"name": "r" * 53}, "of at most 52 characters"),
-        ({"storage": "10 GB"}, "storage='10 GB' is not allowed: expected a positive Kubernetes quantity"),
+        (
+            {"storage": "10 GB"},
+            "storage='10 GB' is not allowed: expected a positive Kubernetes quantity",
+        ),
         ({"storage": "0"}, "storage='0' is not allowed"),
         ({"access_mode": "RWO"}, "access_mode='RWO' is not allowed: expected one of"),
         ({"storage_class": "Fast_SSD"}, "storage_class='Fast_SSD' is not allowed"),
         ({"image": " "}, "image=' ' is not allowed"),
     ],
 )
-def test_fails_on_invalid_arguments(chart: cdk8s.Chart, arguments: dict[str, object], message: str) -> None:
+def test_fails_on_invalid_arguments(
+    chart: cdk8s.Chart, arguments: dict[str, object], message: str
+) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         Redis(chart, "Redis", **arguments)  # type: ignore[arg-type]
 

@@ -6,9 +6,10 @@ import re
 
 import cdk8s
 import pytest
+from syrupy.assertion import SnapshotAssertion
+
 from journal_k8s import StaticSite
 from support import find, synth
-from syrupy.assertion import SnapshotAssertion
 
 
 def test_snapshot(chart: cdk8s.Chart, k8s_snapshot: SnapshotAssertion) -> None:
@@ -22,7 +23,9 @@ def test_service_port_80_reaches_the_unprivileged_container_port(chart: cdk8s.Ch
     service = find(objects, "Service", "fileserver")["spec"]
     deployment = find(objects, "Deployment", "fileserver")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert service["ports"] == [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}]
+    assert service["ports"] == [
+        {"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}
+    ]
     assert container["ports"] == [{"containerPort": 8080, "name": "http", "protocol": "TCP"}]
     assert service["selector"] == deployment["spec"]["selector"]["matchLabels"]
     assert service["selector"]["app.kubernetes.io/name"] == "fileserver"
@@ -52,7 +55,7 @@ def test_nginx_configuration(chart: cdk8s.Chart) -> None:
     assert "gzip on;" in conf
     assert "location = /healthz" in conf
     assert "pid /tmp/nginx.pid;" in conf
-    assert 'max-age=31536000, immutable' in conf
+    assert "max-age=31536000, immutable" in conf
     assert "X-Content-Type-Options" in files["security-headers.conf"]
 
 
@@ -65,6 +68,8 @@ def test_nginx_configuration(chart: cdk8s.Chart) -> None:
         ({"document_root": "html"}, "document_root='html' is not allowed"),
     ],
 )
-def test_fails_on_invalid_arguments(chart: cdk8s.Chart, arguments: dict[str, object], message: str) -> None:
+def test_fails_on_invalid_arguments(
+    chart: cdk8s.Chart, arguments: dict[str, object], message: str
+) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         StaticSite(chart, "Static", **arguments)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from journal_tools.values import ValuesError, environment_names, load_environment, load_environments
 from support import ROOT
 
@@ -22,7 +23,11 @@ def test_the_three_environments_differ_where_decided() -> None:
     loaded = {e.name: e.values for e in load_environments(ROOT / "environments")}
     assert list(loaded) == ["dev", "prod", "staging"]
     dev, staging, prod = loaded["dev"], loaded["staging"], loaded["prod"]
-    assert (dev.namespace, staging.namespace, prod.namespace) == ("journal-dev", "journal-staging", "journal-prod")
+    assert (dev.namespace, staging.namespace, prod.namespace) == (
+        "journal-dev",
+        "journal-staging",
+        "journal-prod",
+    )
     assert dev.frontend.replicas < staging.frontend.replicas < prod.frontend.replicas
     assert dev.redis.replicas == 1 and prod.redis.replicas == 3
     assert dev.ingress.tls is None and prod.ingress.tls is not None
@@ -35,7 +40,10 @@ def test_base_is_a_layer_not_an_environment() -> None:
 
 
 def test_overlay_merges_deeply(environments: Path) -> None:
-    (environments / "qa.yaml").write_text("namespace: journal-qa\nfrontend: {image: {tag: v2}}\nquota: {cpu: '4', memory: 4Gi, storage: 40Gi, pods: 10}\n")
+    (environments / "qa.yaml").write_text(
+        "namespace: journal-qa\nfrontend: {image: {tag: v2}}\n"
+        "quota: {cpu: '4', memory: 4Gi, storage: 40Gi, pods: 10}\n"
+    )
     qa = load_environment(environments, "qa").values
     assert qa.frontend.image.reference == "my-repo/journal-server:v2"
     assert qa.frontend.replicas == 2
@@ -44,18 +52,40 @@ def test_overlay_merges_deeply(environments: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("namespace: journal-dev\nfrontend: {replica: 2}\n", "dev.yaml:2: frontend.replica: unknown key: allowed here are image, journalEntries, replicas, resources"),
-        ("frontend:\n  replicas: two\n", "dev.yaml:2: frontend.replicas: 'two' is not allowed: Input should be a valid integer"),
-        ("frontend:\n  replicas: -1\n", "dev.yaml:2: frontend.replicas: -1 is not allowed: Input should be greater than or equal to 1"),
+        (
+            "namespace: journal-dev\nfrontend: {replica: 2}\n",
+            "dev.yaml:2: frontend.replica: unknown key: "
+            "allowed here are image, journalEntries, replicas, resources",
+        ),
+        (
+            "frontend:\n  replicas: two\n",
+            "dev.yaml:2: frontend.replicas: 'two' is not allowed: Input should be a valid integer",
+        ),
+        (
+            "frontend:\n  replicas: -1\n",
+            "dev.yaml:2: frontend.replicas: -1 is not allowed: "
+            "Input should be greater than or equal to 1",
+        ),
         ("", "dev.yaml: the file is empty: expected a mapping of values"),
         ("frontend: [1\n", "dev.yaml: invalid YAML at line 2, column 1"),
         ("- 1\n", "dev.yaml: the top level is a list: expected a mapping of values"),
-        ("namespace: Journal_Dev\n", "dev.yaml:1: namespace: 'Journal_Dev' is not allowed: String should match pattern"),
-        ("redis:\n  storage: {size: 10 GB}\n", "dev.yaml:2: redis.storage.size: '10 GB' is not allowed: String should match pattern"),
-        ("ingress: {tls: {secretName: 3}}\n", "dev.yaml:1: ingress.tls.secretName: 3 is not allowed: Input should be a valid string"),
+        (
+            "namespace: Journal_Dev\n",
+            "dev.yaml:1: namespace: 'Journal_Dev' is not allowed: String should match pattern",
+        ),
+        (
+            "redis:\n  storage: {size: 10 GB}\n",
+            "dev.yaml:2: redis.storage.size: '10 GB' is not allowed: String should match pattern",
+        ),
+        (
+            "ingress: {tls: {secretName: 3}}\n",
+            "dev.yaml:1: ingress.tls.secretName: 3 is not allowed: Input should be a valid string",
+        ),
     ],
 )
-def test_fails_with_a_message_naming_the_spot(environments: Path, content: str, expected: str) -> None:
+def test_fails_with_a_message_naming_the_spot(
+    environments: Path, content: str, expected: str
+) -> None:
     (environments / "dev.yaml").write_text(content)
     with pytest.raises(ValuesError) as error:
         load_environments(environments)
@@ -66,14 +96,18 @@ def test_fails_with_a_message_naming_the_spot(environments: Path, content: str, 
 def test_fails_on_a_key_missing_everywhere(environments: Path) -> None:
     text = (environments / "dev.yaml").read_text()
     (environments / "dev.yaml").write_text(text.replace("namespace: journal-dev\n", ""))
-    with pytest.raises(ValuesError, match="dev.yaml: namespace: missing: this key is required"):
+    with pytest.raises(ValuesError, match=r"dev\.yaml: namespace: missing: this key is required"):
         load_environment(environments, "dev")
 
 
 def test_fails_on_an_error_in_the_base_layer_naming_the_base(environments: Path) -> None:
     text = (environments / "_base.yaml").read_text()
-    (environments / "_base.yaml").write_text(text.replace("journalEntries: 10", "journalEntries: 0"))
-    with pytest.raises(ValuesError, match=r"_base.yaml:7: frontend.journalEntries: 0 is not allowed"):
+    (environments / "_base.yaml").write_text(
+        text.replace("journalEntries: 10", "journalEntries: 0")
+    )
+    with pytest.raises(
+        ValuesError, match=r"_base.yaml:7: frontend.journalEntries: 0 is not allowed"
+    ):
         load_environment(environments, "staging")
 
 

@@ -12,7 +12,9 @@ from ._types import Workload
 
 def pods_of(workload: Workload) -> k8s.NetworkPolicyPeer:
     """A peer that matches exactly the pods of ``workload`` in the same namespace."""
-    return k8s.NetworkPolicyPeer(pod_selector=k8s.LabelSelector(match_labels=dict(workload.pod_labels)))
+    return k8s.NetworkPolicyPeer(
+        pod_selector=k8s.LabelSelector(match_labels=dict(workload.pod_labels))
+    )
 
 
 def pods_in_namespace(namespace: str) -> k8s.NetworkPolicyPeer:

@@ -88,8 +88,7 @@ class ExistingSecret:
         check_dns_subdomain("secret name", self.name)
         if len(self.key) > 253 or not _SECRET_KEY.match(self.key):
             raise ValueError(
-                f"secret key={self.key!r} is not allowed: expected letters, digits, "
-                "'-', '_' or '.'"
+                f"secret key={self.key!r} is not allowed: expected letters, digits, '-', '_' or '.'"
             )
 
 

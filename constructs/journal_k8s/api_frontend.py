@@ -62,7 +62,9 @@ class ApiFrontend(Construct):
             raise ValueError(f"port={port!r} is not allowed: expected 1024..65535 (unprivileged)")
         for argument, path in (("ready_path", ready_path), ("live_path", live_path)):
             if not path.startswith("/"):
-                raise ValueError(f"{argument}={path!r} is not allowed: expected a path starting with '/'")
+                raise ValueError(
+                    f"{argument}={path!r} is not allowed: expected a path starting with '/'"
+                )
         resources = resources or Resources(cpu="1", memory="1G")
         self._port = port
         self._pod_labels = _pod.selector_labels(name)
@@ -70,7 +72,10 @@ class ApiFrontend(Construct):
         settings = {"journalEntries": str(journal_entries)}
 
         self.config_map = k8s.KubeConfigMap(
-            self, "Config", metadata=k8s.ObjectMeta(name=f"{name}-config", labels=labels), data=settings
+            self,
+            "Config",
+            metadata=k8s.ObjectMeta(name=f"{name}-config", labels=labels),
+            data=settings,
         )
         self.deployment = k8s.KubeDeployment(
             self,
@@ -101,13 +106,23 @@ class ApiFrontend(Construct):
                                 name="api",
                                 image=image,
                                 image_pull_policy="IfNotPresent",
-                                ports=[k8s.ContainerPort(name="http", container_port=port, protocol="TCP")],
+                                ports=[
+                                    k8s.ContainerPort(
+                                        name="http", container_port=port, protocol="TCP"
+                                    )
+                                ],
                                 env=self._environment(redis),
                                 resources=_pod.guaranteed(resources),
                                 security_context=_pod.container_security(),
-                                startup_probe=_pod.http_probe(live_path, "http", period=5, failures=30),
-                                liveness_probe=_pod.http_probe(live_path, "http", period=10, failures=3),
-                                readiness_probe=_pod.http_probe(ready_path, "http", period=5, failures=2),
+                                startup_probe=_pod.http_probe(
+                                    live_path, "http", period=5, failures=30
+                                ),
+                                liveness_probe=_pod.http_probe(
+                                    live_path, "http", period=10, failures=3
+                                ),
+                                readiness_probe=_pod.http_probe(
+                                    ready_path, "http", period=5, failures=2
+                                ),
                                 volume_mounts=[k8s.VolumeMount(name="tmp", mount_path="/tmp")],
                             )
                         ],

@@ -95,7 +95,9 @@ class PathIngress(Construct):
                 shadow it; or the backend belongs to another chart.
         """
         if not _PATH.match(path):
-            raise ValueError(f"path={path!r} is not allowed: expected an absolute URL path like '/api'")
+            raise ValueError(
+                f"path={path!r} is not allowed: expected an absolute URL path like '/api'"
+            )
         for earlier in self._paths:
             if earlier == path:
                 raise ValueError(f"path={path!r} is routed twice in Ingress {self._name!r}")

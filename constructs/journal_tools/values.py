@@ -7,9 +7,9 @@ starts with ``_`` are layers, not environments.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import re
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any

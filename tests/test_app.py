@@ -1,0 +1,148 @@
+"""app.py end to end: every environment synthesized, atomically, quietly, and snapshotted."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+import app
+from journal_tools import synth
+from journal_tools.manifests import from_yaml
+from journal_tools.values import load_environments
+from support import ROOT
+
+ENVIRONMENTS = ["dev", "prod", "staging"]
+
+
+def run_app(*arguments: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run app.py as `make synth` does, in a clean environment without JSII_NODE."""
+    env = {k: v for k, v in os.environ.items() if k != "JSII_NODE"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), *map(str, arguments)],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` with the digest of its bytes."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, str]:
+    """Each environment's manifest file, rendered in-process through app.build."""
+    return synth.render(load_environments(ROOT / "environments"), app.build)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_environment_snapshot(
+    rendered: dict[str, str], environment: str, k8s_snapshot: SnapshotAssertion
+) -> None:
+    assert rendered[environment] == k8s_snapshot
+
+
+def test_every_object_of_an_environment_is_in_its_namespace(rendered: dict[str, str]) -> None:
+    for environment in ENVIRONMENTS:
+        objects = from_yaml(rendered[environment])
+        namespace = f"journal-{environment}"
+        assert objects[0]["kind"] == "Namespace" and objects[0]["metadata"]["name"] == namespace
+        assert "namespace" not in objects[0]["metadata"]
+        assert {o["metadata"]["namespace"] for o in objects[1:]} == {namespace}
+        assert (
+            objects[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+        )
+        kinds = {o["kind"] for o in objects}
+        assert {"ResourceQuota", "LimitRange", "NetworkPolicy"} <= kinds
+
+
+def test_synth_writes_every_environment_quietly(tmp_path: Path) -> None:
+    result = run_app("--outdir", tmp_path / "dist")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "end-of-life" not in result.stdout + result.stderr
+    assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == ENVIRONMENTS
+    for environment in ENVIRONMENTS:
+        assert (tmp_path / "dist" / environment / synth.MANIFEST_FILE).is_file()
+
+
+def test_a_fourth_environment_is_one_more_file(tmp_path: Path) -> None:
+    environments = tmp_path / "environments"
+    shutil.copytree(ROOT / "environments", environments)
+    (environments / "qa.yaml").write_text(
+        "namespace: journal-qa\nfrontend: {replicas: 3}\n"
+        "quota: {cpu: '12', memory: 12Gi, storage: 40Gi, pods: 20}\n"
+    )
+    result = run_app("--environments", environments, "--outdir", tmp_path / "dist")
+    assert result.returncode == 0, result.stderr
+    objects = from_yaml((tmp_path / "dist" / "qa" / synth.MANIFEST_FILE).read_text())
+    assert {o["metadata"].get("namespace", o["metadata"]["name"]) for o in objects} == {
+        "journal-qa"
+    }
+    frontend = next(
+        o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "frontend"
+    )
+    assert frontend["spec"]["replicas"] == 3
+
+
+@pytest.mark.parametrize(
+    ("file", "edit", "message"),
+    [
+        ("prod.yaml", lambda t: t + "extra: 1\n", "prod.yaml:12: extra: unknown key"),
+        (
+            "dev.yaml",
+            lambda t: t.replace("replicas: 1", "replicas: -1", 1),
+            "frontend.replicas: -1 is not allowed",
+        ),
+        ("dev.yaml", lambda t: "", "dev.yaml: the file is empty"),
+        ("dev.yaml", lambda t: t + "  : [\n", "dev.yaml: invalid YAML"),
+        (
+            "dev.yaml",
+            lambda t: t.replace("journal-dev", "Journal Dev"),
+            "namespace: 'Journal Dev' is not allowed",
+        ),
+        (
+            "dev.yaml",
+            lambda t: t.replace("size: 1Gi", "size: 1 GiB"),
+            "redis.storage.size: '1 GiB' is not allowed",
+        ),
+        (
+            "dev.yaml",
+            lambda t: t.replace(
+                "  host: journal.dev.example.com\n", "  tls: {secretName: dev-tls}\n"
+            ),
+            "environment 'dev'",
+        ),
+    ],
+)
+def test_fails_on_bad_values_and_leaves_dist_byte_identical(
+    tmp_path: Path, file: str, edit: object, message: str
+) -> None:
+    environments = tmp_path / "environments"
+    shutil.copytree(ROOT / "environments", environments)
+    dist = tmp_path / "dist"
+    assert run_app("--environments", environments, "--outdir", dist).returncode == 0
+    (dist / "notes.txt").write_text("kept")
+    before = tree_digest(dist)
+    path = environments / file
+    path.write_text(edit(path.read_text()))  # type: ignore[operator]
+    result = run_app("--environments", environments, "--outdir", dist)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree_digest(dist) == before
+    assert sorted(p.name for p in dist.iterdir()) == [*ENVIRONMENTS, "notes.txt"]

@@ -1,0 +1,51 @@
+"""Project layout: constructs/ stays a plain folder and never shadows the PyPI 'constructs'."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import constructs
+
+import journal_k8s
+from support import ROOT
+
+
+def test_constructs_folder_has_no_init_and_does_not_shadow_the_package() -> None:
+    assert not (ROOT / "constructs" / "__init__.py").exists()
+    assert "site-packages" in str(constructs.__file__)
+    assert hasattr(constructs, "Construct")
+
+
+def test_import_from_the_repository_root_resolves_the_pypi_package() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import constructs; print(constructs.__file__)"],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    assert "site-packages" in result.stdout
+
+
+def test_library_is_typed_and_exports_a_curated_surface() -> None:
+    assert (ROOT / "constructs" / "journal_k8s" / "py.typed").is_file()
+    assert set(journal_k8s.__all__) == {
+        "ApiFrontend",
+        "Backend",
+        "ExistingSecret",
+        "IngressTls",
+        "JournalService",
+        "PathIngress",
+        "Redis",
+        "Resources",
+        "StaticSite",
+        "Workload",
+    }
+
+
+def test_library_imports_no_app_code() -> None:
+    for module in (ROOT / "constructs" / "journal_k8s").glob("*.py"):
+        text = module.read_text()
+        for forbidden in ("import imports", "from imports", "journal_tools", "os.environ", "open("):
+            assert forbidden not in text, f"{module.name} uses {forbidden!r}"
