@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
+from . import _pod
 from ._types import Workload
 
 
@@ -28,7 +29,7 @@ def pods_in_namespace(namespace: str) -> k8s.NetworkPolicyPeer:
 
 def tcp(port: int) -> list[k8s.NetworkPolicyPort]:
     """One TCP port, as a NetworkPolicy port list."""
-    return [k8s.NetworkPolicyPort(protocol="TCP", port=k8s.IntOrString.from_number(port))]
+    return [k8s.NetworkPolicyPort(protocol="TCP", port=_pod.port(port))]
 
 
 def allow_ingress(

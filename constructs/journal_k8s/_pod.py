@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 
@@ -12,6 +13,20 @@ from ._types import Resources
 
 PART_OF = "journal"
 CONFIG_HASH_ANNOTATION = "journal.example.com/config-hash"
+
+
+@functools.cache
+def quantity(amount: str) -> k8s.Quantity:
+    """A resource quantity; cached, since each one is a round trip to the jsii kernel."""
+    return k8s.Quantity.from_string(amount)
+
+
+@functools.cache
+def port(number_or_name: int | str) -> k8s.IntOrString:
+    """A port number or name (or a count); cached like ``quantity``."""
+    if isinstance(number_or_name, int):
+        return k8s.IntOrString.from_number(number_or_name)
+    return k8s.IntOrString.from_string(number_or_name)
 
 
 def selector_labels(name: str) -> dict[str, str]:
@@ -61,10 +76,7 @@ def container_security() -> k8s.SecurityContext:
 
 def guaranteed(resources: Resources) -> k8s.ResourceRequirements:
     """Requests equal to limits, as the chapter asks (``requests``, never ``request``)."""
-    amounts = {
-        "cpu": k8s.Quantity.from_string(resources.cpu),
-        "memory": k8s.Quantity.from_string(resources.memory),
-    }
+    amounts = {"cpu": quantity(resources.cpu), "memory": quantity(resources.memory)}
     return k8s.ResourceRequirements(requests=amounts, limits=dict(amounts))
 
 
@@ -87,17 +99,55 @@ def disruption_budget(scope: Construct, name: str, component: str) -> k8s.KubePo
         "Budget",
         metadata=k8s.ObjectMeta(name=name, labels=object_labels(name, component)),
         spec=k8s.PodDisruptionBudgetSpec(
-            max_unavailable=k8s.IntOrString.from_number(1),
+            max_unavailable=port(1),
             selector=k8s.LabelSelector(match_labels=selector_labels(name)),
         ),
     )
 
 
-def http_probe(path: str, port: str, *, period: int, failures: int) -> k8s.Probe:
+def http_probe(path: str, port_name: str, *, period: int, failures: int) -> k8s.Probe:
     """An HTTP GET probe on a named container port."""
     return k8s.Probe(
-        http_get=k8s.HttpGetAction(path=path, port=k8s.IntOrString.from_string(port)),
+        http_get=k8s.HttpGetAction(path=path, port=port(port_name)),
         period_seconds=period,
         timeout_seconds=2,
         failure_threshold=failures,
+    )
+
+
+def rolling_update() -> k8s.DeploymentStrategy:
+    """Replace pods one at a time, starting the new pod before stopping an old one."""
+    return k8s.DeploymentStrategy(
+        type="RollingUpdate",
+        rolling_update=k8s.RollingUpdateDeployment(max_surge=port(1), max_unavailable=port(0)),
+    )
+
+
+def service(
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    selector: Mapping[str, str],
+    port_name: str,
+    port_number: int,
+    headless: bool = False,
+) -> k8s.KubeService:
+    """A ClusterIP Service (or a headless one) to the named container port of ``selector``."""
+    return k8s.KubeService(
+        scope,
+        construct_id,
+        metadata=k8s.ObjectMeta(name=name, labels=dict(labels)),
+        spec=k8s.ServiceSpec(
+            type="ClusterIP",
+            cluster_ip="None" if headless else None,
+            publish_not_ready_addresses=True if headless else None,
+            selector=dict(selector),
+            ports=[
+                k8s.ServicePort(
+                    name=port_name, port=port_number, target_port=port(port_name), protocol="TCP"
+                )
+            ],
+        ),
     )

@@ -84,13 +84,7 @@ class ApiFrontend(Construct):
             spec=k8s.DeploymentSpec(
                 replicas=replicas,
                 selector=k8s.LabelSelector(match_labels=self._pod_labels),
-                strategy=k8s.DeploymentStrategy(
-                    type="RollingUpdate",
-                    rolling_update=k8s.RollingUpdateDeployment(
-                        max_surge=k8s.IntOrString.from_number(1),
-                        max_unavailable=k8s.IntOrString.from_number(0),
-                    ),
-                ),
+                strategy=_pod.rolling_update(),
                 template=k8s.PodTemplateSpec(
                     metadata=k8s.ObjectMeta(
                         labels=labels,
@@ -131,22 +125,14 @@ class ApiFrontend(Construct):
                 ),
             ),
         )
-        self.service = k8s.KubeService(
+        self.service = _pod.service(
             self,
             "Service",
-            metadata=k8s.ObjectMeta(name=name, labels=labels),
-            spec=k8s.ServiceSpec(
-                type="ClusterIP",
-                selector=dict(self._pod_labels),
-                ports=[
-                    k8s.ServicePort(
-                        name="http",
-                        port=port,
-                        target_port=k8s.IntOrString.from_string("http"),
-                        protocol="TCP",
-                    )
-                ],
-            ),
+            name=name,
+            labels=labels,
+            selector=self._pod_labels,
+            port_name="http",
+            port_number=port,
         )
         self.disruption_budget = _pod.disruption_budget(self, name, "api")
         redis.allow_from(self)

@@ -175,17 +175,12 @@ class Redis(Construct):
             data=files,
         )
         self.headless_service = self._service(
-            "Headless",
-            self.headless_service_name,
-            labels,
-            self._pod_labels,
-            headless=True,
+            "Headless", self.headless_service_name, self._pod_labels, headless=True
         )
-        self.read_service = self._service("ReadService", self.read_host, labels, self._pod_labels)
+        self.read_service = self._service("ReadService", self.read_host, self._pod_labels)
         self.write_service = self._service(
             "WriteService",
             self.write_host,
-            labels,
             {**self._pod_labels, "statefulset.kubernetes.io/pod-name": f"{name}-0"},
         )
         self.stateful_set = k8s.KubeStatefulSet(
@@ -205,7 +200,7 @@ class Redis(Construct):
                             access_modes=[access_mode],
                             storage_class_name=storage_class,
                             resources=k8s.ResourceRequirements(
-                                requests={"storage": k8s.Quantity.from_string(storage)}
+                                requests={"storage": _pod.quantity(storage)}
                             ),
                         ),
                     )
@@ -273,29 +268,19 @@ class Redis(Construct):
         self,
         construct_id: str,
         name: str,
-        labels: Mapping[str, str],
         selector: Mapping[str, str],
         *,
         headless: bool = False,
     ) -> k8s.KubeService:
-        return k8s.KubeService(
+        return _pod.service(
             self,
             construct_id,
-            metadata=k8s.ObjectMeta(name=name, labels=dict(labels)),
-            spec=k8s.ServiceSpec(
-                type="ClusterIP",
-                cluster_ip="None" if headless else None,
-                publish_not_ready_addresses=True if headless else None,
-                selector=dict(selector),
-                ports=[
-                    k8s.ServicePort(
-                        name="redis",
-                        port=PORT,
-                        target_port=k8s.IntOrString.from_string("redis"),
-                        protocol="TCP",
-                    )
-                ],
-            ),
+            name=name,
+            labels=_pod.object_labels(self._name, "storage"),
+            selector=selector,
+            port_name="redis",
+            port_number=PORT,
+            headless=headless,
         )
 
     def _pod_template(
@@ -369,7 +354,7 @@ class Redis(Construct):
                     k8s.Volume(
                         name="run",
                         empty_dir=k8s.EmptyDirVolumeSource(
-                            medium="Memory", size_limit=k8s.Quantity.from_string("1Mi")
+                            medium="Memory", size_limit=_pod.quantity("1Mi")
                         ),
                     ),
                 ],
