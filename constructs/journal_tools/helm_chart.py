@@ -1,0 +1,565 @@
+"""Helm export: one chart whose ``values-<env>.yaml`` renders exactly ``dist/<env>/``.
+
+Usage::
+
+    python -m journal_tools.helm_chart              # writes dist/helm/journal/
+    helm template journal dist/helm/journal --namespace journal-prod \\
+        -f dist/helm/journal/values-prod.yaml      # the objects of dist/prod/
+
+The chart is generated, never edited: ``environments/`` and the constructs stay the source.
+
+How the templates are made: every environment is built with ``app.py``'s ``build``; an object
+is the same object in every environment when it has the same construct path (construct ids
+are public contract), and its manifests are compared field by field:
+
+- a field equal in every environment is literal text in ``templates/<kind>-<name>.yaml``;
+- a field that differs is read from the values file and printed with ``toJson``: JSON is
+  YAML, so ``"1"`` stays a string and ``3`` an int, whatever the field's type. Its key is the
+  key of ``environments/`` that holds the same value in every environment, when exactly one
+  does (``namespace``, ``frontend.replicas``, ``quota.cpu``); otherwise
+  ``derived.<kind><Name>.<field path>``: what the constructs compute from those keys
+  (config hashes, the Ingress ``tls`` list, an image reference, ...);
+- a field present in some environments only is guarded by ``hasKey`` on its value key, an
+  object present in some environments only by the boolean ``objects.<kind><Name>``;
+- a literal ``{{`` (scripts, configs) is written ``{{ "{{" }}``, so Helm prints it unchanged.
+
+So ``values-<env>.yaml`` holds exactly what differs between environments, and every key in
+it is read by a template. ``values.schema.json`` describes exactly that: the JSON schema of
+the environment model (``EnvironmentValues``, with its patterns and bounds) cut down to the
+keys used, plus the observed types of ``derived`` and ``objects``; unknown keys are refused.
+``values.yaml`` is empty on purpose: defaults from one environment would silently fill the
+keys another environment leaves out, so every render names its values file (the schema
+refuses a render without one).
+
+Limits: a field is tied to an environment key by equal values over the known environments,
+so a new environment means a new export. Helm reads numbers as float64: a differing float
+with an integral value (``1.0``) or an int beyond 2**53 cannot round-trip and is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import json
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .node import use_bundled_node
+
+use_bundled_node()
+
+import cdk8s  # noqa: E402
+from jsii.errors import JSIIError  # noqa: E402
+
+from .synth import Builder, SynthError, render  # noqa: E402
+from .values import (  # noqa: E402
+    Environment,
+    EnvironmentValues,
+    ValuesError,
+    load_environments,
+)
+
+DISTRIBUTION = "journal-k8s"
+"""The project distribution whose name, version and summary the chart carries."""
+BOOK_APP_VERSION = "1.0"
+"""``appVersion`` when the environments run different frontend tags (the book's value)."""
+SECTIONS = ("derived", "objects")
+"""Top-level values keys of the chart itself, next to the environment keys."""
+
+Manifest = dict[str, Any]
+Key = tuple[str, ...]
+Tree = dict[str, Any]
+"""Nested keys; ``None`` marks a value."""
+
+_ABSENT = "<absent>"
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_./-]*")
+_YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
+_AMBIGUOUS = re.compile(r"[-+.0-9]|[yYnN]$")
+_JSON_TYPES = {
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    dict: "object",
+    list: "array",
+    type(None): "null",
+}
+
+
+class ChartError(Exception):
+    """The environments cannot be exported as one chart; the message says which field."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One synthesized object and its construct path below the chart (the same in every env)."""
+
+    id: str
+    manifest: Manifest
+
+
+def load_build(app_file: Path) -> Builder:
+    """The ``build(app, environment)`` function of ``app_file`` (normally ``app.py``).
+
+    Raises:
+        ChartError: the file cannot be read or defines no ``build``.
+    """
+    root = str(app_file.resolve().parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)  # app.py imports its sibling folder imports/
+    spec = importlib.util.spec_from_file_location("journal_app", app_file)
+    if spec is None or spec.loader is None:
+        raise ChartError(f"{app_file}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except OSError as error:
+        raise ChartError(f"{app_file}: cannot be read: {error}") from None
+    build: Builder | None = getattr(module, "build", None)
+    if build is None:
+        raise ChartError(f"{app_file}: defines no build(app, environment)")
+    return build
+
+
+def collect(environments: Sequence[Environment], build: Builder) -> dict[str, list[Resource]]:
+    """Build every environment; return each one's objects with their construct paths.
+
+    Raises:
+        SynthError: a construct rejected its arguments.
+    """
+    app = cdk8s.App()
+    collected = {}
+    for environment in environments:
+        where = f"environment {environment.name!r} ({', '.join(map(str, environment.files))})"
+        try:
+            chart = build(app, environment)
+            objects = [
+                cdk8s.ApiObject.of(c)
+                for c in chart.node.find_all()
+                if cdk8s.ApiObject.is_api_object(c)
+            ]
+            collected[environment.name] = [
+                Resource(o.node.path.removeprefix(f"{chart.node.path}/"), o.to_json())
+                for o in objects
+            ]
+        except (ValueError, JSIIError) as error:
+            raise SynthError(f"{where}: {error}") from None
+    return collected
+
+
+def export(environments: Sequence[Environment], build: Builder) -> dict[str, str]:
+    """The chart's files (path inside the chart folder to text) for ``environments``.
+
+    Raises:
+        SynthError: a construct rejected its arguments.
+        ChartError: a differing field cannot round-trip through Helm.
+    """
+    tags = {e.values.frontend.image.tag for e in environments}
+    return chart_files(
+        collect(environments, build),
+        {
+            e.name: e.values.model_dump(mode="json", by_alias=True, exclude_none=True)
+            for e in environments
+        },
+        EnvironmentValues.model_json_schema(by_alias=True),
+        app_version=tags.pop() if len(tags) == 1 else BOOK_APP_VERSION,
+    )
+
+
+def chart_files(
+    resources: Mapping[str, Sequence[Resource]],
+    settings: Mapping[str, Mapping[str, Any]],
+    settings_schema: Mapping[str, Any],
+    *,
+    app_version: str,
+) -> dict[str, str]:
+    """The chart's files for environments given as objects and settings.
+
+    Args:
+        resources: each environment's objects.
+        settings: each environment's values as JSON (no nulls), keyed like ``resources``.
+        settings_schema: the JSON schema of one environment's settings.
+        app_version: the chart's ``appVersion``.
+
+    Raises:
+        ChartError: a differing field cannot round-trip, or two objects get one key.
+    """
+    clash = {key for values in settings.values() for key in values} & set(SECTIONS)
+    if clash:
+        raise ChartError(f"settings keys {sorted(clash)} are reserved for the chart's values")
+    planner = _Planner(settings)
+    files = {"Chart.yaml": _chart_yaml(app_version), "values.yaml": _VALUES_YAML}
+    for file, text in planner.templates(resources).items():
+        files[f"templates/{file}"] = text
+    for environment, values in planner.values_files().items():
+        header = _VALUES_HEADER.format(environment=environment)
+        files[f"values-{environment}.yaml"] = header + _dump(values)
+    files["values.schema.json"] = json.dumps(planner.schema(settings_schema), indent=2) + "\n"
+    return files
+
+
+def publish(chart_dir: Path, files: Mapping[str, str]) -> None:
+    """Write the chart to a temporary folder next to ``chart_dir``, then swap it in."""
+    chart_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".helm-", dir=chart_dir.parent))
+    try:
+        fresh = staging / chart_dir.name
+        for relative, text in files.items():
+            (fresh / relative).parent.mkdir(parents=True, exist_ok=True)
+            (fresh / relative).write_text(text, encoding="utf-8")
+        if chart_dir.exists():
+            chart_dir.rename(staging / ".previous")
+        fresh.rename(chart_dir)
+    finally:
+        shutil.rmtree(staging)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: export every environment as one chart, print its values files."""
+    parser = argparse.ArgumentParser(description="Export every environment as one Helm chart.")
+    parser.add_argument("--app", type=Path, default=Path("app.py"), help="defines build()")
+    parser.add_argument(
+        "--environments", type=Path, default=Path("environments"), help="values folder"
+    )
+    parser.add_argument(
+        "--outdir",
+        type=Path,
+        default=Path("dist/helm/journal-k8s"),
+        help="chart folder (named as the chart)",
+    )
+    arguments = parser.parse_args(argv)
+    try:
+        build = load_build(arguments.app)
+        environments = load_environments(arguments.environments)
+        render(environments, build)  # the checks of synth: no chart of refused manifests
+        files = export(environments, build)
+    except (ChartError, ValuesError, SynthError) as error:
+        print(f"helm export failed, {arguments.outdir}/ left as it was:\n{error}", file=sys.stderr)
+        return 1
+    publish(arguments.outdir, files)
+    for name in sorted(files):
+        if name.startswith("values-"):
+            print(arguments.outdir / name)
+    return 0
+
+
+class _Dumper(yaml.SafeDumper):
+    """YAML that Helm (YAML 1.1 in Go) and PyYAML read alike, with scripts as blocks."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style: str | None = None
+    if "\n" in value:
+        # A "|+" block would lose its trailing newlines to Helm's whitespace trimming.
+        style = '"' if value.endswith("\n\n") else "|"
+    elif _AMBIGUOUS.match(value):
+        style = "'"  # Go reads y/n and plain 1e3, 0o17, +inf as booleans and numbers
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _dump(data: Any) -> str:
+    return yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=1000,
+        allow_unicode=True,
+    )
+
+
+_VALUES_YAML = """\
+# Deliberately empty: pick an environment with -f values-<env>.yaml (see values.schema.json).
+"""
+_VALUES_HEADER = """\
+# Environment {environment!r}: generated by `python -m journal_tools.helm_chart` from
+# environments/; regenerate it, do not edit it. It holds what differs between environments.
+"""
+
+
+def _chart_yaml(app_version: str) -> str:
+    metadata = importlib.metadata.metadata(DISTRIBUTION)
+    return _dump(
+        {
+            "apiVersion": "v2",
+            "name": metadata["Name"],
+            "description": metadata["Summary"],
+            "type": "application",
+            "version": metadata["Version"],
+            "appVersion": app_version,
+        }
+    )
+
+
+def _canonical(value: Any) -> str:
+    """One text per value: ``1``, ``1.0``, ``true`` and ``"1"`` all differ."""
+    return json.dumps(value, sort_keys=True)
+
+
+def _escape(text: str) -> str:
+    """Literal text for a Go template: ``{{`` is printed by an action."""
+    return text.replace("{{", '{{ "{{" }}')
+
+
+def _go_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _ref(key: Key) -> str:
+    """The template expression of a values key."""
+    dotted = next((i for i, p in enumerate(key) if not _IDENTIFIER.fullmatch(p)), len(key))
+    head = ".Values" + "".join(f".{part}" for part in key[:dotted])
+    if dotted == len(key):
+        return head
+    return f"index {head} " + " ".join(_go_string(part) for part in key[dotted:])
+
+
+def _has(key: Key) -> str:
+    """The template condition "the values file has ``key``" (any parent may be missing)."""
+    *parents, last = key
+    if not parents:
+        return f"hasKey .Values {_go_string(last)}"
+    path = " ".join(_go_string(part) for part in parents)
+    return f"hasKey (dig {path} (dict) .Values.AsMap) {_go_string(last)}"
+
+
+def _key_text(key: str) -> str:
+    if _PLAIN_KEY.fullmatch(key) and key.lower() not in _YAML11_WORDS:
+        return key
+    return _go_string(key)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+", text)
+
+
+def _leaves(data: Mapping[str, Any], prefix: Key = ()) -> Iterator[tuple[Key, Any]]:
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            yield from _leaves(value, (*prefix, key))
+        else:
+            yield (*prefix, key), value
+
+
+def _put(tree: Tree, key: Key, value: Any) -> None:
+    *parents, last = key
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    tree[last] = value
+
+
+def _pick(data: Mapping[str, Any], tree: Tree) -> dict[str, Any]:
+    """The keys of ``tree`` in ``data``, in ``data``'s order."""
+    picked: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in tree:
+            picked[key] = value if tree[key] is None else _pick(value, tree[key])
+    return {key: value for key, value in picked.items() if value != {}}
+
+
+def _check_round_trip(value: Any, where: Key) -> None:
+    """Refuse numbers that Helm's float64 values would change."""
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_round_trip(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _check_round_trip(item, where)
+    elif (isinstance(value, float) and value.is_integer()) or (
+        type(value) is int and abs(value) > 2**53
+    ):
+        raise ChartError(
+            f"{'.'.join(where)}: {value!r} differs between environments but cannot be a Helm "
+            "value (Helm reads numbers as float64): make it a string or equal everywhere"
+        )
+
+
+def _prune(schema: Mapping[str, Any], tree: Tree | None, defs: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema`` cut down to the keys of ``tree`` (``None``: all of it), references inlined."""
+    if "$ref" in schema:
+        return _prune(defs[schema["$ref"].rsplit("/", 1)[1]], tree, defs)
+    if tree is None:
+        return dict(schema)
+    if "anyOf" in schema:  # an optional model: the values files never hold null
+        (model,) = [branch for branch in schema["anyOf"] if branch.get("type") != "null"]
+        return _prune(model, tree, defs)
+    pruned: dict[str, Any] = {k: schema[k] for k in ("title", "description") if k in schema}
+    pruned["type"] = "object"
+    pruned["properties"] = {
+        key: _prune(value, tree[key], defs)
+        for key, value in schema["properties"].items()
+        if key in tree
+    }
+    required = [key for key in schema.get("required", ()) if key in tree]
+    if required:
+        pruned["required"] = required
+    pruned["additionalProperties"] = False
+    return pruned
+
+
+def _observed(tree: Tree | None, samples: list[Any]) -> dict[str, Any]:
+    """A schema for ``samples``: the values at one key in every values file that has it."""
+    if tree is None:
+        types = sorted({_JSON_TYPES[type(sample)] for sample in samples})
+        return {"type": types[0] if len(types) == 1 else types}
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            key: _observed(sub, [s[key] for s in samples if key in s]) for key, sub in tree.items()
+        },
+    }
+    required = [key for key in tree if all(key in sample for sample in samples)]
+    if required:
+        schema["required"] = required
+    schema["additionalProperties"] = False
+    return schema
+
+
+class _Planner:
+    """Compares each object across environments; collects the values the templates read."""
+
+    def __init__(self, settings: Mapping[str, Mapping[str, Any]]) -> None:
+        self.settings = settings
+        self.leaves: dict[Key, dict[str, str]] = {}
+        for environment, data in settings.items():
+            for key, value in _leaves(data):
+                self.leaves.setdefault(key, {})[environment] = _canonical(value)
+        self.used: Tree = {}
+        self.derived: Tree = {}
+        self.objects: Tree = {}
+        self.values: dict[str, Tree] = {environment: {} for environment in settings}
+
+    def templates(self, resources: Mapping[str, Sequence[Resource]]) -> dict[str, str]:
+        """One template per object (file name to text), objects matched by construct path."""
+        present: dict[str, dict[str, Manifest]] = {}
+        for environment, objects in resources.items():
+            for resource in objects:
+                present.setdefault(resource.id, {})[environment] = resource.manifest
+        files: dict[str, str] = {}
+        owners: dict[str, str] = {}
+        for resource_id, manifests in present.items():
+            kind = next(iter(manifests.values()))["kind"]
+            names = {m["metadata"]["name"] for m in manifests.values()}
+            words = _words(kind) + _words(names.pop() if len(names) == 1 else resource_id)
+            key = words[0].lower() + "".join(word.capitalize() for word in words[1:])
+            if key in owners:
+                raise ChartError(f"{owners[key]} and {resource_id} both get the values key {key}")
+            owners[key] = resource_id
+            file = "-".join(word.lower() for word in words) + ".yaml"
+            files[file] = self._template(resource_id, key, manifests)
+        return files
+
+    def values_files(self) -> dict[str, Tree]:
+        """Each environment's values: the settings read by templates, then the sections."""
+        return {
+            environment: _pick(self.settings[environment], self.used)
+            | {section: values[section] for section in SECTIONS if section in values}
+            for environment, values in self.values.items()
+        }
+
+    def schema(self, settings_schema: Mapping[str, Any]) -> dict[str, Any]:
+        """The JSON schema of the values files (draft 7, what Helm validates)."""
+        schema = _prune(settings_schema, self.used, settings_schema.get("$defs", {}))
+        sections = {"derived": self.derived, "objects": self.objects}
+        observed = _observed(
+            {name: tree for name, tree in sections.items() if tree},
+            list(self.values_files().values()),
+        )
+        schema["properties"] |= observed["properties"]
+        schema["required"] = schema.get("required", []) + observed.get("required", [])
+        schema["description"] = (
+            "One environment's values, generated from environments/: the settings that "
+            "differ between environments, derived fields and optional objects."
+        )
+        return {"$schema": "http://json-schema.org/draft-07/schema#", **schema}
+
+    def _template(self, resource_id: str, key: str, manifests: dict[str, Manifest]) -> str:
+        lines = [f"{{{{- /* {resource_id}: generated by journal_tools.helm_chart */}}}}"]
+        optional = len(manifests) < len(self.values)
+        if optional:
+            _put(self.objects, (key,), None)
+            for environment, values in self.values.items():
+                _put(values, ("objects", key), environment in manifests)
+            lines.append(f"{{{{- if {_ref(('objects', key))} }}}}")
+        lines += self._mapping(manifests, 0, ("derived", key))
+        if optional:
+            lines.append("{{- end }}")
+        return "\n".join(lines) + "\n"
+
+    def _mapping(self, present: Mapping[str, Manifest], indent: int, where: Key) -> list[str]:
+        """Lines of the mappings ``present`` has (one per environment), at ``indent``."""
+        lines = []
+        keys = list(dict.fromkeys(key for mapping in present.values() for key in mapping))
+        for key in keys:
+            child = {env: mapping[key] for env, mapping in present.items() if key in mapping}
+            if len(child) == len(present):
+                lines += self._entry(key, child, indent, (*where, key))
+                continue
+            ref = self._value((*where, key), child, present)
+            head = _escape(" " * indent + _key_text(key) + ":")
+            lines += [f"{{{{- if {_has(ref)} }}}}", f"{head} {{{{ {_ref(ref)} | toJson }}}}"]
+            lines.append("{{- end }}")
+        return lines
+
+    def _entry(
+        self, key: str | int, present: Mapping[str, Any], indent: int, where: Key
+    ) -> list[str]:
+        """Lines of one mapping entry (``key`` a string) or list item (an index)."""
+        samples = list(present.values())
+        if len({_canonical(sample) for sample in samples}) == 1:
+            text = _dump([samples[0]] if isinstance(key, int) else {key: samples[0]})
+            return [_escape(" " * indent + line) if line else "" for line in text.splitlines()]
+        head = _escape(" " * indent + ("-" if isinstance(key, int) else _key_text(key) + ":"))
+        if all(isinstance(s, dict) for s in samples) and set.intersection(*map(set, samples)):
+            body = self._mapping(present, indent + 2, where)
+        elif all(isinstance(s, list) for s in samples) and len(set(map(len, samples))) == 1:
+            body = []
+            for index in range(len(samples[0])):
+                item = {env: sample[index] for env, sample in present.items()}
+                body += self._entry(index, item, indent + 2, (*where, str(index)))
+        else:
+            ref = self._value(where, present, present)
+            return [f"{head} {{{{ {_ref(ref)} | toJson }}}}"]
+        if isinstance(key, int) and not body[0].startswith("{{"):
+            return [f"{head} {body[0][indent + 2 :]}", *body[1:]]
+        return [head, *body]
+
+    def _value(self, where: Key, present: Mapping[str, Any], scope: Mapping[str, Any]) -> Key:
+        """The values key of a field: a setting equal to it everywhere, else ``where``.
+
+        A setting matches when, in every environment of ``scope`` (where the field's parent
+        exists), it has the field's value, or is absent where the field is absent; with no
+        match or several, the field's own values go to ``derived`` at ``where``.
+        """
+        for value in present.values():
+            _check_round_trip(value, where)
+        wanted = {env: _canonical(present[env]) if env in present else _ABSENT for env in scope}
+        matches = [
+            key
+            for key, seen in self.leaves.items()
+            if all(seen.get(env, _ABSENT) == text for env, text in wanted.items())
+        ]
+        if len(matches) == 1:
+            _put(self.used, matches[0], None)
+            return matches[0]
+        _put(self.derived, where[1:], None)
+        for environment, value in present.items():
+            _put(self.values[environment], where, value)
+        return where
+
+
+if __name__ == "__main__":
+    sys.exit(main())
