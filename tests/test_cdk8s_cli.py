@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from journal_tools import k8s_import
 from journal_tools.node import bundled_node
 from support import ROOT

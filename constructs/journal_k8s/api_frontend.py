@@ -16,13 +16,15 @@ DEFAULT_IMAGE = "my-repo/journal-server:v1-abcde"
 """The book's API server image."""
 
 _UID = 10001
+PASSWORD_DIR = "/etc/redis-passwd"
 
 
 class ApiFrontend(Construct):
     """The API tier: a Deployment, its Service, a ConfigMap of settings and a disruption budget.
 
     The pods get the Redis read host, write host and port as environment variables, and
-    the password from the Redis Secret; Redis is opened to these pods only.
+    the password as a file from the Redis Secret (its path in ``REDIS_PASSWORD_FILE``, so
+    it stays out of the environment); Redis is opened to these pods only.
 
     Args:
         scope: the parent construct.
@@ -117,10 +119,31 @@ class ApiFrontend(Construct):
                                 readiness_probe=_pod.http_probe(
                                     ready_path, "http", period=5, failures=2
                                 ),
-                                volume_mounts=[k8s.VolumeMount(name="tmp", mount_path="/tmp")],
+                                volume_mounts=[
+                                    k8s.VolumeMount(name="tmp", mount_path="/tmp"),
+                                    k8s.VolumeMount(
+                                        name="redis-password",
+                                        mount_path=PASSWORD_DIR,
+                                        read_only=True,
+                                    ),
+                                ],
                             )
                         ],
-                        volumes=[k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource())],
+                        volumes=[
+                            k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource()),
+                            k8s.Volume(
+                                name="redis-password",
+                                secret=k8s.SecretVolumeSource(
+                                    secret_name=redis.password.name,
+                                    default_mode=0o440,
+                                    items=[
+                                        k8s.KeyToPath(
+                                            key=redis.password.key, path=redis.password.key
+                                        )
+                                    ],
+                                ),
+                            ),
+                        ],
                     ),
                 ),
             ),
@@ -175,12 +198,5 @@ class ApiFrontend(Construct):
             k8s.EnvVar(name="REDIS_READ_HOST", value=redis.read_host),
             k8s.EnvVar(name="REDIS_WRITE_HOST", value=redis.write_host),
             k8s.EnvVar(name="REDIS_PORT", value=str(redis.port)),
-            k8s.EnvVar(
-                name="REDIS_PASSWORD",
-                value_from=k8s.EnvVarSource(
-                    secret_key_ref=k8s.SecretKeySelector(
-                        name=redis.password.name, key=redis.password.key
-                    )
-                ),
-            ),
+            k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=f"{PASSWORD_DIR}/{redis.password.key}"),
         ]

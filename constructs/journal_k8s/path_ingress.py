@@ -16,9 +16,13 @@ _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 
 
 def shadows(earlier: str, later: str) -> bool:
-    """Whether the Prefix path ``earlier`` matches every request that ``later`` matches."""
-    base = earlier.rstrip("/")
-    return later == earlier or later.startswith(base + "/")
+    """Whether the Prefix path ``earlier`` matches every request that ``later`` matches.
+
+    Prefix matching compares whole ``/``-separated elements and ignores a trailing slash.
+    """
+    earlier_elements = [e for e in earlier.split("/") if e]
+    later_elements = [e for e in later.split("/") if e]
+    return later_elements[: len(earlier_elements)] == earlier_elements
 
 
 @jsii.implements(IValidation)

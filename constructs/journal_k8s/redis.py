@@ -38,6 +38,8 @@ dir {DATA_DIR}
 appendonly yes
 appendfsync everysec
 replica-read-only yes
+# Replicas sync as soon as they connect: readiness waits for the link to the master.
+repl-diskless-sync-delay 0
 """
 
 PROBE_SH = f"""\
@@ -80,6 +82,7 @@ def launch_script(*, master_host: str, password_file: str) -> str:
 # The password goes from the mounted Secret into a config file on a memory-backed
 # volume, so it never appears on a command line.
 set -eu
+# shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
 ordinal="${{HOSTNAME##*-}}"
 password="$(cat "{PASSWORD_DIR}/{password_file}")"
 quoted="$(printf '%s' "$password" | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g')"

@@ -57,6 +57,8 @@ http {{
 
     server {{
         listen {port};
+        # Redirects keep the client's scheme, host and port (the Ingress's), not NGINX's own.
+        absolute_redirect off;
         root {document_root};
         index index.html;
         include {CONFIG_DIR}/security-headers.conf;

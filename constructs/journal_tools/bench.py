@@ -123,7 +123,14 @@ def measure(runs: int, optimize: bool) -> tuple[list[Sample], dict[str, float]]:
             per_count[count].append(run_stacks(count, optimize)["seconds"])
         if helm_path is not None:
             chart = ROOT / "dist" / "helm" / "journal-k8s"
-            argv = [helm_path, "template", "journal", chart, "-f", chart / "values-prod.yaml"]
+            argv: list[str | Path] = [
+                helm_path,
+                "template",
+                "journal",
+                chart,
+                "-f",
+                chart / "values-prod.yaml",
+            ]
             helm.append(timed(argv))
             for count in STACK_COUNTS:
                 start = time.perf_counter()

@@ -13,6 +13,9 @@ from pathlib import Path
 import cdk8s
 from jsii.errors import JSIIError
 
+from journal_k8s import Redis
+
+from .checks import problems
 from .manifests import to_yaml
 from .values import Environment, ValuesError, load_environments
 
@@ -34,13 +37,22 @@ def render(environments: Sequence[Environment], build: Builder) -> dict[str, str
     """
     app = cdk8s.App()
     rendered = {}
+    failures: list[str] = []
     for environment in environments:
         where = f"environment {environment.name!r} ({', '.join(map(str, environment.files))})"
         try:
-            objects = build(app, environment).to_json()
+            chart = build(app, environment)
+            objects = chart.to_json()
         except (ValueError, JSIIError) as error:
             raise SynthError(f"{where}: {error}") from None
+        # Secrets the constructs declare as existing in the cluster (from the values files).
+        external = {c.password.name for c in chart.node.find_all() if isinstance(c, Redis)}
+        found = problems(objects, external_secrets=external)
+        if found:
+            failures += [f"{where}: {len(found)} problem(s):", *(f"  {p}" for p in found)]
         rendered[environment.name] = to_yaml(objects)
+    if failures:
+        raise SynthError("\n".join(failures))
     return rendered
 
 

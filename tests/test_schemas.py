@@ -1,0 +1,131 @@
+"""Strict schema validation: every environment is valid for Kubernetes 1.27 … 1.37."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+
+import app
+from journal_tools import schemas, synth
+from journal_tools.manifests import from_yaml, to_yaml
+from support import ROOT, Manifest, find
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every environment synthesized into a temporary ``dist/``."""
+    outdir = tmp_path_factory.mktemp("schemas") / "dist"
+    arguments = ["--environments", str(ROOT / "environments"), "--outdir", str(outdir)]
+    assert synth.main(app.build, arguments) == 0
+    return outdir
+
+
+@pytest.fixture(scope="module")
+def objects(dist: Path) -> list[Manifest]:
+    """Every synthesized object of every environment."""
+    return [o for path in schemas.manifest_files([dist]) for o in from_yaml(path.read_text())]
+
+
+@pytest.fixture(scope="module")
+def dev(dist: Path) -> list[Manifest]:
+    """The dev environment's objects."""
+    return from_yaml((dist / "dev" / synth.MANIFEST_FILE).read_text())
+
+
+def broken_resources(objects: list[Manifest]) -> Manifest:
+    """The frontend Deployment with the book's typo ``resources: request:``."""
+    deployment = copy.deepcopy(find(objects, "Deployment", "frontend"))
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["resources"] = {"request": container["resources"]["requests"]}
+    return deployment
+
+
+def old_ingress(objects: list[Manifest]) -> Manifest:
+    """The Ingress as the book declares it: ``extensions/v1beta1``."""
+    return {**find(objects, "Ingress", "frontend-ingress"), "apiVersion": "extensions/v1beta1"}
+
+
+def test_versions_are_1_27_to_1_37() -> None:
+    assert tuple(f"1.{minor}" for minor in range(27, 38)) == schemas.VERSIONS
+
+
+@pytest.mark.parametrize("version", schemas.VERSIONS)
+def test_every_environment_is_strict_valid(objects: list[Manifest], version: str) -> None:
+    namespaces = {o["metadata"].get("namespace") for o in objects}
+    assert namespaces == {None, "journal-dev", "journal-staging", "journal-prod"}
+    assert [error for o in objects for error in schemas.validate(o, version)] == []
+
+
+@pytest.mark.parametrize("version", schemas.VERSIONS)
+def test_fails_resources_request_typo(dev: list[Manifest], version: str) -> None:
+    assert schemas.validate(broken_resources(dev), version) == [
+        "spec.template.spec.containers[0].resources: Additional properties are not allowed "
+        "('request' was unexpected)"
+    ]
+
+
+@pytest.mark.parametrize("version", schemas.VERSIONS)
+def test_fails_extensions_v1beta1_ingress(dev: list[Manifest], version: str) -> None:
+    assert schemas.validate(old_ingress(dev), version) == [
+        f"apiVersion: 'extensions/v1beta1' kind 'Ingress' is not served by Kubernetes {version}: "
+        "expected an API of that version (e.g. apps/v1, networking.k8s.io/v1)"
+    ]
+
+
+def test_fails_wrong_type(dev: list[Manifest]) -> None:
+    deployment = copy.deepcopy(find(dev, "Deployment", "frontend"))
+    deployment["spec"]["replicas"] = "two"
+    assert schemas.validate(deployment, "1.27") == [
+        "spec.replicas: 'two' is not of type 'integer', 'null'"
+    ]
+
+
+def test_agrees_with_kubernetes_validate(dev: list[Manifest]) -> None:
+    """The cached validators give the package's own verdict (its ``validate``, strict)."""
+    for obj in dev:
+        assert kubernetes_validate.validate(obj, "1.37", strict=True) == "1.37"
+    with pytest.raises(kubernetes_validate.ValidationError, match="'request' was unexpected"):
+        kubernetes_validate.validate(broken_resources(dev), "1.27", strict=True)
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        kubernetes_validate.validate(old_ingress(dev), "1.27", strict=True)
+
+
+def test_command_prints_a_table_and_exits_0(dist: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert schemas.main([str(dist)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["manifests", "objects", *schemas.VERSIONS]
+    for row, environment in zip(lines[1:4], ["dev", "prod", "staging"], strict=True):
+        assert row.split() == [str(dist / environment / synth.MANIFEST_FILE), "26", *["ok"] * 11]
+    assert lines[4:] == ["all valid for Kubernetes 1.27 … 1.37 (strict)"]
+
+
+def test_fails_command_names_file_object_version_and_message(
+    dev: list[Manifest], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "dev" / "journal.k8s.yaml"
+    path.parent.mkdir()
+    path.write_text(to_yaml([broken_resources(dev), old_ingress(dev)]))
+    assert schemas.main([str(tmp_path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        f"ERROR {path}: Deployment journal-dev/frontend: Kubernetes 1.27: "
+        "spec.template.spec.containers[0].resources: Additional properties are not allowed "
+        "('request' was unexpected)"
+    )
+    assert lines[1] == (
+        f"ERROR {path}: Ingress journal-dev/frontend-ingress: Kubernetes 1.27: apiVersion: "
+        "'extensions/v1beta1' kind 'Ingress' is not served by Kubernetes 1.27: expected an API "
+        "of that version (e.g. apps/v1, networking.k8s.io/v1)"
+    )
+    assert lines[-2].split() == [str(path), "2", *["2"] * 11]
+    assert lines[-1] == "22 error(s)"
+
+
+def test_fails_command_without_manifests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert schemas.main([str(tmp_path)]) == 1
+    assert "no manifests found" in capsys.readouterr().out
