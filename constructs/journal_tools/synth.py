@@ -17,7 +17,7 @@ from journal_k8s import Redis
 
 from .checks import problems
 from .manifests import to_yaml
-from .values import Environment, ValuesError, load_environments
+from .values import Environment, EnvironmentValues, ValuesError, load_environments
 
 MANIFEST_FILE = "journal.k8s.yaml"
 
@@ -29,7 +29,29 @@ class SynthError(Exception):
     """A user error found while building or checking the manifests."""
 
 
-def render(environments: Sequence[Environment], build: Builder) -> dict[str, str]:
+class RenderCache:
+    """Each environment's last rendering with the values it came from.
+
+    A warm process (``make watch``) keeps one, so that an edit re-builds only the
+    environments whose values changed: the output is a function of the values alone.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[EnvironmentValues, str]] = {}
+
+    def get(self, environment: Environment) -> str | None:
+        """The cached text for ``environment``, if its values are unchanged."""
+        entry = self._entries.get(environment.name)
+        return entry[1] if entry is not None and entry[0] == environment.values else None
+
+    def put(self, environment: Environment, text: str) -> None:
+        """Remember ``text`` as the rendering of ``environment``."""
+        self._entries[environment.name] = (environment.values, text)
+
+
+def render(
+    environments: Sequence[Environment], build: Builder, cache: RenderCache | None = None
+) -> dict[str, str]:
     """Build and check every environment; return each one's manifest file text.
 
     Raises:
@@ -39,6 +61,10 @@ def render(environments: Sequence[Environment], build: Builder) -> dict[str, str
     rendered = {}
     failures: list[str] = []
     for environment in environments:
+        cached = cache.get(environment) if cache is not None else None
+        if cached is not None:
+            rendered[environment.name] = cached
+            continue
         where = f"environment {environment.name!r} ({', '.join(map(str, environment.files))})"
         try:
             chart = build(app, environment)
@@ -53,6 +79,9 @@ def render(environments: Sequence[Environment], build: Builder) -> dict[str, str
         rendered[environment.name] = to_yaml(objects)
     if failures:
         raise SynthError("\n".join(failures))
+    if cache is not None:
+        for environment in environments:
+            cache.put(environment, rendered[environment.name])
     return rendered
 
 
@@ -73,17 +102,19 @@ def publish(outdir: Path, rendered: Mapping[str, str]) -> None:
         shutil.rmtree(staging)
 
 
-def synthesize(build: Builder, environments_dir: Path, outdir: Path) -> list[str]:
-    """Load, build, check and publish every environment; return their names.
+def synthesize(
+    build: Builder, environments_dir: Path, outdir: Path, cache: RenderCache | None = None
+) -> dict[str, str]:
+    """Load, build, check and publish every environment; return their manifest texts.
 
     Raises:
         ValuesError: a values file is invalid (``outdir`` is untouched).
         SynthError: the manifests are invalid (``outdir`` is untouched).
     """
     environments = load_environments(environments_dir)
-    rendered = render(environments, build)
+    rendered = render(environments, build, cache)
     publish(outdir, rendered)
-    return list(rendered)
+    return rendered
 
 
 def main(build: Builder, argv: Sequence[str] | None = None) -> int:
@@ -100,10 +131,10 @@ def main(build: Builder, argv: Sequence[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     try:
-        names = synthesize(build, arguments.environments, arguments.outdir)
+        rendered = synthesize(build, arguments.environments, arguments.outdir)
     except (ValuesError, SynthError) as error:
         print(f"synth failed, {arguments.outdir}/ left as it was:\n{error}", file=sys.stderr)
         return 1
-    for name in names:
+    for name in rendered:
         print(f"{arguments.outdir / name / MANIFEST_FILE}")
     return 0
