@@ -15,9 +15,11 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_VERSION := 3.3.30
 HELM := $(VENV)/bin/helm
 CHART := dist/helm/journal-k8s
+FROM ?= dev
+TO ?= prod
 ENVS = $(basename $(notdir $(filter-out environments/_%,$(wildcard environments/*.yaml))))
 
-.PHONY: help setup synth test snapshots lint clean cli imports helm bench validate
+.PHONY: help setup synth test snapshots lint clean cli imports helm bench validate diff diagram watch
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,6 +68,15 @@ helm: $(HELM) ## export dist/helm/journal-k8s (one values-<env>.yaml per environ
 	@for env in $(ENVS); do \
 	  $(HELM) lint --strict --quiet $(CHART) -f $(CHART)/values-$$env.yaml || exit 1; \
 	done
+
+diff: synth ## compare two environments field by field: make diff FROM=dev TO=prod
+	@$(PY) -m journal_tools.env_diff $(FROM) $(TO)
+
+diagram: synth ## draw each environment's architecture into dist/diagrams/<env>.svg and .png
+	@$(PY) -m journal_tools.diagram
+
+watch: $(SETUP) ## re-synthesize whenever a file in environments/ changes, and print the diff
+	@$(PY) -m journal_tools.watch
 
 bench: helm ## time synth against the jsii floor and helm; writes dist/bench/bench.{csv,png}
 	@$(PY) -m journal_tools.bench

@@ -1,0 +1,92 @@
+"""``make watch``: one warm process that re-synthesizes when a values file changes.
+
+It goes through the same path as ``make synth`` (load, build, check, atomic publish) and
+prints what changed in each environment. Only environments whose values changed are built
+again; the others keep their last rendering, which is the same function of the same values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .node import use_bundled_node
+
+if TYPE_CHECKING:  # importing synth loads jsii, which must wait for use_bundled_node()
+    from .synth import Builder, RenderCache
+
+Report = Callable[[str], None]
+
+
+def resynthesize(
+    build: Builder,
+    environments_dir: Path,
+    outdir: Path,
+    cache: RenderCache,
+    previous: dict[str, str],
+    report: Report,
+    colour: bool = False,
+) -> dict[str, str]:
+    """One round: synthesize, then report the time and each environment's changes."""
+    from . import env_diff, synth
+    from .manifests import from_yaml
+    from .values import ValuesError
+
+    start = time.perf_counter()
+    try:
+        rendered = synth.synthesize(build, environments_dir, outdir, cache)
+    except (ValuesError, synth.SynthError) as error:
+        report(f"synth failed, {outdir}/ left as it was:\n{error}")
+        return previous
+    elapsed = (time.perf_counter() - start) * 1000
+    report(f"re-synthesized {len(rendered)} environments in {elapsed:.0f} ms")
+    for name, text in rendered.items():
+        if name in previous and previous[name] != text:
+            folder = outdir / name
+            comparison = env_diff.compare(
+                env_diff.keyed(from_yaml(previous[name]), folder),
+                env_diff.keyed(from_yaml(text), folder),
+            )
+            names = (f"{name} before", "after")
+            report("\n".join(env_diff.render(comparison, names, (folder, folder), colour)))
+    return rendered
+
+
+def watch(environments_dir: Path, outdir: Path, changes: Iterable[object], report: Report) -> None:
+    """Synthesize once, then again after every batch of ``changes``."""
+    use_bundled_node()
+    import app  # the deployable app's build function
+
+    from .synth import RenderCache
+
+    cache = RenderCache()
+    rendered = resynthesize(app.build, environments_dir, outdir, cache, {}, report)
+    report(f"watching {environments_dir}/ (Ctrl-C to stop)")
+    for _ in changes:
+        rendered = resynthesize(app.build, environments_dir, outdir, cache, rendered, report)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line of ``make watch``."""
+    import watchfiles
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--environments", type=Path, default=Path("environments"))
+    parser.add_argument("--outdir", type=Path, default=Path("dist"))
+    arguments = parser.parse_args(argv)
+    changes = watchfiles.watch(arguments.environments, debounce=50, step=10)
+    try:
+        watch(
+            arguments.environments, arguments.outdir, changes, lambda line: print(line, flush=True)
+        )
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""make diff: environments compared field by field, the namespace once, plain when piped."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+import app
+from journal_tools import env_diff, synth
+from journal_tools.manifests import from_yaml, to_yaml
+from journal_tools.values import load_environments
+from support import ROOT
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every environment synthesized, as `make synth` writes them."""
+    folder = tmp_path_factory.mktemp("dist")
+    synth.publish(folder, synth.render(load_environments(ROOT / "environments"), app.build))
+    return folder
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    code = env_diff.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_dev_to_prod_names_replicas_storage_tls_and_namespace(
+    dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "dev", "prod", "--dist", dist)
+    assert code == 0
+    lines = out.splitlines()
+    assert "namespace: journal-dev → journal-prod" in lines
+    assert out.count("journal-prod") == 1, "the namespace is shown once, not per object"
+    assert "Deployment/frontend  spec.replicas: 1 → 4" in lines
+    assert "Deployment/fileserver  spec.replicas: 1 → 3" in lines
+    assert "StatefulSet/redis  spec.replicas: 1 → 3" in lines
+    assert (
+        "StatefulSet/redis  spec.volumeClaimTemplates[name=data].spec.resources.requests.storage:"
+        " 1Gi → 50Gi"
+    ) in lines
+    assert (
+        "Ingress/frontend-ingress  spec.tls: (absent) → "
+        "[{hosts: [journal.example.com], secretName: journal-tls}]"
+    ) in lines
+    assert re.fullmatch(r"\d+ changed, 0 only in dev, 0 only in prod, \d+ identical", lines[-1])
+
+
+def test_identical_environments_print_no_differences(
+    dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "prod", "prod", "--dist", dist)
+    assert code == 0
+    assert re.fullmatch(r"no differences \(\d+ objects\)", out.splitlines()[-1])
+
+
+def test_plain_output_has_no_ansi_codes_when_not_a_tty(
+    dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert not sys.stdout.isatty()
+    _, out, _ = run(capsys, "dev", "prod", "--dist", dist)
+    assert "\033[" not in out
+
+
+def test_colour_on_a_terminal_unless_no_color(
+    dist: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    _, out, _ = run(capsys, "dev", "prod", "--dist", dist)
+    assert "\033[32m4\033[0m" in out
+    monkeypatch.setenv("NO_COLOR", "1")
+    _, out, _ = run(capsys, "dev", "prod", "--dist", dist)
+    assert "\033[" not in out
+
+
+def test_scripts_are_summarised_and_one_sided_objects_listed(
+    dist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(dist / "dev", tmp_path / "dev")
+    objects = from_yaml((dist / "dev" / synth.MANIFEST_FILE).read_text())
+    for manifest in objects:
+        if manifest["metadata"]["name"] == "redis-config":
+            conf = manifest["data"]["redis.conf"]
+            manifest["data"]["redis.conf"] = conf.replace("everysec", "always")
+        if manifest["metadata"]["name"] == "frontend-config":
+            manifest["metadata"]["name"] = "frontend-settings"
+    (tmp_path / "edited").mkdir()
+    (tmp_path / "edited" / synth.MANIFEST_FILE).write_text(to_yaml(objects))
+
+    _, out, _ = run(capsys, "dev", "edited", "--dist", tmp_path)
+    lines = out.splitlines()
+    changed = 'ConfigMap/redis-config  data["redis.conf"]: text changed'
+    assert any(line.startswith(changed) for line in lines)
+    assert "    -appendfsync everysec" in lines
+    assert "    +appendfsync always" in lines
+    assert "- ConfigMap/frontend-config  only in dev" in lines
+    assert "+ ConfigMap/frontend-settings  only in edited" in lines
+    assert "namespace: journal-dev (both)" in lines
+
+
+def test_fails_when_an_environment_is_missing(
+    dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "dev", "qa", "--dist", dist)
+    assert code == 1
+    assert out == ""
+    assert f"{dist / 'qa'}: no synthesized manifests (*.yaml) found" in err
+    assert "make synth" in err
+
+
+def test_paths_quote_keys_that_are_not_identifiers() -> None:
+    path = ("metadata", "annotations", "cert-manager.io/cluster-issuer")
+    assert env_diff.format_path(path) == 'metadata.annotations["cert-manager.io/cluster-issuer"]'
+    assert env_diff.format_path(("spec", "ports", 0, "port")) == "spec.ports[0].port"
