@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,9 @@ use_bundled_node()
 
 import cdk8s  # noqa: E402
 
+from journal_tools import synth  # noqa: E402
 from journal_tools.manifests import to_yaml  # noqa: E402
+from support import ROOT  # noqa: E402
 
 
 class KubernetesYamlSnapshot(SingleFileSnapshotExtension):
@@ -31,6 +34,17 @@ class KubernetesYamlSnapshot(SingleFileSnapshotExtension):
 def k8s_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Compare manifests (or YAML text) with ``tests/__snapshots__/<module>/<test>.k8s.yaml``."""
     return snapshot.use_extension(KubernetesYamlSnapshot)
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every environment synthesized by app.py into a temporary ``dist/``, once per module."""
+    import app
+
+    outdir = tmp_path_factory.mktemp("dist")
+    arguments = ["--environments", str(ROOT / "environments"), "--outdir", str(outdir)]
+    assert synth.main(app.build, arguments) == 0
+    return outdir
 
 
 @pytest.fixture

@@ -7,22 +7,17 @@ from pathlib import Path
 
 import pytest
 
-import app
 from journal_tools import diagram, synth
-from journal_tools.values import load_environments
-from support import ROOT
 
 ENVIRONMENTS = ["dev", "prod", "staging"]
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every environment synthesized, then drawn by `make diagram` into dist/diagrams/."""
-    folder = tmp_path_factory.mktemp("dist")
-    synth.publish(folder, synth.render(load_environments(ROOT / "environments"), app.build))
-    assert diagram.main(["--dist", str(folder)]) == 0
-    return folder
+def dist(dist: Path) -> Path:
+    """The synthesized environments, then drawn by `make diagram` into dist/diagrams/."""
+    assert diagram.main(["--dist", str(dist)]) == 0
+    return dist
 
 
 def texts(svg: Path, group: str | None = None) -> list[str]:

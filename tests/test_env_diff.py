@@ -9,19 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import app
 from journal_tools import env_diff, synth
 from journal_tools.manifests import from_yaml, to_yaml
-from journal_tools.values import load_environments
-from support import ROOT
-
-
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every environment synthesized, as `make synth` writes them."""
-    folder = tmp_path_factory.mktemp("dist")
-    synth.publish(folder, synth.render(load_environments(ROOT / "environments"), app.build))
-    return folder
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:

@@ -20,8 +20,6 @@ from typing import Any
 import pytest
 import yaml
 
-import app
-from journal_tools import synth
 from support import ROOT
 
 SNAPSHOTS = ROOT / "tests" / "__snapshots__"
@@ -113,15 +111,6 @@ def file_leaks(path: Path) -> list[str]:
                     found.append(f"{where}: {field}: a Secret with data: {sorted(document[field])}")
         found += [f"{where}: {leak}" for leak in value_leaks(document, "")]
     return found
-
-
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every environment synthesized into a temporary ``dist/``."""
-    outdir = tmp_path_factory.mktemp("no-secrets") / "dist"
-    arguments = ["--environments", str(ROOT / "environments"), "--outdir", str(outdir)]
-    assert synth.main(app.build, arguments) == 0
-    return outdir
 
 
 def test_no_leak_in_any_environment(dist: Path) -> None:

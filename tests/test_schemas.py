@@ -8,19 +8,9 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-import app
 from journal_tools import schemas, synth
 from journal_tools.manifests import from_yaml, to_yaml
-from support import ROOT, Manifest, find
-
-
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every environment synthesized into a temporary ``dist/``."""
-    outdir = tmp_path_factory.mktemp("schemas") / "dist"
-    arguments = ["--environments", str(ROOT / "environments"), "--outdir", str(outdir)]
-    assert synth.main(app.build, arguments) == 0
-    return outdir
+from support import Manifest, find
 
 
 @pytest.fixture(scope="module")

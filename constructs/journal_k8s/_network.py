@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 from cdk8s_plus_27 import k8s
 from constructs import Construct
@@ -32,47 +33,32 @@ def tcp(port: int) -> list[k8s.NetworkPolicyPort]:
     return [k8s.NetworkPolicyPort(protocol="TCP", port=_pod.port(port))]
 
 
-def allow_ingress(
+def allow(
     scope: Construct,
     construct_id: str,
     *,
+    direction: Literal["Ingress", "Egress"],
     name: str,
     pods: Mapping[str, str],
     peers: list[k8s.NetworkPolicyPeer],
     port: int,
     labels: Mapping[str, str],
 ) -> k8s.KubeNetworkPolicy:
-    """Allow ``peers`` to reach the pods labelled ``pods`` on TCP ``port``."""
+    """Allow traffic on TCP ``port`` between the pods labelled ``pods`` and ``peers``.
+
+    ``Ingress`` lets the peers in to the pods; ``Egress`` lets the pods out to the peers.
+    """
+    inbound = direction == "Ingress"
     return k8s.KubeNetworkPolicy(
         scope,
         construct_id,
         metadata=k8s.ObjectMeta(name=name, labels=dict(labels)),
         spec=k8s.NetworkPolicySpec(
             pod_selector=k8s.LabelSelector(match_labels=dict(pods)),
-            policy_types=["Ingress"],
-            ingress=[k8s.NetworkPolicyIngressRule(from_=peers, ports=tcp(port))],
-        ),
-    )
-
-
-def allow_egress(
-    scope: Construct,
-    construct_id: str,
-    *,
-    name: str,
-    pods: Mapping[str, str],
-    peers: list[k8s.NetworkPolicyPeer],
-    port: int,
-    labels: Mapping[str, str],
-) -> k8s.KubeNetworkPolicy:
-    """Allow the pods labelled ``pods`` to reach ``peers`` on TCP ``port``."""
-    return k8s.KubeNetworkPolicy(
-        scope,
-        construct_id,
-        metadata=k8s.ObjectMeta(name=name, labels=dict(labels)),
-        spec=k8s.NetworkPolicySpec(
-            pod_selector=k8s.LabelSelector(match_labels=dict(pods)),
-            policy_types=["Egress"],
-            egress=[k8s.NetworkPolicyEgressRule(to=peers, ports=tcp(port))],
+            policy_types=[direction],
+            ingress=[k8s.NetworkPolicyIngressRule(from_=peers, ports=tcp(port))]
+            if inbound
+            else None,
+            egress=None if inbound else [k8s.NetworkPolicyEgressRule(to=peers, ports=tcp(port))],
         ),
     )

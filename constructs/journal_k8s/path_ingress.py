@@ -164,9 +164,10 @@ class PathIngress(Construct):
         if backend.name in self._allowed:
             return
         self._allowed.add(backend.name)
-        _network.allow_ingress(
+        _network.allow(
             self,
             f"AllowController-{backend.name}",
+            direction="Ingress",
             name=f"{backend.name}-from-ingress",
             pods=backend.pod_labels,
             peers=[_network.pods_in_namespace(self._controller_namespace)],

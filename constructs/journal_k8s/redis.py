@@ -211,18 +211,20 @@ class Redis(Construct):
             ),
         )
         self.disruption_budget = _pod.disruption_budget(self, name, "storage")
-        self.network_policy = _network.allow_ingress(
+        self.network_policy = _network.allow(
             self,
             "ReplicationPolicy",
+            direction="Ingress",
             name=name,
             pods=self._pod_labels,
             peers=[_network.pods_of(self)],
             port=PORT,
             labels=labels,
         )
-        _network.allow_egress(
+        _network.allow(
             self,
             "ReplicationEgressPolicy",
+            direction="Egress",
             name=f"{name}-replication",
             pods=self._pod_labels,
             peers=[_network.pods_of(self)],
@@ -248,18 +250,20 @@ class Redis(Construct):
     def allow_from(self, workload: Workload) -> None:
         """Let ``workload``'s pods reach Redis on its port (both directions of the policy)."""
         labels = _pod.object_labels(self._name, "storage")
-        _network.allow_ingress(
+        _network.allow(
             self,
             f"AllowFrom-{workload.name}",
+            direction="Ingress",
             name=f"{self._name}-from-{workload.name}",
             pods=self._pod_labels,
             peers=[_network.pods_of(workload)],
             port=PORT,
             labels=labels,
         )
-        _network.allow_egress(
+        _network.allow(
             self,
             f"AllowTo-{workload.name}",
+            direction="Egress",
             name=f"{workload.name}-to-{self._name}",
             pods=workload.pod_labels,
             peers=[_network.pods_of(self)],

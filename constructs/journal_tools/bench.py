@@ -237,7 +237,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line of ``make bench``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
-    parser.add_argument("--no-optimize", action="store_true", help="measure without python -O")
+    parser.add_argument(
+        "--optimize",
+        action="store_true",
+        help="run Python with -O (skips jsii's runtime type checks)",
+    )
     parser.add_argument("--child-stacks", type=int, help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if arguments.child_stacks is not None:
@@ -246,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from journal_tools.node import use_bundled_node
 
     use_bundled_node()  # the floor and every child run on the same Node 24
-    samples, rss = measure(arguments.runs, optimize=not arguments.no_optimize)
+    samples, rss = measure(arguments.runs, optimize=arguments.optimize)
     report(samples, rss, arguments.runs, ROOT / "dist" / "bench")
     return 0
 
