@@ -87,6 +87,9 @@ def test_redis_is_opened_to_the_frontend_only(chart: cdk8s.Chart) -> None:
     ]
     egress = find(objects, "NetworkPolicy", "frontend-to-redis")["spec"]
     assert egress["policyTypes"] == ["Egress"]
+    dns = egress["egress"][1]  # an egress policy must keep name resolution open
+    assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
+    assert dns["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
     assert egress["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "frontend"
 
 
@@ -139,6 +142,8 @@ def test_resources_and_replicas(chart: cdk8s.Chart) -> None:
         ({"port": 80}, "port=80 is not allowed: expected 1024..65535"),
         ({"ready_path": "ready"}, "ready_path='ready' is not allowed"),
         ({"name": "Front_End"}, "name='Front_End' is not allowed"),
+        ({"image": ""}, "image='' is not allowed: expected an image reference"),
+        ({"image": "my-repo/journal-server:latest"}, "is not allowed: expected a pinned tag"),
     ],
 )
 def test_fails_on_invalid_arguments(

@@ -38,7 +38,8 @@ def test_dev_to_prod_names_replicas_storage_tls_and_namespace(
         "Ingress/frontend-ingress  spec.tls: (absent) → "
         "[{hosts: [journal.example.com], secretName: journal-tls}]"
     ) in lines
-    assert re.fullmatch(r"\d+ changed, 0 only in dev, 0 only in prod, \d+ identical", lines[-1])
+    assert re.fullmatch(r"\d+ changed, 0 only in dev, 1 only in prod, \d+ identical", lines[-1])
+    assert "+ NetworkPolicy/frontend-ingress-acme-solver  only in prod" in lines  # TLS brings it
 
 
 def test_identical_environments_print_no_differences(

@@ -47,6 +47,26 @@ def test_host_and_tls_with_cert_manager(chart: cdk8s.Chart) -> None:
     assert ingress["spec"]["rules"][0]["host"] == "journal.example.com"
 
 
+def test_cert_manager_solver_is_reachable_from_the_controller(chart: cdk8s.Chart) -> None:
+    tls = IngressTls(secret_name="journal-tls", cluster_issuer="letsencrypt-prod")
+    objects = _routed(chart, host="journal.example.com", tls=tls, controller_namespace="edge")
+    policy = find(objects, "NetworkPolicy", "frontend-ingress-acme-solver")["spec"]
+    assert policy["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
+    assert policy["ingress"] == [
+        {
+            "from": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "edge"}}}
+            ],
+            "ports": [{"port": 8089, "protocol": "TCP"}],
+        }
+    ]
+
+
+def test_no_solver_policy_without_an_issuer(chart: cdk8s.Chart) -> None:
+    objects = _routed(chart, host="journal.example.com", tls=IngressTls(secret_name="own-cert"))
+    assert not [o for o in objects if o["metadata"]["name"].endswith("-acme-solver")]
+
+
 def test_controller_may_reach_each_backend_on_its_container_port(chart: cdk8s.Chart) -> None:
     objects = _routed(chart, controller_namespace="edge")
     for backend, port in (("frontend", 8080), ("fileserver", 8080)):

@@ -9,7 +9,7 @@ import cdk8s
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from journal_k8s import ExistingSecret, Redis, Resources
+from journal_k8s import ExistingSecret, Redis, Resources, StaticSite
 from support import find, synth
 
 PASSWORD_KEY = "passwd"
@@ -188,10 +188,29 @@ def test_scripts_are_posix_sh(chart: cdk8s.Chart) -> None:
         assert result.returncode == 0, f"{name}: {result.stderr}"
 
 
+def test_allow_from_twice_is_one_relation(chart: cdk8s.Chart) -> None:
+    redis = Redis(chart, "Redis")
+    worker = StaticSite(chart, "Worker", name="worker")
+    redis.allow_from(worker)
+    redis.allow_from(worker)
+    names = [o["metadata"]["name"] for o in synth(chart) if o["kind"] == "NetworkPolicy"]
+    assert names.count("redis-from-worker") == 1
+    assert names.count("worker-to-redis") == 1
+
+
+def test_replication_egress_keeps_dns_open(chart: cdk8s.Chart) -> None:
+    Redis(chart, "Redis")
+    egress = find(synth(chart), "NetworkPolicy", "redis-replication")["spec"]["egress"]
+    assert egress[1]["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
         ({"replicas": 0}, "replicas=0 is not allowed: expected an integer >= 1"),
+        ({"name": "0redis"}, "name='0redis' is not allowed: it names a Service"),
+        ({"image": "redis"}, "image='redis' is not allowed: expected a pinned tag or digest"),
+        ({"image": "redis:latest"}, "image='redis:latest' is not allowed"),
         ({"name": "Redis"}, "name='Redis' is not allowed: expected a DNS-1123 label"),
         ({"name": "r" * 53}, "of at most 52 characters"),
         (
@@ -202,6 +221,7 @@ def test_scripts_are_posix_sh(chart: cdk8s.Chart) -> None:
         ({"access_mode": "RWO"}, "access_mode='RWO' is not allowed: expected one of"),
         ({"storage_class": "Fast_SSD"}, "storage_class='Fast_SSD' is not allowed"),
         ({"image": " "}, "image=' ' is not allowed"),
+        ({"image": "registry:5000/redis"}, "image='registry:5000/redis' is not allowed"),
     ],
 )
 def test_fails_on_invalid_arguments(

@@ -78,6 +78,10 @@ def test_overlay_merges_deeply(environments: Path) -> None:
             "dev.yaml:2: redis.storage.size: '10 GB' is not allowed: String should match pattern",
         ),
         (
+            "frontend:\n  image: {tag: latest}\n",
+            "dev.yaml:2: frontend.image.tag: 'latest' is not allowed: Value error, a pinned tag",
+        ),
+        (
             "ingress: {tls: {secretName: 3}}\n",
             "dev.yaml:1: ingress.tls.secretName: 3 is not allowed: Input should be a valid string",
         ),

@@ -28,6 +28,24 @@ def pods_in_namespace(namespace: str) -> k8s.NetworkPolicyPeer:
     )
 
 
+def dns() -> k8s.NetworkPolicyEgressRule:
+    """Egress to the cluster DNS (``k8s-app: kube-dns`` in ``kube-system``) on port 53."""
+    return k8s.NetworkPolicyEgressRule(
+        to=[
+            k8s.NetworkPolicyPeer(
+                namespace_selector=k8s.LabelSelector(
+                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                ),
+                pod_selector=k8s.LabelSelector(match_labels={"k8s-app": "kube-dns"}),
+            )
+        ],
+        ports=[
+            k8s.NetworkPolicyPort(protocol=protocol, port=_pod.port(53))
+            for protocol in ("UDP", "TCP")
+        ],
+    )
+
+
 def tcp(port: int) -> list[k8s.NetworkPolicyPort]:
     """One TCP port, as a NetworkPolicy port list."""
     return [k8s.NetworkPolicyPort(protocol="TCP", port=_pod.port(port))]
@@ -46,7 +64,8 @@ def allow(
 ) -> k8s.KubeNetworkPolicy:
     """Allow traffic on TCP ``port`` between the pods labelled ``pods`` and ``peers``.
 
-    ``Ingress`` lets the peers in to the pods; ``Egress`` lets the pods out to the peers.
+    ``Ingress`` lets the peers in to the pods; ``Egress`` lets the pods out to the peers,
+    and to the cluster DNS, since an egress policy would otherwise cut name resolution.
     """
     inbound = direction == "Ingress"
     return k8s.KubeNetworkPolicy(
@@ -59,6 +78,8 @@ def allow(
             ingress=[k8s.NetworkPolicyIngressRule(from_=peers, ports=tcp(port))]
             if inbound
             else None,
-            egress=None if inbound else [k8s.NetworkPolicyEgressRule(to=peers, ports=tcp(port))],
+            egress=None
+            if inbound
+            else [k8s.NetworkPolicyEgressRule(to=peers, ports=tcp(port)), dns()],
         ),
     )

@@ -93,7 +93,11 @@ def spread_over_nodes(name: str) -> list[k8s.TopologySpreadConstraint]:
 
 
 def disruption_budget(scope: Construct, name: str, component: str) -> k8s.KubePodDisruptionBudget:
-    """A PodDisruptionBudget that lets at most one pod of the workload go at a time."""
+    """A PodDisruptionBudget that lets at most one pod of the workload go at a time.
+
+    With a single replica it still allows the eviction (a drain must not hang); it then
+    only documents the intent.
+    """
     return k8s.KubePodDisruptionBudget(
         scope,
         "Budget",
@@ -101,6 +105,8 @@ def disruption_budget(scope: Construct, name: str, component: str) -> k8s.KubePo
         spec=k8s.PodDisruptionBudgetSpec(
             max_unavailable=port(1),
             selector=k8s.LabelSelector(match_labels=selector_labels(name)),
+            # A pod that is not ready (a replica resyncing) must not block a node drain.
+            unhealthy_pod_eviction_policy="AlwaysAllow",
         ),
     )
 

@@ -28,6 +28,30 @@ def check_dns_label(argument: str, value: str, *, max_length: int = 63) -> str:
     return value
 
 
+def check_service_name(argument: str, value: str, *, max_length: int = 63) -> str:
+    """Return ``value`` if it can name a Service: a DNS-1035 label (it starts with a letter)."""
+    check_dns_label(argument, value, max_length=max_length)
+    if not value[0].isalpha():
+        raise ValueError(
+            f"{argument}={value!r} is not allowed: it names a Service, so it must start with a "
+            "letter (DNS-1035 label)"
+        )
+    return value
+
+
+def check_image(argument: str, value: str) -> str:
+    """Return ``value`` if it is an image reference pinned to a tag or digest other than latest."""
+    if not value or any(c.isspace() for c in value):
+        raise ValueError(f"{argument}={value!r} is not allowed: expected an image reference")
+    last = value.rsplit("/", 1)[-1]
+    if "@" not in last and (":" not in last or last.endswith(":latest")):
+        raise ValueError(
+            f"{argument}={value!r} is not allowed: expected a pinned tag or digest (not latest), "
+            "since pods pull it with imagePullPolicy IfNotPresent"
+        )
+    return value
+
+
 def check_dns_subdomain(argument: str, value: str) -> str:
     """Return ``value`` if it is a DNS-1123 subdomain (at most 253 characters)."""
     if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
@@ -55,7 +79,7 @@ def check_positive(argument: str, value: int, *, minimum: int = 1) -> int:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Resources:
     """CPU and memory a container requests; the limits equal the requests (Guaranteed QoS).
 
@@ -72,7 +96,7 @@ class Resources:
         check_quantity("memory", self.memory)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExistingSecret:
     """A key of a Secret that exists in the namespace and is not managed by this synth.
 
@@ -92,7 +116,7 @@ class ExistingSecret:
             )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IngressTls:
     """TLS for an Ingress host, with a certificate issued by cert-manager.
 

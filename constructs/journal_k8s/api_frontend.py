@@ -9,7 +9,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _pod
-from ._types import Resources, check_dns_label, check_positive
+from ._types import Resources, check_image, check_positive, check_service_name
 from .redis import Redis
 
 DEFAULT_IMAGE = "my-repo/journal-server:v1-abcde"
@@ -57,7 +57,8 @@ class ApiFrontend(Construct):
         live_path: str = "/healthz",
     ) -> None:
         super().__init__(scope, id)
-        self._name = check_dns_label("name", name, max_length=56)
+        self._name = check_service_name("name", name, max_length=56)
+        check_image("image", image)
         check_positive("replicas", replicas)
         check_positive("journal_entries", journal_entries)
         if not 1024 <= port <= 65535:

@@ -12,6 +12,8 @@ from constructs import Construct, IValidation
 from . import _network, _pod
 from ._types import Backend, IngressTls, check_dns_label, check_dns_subdomain
 
+ACME_SOLVER_PORT = 8089
+"""The port of cert-manager's HTTP-01 solver pods."""
 _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 
 
@@ -80,6 +82,18 @@ class PathIngress(Construct):
         self._allowed: set[str] = set()
         self._ingress: k8s.KubeIngress | None = None
         self.node.add_validation(_HasRoutes(self))
+        if tls is not None and tls.cluster_issuer is not None:
+            # cert-manager answers the HTTP-01 challenge from a solver pod in this namespace.
+            _network.allow(
+                self,
+                "AllowAcmeSolver",
+                direction="Ingress",
+                name=f"{name}-acme-solver",
+                pods={"acme.cert-manager.io/http01-solver": "true"},
+                peers=[_network.pods_in_namespace(controller_namespace)],
+                port=ACME_SOLVER_PORT,
+                labels=_pod.object_labels(name, "ingress"),
+            )
 
     @property
     def name(self) -> str:

@@ -13,10 +13,11 @@ from ._types import (
     ExistingSecret,
     Resources,
     Workload,
-    check_dns_label,
     check_dns_subdomain,
+    check_image,
     check_positive,
     check_quantity,
+    check_service_name,
 )
 
 DEFAULT_IMAGE = "redis:7.4.2-alpine"
@@ -136,7 +137,7 @@ class Redis(Construct):
         resources: Resources | None = None,
     ) -> None:
         super().__init__(scope, id)
-        self._name = check_dns_label("name", name, max_length=52)
+        self._name = check_service_name("name", name, max_length=52)
         self._replicas = check_positive("replicas", replicas)
         check_quantity("storage", storage)
         if storage_class is not None:
@@ -145,8 +146,7 @@ class Redis(Construct):
             raise ValueError(
                 f"access_mode={access_mode!r} is not allowed: expected one of {_ACCESS_MODES}"
             )
-        if not image.strip():
-            raise ValueError(f"image={image!r} is not allowed: expected an image reference")
+        check_image("image", image)
         self.password = password or ExistingSecret(name="redis-passwd", key="passwd")
         """The Secret key that holds the Redis password."""
         resources = resources or Resources(cpu="500m", memory="512Mi")
@@ -162,6 +162,7 @@ class Redis(Construct):
         self.master_host = f"{name}-0.{self.headless_service_name}"
         """The master's per-pod DNS name, resolvable inside the namespace."""
         self._pod_labels = _pod.selector_labels(name)
+        self._allowed: set[str] = set()
         labels = _pod.object_labels(name, "storage")
 
         files = {
@@ -248,7 +249,13 @@ class Redis(Construct):
         return MappingProxyType(self._pod_labels)
 
     def allow_from(self, workload: Workload) -> None:
-        """Let ``workload``'s pods reach Redis on its port (both directions of the policy)."""
+        """Let ``workload``'s pods reach Redis on its port (both directions of the policy).
+
+        Calling it again for the same workload changes nothing.
+        """
+        if workload.name in self._allowed:
+            return
+        self._allowed.add(workload.name)
         labels = _pod.object_labels(self._name, "storage")
         _network.allow(
             self,

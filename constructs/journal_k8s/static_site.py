@@ -9,7 +9,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _pod
-from ._types import Resources, check_dns_label, check_positive
+from ._types import Resources, check_image, check_positive, check_service_name
 
 DEFAULT_IMAGE = "my-repo/static-files:v1-abcde"
 """The book's static files image (NGINX with the site under the document root)."""
@@ -114,7 +114,8 @@ class StaticSite(Construct):
         document_root: str = "/usr/share/nginx/html",
     ) -> None:
         super().__init__(scope, id)
-        self._name = check_dns_label("name", name, max_length=56)
+        self._name = check_service_name("name", name, max_length=56)
+        check_image("image", image)
         check_positive("replicas", replicas)
         if not 1 <= service_port <= 65535:
             raise ValueError(f"service_port={service_port!r} is not allowed: expected 1..65535")

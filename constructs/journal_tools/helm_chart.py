@@ -2,9 +2,9 @@
 
 Usage::
 
-    python -m journal_tools.helm_chart              # writes dist/helm/journal/
+    python -m journal_tools.helm_chart              # writes dist/helm/journal-k8s/
     helm template journal dist/helm/journal --namespace journal-prod \\
-        -f dist/helm/journal/values-prod.yaml      # the objects of dist/prod/
+        -f dist/helm/journal-k8s/values-prod.yaml      # the objects of dist/prod/
 
 The chart is generated, never edited: ``environments/`` and the constructs stay the source.
 

@@ -57,7 +57,6 @@ def render(
     Raises:
         SynthError: a construct rejected its arguments or a validation failed.
     """
-    app = cdk8s.App()
     rendered = {}
     failures: list[str] = []
     for environment in environments:
@@ -67,7 +66,8 @@ def render(
             continue
         where = f"environment {environment.name!r} ({', '.join(map(str, environment.files))})"
         try:
-            chart = build(app, environment)
+            # One app per environment: Chart.to_json() validates its whole app every time.
+            chart = build(cdk8s.App(), environment)
             objects = chart.to_json()
         except (ValueError, JSIIError) as error:
             raise SynthError(f"{where}: {error}") from None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 BASE_FILE = "_base.yaml"
@@ -30,6 +30,12 @@ def _number_as_text(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return value
+
+
+def _not_latest(tag: str) -> str:
+    if tag == "latest":
+        raise ValueError("a pinned tag is required, not latest (pods pull with IfNotPresent)")
+    return tag
 
 
 DnsLabel = Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)]
@@ -48,7 +54,12 @@ class Image(_Values):
     """A container image as repository and tag (or digest)."""
 
     repository: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._/:-]*$", max_length=255)]
-    tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$|^sha256:[0-9a-f]{64}$")]
+    tag: Annotated[
+        str,
+        Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$|^sha256:[0-9a-f]{64}$"),
+        AfterValidator(_not_latest),
+    ]
+    """A pinned tag (never ``latest``: pods pull with IfNotPresent) or a ``sha256:`` digest."""
 
     @property
     def reference(self) -> str:
