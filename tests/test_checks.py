@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import shutil
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 import app
 from journal_tools import synth
-from journal_tools.checks import PATH_HASH_LABEL, problems
+from journal_tools.checks import PATH_HASH_LABEL, problems, quantity
 from journal_tools.manifests import from_yaml
 from journal_tools.values import Environment, load_environments
 from support import ROOT, Manifest, find
@@ -573,3 +574,34 @@ def test_external_secret_is_the_one_the_values_name(tmp_path: Path) -> None:
     manifest = (tmp_path / "dist" / "dev" / synth.MANIFEST_FILE).read_text()
     assert "secretName: journal-redis-auth" in manifest
     assert "redis-passwd" not in manifest.replace("/etc/redis-passwd", "")
+
+
+# Resource quotas
+
+
+def test_quantities_parse_as_kubernetes_does() -> None:
+    assert quantity("500m") == Decimal("0.5")
+    assert quantity("1G") == 10**9
+    assert quantity("10Gi") == 10 * 2**30
+    assert quantity(3) == 3
+    with pytest.raises(ValueError, match="'1 GB' is not a Kubernetes quantity"):
+        quantity("1 GB")
+
+
+def test_fails_quota_smaller_than_the_rollout_needs(dev: list[Manifest]) -> None:
+    find(dev, "ResourceQuota", "journal-quota")["spec"]["hard"]["limits.cpu"] = "900m"
+    # dev: API 250m x (1 + surge 1), NGINX 100m x (1 + 1), Redis 250m x 1 = 950m
+    assert problems(dev, external_secrets=EXTERNAL) == [
+        "ResourceQuota journal-dev/journal-quota: spec.hard.limits.cpu: '900m' is not enough: "
+        "the workloads need 950m (every replica plus the rolling-update surge): "
+        "expected at least that"
+    ]
+
+
+def test_fails_quota_without_room_for_every_redis_claim(dev: list[Manifest]) -> None:
+    find(dev, "StatefulSet", "redis")["spec"]["replicas"] = 6
+    assert problems(dev, external_secrets=EXTERNAL) == [
+        "ResourceQuota journal-dev/journal-quota: spec.hard.requests.storage: '5Gi' is not "
+        "enough: the workloads need 6Gi (every replica plus the rolling-update surge): "
+        "expected at least that"
+    ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 Manifest = Mapping[str, Any]
@@ -78,6 +79,7 @@ def problems(objects: Sequence[Manifest], *, external_secrets: Collection[str] =
         *_pod_security(objects),
         *_namespaces(objects),
         *_secrets(objects),
+        *_quotas(objects),
     ]
 
 
@@ -525,3 +527,62 @@ def _secrets(objects: Sequence[Manifest]) -> Iterator[str]:
                     f"keys {sorted(secret[field])} are not allowed: secret values must never "
                     "be written to the manifests; reference an existing Secret instead",
                 )
+
+
+_QUANTITY = re.compile(r"([0-9]+(?:\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
+_SCALE = {"m": Decimal("0.001"), "": Decimal(1)} | {
+    suffix: Decimal(base) ** power
+    for base, suffixes in ((1000, "kMGTPE"), (1024, ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")))
+    for power, suffix in enumerate(suffixes, start=1)
+}
+
+
+def quantity(text: Any) -> Decimal:
+    """A Kubernetes quantity (``500m``, ``1G``, ``10Gi``, ``3``) as a number."""
+    match = _QUANTITY.fullmatch(str(text))
+    if match is None:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity")
+    return Decimal(match.group(1)) * _SCALE[match.group(2) or ""]
+
+
+def _quotas(objects: Sequence[Manifest]) -> Iterator[str]:
+    """Every ResourceQuota holds its namespace's workloads, rolling-update surge included."""
+    for quota in (o for o in objects if o.get("kind") == "ResourceQuota"):
+        namespace = _key(quota)[0]
+        need = _needs([o for o in objects if _key(o)[0] == namespace])
+        for resource, limit in sorted((_get(quota, "spec", "hard") or {}).items()):
+            if resource in need and need[resource] > quantity(limit):
+                yield _problem(
+                    quota,
+                    f"spec.hard.{resource}",
+                    f"{limit!r} is not enough: the workloads need {_like(need[resource], limit)} "
+                    "(every replica plus the rolling-update surge): expected at least that",
+                )
+
+
+def _like(amount: Decimal, example: Any) -> str:
+    """``amount`` written in the unit of the quantity ``example`` (``6Gi`` next to ``5Gi``)."""
+    match = _QUANTITY.fullmatch(str(example))
+    suffix = (match.group(2) or "") if match else ""
+    return f"{(amount / _SCALE[suffix]).normalize():f}{suffix}"
+
+
+def _needs(objects: Sequence[Manifest]) -> dict[str, Decimal]:
+    """What the workloads of one namespace request and limit at most, while rolling out."""
+    need: dict[str, Decimal] = {"pods": Decimal(0), "requests.storage": Decimal(0)}
+    for obj in objects:
+        if obj.get("kind") not in ("Deployment", "StatefulSet"):
+            continue
+        replicas = int(_get(obj, "spec", "replicas") or 1)
+        surge = _get(obj, "spec", "strategy", "rollingUpdate", "maxSurge")
+        pods = replicas + (surge if isinstance(surge, int) else 0)
+        need["pods"] += pods
+        for container in _get(obj, "spec", "template", "spec", "containers") or []:
+            for kind in ("requests", "limits"):
+                for resource, amount in (_get(container, "resources", kind) or {}).items():
+                    key = f"{kind}.{resource}"
+                    need[key] = need.get(key, Decimal(0)) + quantity(amount) * pods
+        for claim in _get(obj, "spec", "volumeClaimTemplates") or []:
+            storage = _get(claim, "spec", "resources", "requests", "storage")
+            need["requests.storage"] += quantity(storage) * replicas
+    return need
