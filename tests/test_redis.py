@@ -10,7 +10,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from journal_k8s import ExistingSecret, Redis, Resources, StaticSite
-from support import find, synth
+from support import find, require_binary, synth
 
 PASSWORD_KEY = "passwd"
 
@@ -184,7 +184,9 @@ def test_scripts_are_posix_sh(chart: cdk8s.Chart) -> None:
     Redis(chart, "Redis")
     data = find(synth(chart), "ConfigMap", "redis-config")["data"]
     for name in ("launch.sh", "probe.sh"):
-        result = subprocess.run(["dash", "-n"], input=data[name], text=True, capture_output=True)
+        result = subprocess.run(
+            [require_binary("dash"), "-n"], input=data[name], text=True, capture_output=True
+        )
         assert result.returncode == 0, f"{name}: {result.stderr}"
 
 
