@@ -180,7 +180,7 @@ def test_fourth_environment_gets_its_values_file_and_round_trips(
         "namespace: journal-qa\n"
         "frontend: {image: {tag: v2-rc1}, replicas: 3}\n"
         "ingress: {host: journal.qa.example.com}\n"
-        "quota: {cpu: '8', memory: 8Gi, storage: 20Gi, pods: 15}\n"
+        "quota: {cpu: '8', memory: 8Gi, storage: 40Gi, pods: 15}\n"
     )
     environments = load_environments(folder)
     chart_dir, expected = export_chart(tmp_path / "journal", environments, build)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _pod
-from ._types import Resources, check_image, check_positive, check_service_name
+from ._served import ServedWorkload
+from ._types import Resources, check_image, check_positive
 from .redis import Redis
 
 DEFAULT_IMAGE = "my-repo/journal-server:v1-abcde"
@@ -19,7 +17,7 @@ _UID = 10001
 PASSWORD_DIR = "/etc/redis-passwd"
 
 
-class ApiFrontend(Construct):
+class ApiFrontend(ServedWorkload):
     """The API tier: a Deployment, its Service, a ConfigMap of settings and a disruption budget.
 
     The pods get the Redis read host, write host and port as environment variables, and
@@ -56,8 +54,7 @@ class ApiFrontend(Construct):
         ready_path: str = "/readyz",
         live_path: str = "/healthz",
     ) -> None:
-        super().__init__(scope, id)
-        self._name = check_service_name("name", name, max_length=56)
+        super().__init__(scope, id, name=name, service_port=port, container_port=port)
         check_image("image", image)
         check_positive("replicas", replicas)
         check_positive("journal_entries", journal_entries)
@@ -69,8 +66,6 @@ class ApiFrontend(Construct):
                     f"{argument}={path!r} is not allowed: expected a path starting with '/'"
                 )
         resources = resources or Resources(cpu="1", memory="1G")
-        self._port = port
-        self._pod_labels = _pod.selector_labels(name)
         labels = _pod.object_labels(name, "api")
         settings = {"journalEntries": str(journal_entries)}
 
@@ -160,31 +155,6 @@ class ApiFrontend(Construct):
         )
         self.disruption_budget = _pod.disruption_budget(self, name, "api")
         redis.allow_from(self)
-
-    @property
-    def name(self) -> str:
-        """The Deployment's name."""
-        return self._name
-
-    @property
-    def pod_labels(self) -> Mapping[str, str]:
-        """The labels that select the API pods."""
-        return MappingProxyType(self._pod_labels)
-
-    @property
-    def service_name(self) -> str:
-        """The Service's name."""
-        return self._name
-
-    @property
-    def service_port(self) -> int:
-        """The Service's port."""
-        return self._port
-
-    @property
-    def container_port(self) -> int:
-        """The port the pods listen on."""
-        return self._port
 
     def _environment(self, redis: Redis) -> list[k8s.EnvVar]:
         return [

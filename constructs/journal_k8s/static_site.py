@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _pod
-from ._types import Resources, check_image, check_positive, check_service_name
+from ._served import ServedWorkload
+from ._types import Resources, check_image, check_positive
 
 DEFAULT_IMAGE = "my-repo/static-files:v1-abcde"
 """The book's static files image (NGINX with the site under the document root)."""
@@ -84,7 +82,7 @@ http {{
 """
 
 
-class StaticSite(Construct):
+class StaticSite(ServedWorkload):
     """The static tier: an NGINX Deployment, its configuration, a Service and a disruption budget.
 
     Args:
@@ -113,8 +111,9 @@ class StaticSite(Construct):
         container_port: int = 8080,
         document_root: str = "/usr/share/nginx/html",
     ) -> None:
-        super().__init__(scope, id)
-        self._name = check_service_name("name", name, max_length=56)
+        super().__init__(
+            scope, id, name=name, service_port=service_port, container_port=container_port
+        )
         check_image("image", image)
         check_positive("replicas", replicas)
         if not 1 <= service_port <= 65535:
@@ -129,9 +128,6 @@ class StaticSite(Construct):
                 f"document_root={document_root!r} is not allowed: expected an absolute path"
             )
         resources = resources or Resources(cpu="1", memory="1G")
-        self._service_port = service_port
-        self._container_port = container_port
-        self._pod_labels = _pod.selector_labels(name)
         labels = _pod.object_labels(name, "static")
         files = {
             "nginx.conf": nginx_conf(port=container_port, document_root=document_root),
@@ -226,28 +222,3 @@ class StaticSite(Construct):
             port_number=service_port,
         )
         self.disruption_budget = _pod.disruption_budget(self, name, "static")
-
-    @property
-    def name(self) -> str:
-        """The Deployment's name."""
-        return self._name
-
-    @property
-    def pod_labels(self) -> Mapping[str, str]:
-        """The labels that select the NGINX pods."""
-        return MappingProxyType(self._pod_labels)
-
-    @property
-    def service_name(self) -> str:
-        """The Service's name."""
-        return self._name
-
-    @property
-    def service_port(self) -> int:
-        """The Service's port."""
-        return self._service_port
-
-    @property
-    def container_port(self) -> int:
-        """The port NGINX listens on."""
-        return self._container_port
