@@ -35,3 +35,17 @@ def test_marginal_cost_is_the_slope_between_the_smallest_and_largest_counts() ->
     ]
     assert marginal(samples, "stacks, cold process") == (3.2 - 1.1) / (high - low)
     assert marginal(samples, "x helm template") is None
+
+
+def test_a_warm_resynth_run_reports_each_edit() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "journal_tools.bench", "--child-watch", "2"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    seconds = json.loads(result.stdout.splitlines()[-1])["seconds"]
+    assert len(seconds) == 2
+    assert all(s > 0 for s in seconds)

@@ -78,6 +78,34 @@ def stacks_child(count: int) -> None:
     )
 
 
+def watch_child(edits: int) -> None:
+    """Time ``edits`` warm re-synths, each after a values edit, as ``make watch`` runs them."""
+    import tempfile
+
+    from journal_tools.node import use_bundled_node
+
+    use_bundled_node()
+    import shutil
+
+    import app
+    from journal_tools import synth
+
+    with tempfile.TemporaryDirectory() as folder:
+        environments = Path(folder) / "environments"
+        shutil.copytree(ROOT / "environments", environments)
+        cache = synth.RenderCache()
+        synth.synthesize(app.build, environments, Path(folder) / "dist", cache)
+        dev = environments / "dev.yaml"
+        original = dev.read_text()
+        seconds = []
+        for edit in range(edits):
+            dev.write_text(original.replace("journalEntries: 50", f"journalEntries: {51 + edit}"))
+            start = time.perf_counter()
+            synth.synthesize(app.build, environments, Path(folder) / "dist", cache)
+            seconds.append(time.perf_counter() - start)
+    print(json.dumps({"seconds": seconds}))
+
+
 def _children_peak_rss_mib() -> float:
     """Peak RSS of this process's children (the jsii Node kernel), from /proc."""
     peak = 0.0
@@ -144,6 +172,15 @@ def measure(runs: int, optimize: bool) -> tuple[list[Sample], dict[str, float]]:
         samples.append(Sample("helm template, one environment", tuple(helm)))
         samples += [Sample(f"{n} x helm template", tuple(helm_per_count[n])) for n in STACK_COUNTS]
     rss = run_stacks(RSS_STACKS, optimize)
+    result = subprocess.run(
+        [*python_command(optimize), "-m", "journal_tools.bench", "--child-watch", "10"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    warm = json.loads(result.stdout.splitlines()[-1])["seconds"]
+    samples.append(Sample("warm re-synth after a values edit", tuple(warm)))
     return samples, rss
 
 
@@ -174,6 +211,8 @@ def report(samples: Sequence[Sample], rss: dict[str, float], runs: int, out: Pat
         print(f"per additional stack: {per_stack * 1000:.1f} ms  (target <= 5 ms)")
     if per_helm is not None:
         print(f"per additional helm template: {per_helm * 1000:.1f} ms")
+    warm = next(s for s in samples if s.name.startswith("warm re-synth"))
+    print(f"warm re-synth after a values edit: {warm.median * 1000:.0f} ms  (target <= 40 ms)")
     print(
         f"peak RSS at {RSS_STACKS} stacks: python {rss['python_rss_mib']:.0f} MiB, "
         f"node {rss['node_rss_mib']:.0f} MiB  (target <= 150 MiB)"
@@ -243,9 +282,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run Python with -O (skips jsii's runtime type checks)",
     )
     parser.add_argument("--child-stacks", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child-watch", type=int, help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if arguments.child_stacks is not None:
         stacks_child(arguments.child_stacks)
+        return 0
+    if arguments.child_watch is not None:
+        watch_child(arguments.child_watch)
         return 0
     from journal_tools.node import use_bundled_node
 
