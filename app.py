@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 from journal_tools.node import use_bundled_node
@@ -55,6 +56,9 @@ def build(app: cdk8s.App, environment: values.Environment) -> cdk8s.Chart:
     return chart
 
 
+quantity = functools.cache(k8s.Quantity.from_string)  # one jsii round trip per distinct amount
+
+
 def add_namespace(chart: cdk8s.Chart, v: values.EnvironmentValues) -> None:
     """The namespace (Pod Security ``restricted`` enforced), its quota, limits and default deny."""
     namespace = k8s.KubeNamespace(
@@ -80,11 +84,11 @@ def add_namespace(chart: cdk8s.Chart, v: values.EnvironmentValues) -> None:
         metadata=k8s.ObjectMeta(name="journal-quota"),
         spec=k8s.ResourceQuotaSpec(
             hard={
-                "requests.cpu": k8s.Quantity.from_string(v.quota.cpu),
-                "limits.cpu": k8s.Quantity.from_string(v.quota.cpu),
-                "requests.memory": k8s.Quantity.from_string(v.quota.memory),
-                "limits.memory": k8s.Quantity.from_string(v.quota.memory),
-                "requests.storage": k8s.Quantity.from_string(v.quota.storage),
+                "requests.cpu": quantity(v.quota.cpu),
+                "limits.cpu": quantity(v.quota.cpu),
+                "requests.memory": quantity(v.quota.memory),
+                "limits.memory": quantity(v.quota.memory),
+                "requests.storage": quantity(v.quota.storage),
                 "pods": k8s.Quantity.from_number(v.quota.pods),
             }
         ),
@@ -98,12 +102,12 @@ def add_namespace(chart: cdk8s.Chart, v: values.EnvironmentValues) -> None:
                 k8s.LimitRangeItem(
                     type="Container",
                     default_request={
-                        "cpu": k8s.Quantity.from_string("100m"),
-                        "memory": k8s.Quantity.from_string("128Mi"),
+                        "cpu": quantity("100m"),
+                        "memory": quantity("128Mi"),
                     },
                     default={
-                        "cpu": k8s.Quantity.from_string("500m"),
-                        "memory": k8s.Quantity.from_string("512Mi"),
+                        "cpu": quantity("500m"),
+                        "memory": quantity("512Mi"),
                     },
                 )
             ]

@@ -212,8 +212,12 @@ def _read_mapping(path: Path) -> tuple[dict[str, Any], _Lines]:
     except (OSError, UnicodeDecodeError) as error:
         raise ValuesError(f"{path}: cannot be read: {error}") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = None if node is None else loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -243,7 +247,7 @@ def _collect_lines(node: yaml.Node | None, path: tuple[str | int, ...], lines: _
 
 
 def _merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge mappings; the overlay wins, and ``null`` in it removes a base value."""
+    """Deep-merge mappings; the overlay wins (``null`` in it unsets an optional base value)."""
     merged = dict(base)
     for key, value in overlay.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
