@@ -5,26 +5,32 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 from journal_tools.bench import STACK_COUNTS, Sample, marginal
 from support import ROOT
 
 
-def test_a_stack_run_reports_time_and_memory() -> None:
+def run_child(*arguments: str) -> tuple[Any, str]:
+    """One of the bench's measuring processes: its JSON figures and its stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", "journal_tools.bench", "--child-stacks", "2"],
+        [sys.executable, "-m", "journal_tools.bench", *arguments],
         cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    figures = json.loads(result.stdout.splitlines()[-1])
+    return json.loads(result.stdout.splitlines()[-1]), result.stderr
+
+
+def test_a_stack_run_reports_time_and_memory() -> None:
+    figures, stderr = run_child("--child-stacks", "2")
     assert set(figures) == {"seconds", "python_rss_mib", "node_rss_mib"}
     assert figures["seconds"] > 0
     assert figures["python_rss_mib"] > 10
     assert figures["node_rss_mib"] > 10
-    assert "end-of-life" not in result.stderr
+    assert "end-of-life" not in stderr
 
 
 def test_marginal_cost_is_the_slope_between_the_smallest_and_largest_counts() -> None:
@@ -38,14 +44,7 @@ def test_marginal_cost_is_the_slope_between_the_smallest_and_largest_counts() ->
 
 
 def test_a_warm_resynth_run_reports_each_edit() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "journal_tools.bench", "--child-watch", "2"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    seconds = json.loads(result.stdout.splitlines()[-1])["seconds"]
+    figures, _ = run_child("--child-watch", "2")
+    seconds = figures["seconds"]
     assert len(seconds) == 2
     assert all(s > 0 for s in seconds)

@@ -18,6 +18,7 @@ import yaml
 from cdk8s_plus_27 import k8s
 from deepdiff import DeepDiff
 
+import app
 from journal_tools import helm_binary, helm_chart, synth
 from journal_tools.manifests import from_yaml
 from journal_tools.values import Environment, environment_names, load_environments
@@ -39,7 +40,7 @@ def helm() -> Path:
 
 @pytest.fixture(scope="session")
 def build() -> synth.Builder:
-    return helm_chart.load_build(ROOT / "app.py")
+    return app.build
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +61,7 @@ def exported(
 def export_chart(
     chart_dir: Path, environments: list[Environment], build: synth.Builder
 ) -> tuple[Path, dict[str, list[Manifest]]]:
-    helm_chart.publish(chart_dir, helm_chart.export(environments, build))
+    synth.swap_in(chart_dir.parent, {chart_dir.name: helm_chart.export(environments, build)})
     rendered = synth.render(environments, build)
     return chart_dir, {name: from_yaml(text) for name, text in rendered.items()}
 

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .helm_binary import default_bin_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 STACK_COUNTS = (1, 10, 100)
 RSS_STACKS = 50
@@ -132,7 +134,7 @@ def run_stacks(count: int, optimize: bool) -> dict[str, float]:
 
 def helm_binary() -> Path | None:
     """The project's helm, when ``make helm`` has exported a chart and installed it."""
-    helm = Path(sys.executable).with_name("helm")
+    helm = default_bin_dir() / "helm"
     chart = ROOT / "dist" / "helm" / "journal-k8s"
     return helm if helm.exists() and chart.is_dir() else None
 

@@ -40,12 +40,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import importlib.util
 import json
 import re
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +57,7 @@ use_bundled_node()
 import cdk8s  # noqa: E402
 from jsii.errors import JSIIError  # noqa: E402
 
-from .synth import Builder, SynthError, render  # noqa: E402
+from .synth import Builder, SynthError, render, swap_in  # noqa: E402
 from .values import (  # noqa: E402
     Environment,
     EnvironmentValues,
@@ -106,29 +103,6 @@ class Resource:
 
     id: str
     manifest: Manifest
-
-
-def load_build(app_file: Path) -> Builder:
-    """The ``build(app, environment)`` function of ``app_file`` (normally ``app.py``).
-
-    Raises:
-        ChartError: the file cannot be read or defines no ``build``.
-    """
-    root = str(app_file.resolve().parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)  # app.py imports its sibling folder imports/
-    spec = importlib.util.spec_from_file_location("journal_app", app_file)
-    if spec is None or spec.loader is None:
-        raise ChartError(f"{app_file}: not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except OSError as error:
-        raise ChartError(f"{app_file}: cannot be read: {error}") from None
-    build: Builder | None = getattr(module, "build", None)
-    if build is None:
-        raise ChartError(f"{app_file}: defines no build(app, environment)")
-    return build
 
 
 def collect(environments: Sequence[Environment], build: Builder) -> dict[str, list[Resource]]:
@@ -208,26 +182,11 @@ def chart_files(
     return files
 
 
-def publish(chart_dir: Path, files: Mapping[str, str]) -> None:
-    """Write the chart to a temporary folder next to ``chart_dir``, then swap it in."""
-    chart_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".helm-", dir=chart_dir.parent))
-    try:
-        fresh = staging / chart_dir.name
-        for relative, text in files.items():
-            (fresh / relative).parent.mkdir(parents=True, exist_ok=True)
-            (fresh / relative).write_text(text, encoding="utf-8")
-        if chart_dir.exists():
-            chart_dir.rename(staging / ".previous")
-        fresh.rename(chart_dir)
-    finally:
-        shutil.rmtree(staging)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: export every environment as one chart, print its values files."""
+    import app  # the deployable app's build function (the repository root is the cwd)
+
     parser = argparse.ArgumentParser(description="Export every environment as one Helm chart.")
-    parser.add_argument("--app", type=Path, default=Path("app.py"), help="defines build()")
     parser.add_argument(
         "--environments", type=Path, default=Path("environments"), help="values folder"
     )
@@ -239,14 +198,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     try:
-        build = load_build(arguments.app)
         environments = load_environments(arguments.environments)
-        render(environments, build)  # the checks of synth: no chart of refused manifests
-        files = export(environments, build)
+        render(environments, app.build)  # the checks of synth: no chart of refused manifests
+        files = export(environments, app.build)
     except (ChartError, ValuesError, SynthError) as error:
         print(f"helm export failed, {arguments.outdir}/ left as it was:\n{error}", file=sys.stderr)
         return 1
-    publish(arguments.outdir, files)
+    swap_in(arguments.outdir.parent, {arguments.outdir.name: files})
     for name in sorted(files):
         if name.startswith("values-"):
             print(arguments.outdir / name)

@@ -85,21 +85,30 @@ def render(
     return rendered
 
 
-def publish(outdir: Path, rendered: Mapping[str, str]) -> None:
-    """Write each environment's files to a temporary folder, then swap it into ``outdir``."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=outdir))
+def swap_in(parent: Path, folders: Mapping[str, Mapping[str, str]]) -> None:
+    """Replace each folder of ``parent`` named in ``folders`` by its files, all or nothing.
+
+    Every file is written to a temporary folder first; only then are the folders swapped in.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".swap-", dir=parent))
     try:
-        for name, text in rendered.items():
-            (staging / name).mkdir()
-            (staging / name / MANIFEST_FILE).write_text(text, encoding="utf-8")
-        for name in rendered:
-            target = outdir / name
+        for name, files in folders.items():
+            for relative, text in files.items():
+                (staging / name / relative).parent.mkdir(parents=True, exist_ok=True)
+                (staging / name / relative).write_text(text, encoding="utf-8")
+        for name in folders:
+            target = parent / name
             if target.exists():
                 target.rename(staging / f".previous-{name}")
             (staging / name).rename(target)
     finally:
         shutil.rmtree(staging)
+
+
+def publish(outdir: Path, rendered: Mapping[str, str]) -> None:
+    """Swap each environment's manifest file into ``outdir/<env>/``."""
+    swap_in(outdir, {name: {MANIFEST_FILE: text} for name, text in rendered.items()})
 
 
 def synthesize(
