@@ -19,7 +19,7 @@ FROM ?= dev
 TO ?= prod
 ENVS = $(basename $(notdir $(filter-out environments/_%,$(wildcard environments/*.yaml))))
 
-.PHONY: help setup synth test snapshots lint clean cli imports helm bench validate diff diagram watch
+.PHONY: help setup synth test snapshots lint clean cli imports assembly helm bench validate diff diagram watch
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ cli: $(SETUP) ## install the pinned cdk8s-cli (run by the venv's Node 24) into .
 
 imports: cli ## regenerate imports/k8s offline (cdk8s import k8s@1.27.0 --language python)
 	@$(PY) -m journal_tools.k8s_import
+
+assembly: $(SETUP) ## repack the library's jsii assembly from constructs/journal_k8s/_jsii/assembly/
+	@$(PY) -m journal_tools.bulk_assembly
 
 $(HELM): $(SETUP)
 	@$(PY) -m journal_tools.helm_binary

@@ -38,10 +38,13 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
         "IngressTls",
         "JournalService",
         "PathIngress",
+        "Quota",
         "Redis",
         "Resources",
+        "RestrictedNamespace",
         "StaticSite",
         "Workload",
+        "chart_manifests",
     }
 
 

@@ -14,7 +14,7 @@ from support import ROOT
 CONSUMER_APP = '''
 import cdk8s
 from cdk8s_plus_27 import k8s
-from journal_k8s import Redis
+from journal_k8s import Redis, chart_manifests
 
 LABELS = {"app.kubernetes.io/name": "worker"}
 
@@ -50,6 +50,11 @@ k8s.KubeDeployment(
     ),
 )
 cache.allow_from(Worker())
+# The escape hatch: Redis's objects are ordinary ApiObjects that take JSON patches.
+cdk8s.ApiObject.of(cache.node.find_child("StatefulSet")).add_json_patch(
+    cdk8s.JsonPatch.add("/metadata/annotations", {"team.example.com/owner": "team-a"})
+)
+assert chart_manifests(chart) == chart.to_json()
 app.synth()
 '''
 
@@ -68,8 +73,18 @@ def test_wheel_installs_and_a_consumer_app_synthesizes(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     python = venv / "bin" / "python"
+    # The consumer's own dependency: the library itself needs only cdk8s and constructs.
     subprocess.run(
-        [python, "-m", "pip", "install", "-qq", "--disable-pip-version-check", wheel],
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-qq",
+            "--disable-pip-version-check",
+            wheel,
+            "cdk8s-plus-27==2.9.5",
+        ],
         check=True,
         capture_output=True,
     )
@@ -85,3 +100,4 @@ def test_wheel_installs_and_a_consumer_app_synthesizes(tmp_path: Path) -> None:
     assert "kind: StatefulSet" in output and "name: cache" in output
     assert "name: worker" in output and "value: cache-write" in output
     assert "name: cache-from-worker" in output
+    assert "team.example.com/owner: team-a" in output

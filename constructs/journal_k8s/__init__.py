@@ -1,10 +1,12 @@
 """Typed cdk8s constructs for the journal service of *Kubernetes Best Practices*, chapter 1."""
 
-from ._types import Backend, ExistingSecret, IngressTls, Resources, Workload
+from ._bulk import chart_manifests
+from ._types import Backend, ExistingSecret, IngressTls, Quota, Resources, Workload
 from .api_frontend import ApiFrontend
 from .journal_service import JournalService
 from .path_ingress import PathIngress
 from .redis import Redis
+from .restricted_namespace import RestrictedNamespace
 from .static_site import StaticSite
 
 __all__ = [
@@ -14,8 +16,11 @@ __all__ = [
     "IngressTls",
     "JournalService",
     "PathIngress",
+    "Quota",
     "Redis",
     "Resources",
+    "RestrictedNamespace",
     "StaticSite",
     "Workload",
+    "chart_manifests",
 ]

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Mapping
+from typing import Any
 
-from cdk8s_plus_27 import k8s
-from constructs import Construct
-
+from ._bulk import Manifest
 from ._types import Resources
 
 PART_OF = "journal"
 CONFIG_HASH_ANNOTATION = "journal.example.com/config-hash"
-
-
-@functools.cache
-def quantity(amount: str) -> k8s.Quantity:
-    """A resource quantity; cached, since each one is a round trip to the jsii kernel."""
-    return k8s.Quantity.from_string(amount)
-
-
-@functools.cache
-def port(number_or_name: int | str) -> k8s.IntOrString:
-    """A port number or name (or a count); cached like ``quantity``."""
-    if isinstance(number_or_name, int):
-        return k8s.IntOrString.from_number(number_or_name)
-    return k8s.IntOrString.from_string(number_or_name)
 
 
 def selector_labels(name: str) -> dict[str, str]:
@@ -51,87 +35,82 @@ def content_hash(files: Mapping[str, str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def pod_security(*, uid: int, gid: int) -> k8s.PodSecurityContext:
+def pod_security(*, uid: int, gid: int) -> dict[str, Any]:
     """The pod-level context of the Pod Security Standard ``restricted``."""
-    return k8s.PodSecurityContext(
-        run_as_non_root=True,
-        run_as_user=uid,
-        run_as_group=gid,
-        fs_group=gid,
-        fs_group_change_policy="OnRootMismatch",
-        seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
-    )
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": gid,
+        "fsGroup": gid,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
-def container_security() -> k8s.SecurityContext:
+def container_security() -> dict[str, Any]:
     """The container-level context of ``restricted``, with a read-only root filesystem."""
-    return k8s.SecurityContext(
-        allow_privilege_escalation=False,
-        read_only_root_filesystem=True,
-        run_as_non_root=True,
-        capabilities=k8s.Capabilities(drop=["ALL"]),
-        seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
-    )
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
-def guaranteed(resources: Resources) -> k8s.ResourceRequirements:
+def guaranteed(resources: Resources) -> dict[str, Any]:
     """Requests equal to limits, as the chapter asks (``requests``, never ``request``)."""
-    amounts = {"cpu": quantity(resources.cpu), "memory": quantity(resources.memory)}
-    return k8s.ResourceRequirements(requests=amounts, limits=dict(amounts))
+    amounts = {"cpu": resources.cpu, "memory": resources.memory}
+    return {"requests": amounts, "limits": dict(amounts)}
 
 
-def spread_over_nodes(name: str) -> list[k8s.TopologySpreadConstraint]:
+def spread_over_nodes(name: str) -> list[dict[str, Any]]:
     """A soft spread of a workload's pods over nodes."""
     return [
-        k8s.TopologySpreadConstraint(
-            max_skew=1,
-            topology_key="kubernetes.io/hostname",
-            when_unsatisfiable="ScheduleAnyway",
-            label_selector=k8s.LabelSelector(match_labels=selector_labels(name)),
-        )
+        {
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector_labels(name)},
+        }
     ]
 
 
-def disruption_budget(scope: Construct, name: str, component: str) -> k8s.KubePodDisruptionBudget:
+def disruption_budget(name: str, component: str) -> Manifest:
     """A PodDisruptionBudget that lets at most one pod of the workload go at a time.
 
     With a single replica it still allows the eviction (a drain must not hang); it then
     only documents the intent.
     """
-    return k8s.KubePodDisruptionBudget(
-        scope,
-        "Budget",
-        metadata=k8s.ObjectMeta(name=name, labels=object_labels(name, component)),
-        spec=k8s.PodDisruptionBudgetSpec(
-            max_unavailable=port(1),
-            selector=k8s.LabelSelector(match_labels=selector_labels(name)),
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "labels": object_labels(name, component)},
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": selector_labels(name)},
             # A pod that is not ready (a replica resyncing) must not block a node drain.
-            unhealthy_pod_eviction_policy="AlwaysAllow",
-        ),
-    )
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }
 
 
-def http_probe(path: str, port_name: str, *, period: int, failures: int) -> k8s.Probe:
+def http_probe(path: str, port_name: str, *, period: int, failures: int) -> dict[str, Any]:
     """An HTTP GET probe on a named container port."""
-    return k8s.Probe(
-        http_get=k8s.HttpGetAction(path=path, port=port(port_name)),
-        period_seconds=period,
-        timeout_seconds=2,
-        failure_threshold=failures,
-    )
+    return {
+        "httpGet": {"path": path, "port": port_name},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
 
 
-def rolling_update() -> k8s.DeploymentStrategy:
+def rolling_update() -> dict[str, Any]:
     """Replace pods one at a time, starting the new pod before stopping an old one."""
-    return k8s.DeploymentStrategy(
-        type="RollingUpdate",
-        rolling_update=k8s.RollingUpdateDeployment(max_surge=port(1), max_unavailable=port(0)),
-    )
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
 
 
 def service(
-    scope: Construct,
-    construct_id: str,
     *,
     name: str,
     labels: Mapping[str, str],
@@ -139,21 +118,20 @@ def service(
     port_name: str,
     port_number: int,
     headless: bool = False,
-) -> k8s.KubeService:
+) -> Manifest:
     """A ClusterIP Service (or a headless one) to the named container port of ``selector``."""
-    return k8s.KubeService(
-        scope,
-        construct_id,
-        metadata=k8s.ObjectMeta(name=name, labels=dict(labels)),
-        spec=k8s.ServiceSpec(
-            type="ClusterIP",
-            cluster_ip="None" if headless else None,
-            publish_not_ready_addresses=True if headless else None,
-            selector=dict(selector),
-            ports=[
-                k8s.ServicePort(
-                    name=port_name, port=port_number, target_port=port(port_name), protocol="TCP"
-                )
-            ],
-        ),
-    )
+    spec: dict[str, Any] = {
+        "type": "ClusterIP",
+        "selector": dict(selector),
+        "ports": [
+            {"name": port_name, "port": port_number, "targetPort": port_name, "protocol": "TCP"}
+        ],
+    }
+    if headless:
+        spec |= {"clusterIP": "None", "publishNotReadyAddresses": True}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": dict(labels)},
+        "spec": spec,
+    }

@@ -97,6 +97,29 @@ class Resources:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Quota:
+    """A namespace's totals over every pod and volume claim.
+
+    Args:
+        cpu: CPU, for requests and for limits (e.g. ``"4"``).
+        memory: memory, for requests and for limits (e.g. ``"8Gi"``).
+        storage: the requested storage of every claim together (e.g. ``"100Gi"``).
+        pods: the number of pods.
+    """
+
+    cpu: str
+    memory: str
+    storage: str
+    pods: int
+
+    def __post_init__(self) -> None:
+        check_quantity("quota cpu", self.cpu)
+        check_quantity("quota memory", self.memory)
+        check_quantity("quota storage", self.storage)
+        check_positive("quota pods", self.pods)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ExistingSecret:
     """A key of a Secret that exists in the namespace and is not managed by this synth.
 

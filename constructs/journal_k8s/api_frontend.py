@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from cdk8s_plus_27 import k8s
+from typing import Any
+
 from constructs import Construct
 
-from . import _pod
+from . import _bulk, _pod
 from ._served import ServedWorkload
 from ._types import Resources, check_image, check_positive
 from .redis import Redis
@@ -69,105 +70,103 @@ class ApiFrontend(ServedWorkload):
         labels = _pod.object_labels(name, "api")
         settings = {"journalEntries": str(journal_entries)}
 
-        self.config_map = k8s.KubeConfigMap(
+        _bulk.define(
             self,
-            "Config",
-            metadata=k8s.ObjectMeta(name=f"{name}-config", labels=labels),
-            data=settings,
-        )
-        self.deployment = k8s.KubeDeployment(
-            self,
-            "Deployment",
-            metadata=k8s.ObjectMeta(name=name, labels=labels),
-            spec=k8s.DeploymentSpec(
-                replicas=replicas,
-                selector=k8s.LabelSelector(match_labels=self._pod_labels),
-                strategy=_pod.rolling_update(),
-                template=k8s.PodTemplateSpec(
-                    metadata=k8s.ObjectMeta(
-                        labels=labels,
-                        annotations={_pod.CONFIG_HASH_ANNOTATION: _pod.content_hash(settings)},
-                    ),
-                    spec=k8s.PodSpec(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=_pod.pod_security(uid=_UID, gid=_UID),
-                        topology_spread_constraints=_pod.spread_over_nodes(name),
-                        containers=[
-                            k8s.Container(
-                                name="api",
-                                image=image,
-                                image_pull_policy="IfNotPresent",
-                                ports=[
-                                    k8s.ContainerPort(
-                                        name="http", container_port=port, protocol="TCP"
-                                    )
-                                ],
-                                env=self._environment(redis),
-                                resources=_pod.guaranteed(resources),
-                                security_context=_pod.container_security(),
-                                startup_probe=_pod.http_probe(
-                                    live_path, "http", period=5, failures=30
-                                ),
-                                liveness_probe=_pod.http_probe(
-                                    live_path, "http", period=10, failures=3
-                                ),
-                                readiness_probe=_pod.http_probe(
-                                    ready_path, "http", period=5, failures=2
-                                ),
-                                volume_mounts=[
-                                    k8s.VolumeMount(name="tmp", mount_path="/tmp"),
-                                    k8s.VolumeMount(
-                                        name="redis-password",
-                                        mount_path=PASSWORD_DIR,
-                                        read_only=True,
-                                    ),
-                                ],
-                            )
-                        ],
-                        volumes=[
-                            k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource()),
-                            k8s.Volume(
-                                name="redis-password",
-                                secret=k8s.SecretVolumeSource(
-                                    secret_name=redis.password.name,
-                                    default_mode=0o440,
-                                    items=[
-                                        k8s.KeyToPath(
-                                            key=redis.password.key, path=redis.password.key
-                                        )
-                                    ],
-                                ),
+            {
+                "Config": {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": f"{name}-config", "labels": labels},
+                    "data": settings,
+                },
+                "Deployment": {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": name, "labels": labels},
+                    "spec": {
+                        "replicas": replicas,
+                        "selector": {"matchLabels": self._pod_labels},
+                        "strategy": _pod.rolling_update(),
+                        "template": {
+                            "metadata": {
+                                "labels": labels,
+                                "annotations": {
+                                    _pod.CONFIG_HASH_ANNOTATION: _pod.content_hash(settings)
+                                },
+                            },
+                            "spec": self._pod_spec(
+                                redis, image, resources, port, ready_path, live_path
                             ),
-                        ],
-                    ),
+                        },
+                    },
+                },
+                "Service": _pod.service(
+                    name=name,
+                    labels=labels,
+                    selector=self._pod_labels,
+                    port_name="http",
+                    port_number=port,
                 ),
-            ),
+                "Budget": _pod.disruption_budget(name, "api"),
+            },
         )
-        self.service = _pod.service(
-            self,
-            "Service",
-            name=name,
-            labels=labels,
-            selector=self._pod_labels,
-            port_name="http",
-            port_number=port,
-        )
-        self.disruption_budget = _pod.disruption_budget(self, name, "api")
         redis.allow_from(self)
 
-    def _environment(self, redis: Redis) -> list[k8s.EnvVar]:
+    def _pod_spec(
+        self,
+        redis: Redis,
+        image: str,
+        resources: Resources,
+        port: int,
+        ready_path: str,
+        live_path: str,
+    ) -> dict[str, Any]:
+        return {
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "securityContext": _pod.pod_security(uid=_UID, gid=_UID),
+            "topologySpreadConstraints": _pod.spread_over_nodes(self._name),
+            "containers": [
+                {
+                    "name": "api",
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+                    "env": self._environment(redis),
+                    "resources": _pod.guaranteed(resources),
+                    "securityContext": _pod.container_security(),
+                    "startupProbe": _pod.http_probe(live_path, "http", period=5, failures=30),
+                    "livenessProbe": _pod.http_probe(live_path, "http", period=10, failures=3),
+                    "readinessProbe": _pod.http_probe(ready_path, "http", period=5, failures=2),
+                    "volumeMounts": [
+                        {"name": "tmp", "mountPath": "/tmp"},
+                        {"name": "redis-password", "mountPath": PASSWORD_DIR, "readOnly": True},
+                    ],
+                }
+            ],
+            "volumes": [
+                {"name": "tmp", "emptyDir": {}},
+                {
+                    "name": "redis-password",
+                    "secret": {
+                        "secretName": redis.password.name,
+                        "defaultMode": 0o440,
+                        "items": [{"key": redis.password.key, "path": redis.password.key}],
+                    },
+                },
+            ],
+        }
+
+    def _environment(self, redis: Redis) -> list[dict[str, Any]]:
         return [
-            k8s.EnvVar(
-                name="JOURNAL_ENTRIES",
-                value_from=k8s.EnvVarSource(
-                    config_map_key_ref=k8s.ConfigMapKeySelector(
-                        name=f"{self._name}-config", key="journalEntries"
-                    )
-                ),
-            ),
-            k8s.EnvVar(name="REDIS_READ_HOST", value=redis.read_host),
-            k8s.EnvVar(name="REDIS_WRITE_HOST", value=redis.write_host),
-            k8s.EnvVar(name="REDIS_PORT", value=str(redis.port)),
-            k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=f"{PASSWORD_DIR}/{redis.password.key}"),
+            {
+                "name": "JOURNAL_ENTRIES",
+                "valueFrom": {
+                    "configMapKeyRef": {"name": f"{self._name}-config", "key": "journalEntries"}
+                },
+            },
+            {"name": "REDIS_READ_HOST", "value": redis.read_host},
+            {"name": "REDIS_WRITE_HOST", "value": redis.write_host},
+            {"name": "REDIS_PORT", "value": str(redis.port)},
+            {"name": "REDIS_PASSWORD_FILE", "value": f"{PASSWORD_DIR}/{redis.password.key}"},
         ]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import cdk8s
 import jsii
-from cdk8s_plus_27 import k8s
 from constructs import Construct, IValidation
 
-from . import _network, _pod
+from . import _bulk, _network, _pod
 from ._types import Backend, IngressTls, check_dns_label, check_dns_subdomain
 
 ACME_SOLVER_PORT = 8089
@@ -80,19 +80,21 @@ class PathIngress(Construct):
         self._controller_namespace = controller_namespace
         self._paths: list[str] = []
         self._allowed: set[str] = set()
-        self._ingress: k8s.KubeIngress | None = None
         self.node.add_validation(_HasRoutes(self))
         if tls is not None and tls.cluster_issuer is not None:
             # cert-manager answers the HTTP-01 challenge from a solver pod in this namespace.
-            _network.allow(
+            _bulk.define(
                 self,
-                "AllowAcmeSolver",
-                direction="Ingress",
-                name=f"{name}-acme-solver",
-                pods={"acme.cert-manager.io/http01-solver": "true"},
-                peers=[_network.pods_in_namespace(controller_namespace)],
-                port=ACME_SOLVER_PORT,
-                labels=_pod.object_labels(name, "ingress"),
+                {
+                    "AllowAcmeSolver": _network.allow(
+                        direction="Ingress",
+                        name=f"{name}-acme-solver",
+                        pods={"acme.cert-manager.io/http01-solver": "true"},
+                        peers=[_network.pods_in_namespace(controller_namespace)],
+                        port=ACME_SOLVER_PORT,
+                        labels=_pod.object_labels(name, "ingress"),
+                    )
+                },
             )
 
     @property
@@ -125,79 +127,58 @@ class PathIngress(Construct):
                     "controllers that follow manifest order would send it to the earlier "
                     f"route; add {path!r} first"
                 )
-        if not isinstance(backend, Construct) or (
-            cdk8s.Chart.of(backend).node.path != cdk8s.Chart.of(self).node.path
+        if not isinstance(backend, Construct) or cdk8s.Chart.of(backend) is not cdk8s.Chart.of(
+            self
         ):
             raise ValueError(
                 f"backend {backend.name!r} for path {path!r} is not defined in the chart of "
                 f"Ingress {self._name!r}: an Ingress can only reach Services of its own namespace"
             )
-        entry = k8s.HttpIngressPath(
-            path=path,
-            path_type="Prefix",
-            backend=k8s.IngressBackend(
-                service=k8s.IngressServiceBackend(
-                    name=backend.service_name,
-                    port=k8s.ServiceBackendPort(number=backend.service_port),
-                )
-            ),
+        # Keys in the sorted order cdk8s gives the first path (patches are applied after sorting).
+        entry = {
+            "backend": {
+                "service": {"name": backend.service_name, "port": {"number": backend.service_port}}
+            },
+            "path": path,
+            "pathType": "Prefix",
+        }
+        objects = {} if self._paths else {"Resource": self._ingress([entry])}
+        patches = (
+            [("Resource", {"op": "add", "path": "/spec/rules/0/http/paths/-", "value": entry})]
+            if self._paths
+            else []
         )
-        if self._ingress is None:
-            self._ingress = self._create([entry])
-        else:
-            cdk8s.ApiObject.of(self._ingress).add_json_patch(
-                cdk8s.JsonPatch.add("/spec/rules/0/http/paths/-", _path_json(entry))
-            )
-        self._paths.append(path)
-        self._allow_controller(backend)
-
-    def _create(self, paths: list[k8s.HttpIngressPath]) -> k8s.KubeIngress:
-        annotations = None
-        if self._tls is not None and self._tls.cluster_issuer is not None:
-            annotations = {"cert-manager.io/cluster-issuer": self._tls.cluster_issuer}
-        return k8s.KubeIngress(
-            self,
-            "Resource",
-            metadata=k8s.ObjectMeta(
-                name=self._name,
+        if backend.name not in self._allowed:
+            self._allowed.add(backend.name)
+            objects[f"AllowController-{backend.name}"] = _network.allow(
+                direction="Ingress",
+                name=f"{backend.name}-from-ingress",
+                pods=backend.pod_labels,
+                peers=[_network.pods_in_namespace(self._controller_namespace)],
+                port=backend.container_port,
                 labels=_pod.object_labels(self._name, "ingress"),
-                annotations=annotations,
-            ),
-            spec=k8s.IngressSpec(
-                ingress_class_name=self._class_name,
-                tls=None
-                if self._tls is None or self._host is None
-                else [k8s.IngressTls(hosts=[self._host], secret_name=self._tls.secret_name)],
-                rules=[
-                    k8s.IngressRule(host=self._host, http=k8s.HttpIngressRuleValue(paths=paths))
-                ],
-            ),
-        )
+            )
+        _bulk.define(self, objects, patches)
+        self._paths.append(path)
 
-    def _allow_controller(self, backend: Backend) -> None:
-        if backend.name in self._allowed:
-            return
-        self._allowed.add(backend.name)
-        _network.allow(
-            self,
-            f"AllowController-{backend.name}",
-            direction="Ingress",
-            name=f"{backend.name}-from-ingress",
-            pods=backend.pod_labels,
-            peers=[_network.pods_in_namespace(self._controller_namespace)],
-            port=backend.container_port,
-            labels=_pod.object_labels(self._name, "ingress"),
-        )
-
-
-def _path_json(entry: k8s.HttpIngressPath) -> dict[str, object]:
-    return {
-        "path": entry.path,
-        "pathType": entry.path_type,
-        "backend": {
-            "service": {
-                "name": entry.backend.service.name,  # type: ignore[union-attr]
-                "port": {"number": entry.backend.service.port.number},  # type: ignore[union-attr]
-            }
-        },
-    }
+    def _ingress(self, paths: list[dict[str, Any]]) -> _bulk.Manifest:
+        metadata: dict[str, Any] = {
+            "name": self._name,
+            "labels": _pod.object_labels(self._name, "ingress"),
+        }
+        spec: dict[str, Any] = {
+            "ingressClassName": self._class_name,
+            "rules": [{"host": self._host, "http": {"paths": paths}}],
+        }
+        if self._tls is not None and self._host is not None:
+            spec["tls"] = [{"hosts": [self._host], "secretName": self._tls.secret_name}]
+            if self._tls.cluster_issuer is not None:
+                metadata["annotations"] = {
+                    "cert-manager.io/cluster-issuer": self._tls.cluster_issuer
+                }
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": metadata,
+            "spec": spec,
+        }

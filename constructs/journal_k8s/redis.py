@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from . import _network, _pod
+from . import _bulk, _network, _pod
 from ._types import (
     ExistingSecret,
     Resources,
@@ -172,65 +172,62 @@ class Redis(Construct):
             "probe.sh": PROBE_SH,
             "redis.conf": REDIS_CONF,
         }
-        self.config_map = k8s.KubeConfigMap(
+        write_selector = {**self._pod_labels, "statefulset.kubernetes.io/pod-name": f"{name}-0"}
+        peers = [_network.pods_of(self)]
+        _bulk.define(
             self,
-            "Config",
-            metadata=k8s.ObjectMeta(name=f"{name}-config", labels=labels),
-            data=files,
-        )
-        self.headless_service = self._service(
-            "Headless", self.headless_service_name, self._pod_labels, headless=True
-        )
-        self.read_service = self._service("ReadService", self.read_host, self._pod_labels)
-        self.write_service = self._service(
-            "WriteService",
-            self.write_host,
-            {**self._pod_labels, "statefulset.kubernetes.io/pod-name": f"{name}-0"},
-        )
-        self.stateful_set = k8s.KubeStatefulSet(
-            self,
-            "StatefulSet",
-            metadata=k8s.ObjectMeta(name=name, labels=labels),
-            spec=k8s.StatefulSetSpec(
-                service_name=self.headless_service_name,
-                replicas=replicas,
-                pod_management_policy="OrderedReady",
-                selector=k8s.LabelSelector(match_labels=self._pod_labels),
-                template=self._pod_template(image, resources, labels, _pod.content_hash(files)),
-                volume_claim_templates=[
-                    k8s.KubePersistentVolumeClaimProps(
-                        metadata=k8s.ObjectMeta(name="data", labels=labels),
-                        spec=k8s.PersistentVolumeClaimSpec(
-                            access_modes=[access_mode],
-                            storage_class_name=storage_class,
-                            resources=k8s.ResourceRequirements(
-                                requests={"storage": _pod.quantity(storage)}
-                            ),
+            {
+                "Config": {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": f"{name}-config", "labels": labels},
+                    "data": files,
+                },
+                "Headless": self._service(self.headless_service_name, headless=True),
+                "ReadService": self._service(self.read_host),
+                "WriteService": self._service(self.write_host, write_selector),
+                "StatefulSet": {
+                    "apiVersion": "apps/v1",
+                    "kind": "StatefulSet",
+                    "metadata": {"name": name, "labels": labels},
+                    "spec": {
+                        "serviceName": self.headless_service_name,
+                        "replicas": replicas,
+                        "podManagementPolicy": "OrderedReady",
+                        "selector": {"matchLabels": self._pod_labels},
+                        "template": self._pod_template(
+                            image, resources, labels, _pod.content_hash(files)
                         ),
-                    )
-                ],
-            ),
-        )
-        self.disruption_budget = _pod.disruption_budget(self, name, "storage")
-        self.network_policy = _network.allow(
-            self,
-            "ReplicationPolicy",
-            direction="Ingress",
-            name=name,
-            pods=self._pod_labels,
-            peers=[_network.pods_of(self)],
-            port=PORT,
-            labels=labels,
-        )
-        _network.allow(
-            self,
-            "ReplicationEgressPolicy",
-            direction="Egress",
-            name=f"{name}-replication",
-            pods=self._pod_labels,
-            peers=[_network.pods_of(self)],
-            port=PORT,
-            labels=labels,
+                        "volumeClaimTemplates": [
+                            {
+                                "metadata": {"name": "data", "labels": labels},
+                                "spec": {
+                                    "accessModes": [access_mode],
+                                    "storageClassName": storage_class,
+                                    "resources": {"requests": {"storage": storage}},
+                                },
+                            }
+                        ],
+                    },
+                },
+                "Budget": _pod.disruption_budget(name, "storage"),
+                "ReplicationPolicy": _network.allow(
+                    direction="Ingress",
+                    name=name,
+                    pods=self._pod_labels,
+                    peers=peers,
+                    port=PORT,
+                    labels=labels,
+                ),
+                "ReplicationEgressPolicy": _network.allow(
+                    direction="Egress",
+                    name=f"{name}-replication",
+                    pods=self._pod_labels,
+                    peers=peers,
+                    port=PORT,
+                    labels=labels,
+                ),
+            },
         )
 
     @property
@@ -257,41 +254,35 @@ class Redis(Construct):
             return
         self._allowed.add(workload.name)
         labels = _pod.object_labels(self._name, "storage")
-        _network.allow(
+        _bulk.define(
             self,
-            f"AllowFrom-{workload.name}",
-            direction="Ingress",
-            name=f"{self._name}-from-{workload.name}",
-            pods=self._pod_labels,
-            peers=[_network.pods_of(workload)],
-            port=PORT,
-            labels=labels,
-        )
-        _network.allow(
-            self,
-            f"AllowTo-{workload.name}",
-            direction="Egress",
-            name=f"{workload.name}-to-{self._name}",
-            pods=workload.pod_labels,
-            peers=[_network.pods_of(self)],
-            port=PORT,
-            labels=labels,
+            {
+                f"AllowFrom-{workload.name}": _network.allow(
+                    direction="Ingress",
+                    name=f"{self._name}-from-{workload.name}",
+                    pods=self._pod_labels,
+                    peers=[_network.pods_of(workload)],
+                    port=PORT,
+                    labels=labels,
+                ),
+                f"AllowTo-{workload.name}": _network.allow(
+                    direction="Egress",
+                    name=f"{workload.name}-to-{self._name}",
+                    pods=workload.pod_labels,
+                    peers=[_network.pods_of(self)],
+                    port=PORT,
+                    labels=labels,
+                ),
+            },
         )
 
     def _service(
-        self,
-        construct_id: str,
-        name: str,
-        selector: Mapping[str, str],
-        *,
-        headless: bool = False,
-    ) -> k8s.KubeService:
+        self, name: str, selector: Mapping[str, str] | None = None, *, headless: bool = False
+    ) -> _bulk.Manifest:
         return _pod.service(
-            self,
-            construct_id,
             name=name,
             labels=_pod.object_labels(self._name, "storage"),
-            selector=selector,
+            selector=self._pod_labels if selector is None else selector,
             port_name="redis",
             port_number=PORT,
             headless=headless,
@@ -299,78 +290,67 @@ class Redis(Construct):
 
     def _pod_template(
         self, image: str, resources: Resources, labels: Mapping[str, str], config_hash: str
-    ) -> k8s.PodTemplateSpec:
-        def probe(mode: str, *, period: int, failures: int) -> k8s.Probe:
-            return k8s.Probe(
-                exec=k8s.ExecAction(
-                    command=["/bin/sh", f"{CONFIG_DIR}/probe.sh", self.password.key, mode]
-                ),
-                period_seconds=period,
-                timeout_seconds=3,
-                failure_threshold=failures,
-            )
+    ) -> dict[str, Any]:
+        def probe(mode: str, *, period: int, failures: int) -> dict[str, Any]:
+            return {
+                "exec": {"command": ["/bin/sh", f"{CONFIG_DIR}/probe.sh", self.password.key, mode]},
+                "periodSeconds": period,
+                "timeoutSeconds": 3,
+                "failureThreshold": failures,
+            }
 
-        return k8s.PodTemplateSpec(
-            metadata=k8s.ObjectMeta(
-                labels=dict(labels),
-                annotations={_pod.CONFIG_HASH_ANNOTATION: config_hash},
-            ),
-            spec=k8s.PodSpec(
-                automount_service_account_token=False,
-                enable_service_links=False,
-                security_context=_pod.pod_security(uid=_UID, gid=_GID),
-                topology_spread_constraints=_pod.spread_over_nodes(self._name),
-                containers=[
-                    k8s.Container(
-                        name="redis",
-                        image=image,
-                        image_pull_policy="IfNotPresent",
-                        command=["/bin/sh", f"{CONFIG_DIR}/launch.sh"],
-                        ports=[
-                            k8s.ContainerPort(name="redis", container_port=PORT, protocol="TCP")
+        return {
+            "metadata": {
+                "labels": dict(labels),
+                "annotations": {_pod.CONFIG_HASH_ANNOTATION: config_hash},
+            },
+            "spec": {
+                "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "securityContext": _pod.pod_security(uid=_UID, gid=_GID),
+                "topologySpreadConstraints": _pod.spread_over_nodes(self._name),
+                "containers": [
+                    {
+                        "name": "redis",
+                        "image": image,
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["/bin/sh", f"{CONFIG_DIR}/launch.sh"],
+                        "ports": [{"name": "redis", "containerPort": PORT, "protocol": "TCP"}],
+                        "resources": _pod.guaranteed(resources),
+                        "securityContext": _pod.container_security(),
+                        "startupProbe": probe("started", period=5, failures=120),
+                        "livenessProbe": probe("alive", period=10, failures=6),
+                        "readinessProbe": probe("ready", period=5, failures=2),
+                        "volumeMounts": [
+                            {"name": "data", "mountPath": DATA_DIR},
+                            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+                            {"name": "password", "mountPath": PASSWORD_DIR, "readOnly": True},
+                            {"name": "run", "mountPath": RUN_DIR},
                         ],
-                        resources=_pod.guaranteed(resources),
-                        security_context=_pod.container_security(),
-                        startup_probe=probe("started", period=5, failures=120),
-                        liveness_probe=probe("alive", period=10, failures=6),
-                        readiness_probe=probe("ready", period=5, failures=2),
-                        volume_mounts=[
-                            k8s.VolumeMount(name="data", mount_path=DATA_DIR),
-                            k8s.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
-                            k8s.VolumeMount(
-                                name="password", mount_path=PASSWORD_DIR, read_only=True
-                            ),
-                            k8s.VolumeMount(name="run", mount_path=RUN_DIR),
-                        ],
-                    )
+                    }
                 ],
-                volumes=[
-                    k8s.Volume(
-                        name="config",
-                        config_map=k8s.ConfigMapVolumeSource(
-                            name=f"{self._name}-config",
-                            default_mode=0o444,
-                            items=[
-                                k8s.KeyToPath(key="launch.sh", path="launch.sh", mode=0o555),
-                                k8s.KeyToPath(key="probe.sh", path="probe.sh", mode=0o555),
-                                k8s.KeyToPath(key="redis.conf", path="redis.conf"),
+                "volumes": [
+                    {
+                        "name": "config",
+                        "configMap": {
+                            "name": f"{self._name}-config",
+                            "defaultMode": 0o444,
+                            "items": [
+                                {"key": "launch.sh", "path": "launch.sh", "mode": 0o555},
+                                {"key": "probe.sh", "path": "probe.sh", "mode": 0o555},
+                                {"key": "redis.conf", "path": "redis.conf"},
                             ],
-                        ),
-                    ),
-                    k8s.Volume(
-                        name="password",
-                        secret=k8s.SecretVolumeSource(
-                            secret_name=self.password.name,
-                            default_mode=0o440,
-                            items=[k8s.KeyToPath(key=self.password.key, path=self.password.key)],
-                        ),
-                    ),
-                    k8s.Volume(
-                        name="run",
-                        empty_dir=k8s.EmptyDirVolumeSource(
-                            medium="Memory", size_limit=_pod.quantity("1Mi")
-                        ),
-                    ),
+                        },
+                    },
+                    {
+                        "name": "password",
+                        "secret": {
+                            "secretName": self.password.name,
+                            "defaultMode": 0o440,
+                            "items": [{"key": self.password.key, "path": self.password.key}],
+                        },
+                    },
+                    {"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
                 ],
-            ),
-        )
+            },
+        }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from cdk8s_plus_27 import k8s
+from typing import Any
+
 from constructs import Construct
 
-from . import _pod
+from . import _bulk, _pod
 from ._served import ServedWorkload
 from ._types import Resources, check_image, check_positive
 
@@ -134,91 +135,85 @@ class StaticSite(ServedWorkload):
             "security-headers.conf": SECURITY_HEADERS_CONF,
         }
 
-        self.config_map = k8s.KubeConfigMap(
-            self, "Config", metadata=k8s.ObjectMeta(name=f"{name}-nginx", labels=labels), data=files
-        )
-        self.deployment = k8s.KubeDeployment(
+        _bulk.define(
             self,
-            "Deployment",
-            metadata=k8s.ObjectMeta(name=name, labels=labels),
-            spec=k8s.DeploymentSpec(
-                replicas=replicas,
-                selector=k8s.LabelSelector(match_labels=self._pod_labels),
-                strategy=_pod.rolling_update(),
-                template=k8s.PodTemplateSpec(
-                    metadata=k8s.ObjectMeta(
-                        labels=labels,
-                        annotations={_pod.CONFIG_HASH_ANNOTATION: _pod.content_hash(files)},
-                    ),
-                    spec=k8s.PodSpec(
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=_pod.pod_security(uid=_UID, gid=_UID),
-                        topology_spread_constraints=_pod.spread_over_nodes(name),
-                        containers=[
-                            k8s.Container(
-                                name="nginx",
-                                image=image,
-                                image_pull_policy="IfNotPresent",
-                                command=[
-                                    "nginx",
-                                    "-e",
-                                    "stderr",
-                                    "-c",
-                                    f"{CONFIG_DIR}/nginx.conf",
-                                    "-g",
-                                    "daemon off;",
-                                ],
-                                ports=[
-                                    k8s.ContainerPort(
-                                        name="http", container_port=container_port, protocol="TCP"
-                                    )
-                                ],
-                                resources=_pod.guaranteed(resources),
-                                security_context=_pod.container_security(),
-                                startup_probe=_pod.http_probe(
-                                    "/healthz", "http", period=2, failures=15
-                                ),
-                                liveness_probe=_pod.http_probe(
-                                    "/healthz", "http", period=10, failures=3
-                                ),
-                                readiness_probe=_pod.http_probe(
-                                    "/healthz", "http", period=5, failures=2
-                                ),
-                                volume_mounts=[
-                                    k8s.VolumeMount(
-                                        name="config", mount_path=CONFIG_DIR, read_only=True
-                                    ),
-                                    *(
-                                        k8s.VolumeMount(name=volume, mount_path=path)
-                                        for volume, path in _WRITABLE.items()
-                                    ),
-                                ],
-                            )
-                        ],
-                        volumes=[
-                            k8s.Volume(
-                                name="config",
-                                config_map=k8s.ConfigMapVolumeSource(
-                                    name=f"{name}-nginx", default_mode=0o444
-                                ),
-                            ),
-                            *(
-                                k8s.Volume(name=volume, empty_dir=k8s.EmptyDirVolumeSource())
-                                for volume in _WRITABLE
-                            ),
-                        ],
-                    ),
+            {
+                "Config": {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": f"{name}-nginx", "labels": labels},
+                    "data": files,
+                },
+                "Deployment": {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": name, "labels": labels},
+                    "spec": {
+                        "replicas": replicas,
+                        "selector": {"matchLabels": self._pod_labels},
+                        "strategy": _pod.rolling_update(),
+                        "template": {
+                            "metadata": {
+                                "labels": labels,
+                                "annotations": {
+                                    _pod.CONFIG_HASH_ANNOTATION: _pod.content_hash(files)
+                                },
+                            },
+                            "spec": self._pod_spec(image, resources, container_port),
+                        },
+                    },
+                },
+                "Service": _pod.service(
+                    name=name,
+                    labels=labels,
+                    selector=self._pod_labels,
+                    port_name="http",
+                    port_number=service_port,
                 ),
-            ),
+                "Budget": _pod.disruption_budget(name, "static"),
+            },
         )
-        self.service = _pod.service(
-            self,
-            "Service",
-            name=name,
-            labels=labels,
-            selector=self._pod_labels,
-            port_name="http",
-            port_number=service_port,
-        )
-        self.disruption_budget = _pod.disruption_budget(self, name, "static")
+
+    def _pod_spec(self, image: str, resources: Resources, container_port: int) -> dict[str, Any]:
+        return {
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "securityContext": _pod.pod_security(uid=_UID, gid=_UID),
+            "topologySpreadConstraints": _pod.spread_over_nodes(self._name),
+            "containers": [
+                {
+                    "name": "nginx",
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": [
+                        "nginx",
+                        "-e",
+                        "stderr",
+                        "-c",
+                        f"{CONFIG_DIR}/nginx.conf",
+                        "-g",
+                        "daemon off;",
+                    ],
+                    "ports": [{"name": "http", "containerPort": container_port, "protocol": "TCP"}],
+                    "resources": _pod.guaranteed(resources),
+                    "securityContext": _pod.container_security(),
+                    "startupProbe": _pod.http_probe("/healthz", "http", period=2, failures=15),
+                    "livenessProbe": _pod.http_probe("/healthz", "http", period=10, failures=3),
+                    "readinessProbe": _pod.http_probe("/healthz", "http", period=5, failures=2),
+                    "volumeMounts": [
+                        {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+                        *(
+                            {"name": volume, "mountPath": path}
+                            for volume, path in _WRITABLE.items()
+                        ),
+                    ],
+                }
+            ],
+            "volumes": [
+                {
+                    "name": "config",
+                    "configMap": {"name": f"{self._name}-nginx", "defaultMode": 0o444},
+                },
+                *({"name": volume, "emptyDir": {}} for volume in _WRITABLE),
+            ],
+        }

@@ -13,7 +13,7 @@ from pathlib import Path
 import cdk8s
 from jsii.errors import JSIIError
 
-from journal_k8s import Redis
+from journal_k8s import Redis, chart_manifests
 
 from .checks import problems
 from .manifests import to_yaml
@@ -68,7 +68,7 @@ def render(
         try:
             # One app per environment: Chart.to_json() validates its whole app every time.
             chart = build(cdk8s.App(), environment)
-            objects = chart.to_json()
+            objects = chart_manifests(chart)
         except (ValueError, JSIIError) as error:
             raise SynthError(f"{where}: {error}") from None
         # Secrets the constructs declare as existing in the cluster (from the values files).

@@ -1,0 +1,1 @@
+"""The jsii assembly of the library's Node side (sources in ``assembly/``)."""

@@ -1,0 +1,101 @@
+"""The library's jsii bridge: many ApiObjects per round trip, read back as ``Chart.to_json``."""
+
+from __future__ import annotations
+
+import cdk8s
+import pytest
+from constructs import Construct
+
+import app
+from journal_k8s import JournalService, Redis, chart_manifests
+from journal_k8s._bulk import define
+from journal_tools import bulk_assembly
+from journal_tools.values import load_environments
+from support import ROOT
+
+
+def config_map(name: str, **data: str) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+
+
+def test_committed_tarball_is_packed_from_the_sources_beside_it() -> None:
+    assert bulk_assembly.TARBALL.read_bytes() == bulk_assembly.pack(), "run `make assembly`"
+
+
+def test_defines_api_objects_that_chart_labels_namespaces_and_patches_reach(
+    chart: cdk8s.Chart,
+) -> None:
+    group = Construct(chart, "Group")
+    define(group, {"First": config_map("first", a="1"), "Second": config_map("second")})
+    define(
+        group,
+        {},
+        [
+            ("First", {"op": "add", "path": "/data/b", "value": "2"}),
+            ("Second", {"op": "remove", "path": "/metadata/namespace"}),
+        ],
+    )
+    first = group.node.find_child("First")
+    assert cdk8s.ApiObject.is_api_object(first)
+    cdk8s.ApiObject.of(first).add_json_patch(cdk8s.JsonPatch.add("/data/c", "3"))
+    assert chart_manifests(chart) == [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "first", "namespace": "test"},
+            "data": {"a": "1", "b": "2", "c": "3"},
+        },
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "second"}, "data": {}},
+    ]
+
+
+def test_an_unsupported_patch_is_refused_by_name(chart: cdk8s.Chart) -> None:
+    define(chart, {"Map": config_map("map")})
+    with pytest.raises(RuntimeError, match='JSON patch operation "move" is not supported'):
+        define(chart, {}, [("Map", {"op": "move", "from": "/data", "path": "/x"})])
+
+
+def test_a_duplicate_construct_id_is_refused(chart: cdk8s.Chart) -> None:
+    define(chart, {"Map": config_map("map")})
+    with pytest.raises(RuntimeError, match="There is already a Construct with name 'Map'"):
+        define(chart, {"Map": config_map("other")})
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_reads_back_exactly_what_chart_to_json_renders(environment: str) -> None:
+    (values,) = [e for e in load_environments(ROOT / "environments") if e.name == environment]
+    chart = app.build(cdk8s.App(), values)
+    assert chart_manifests(chart) == chart.to_json()
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every request this test sends to the jsii kernel."""
+    from jsii._kernel.providers import process  # the runtime's one channel to Node
+
+    sent: list[object] = []
+    send = process._NodeProcess.send
+
+    def counting_send(self: object, request: object, response_type: object) -> object:
+        sent.append(request)
+        return send(self, request, response_type)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(process._NodeProcess, "send", counting_send)
+    return sent
+
+
+def test_a_construct_is_two_round_trips_whatever_its_object_count(
+    chart: cdk8s.Chart, round_trips: list[object]
+) -> None:
+    Redis(chart, "Redis")
+    assert len(round_trips) == 2  # the construct, then its 8 objects in one batch
+    assert len(chart_manifests(chart)) == 8
+
+
+def test_a_journal_stack_is_twenty_round_trips(
+    chart: cdk8s.Chart, round_trips: list[object]
+) -> None:
+    """The cost `make bench` measures: 5 constructs, 6 batches, 2 routes, 1 read-back."""
+    JournalService(chart, "Journal")
+    assert len(chart_manifests(chart)) == 21
+    assert len(round_trips) <= 20

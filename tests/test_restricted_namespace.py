@@ -1,0 +1,97 @@
+"""RestrictedNamespace: Pod Security enforced, quota, limits, deny by default but DNS."""
+
+from __future__ import annotations
+
+import re
+
+import cdk8s
+import pytest
+
+from journal_k8s import Quota, RestrictedNamespace
+from journal_tools.checks import problems
+from support import find, synth
+
+QUOTA = Quota(cpu="4", memory="8Gi", storage="100Gi", pods=12)
+
+
+def test_objects(chart: cdk8s.Chart) -> None:
+    RestrictedNamespace(chart, "Namespace", name="test", quota=QUOTA)
+    objects = synth(chart)
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
+        ("Namespace", "test"),
+        ("ResourceQuota", "journal-quota"),
+        ("LimitRange", "journal-limits"),
+        ("NetworkPolicy", "default-deny"),
+        ("NetworkPolicy", "allow-dns"),
+    ]
+    assert problems(objects, external_secrets=set()) == []
+
+
+def test_namespace_is_cluster_scoped_and_enforces_restricted(chart: cdk8s.Chart) -> None:
+    RestrictedNamespace(chart, "Namespace", name="test", quota=QUOTA)
+    namespace = find(synth(chart), "Namespace", "test")
+    assert "namespace" not in namespace["metadata"]
+    for mode in ("enforce", "audit", "warn"):
+        assert namespace["metadata"]["labels"][f"pod-security.kubernetes.io/{mode}"] == "restricted"
+        assert namespace["metadata"]["labels"][f"pod-security.kubernetes.io/{mode}-version"] == (
+            "v1.27"
+        )
+
+
+def test_guard_rails_live_in_the_namespace_they_guard() -> None:
+    chart = cdk8s.Chart(cdk8s.App(), "other", namespace="elsewhere")
+    RestrictedNamespace(chart, "Namespace", name="team-a", quota=QUOTA)
+    namespaces = {
+        o["kind"] + "/" + o["metadata"]["name"]: o["metadata"].get("namespace")
+        for o in synth(chart)
+    }
+    assert namespaces == {
+        "Namespace/team-a": None,
+        "ResourceQuota/journal-quota": "team-a",
+        "LimitRange/journal-limits": "team-a",
+        "NetworkPolicy/default-deny": "team-a",
+        "NetworkPolicy/allow-dns": "team-a",
+    }
+
+
+def test_quota_covers_requests_and_limits(chart: cdk8s.Chart) -> None:
+    RestrictedNamespace(chart, "Namespace", name="test", quota=QUOTA)
+    assert find(synth(chart), "ResourceQuota", "journal-quota")["spec"]["hard"] == {
+        "limits.cpu": "4",
+        "limits.memory": "8Gi",
+        "pods": 12,
+        "requests.cpu": "4",
+        "requests.memory": "8Gi",
+        "requests.storage": "100Gi",
+    }
+
+
+def test_denies_everything_but_dns(chart: cdk8s.Chart) -> None:
+    RestrictedNamespace(chart, "Namespace", name="test", quota=QUOTA)
+    objects = synth(chart)
+    deny = find(objects, "NetworkPolicy", "default-deny")["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    dns = find(objects, "NetworkPolicy", "allow-dns")["spec"]
+    assert dns["policyTypes"] == ["Egress"] and "ingress" not in dns
+    assert {(p["protocol"], p["port"]) for p in dns["egress"][0]["ports"]} == {
+        ("UDP", 53),
+        ("TCP", 53),
+    }
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: Quota(cpu="4 cores", memory="8Gi", storage="1Gi", pods=1), "quota cpu='4 cores'"),
+        (lambda: Quota(cpu="4", memory="0", storage="1Gi", pods=1), "quota memory='0'"),
+        (lambda: Quota(cpu="4", memory="8Gi", storage="1Gi", pods=0), "quota pods=0"),
+    ],
+)
+def test_rejects_a_bad_quota(build: object, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build()  # type: ignore[operator]
+
+
+def test_rejects_a_bad_name(chart: cdk8s.Chart) -> None:
+    with pytest.raises(ValueError, match=re.escape("name='Team_A' is not allowed")):
+        RestrictedNamespace(chart, "Namespace", name="Team_A", quota=QUOTA)
