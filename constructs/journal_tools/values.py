@@ -212,7 +212,7 @@ def _read_mapping(path: Path) -> tuple[dict[str, Any], _Lines]:
     except (OSError, UnicodeDecodeError) as error:
         raise ValuesError(f"{path}: cannot be read: {error}") from None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = yaml.CSafeLoader(text)
         try:
             node = loader.get_single_node()
             data = None if node is None else loader.construct_document(node)
