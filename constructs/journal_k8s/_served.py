@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from constructs import Construct
 
-from . import _pod
+from . import _bulk, _pod
 from ._types import check_service_name
 
 
@@ -47,3 +48,56 @@ class ServedWorkload(Construct):
     def container_port(self) -> int:
         """The port the pods listen on."""
         return self._container_port
+
+    def _define_tier(
+        self,
+        *,
+        component: str,
+        config_name: str,
+        config: Mapping[str, str],
+        replicas: int,
+        pod_spec: dict[str, Any],
+    ) -> None:
+        """Define the ConfigMap ``config_name``, the Deployment, its Service and budget.
+
+        The pods carry a hash of ``config``, so a configuration change rolls them.
+        """
+        labels = _pod.object_labels(self._name, component)
+        _bulk.define(
+            self,
+            {
+                "Config": {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": config_name, "labels": labels},
+                    "data": dict(config),
+                },
+                "Deployment": {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": self._name, "labels": labels},
+                    "spec": {
+                        "replicas": replicas,
+                        "selector": {"matchLabels": self._pod_labels},
+                        "strategy": _pod.rolling_update(),
+                        "template": {
+                            "metadata": {
+                                "labels": labels,
+                                "annotations": {
+                                    _pod.CONFIG_HASH_ANNOTATION: _pod.content_hash(config)
+                                },
+                            },
+                            "spec": pod_spec,
+                        },
+                    },
+                },
+                "Service": _pod.service(
+                    name=self._name,
+                    labels=labels,
+                    selector=self._pod_labels,
+                    port_name="http",
+                    port_number=self._service_port,
+                ),
+                "Budget": _pod.disruption_budget(self._name, component),
+            },
+        )

@@ -6,7 +6,7 @@ from typing import Any
 
 from constructs import Construct
 
-from . import _bulk, _pod
+from . import _pod
 from ._served import ServedWorkload
 from ._types import Resources, check_image, check_positive
 from .redis import Redis
@@ -67,48 +67,12 @@ class ApiFrontend(ServedWorkload):
                     f"{argument}={path!r} is not allowed: expected a path starting with '/'"
                 )
         resources = resources or Resources(cpu="1", memory="1G")
-        labels = _pod.object_labels(name, "api")
-        settings = {"journalEntries": str(journal_entries)}
-
-        _bulk.define(
-            self,
-            {
-                "Config": {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {"name": f"{name}-config", "labels": labels},
-                    "data": settings,
-                },
-                "Deployment": {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "metadata": {"name": name, "labels": labels},
-                    "spec": {
-                        "replicas": replicas,
-                        "selector": {"matchLabels": self._pod_labels},
-                        "strategy": _pod.rolling_update(),
-                        "template": {
-                            "metadata": {
-                                "labels": labels,
-                                "annotations": {
-                                    _pod.CONFIG_HASH_ANNOTATION: _pod.content_hash(settings)
-                                },
-                            },
-                            "spec": self._pod_spec(
-                                redis, image, resources, port, ready_path, live_path
-                            ),
-                        },
-                    },
-                },
-                "Service": _pod.service(
-                    name=name,
-                    labels=labels,
-                    selector=self._pod_labels,
-                    port_name="http",
-                    port_number=port,
-                ),
-                "Budget": _pod.disruption_budget(name, "api"),
-            },
+        self._define_tier(
+            component="api",
+            config_name=f"{name}-config",
+            config={"journalEntries": str(journal_entries)},
+            replicas=replicas,
+            pod_spec=self._pod_spec(redis, image, resources, port, ready_path, live_path),
         )
         redis.allow_from(self)
 

@@ -127,9 +127,10 @@ class PathIngress(Construct):
                     "controllers that follow manifest order would send it to the earlier "
                     f"route; add {path!r} first"
                 )
-        if not isinstance(backend, Construct) or cdk8s.Chart.of(backend) is not cdk8s.Chart.of(
-            self
-        ):
+        same_chart = isinstance(backend, Construct) and (
+            cdk8s.Chart.of(backend) is cdk8s.Chart.of(self)
+        )
+        if not same_chart:
             raise ValueError(
                 f"backend {backend.name!r} for path {path!r} is not defined in the chart of "
                 f"Ingress {self._name!r}: an Ingress can only reach Services of its own namespace"
@@ -142,12 +143,14 @@ class PathIngress(Construct):
             "path": path,
             "pathType": "Prefix",
         }
-        objects = {} if self._paths else {"Resource": self._ingress([entry])}
-        patches = (
-            [("Resource", {"op": "add", "path": "/spec/rules/0/http/paths/-", "value": entry})]
-            if self._paths
-            else []
-        )
+        objects: dict[str, _bulk.Manifest] = {}
+        patches = []
+        if self._paths:
+            patches.append(
+                ("Resource", {"op": "add", "path": "/spec/rules/0/http/paths/-", "value": entry})
+            )
+        else:
+            objects["Resource"] = self._ingress([entry])
         if backend.name not in self._allowed:
             self._allowed.add(backend.name)
             objects[f"AllowController-{backend.name}"] = _network.allow(

@@ -6,7 +6,7 @@ from typing import Any
 
 from constructs import Construct
 
-from . import _bulk, _pod
+from . import _pod
 from ._served import ServedWorkload
 from ._types import Resources, check_image, check_positive
 
@@ -129,49 +129,16 @@ class StaticSite(ServedWorkload):
                 f"document_root={document_root!r} is not allowed: expected an absolute path"
             )
         resources = resources or Resources(cpu="1", memory="1G")
-        labels = _pod.object_labels(name, "static")
         files = {
             "nginx.conf": nginx_conf(port=container_port, document_root=document_root),
             "security-headers.conf": SECURITY_HEADERS_CONF,
         }
-
-        _bulk.define(
-            self,
-            {
-                "Config": {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {"name": f"{name}-nginx", "labels": labels},
-                    "data": files,
-                },
-                "Deployment": {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "metadata": {"name": name, "labels": labels},
-                    "spec": {
-                        "replicas": replicas,
-                        "selector": {"matchLabels": self._pod_labels},
-                        "strategy": _pod.rolling_update(),
-                        "template": {
-                            "metadata": {
-                                "labels": labels,
-                                "annotations": {
-                                    _pod.CONFIG_HASH_ANNOTATION: _pod.content_hash(files)
-                                },
-                            },
-                            "spec": self._pod_spec(image, resources, container_port),
-                        },
-                    },
-                },
-                "Service": _pod.service(
-                    name=name,
-                    labels=labels,
-                    selector=self._pod_labels,
-                    port_name="http",
-                    port_number=service_port,
-                ),
-                "Budget": _pod.disruption_budget(name, "static"),
-            },
+        self._define_tier(
+            component="static",
+            config_name=f"{name}-nginx",
+            config=files,
+            replicas=replicas,
+            pod_spec=self._pod_spec(image, resources, container_port),
         )
 
     def _pod_spec(self, image: str, resources: Resources, container_port: int) -> dict[str, Any]:

