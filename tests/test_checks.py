@@ -13,6 +13,7 @@ import cdk8s
 import pytest
 
 import app
+from journal_k8s import ExistingSecret, Redis
 from journal_tools import synth
 from journal_tools.checks import PATH_HASH_LABEL, problems, quantity
 from journal_tools.manifests import from_yaml
@@ -605,3 +606,20 @@ def test_fails_quota_without_room_for_every_redis_claim(dev: list[Manifest]) -> 
         "enough: the workloads need 6Gi (every replica plus the rolling-update surge): "
         "expected at least that"
     ]
+
+
+def test_only_the_secret_the_values_name_is_external(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def with_other_secret(scope: cdk8s.App, environment: Environment) -> cdk8s.Chart:
+        """The real chart plus a second Redis whose Secret no values file declares."""
+        chart = app.build(scope, environment)
+        Redis(chart, "Cache", name="cache", password=ExistingSecret(name="cache-auth", key="k"))
+        return chart
+
+    arguments = ["--environments", str(ROOT / "environments"), "--outdir", str(tmp_path)]
+    capsys.readouterr()
+    assert synth.main(with_other_secret, arguments) == 1
+    error = capsys.readouterr().err
+    assert "'cache-auth' is not a Secret of this synth or a declared external Secret" in error
+    assert "'redis-passwd' is not" not in error
