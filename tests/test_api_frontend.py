@@ -140,6 +140,8 @@ def test_resources_and_replicas(chart: cdk8s.Chart) -> None:
         ({"replicas": 0}, "replicas=0 is not allowed: expected an integer >= 1"),
         ({"journal_entries": -1}, "journal_entries=-1 is not allowed"),
         ({"port": 80}, "port=80 is not allowed: expected 1024..65535"),
+        ({"port": 8080.5}, "port=8080.5 is not allowed: expected 1024..65535"),
+        ({"port": True}, "port=True is not allowed"),
         ({"ready_path": "ready"}, "ready_path='ready' is not allowed"),
         ({"name": "Front_End"}, "name='Front_End' is not allowed"),
         ({"image": ""}, "image='' is not allowed: expected an image reference"),

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+from pathlib import Path
+
 import cdk8s
 import pytest
 from constructs import Construct
 
 import app
-from journal_k8s import JournalService, Redis, chart_manifests
+from journal_k8s import JournalService, Redis, _bulk, chart_manifests
 from journal_k8s._bulk import define
 from journal_tools import bulk_assembly
 from journal_tools.values import load_environments
@@ -19,7 +24,28 @@ def config_map(name: str, **data: str) -> dict[str, object]:
 
 
 def test_committed_tarball_is_packed_from_the_sources_beside_it() -> None:
-    assert bulk_assembly.TARBALL.read_bytes() == bulk_assembly.pack(), "run `make assembly`"
+    assert bulk_assembly.tarball().read_bytes() == bulk_assembly.pack(), "run `make assembly`"
+
+
+def test_the_library_loads_the_assembly_its_sources_name() -> None:
+    name, version = bulk_assembly.name_and_version()
+    loaded = _bulk.__jsii_assembly__
+    assert (loaded.name, loaded.version) == (name, version)
+    assert loaded.filename == bulk_assembly.tarball().name
+
+
+def test_packing_refuses_missing_or_disagreeing_sources(tmp_path: Path) -> None:
+    sources = tmp_path / "assembly"
+    shutil.copytree(bulk_assembly.SOURCES, sources)
+    (sources / "lib" / "index.js").unlink()
+    with pytest.raises(bulk_assembly.AssemblyError, match=re.escape("missing lib/index.js")):
+        bulk_assembly.pack(sources)
+    spec = json.loads((sources / ".jsii").read_text())
+    (sources / ".jsii").write_text(json.dumps({**spec, "version": "9.9.9"}))
+    with pytest.raises(
+        bulk_assembly.AssemblyError, match=re.escape(".jsii names journal-k8s-bulk@9.9.9")
+    ):
+        bulk_assembly.pack(sources)
 
 
 def test_defines_api_objects_that_chart_labels_namespaces_and_patches_reach(
@@ -53,6 +79,12 @@ def test_an_unsupported_patch_is_refused_by_name(chart: cdk8s.Chart) -> None:
     define(chart, {"Map": config_map("map")})
     with pytest.raises(RuntimeError, match='JSON patch operation "move" is not supported'):
         define(chart, {}, [("Map", {"op": "move", "from": "/data", "path": "/x"})])
+
+
+def test_an_add_without_a_value_is_refused(chart: cdk8s.Chart) -> None:
+    define(chart, {"Map": config_map("map")})
+    with pytest.raises(RuntimeError, match='JSON patch "add" at "/data/x" has no value'):
+        define(chart, {}, [("Map", {"op": "add", "path": "/data/x"})])
 
 
 def test_a_duplicate_construct_id_is_refused(chart: cdk8s.Chart) -> None:
@@ -92,10 +124,12 @@ def test_a_construct_is_two_round_trips_whatever_its_object_count(
     assert len(chart_manifests(chart)) == 8
 
 
-def test_a_journal_stack_is_twenty_round_trips(
+def test_a_journal_stack_is_eighteen_round_trips(
     chart: cdk8s.Chart, round_trips: list[object]
 ) -> None:
-    """The cost `make bench` measures: 5 constructs, 6 batches, 2 routes, 1 read-back."""
+    """What `make bench` measures per stack: 5 constructs, 6 object batches (2 of them routes),
+    2 same-chart checks, 3 to register the Ingress's validation, 1 read-back, 1 callback reply.
+    """
     JournalService(chart, "Journal")
     assert len(chart_manifests(chart)) == 21
-    assert len(round_trips) <= 20
+    assert len(round_trips) == 18

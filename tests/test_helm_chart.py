@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ def test_chart_metadata_and_values_hold_only_what_differs(
     chart_dir = exported[0]
     chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text())
     assert chart["apiVersion"] == "v2"
-    assert (chart["name"], chart["version"]) == ("journal-k8s", "0.1.0")
+    assert (chart["name"], chart["version"]) == ("journal-k8s", version("journal-k8s"))
     assert chart["appVersion"] == "v1-abcde"
     assert yaml.safe_load((chart_dir / "values.yaml").read_text()) is None
     prod = yaml.safe_load((chart_dir / "values-prod.yaml").read_text())

@@ -244,6 +244,28 @@ def test_fails_on_backend_from_another_chart(chart: cdk8s.Chart) -> None:
     assert ingress.paths == ()
 
 
+def test_routes_in_a_chart_made_by_cdk8s_testing() -> None:
+    """A chart created on the Node side (no Python object of its own) is still one chart."""
+    chart = cdk8s.Testing.chart()
+    api, site = _backends(chart)
+    ingress = PathIngress(chart, "Ingress")
+    ingress.route("/api", api)
+    ingress.route("/", site)
+    assert ingress.paths == ("/api", "/")
+
+
+def test_a_refused_backend_leaves_the_ingress_usable(chart: cdk8s.Chart) -> None:
+    other = cdk8s.Chart(chart.node.scope, "other", namespace="other")  # type: ignore[arg-type]
+    api, site = _backends(chart)
+    ingress = PathIngress(chart, "Ingress")
+    with pytest.raises(ValueError, match="is not defined in the chart"):
+        ingress.route("/", StaticSite(other, "Static"))
+    ingress.route("/api", api)
+    ingress.route("/", site)
+    names = [o["metadata"]["name"] for o in synth(chart) if o["kind"] == "NetworkPolicy"]
+    assert "fileserver-from-ingress" in names and "frontend-from-ingress" in names
+
+
 def test_later_path_that_only_shares_characters_is_allowed(chart: cdk8s.Chart) -> None:
     api, site = _backends(chart)
     ingress = PathIngress(chart, "Ingress")

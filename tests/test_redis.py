@@ -224,6 +224,11 @@ def test_replication_egress_keeps_dns_open(chart: cdk8s.Chart) -> None:
         ({"storage_class": "Fast_SSD"}, "storage_class='Fast_SSD' is not allowed"),
         ({"image": " "}, "image=' ' is not allowed"),
         ({"image": "registry:5000/redis"}, "image='registry:5000/redis' is not allowed"),
+        # Wrong types get the same kind of message (jsii no longer type-checks the objects).
+        ({"storage": 10}, "storage=10 is not allowed: expected a positive Kubernetes quantity"),
+        ({"name": 7}, "name=7 is not allowed: expected a DNS-1123 label"),
+        ({"image": None}, "image=None is not allowed: expected an image reference"),
+        ({"storage_class": 1}, "storage_class=1 is not allowed"),
     ],
 )
 def test_fails_on_invalid_arguments(
@@ -236,3 +241,14 @@ def test_fails_on_invalid_arguments(
 def test_fails_on_invalid_secret_reference() -> None:
     with pytest.raises(ValueError, match="secret key='a/b' is not allowed"):
         ExistingSecret(name="redis-passwd", key="a/b")
+
+
+def test_each_object_is_reachable_for_json_patches(chart: cdk8s.Chart) -> None:
+    redis = Redis(chart, "Redis")
+    redis.stateful_set.add_json_patch(cdk8s.JsonPatch.add("/spec/minReadySeconds", 10))
+    redis.write_service.add_json_patch(cdk8s.JsonPatch.add("/metadata/annotations", {"a": "b"}))
+    objects = synth(chart)
+    assert find(objects, "StatefulSet", "redis")["spec"]["minReadySeconds"] == 10
+    assert find(objects, "Service", "redis-write")["metadata"]["annotations"] == {"a": "b"}
+    names = [o.name for o in (redis.config_map, redis.headless_service, redis.read_service)]
+    assert names == ["redis-config", "redis-headless", "redis"]

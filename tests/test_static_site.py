@@ -64,6 +64,8 @@ def test_nginx_configuration(chart: cdk8s.Chart) -> None:
     [
         ({"container_port": 80}, "container_port=80 is not allowed"),
         ({"service_port": 0}, "service_port=0 is not allowed"),
+        ({"service_port": "80"}, "service_port='80' is not allowed: expected 1..65535"),
+        ({"container_port": 8080.0}, "container_port=8080.0 is not allowed"),
         ({"replicas": 0}, "replicas=0 is not allowed"),
         ({"document_root": "html"}, "document_root='html' is not allowed"),
     ],
@@ -73,3 +75,11 @@ def test_fails_on_invalid_arguments(
 ) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         StaticSite(chart, "Static", **arguments)  # type: ignore[arg-type]
+
+
+def test_each_object_is_reachable_for_json_patches(chart: cdk8s.Chart) -> None:
+    site = StaticSite(chart, "Static")
+    site.deployment.add_json_patch(cdk8s.JsonPatch.add("/spec/revisionHistoryLimit", 3))
+    objects = synth(chart)
+    assert find(objects, "Deployment", "fileserver")["spec"]["revisionHistoryLimit"] == 3
+    assert (site.service.name, site.config_map.name) == ("fileserver", "fileserver-nginx")

@@ -17,7 +17,7 @@ from typing import Any
 
 import cdk8s
 import jsii
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 Manifest = dict[str, Any]
 """A Kubernetes object as plain JSON data (camelCase keys, as in a manifest file)."""
@@ -33,6 +33,11 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
     def define(cls, scope: Construct, objects: str, patches: str) -> None:
         jsii.sinvoke(cls, "define", [scope, objects, patches])
 
+    @jsii.member(jsii_name="sameChart")
+    @builtins.classmethod
+    def same_chart(cls, a: IConstruct, b: IConstruct) -> bool:
+        return typing.cast(bool, jsii.sinvoke(cls, "sameChart", [a, b]))
+
     @jsii.member(jsii_name="render")
     @builtins.classmethod
     def render(cls, chart: cdk8s.Chart) -> str:
@@ -42,7 +47,7 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
 def define(
     scope: Construct,
     objects: Mapping[str, Manifest],
-    patches: Iterable[tuple[str, Mapping[str, Any]]] = (),
+    patches: Iterable[tuple[str, dict[str, Any]]] = (),
 ) -> None:
     """Define one ``ApiObject`` child of ``scope`` per construct id of ``objects``, in order.
 
@@ -50,6 +55,16 @@ def define(
     ``remove``) to the ``ApiObject`` child ``id`` of ``scope``; all in one round trip.
     """
     _Manifests.define(scope, json.dumps(list(objects.items())), json.dumps(list(patches)))
+
+
+def api_object(scope: Construct, id: str) -> cdk8s.ApiObject:
+    """The ``ApiObject`` child ``id`` of ``scope`` (the escape hatch to one Kubernetes object)."""
+    return cdk8s.ApiObject.of(scope.node.find_child(id))
+
+
+def same_chart(a: IConstruct, b: IConstruct) -> bool:
+    """Whether ``a`` and ``b`` belong to the same chart, in one round trip."""
+    return _Manifests.same_chart(a, b)
 
 
 def chart_manifests(chart: cdk8s.Chart) -> list[Manifest]:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+import cdk8s
 from constructs import Construct
 
 from . import _bulk, _pod
@@ -48,6 +49,21 @@ class ServedWorkload(Construct):
     def container_port(self) -> int:
         """The port the pods listen on."""
         return self._container_port
+
+    @property
+    def deployment(self) -> cdk8s.ApiObject:
+        """The Deployment (construct id ``Deployment``), for JSON patches."""
+        return _bulk.api_object(self, "Deployment")
+
+    @property
+    def service(self) -> cdk8s.ApiObject:
+        """The Service (construct id ``Service``), for JSON patches."""
+        return _bulk.api_object(self, "Service")
+
+    @property
+    def config_map(self) -> cdk8s.ApiObject:
+        """The ConfigMap (construct id ``Config``), for JSON patches."""
+        return _bulk.api_object(self, "Config")
 
     def _define_tier(
         self,

@@ -19,7 +19,7 @@ def check_dns_label(argument: str, value: str, *, max_length: int = 63) -> str:
     Raises:
         ValueError: naming the argument, the value and what is allowed.
     """
-    if len(value) > max_length or not _DNS_LABEL.match(value):
+    if not isinstance(value, str) or len(value) > max_length or not _DNS_LABEL.match(value):
         raise ValueError(
             f"{argument}={value!r} is not allowed: expected a DNS-1123 label of at most "
             f"{max_length} characters (lower-case letters, digits and '-', starting and "
@@ -41,7 +41,7 @@ def check_service_name(argument: str, value: str, *, max_length: int = 63) -> st
 
 def check_image(argument: str, value: str) -> str:
     """Return ``value`` if it is an image reference pinned to a tag or digest other than latest."""
-    if not value or any(c.isspace() for c in value):
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
         raise ValueError(f"{argument}={value!r} is not allowed: expected an image reference")
     last = value.rsplit("/", 1)[-1]
     if "@" not in last and (":" not in last or last.endswith(":latest")):
@@ -54,7 +54,7 @@ def check_image(argument: str, value: str) -> str:
 
 def check_dns_subdomain(argument: str, value: str) -> str:
     """Return ``value`` if it is a DNS-1123 subdomain (at most 253 characters)."""
-    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+    if not isinstance(value, str) or len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
         raise ValueError(
             f"{argument}={value!r} is not allowed: expected a DNS-1123 subdomain of at most "
             "253 characters (lower-case labels separated by '.')"
@@ -64,7 +64,11 @@ def check_dns_subdomain(argument: str, value: str) -> str:
 
 def check_quantity(argument: str, value: str) -> str:
     """Return ``value`` if it is a Kubernetes resource quantity greater than zero."""
-    if not _QUANTITY.match(value) or float(re.sub(r"[a-zA-Z]+$", "", value)) <= 0:
+    if (
+        not isinstance(value, str)
+        or not _QUANTITY.match(value)
+        or float(re.sub(r"[a-zA-Z]+$", "", value)) <= 0
+    ):
         raise ValueError(
             f"{argument}={value!r} is not allowed: expected a positive Kubernetes quantity "
             "such as '500m', '1', '1G', '256Mi' or '10Gi'"
@@ -76,6 +80,15 @@ def check_positive(argument: str, value: int, *, minimum: int = 1) -> int:
     """Return ``value`` if it is an integer of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{argument}={value!r} is not allowed: expected an integer >= {minimum}")
+    return value
+
+
+def check_port(argument: str, value: int, *, unprivileged: bool = False) -> int:
+    """Return ``value`` if it is a TCP port number (1024 or more when ``unprivileged``)."""
+    low = 1024 if unprivileged else 1
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 65535:
+        why = " (unprivileged)" if unprivileged else ""
+        raise ValueError(f"{argument}={value!r} is not allowed: expected {low}..65535{why}")
     return value
 
 

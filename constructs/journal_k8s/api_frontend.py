@@ -8,7 +8,7 @@ from constructs import Construct
 
 from . import _pod
 from ._served import ServedWorkload
-from ._types import Resources, check_image, check_positive
+from ._types import Resources, check_image, check_port, check_positive
 from .redis import Redis
 
 DEFAULT_IMAGE = "my-repo/journal-server:v1-abcde"
@@ -59,8 +59,7 @@ class ApiFrontend(ServedWorkload):
         check_image("image", image)
         check_positive("replicas", replicas)
         check_positive("journal_entries", journal_entries)
-        if not 1024 <= port <= 65535:
-            raise ValueError(f"port={port!r} is not allowed: expected 1024..65535 (unprivileged)")
+        check_port("port", port, unprivileged=True)
         for argument, path in (("ready_path", ready_path), ("live_path", live_path)):
             if not path.startswith("/"):
                 raise ValueError(

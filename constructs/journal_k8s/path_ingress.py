@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import cdk8s
 import jsii
 from constructs import Construct, IValidation
 
@@ -127,10 +126,7 @@ class PathIngress(Construct):
                     "controllers that follow manifest order would send it to the earlier "
                     f"route; add {path!r} first"
                 )
-        same_chart = isinstance(backend, Construct) and (
-            cdk8s.Chart.of(backend) is cdk8s.Chart.of(self)
-        )
-        if not same_chart:
+        if not isinstance(backend, Construct) or not _bulk.same_chart(backend, self):
             raise ValueError(
                 f"backend {backend.name!r} for path {path!r} is not defined in the chart of "
                 f"Ingress {self._name!r}: an Ingress can only reach Services of its own namespace"
@@ -152,7 +148,6 @@ class PathIngress(Construct):
         else:
             objects["Resource"] = self._ingress([entry])
         if backend.name not in self._allowed:
-            self._allowed.add(backend.name)
             objects[f"AllowController-{backend.name}"] = _network.allow(
                 direction="Ingress",
                 name=f"{backend.name}-from-ingress",
@@ -163,6 +158,7 @@ class PathIngress(Construct):
             )
         _bulk.define(self, objects, patches)
         self._paths.append(path)
+        self._allowed.add(backend.name)
 
     def _ingress(self, paths: list[dict[str, Any]]) -> _bulk.Manifest:
         metadata: dict[str, Any] = {

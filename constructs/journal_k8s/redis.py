@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+import cdk8s
 from constructs import Construct
 
 from . import _bulk, _network, _pod
@@ -244,6 +245,31 @@ class Redis(Construct):
     def pod_labels(self) -> Mapping[str, str]:
         """The labels that select the Redis pods."""
         return MappingProxyType(self._pod_labels)
+
+    @property
+    def stateful_set(self) -> cdk8s.ApiObject:
+        """The StatefulSet (construct id ``StatefulSet``), for JSON patches."""
+        return _bulk.api_object(self, "StatefulSet")
+
+    @property
+    def config_map(self) -> cdk8s.ApiObject:
+        """The ConfigMap of scripts and redis.conf (construct id ``Config``)."""
+        return _bulk.api_object(self, "Config")
+
+    @property
+    def headless_service(self) -> cdk8s.ApiObject:
+        """The governing headless Service (construct id ``Headless``)."""
+        return _bulk.api_object(self, "Headless")
+
+    @property
+    def read_service(self) -> cdk8s.ApiObject:
+        """The read Service over every ready pod (construct id ``ReadService``)."""
+        return _bulk.api_object(self, "ReadService")
+
+    @property
+    def write_service(self) -> cdk8s.ApiObject:
+        """The write Service to pod 0 (construct id ``WriteService``)."""
+        return _bulk.api_object(self, "WriteService")
 
     def allow_from(self, workload: Workload) -> None:
         """Let ``workload``'s pods reach Redis on its port (both directions of the policy).

@@ -8,7 +8,7 @@ from constructs import Construct
 
 from . import _pod
 from ._served import ServedWorkload
-from ._types import Resources, check_image, check_positive
+from ._types import Resources, check_image, check_port, check_positive
 
 DEFAULT_IMAGE = "my-repo/static-files:v1-abcde"
 """The book's static files image (NGINX with the site under the document root)."""
@@ -117,13 +117,8 @@ class StaticSite(ServedWorkload):
         )
         check_image("image", image)
         check_positive("replicas", replicas)
-        if not 1 <= service_port <= 65535:
-            raise ValueError(f"service_port={service_port!r} is not allowed: expected 1..65535")
-        if not 1024 <= container_port <= 65535:
-            raise ValueError(
-                f"container_port={container_port!r} is not allowed: expected 1024..65535 "
-                "(an unprivileged port)"
-            )
+        check_port("service_port", service_port)
+        check_port("container_port", container_port, unprivileged=True)
         if not document_root.startswith("/"):
             raise ValueError(
                 f"document_root={document_root!r} is not allowed: expected an absolute path"

