@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import queue
 import shutil
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,12 +35,13 @@ def test_each_edit_resynthesizes_and_reports_the_diff(environments: Path, tmp_pa
     outdir = tmp_path / "dist"
     published: list[str] = []
 
-    def edits() -> Iterator[None]:
+    def edits() -> Iterator[set[str]]:
         dev.write_text(original.replace("replicas: 1", "replicas: 2", 1))
-        yield None
+        yield {"dev.yaml"}
+        yield set()  # a quiet step of the watcher: nothing to do
         published.append((outdir / "dev" / synth.MANIFEST_FILE).read_text())
         dev.write_text("frontend: {replicas: 0}\n")
-        yield None
+        yield {"dev.yaml"}
 
     lines: list[str] = []
     watch(environments, outdir, edits(), lines.append)
@@ -63,3 +69,44 @@ def test_cache_rebuilds_only_the_environments_whose_values_changed(environments:
     assert first["prod"] == second["prod"]
     assert first["dev"] != second["dev"]
     assert second == synth.render(load_environments(environments), app.build)
+
+
+def test_the_command_sees_an_edit_made_as_soon_as_it_says_watching(
+    environments: Path, tmp_path: Path
+) -> None:
+    """`make watch` as a real process, with the real file watcher, edited right away."""
+    outdir = tmp_path / "dist"
+    command = [sys.executable, "-O", "-m", "journal_tools.watch"]
+    arguments = ["--environments", str(environments), "--outdir", str(outdir)]
+    process = subprocess.Popen([*command, *arguments], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    # A thread reads the lines: select() on a buffered pipe misses lines already buffered.
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [*map(lines.put, process.stdout)], daemon=True)
+    reader.start()
+    try:
+        report = read_until(lines, "watching")
+        dev = environments / "dev.yaml"
+        dev.write_text(dev.read_text().replace("journalEntries: 50", "journalEntries: 51"))
+        report += read_until(lines, " identical")
+    finally:
+        process.kill()
+        process.wait()
+        reader.join()
+        process.stdout.close()
+    text = "".join(report)
+    assert text.count("re-synthesized 3 environments") == 2
+    assert "ConfigMap/frontend-config  data.journalEntries: '50' → '51'" in text
+    assert "journalEntries: '51'" in (outdir / "dev" / synth.MANIFEST_FILE).read_text()
+
+
+def read_until(lines: queue.Queue[str], marker: str, timeout: float = 60) -> list[str]:
+    """Lines up to the first containing ``marker``; a failure after ``timeout`` seconds."""
+    read: list[str] = []
+    deadline = time.monotonic() + timeout
+    while not read or marker not in read[-1]:
+        try:
+            read.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            raise AssertionError(f"no line with {marker!r} after {timeout} s: {read}") from None
+    return read

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,8 +56,10 @@ def resynthesize(
     return rendered
 
 
-def watch(environments_dir: Path, outdir: Path, changes: Iterable[object], report: Report) -> None:
-    """Synthesize once, then again after every batch of ``changes``."""
+def watch(
+    environments_dir: Path, outdir: Path, changes: Iterable[Collection[object]], report: Report
+) -> None:
+    """Synthesize once, then again after every non-empty batch of ``changes``."""
     use_bundled_node()
     import app  # the deployable app's build function
 
@@ -66,8 +68,9 @@ def watch(environments_dir: Path, outdir: Path, changes: Iterable[object], repor
     cache = RenderCache()
     rendered = resynthesize(app.build, environments_dir, outdir, cache, {}, report)
     report(f"watching {environments_dir}/ (Ctrl-C to stop)")
-    for _ in changes:
-        rendered = resynthesize(app.build, environments_dir, outdir, cache, rendered, report)
+    for batch in changes:
+        if batch:
+            rendered = resynthesize(app.build, environments_dir, outdir, cache, rendered, report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,7 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--environments", type=Path, default=Path("environments"))
     parser.add_argument("--outdir", type=Path, default=Path("dist"))
     arguments = parser.parse_args(argv)
-    changes = watchfiles.watch(arguments.environments, debounce=50, step=10)
+    changes = watchfiles.watch(
+        arguments.environments, debounce=50, step=10, rust_timeout=100, yield_on_timeout=True
+    )
+    # The watcher starts on the first step (an empty batch after at most 100 ms): so an edit
+    # made during the first synth, or right after "watching", is not missed.
+    next(changes)
     try:
         watch(
             arguments.environments, arguments.outdir, changes, lambda line: print(line, flush=True)
