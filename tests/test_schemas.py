@@ -121,3 +121,51 @@ def test_fails_command_without_manifests(
 ) -> None:
     assert schemas.main([str(tmp_path)]) == 1
     assert "no manifests found" in capsys.readouterr().out
+
+
+def every_construct_with_its_options() -> list[Manifest]:
+    """Each construct of the library, with the options the environments do not use."""
+    import cdk8s
+
+    from journal_k8s import (
+        ApiFrontend,
+        ExistingSecret,
+        IngressTls,
+        PathIngress,
+        Quota,
+        Redis,
+        RestrictedNamespace,
+        StaticSite,
+    )
+
+    chart = cdk8s.Chart(cdk8s.App(), "all", namespace="all", disable_resource_name_hashes=True)
+    RestrictedNamespace(
+        chart, "Namespace", name="all", quota=Quota(cpu="1", memory="1Gi", storage="1Gi", pods=1)
+    )
+    redis = Redis(
+        chart,
+        "Redis",
+        name="cache",
+        replicas=1,
+        storage_class="fast",
+        access_mode="ReadWriteOncePod",
+        password=ExistingSecret(name="cache-auth", key="token"),
+    )
+    api = ApiFrontend(chart, "Api", redis=redis, port=9000, ready_path="/ready")
+    site = StaticSite(chart, "Static", service_port=8081, container_port=9090)
+    ingress = PathIngress(
+        chart,
+        "Ingress",
+        host="all.example.com",
+        tls=IngressTls(secret_name="all-tls", cluster_issuer="letsencrypt"),
+    )
+    ingress.route("/api", api)
+    ingress.route("/", site)
+    return list(chart.to_json())
+
+
+@pytest.mark.parametrize("version", schemas.VERSIONS)
+def test_every_construct_is_strict_valid_with_its_options(version: str) -> None:
+    objects = every_construct_with_its_options()
+    assert len(objects) == 27
+    assert [error for o in objects for error in schemas.validate(o, version)] == []
