@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from journal_tools import k8s_import
 from support import ROOT
 
 
@@ -51,3 +53,25 @@ def test_cdk8s_synth_matches_app_py_byte_for_byte(cdk8s_command: Path, tmp_path:
         assert (tmp_path / "cli" / relative).read_bytes() == (
             tmp_path / "make" / relative
         ).read_bytes()
+
+
+def test_the_cli_and_every_npm_package_under_it_are_locked() -> None:
+    package = json.loads((k8s_import.CLI_LOCK / "package.json").read_text())
+    lock = json.loads((k8s_import.CLI_LOCK / "package-lock.json").read_text())
+    assert package["dependencies"] == {"cdk8s-cli": k8s_import.CLI_VERSION}
+    assert lock["packages"]["node_modules/cdk8s-cli"]["version"] == k8s_import.CLI_VERSION
+    packages = [p for name, p in lock["packages"].items() if name]
+    # Bundled packages come inside their parent's tarball, which the parent's hash covers.
+    hashed = [p for p in packages if not p.get("inBundle")]
+    assert len(hashed) > 100 and all(p["integrity"].startswith("sha512-") for p in hashed)
+
+
+def test_the_installed_tree_is_the_locked_tree() -> None:
+    """What `make cli` installed (by `npm ci`) has exactly the locked versions."""
+    prefix = k8s_import.cli_dir()
+    k8s_import.install_cli(prefix)
+    lock = json.loads((k8s_import.CLI_LOCK / "package-lock.json").read_text())
+    for name, locked in lock["packages"].items():
+        if name:
+            installed = json.loads((prefix / name / "package.json").read_text())
+            assert installed["version"] == locked["version"], name

@@ -31,6 +31,8 @@ CLI_VERSION = "2.207.60"
 """The cdk8s-cli that ``make cli`` installs into ``.venv/cdk8s-cli``."""
 
 PRELOAD = Path(__file__).resolve().with_name("cdk8s_offline_preload.js")
+CLI_LOCK = Path(__file__).resolve().with_name("cdk8s_cli")
+"""``package.json`` and ``package-lock.json`` of the cli: every npm package pinned, with hashes."""
 
 Json = Any
 
@@ -185,6 +187,8 @@ def run(command: list[str], *, cwd: Path, env: dict[str, str], what: str) -> Non
 def install_cli(prefix: Path) -> bool:
     """Install the pinned cdk8s-cli under the npm ``prefix`` unless it is there already.
 
+    ``npm ci`` installs exactly ``CLI_LOCK``'s tree, checking every package's hash.
+
     Returns whether it installed. Raises:
         K8sImportError: npm failed.
     """
@@ -195,24 +199,24 @@ def install_cli(prefix: Path) -> bool:
     else:
         return False
     prefix.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copyfile(CLI_LOCK / name, prefix / name)
     with tempfile.TemporaryDirectory(prefix="k8s-import-npm-") as tmp:
         shims = npm_shims(Path(tmp))
         command = [
             str(shims / "npm"),
-            "install",
+            "ci",
             "--prefix",
             str(prefix),
             "--no-audit",
             "--no-fund",
-            "--save-exact",
             "--loglevel=error",
-            f"cdk8s-cli@{CLI_VERSION}",
         ]
         run(
             command,
             cwd=prefix,
             env=node_environment(shims),
-            what=f"npm install cdk8s-cli@{CLI_VERSION}",
+            what=f"npm ci (cdk8s-cli {CLI_VERSION} and its locked dependencies)",
         )
     cli_script(prefix)
     return True
