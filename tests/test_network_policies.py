@@ -21,6 +21,7 @@ import pytest
 import app
 from journal_tools import synth
 from journal_tools.manifests import from_yaml
+from journal_tools.selectors import selects
 from journal_tools.values import Environment, load_environments
 from support import ROOT, Manifest
 
@@ -35,27 +36,6 @@ class Pod:
     namespace: str
     labels: Mapping[str, str]
     ports: Mapping[str, int] = field(default_factory=dict)
-
-
-def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    """LabelSelector semantics: every matchLabels entry and every expression; ``{}`` is all."""
-    selector = selector or {}
-    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expression in selector.get("matchExpressions") or []:
-        key, values = expression["key"], expression.get("values") or []
-        match expression["operator"]:
-            case "In":
-                matched = labels.get(key) in values
-            case "NotIn":
-                matched = labels.get(key) not in values
-            case "Exists":
-                matched = key in labels
-            case "DoesNotExist":
-                matched = key not in labels
-        if not matched:
-            return False
-    return True
 
 
 @dataclass
@@ -282,22 +262,6 @@ def test_fails_look_alike_pod_in_another_namespace(env: World) -> None:
 
 
 # The evaluator itself
-
-
-@pytest.mark.parametrize(
-    ("selector", "expected"),
-    [
-        ({}, True),
-        ({"matchLabels": {"app": "a"}}, True),
-        ({"matchLabels": {"app": "b"}}, False),
-        ({"matchExpressions": [{"key": "app", "operator": "In", "values": ["a", "b"]}]}, True),
-        ({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["a"]}]}, False),
-        ({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}, False),
-        ({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}, True),
-    ],
-)
-def test_selector_semantics(selector: dict[str, Any], expected: bool) -> None:
-    assert selects(selector, {"app": "a"}) is expected
 
 
 def test_named_ports_end_ports_and_protocols() -> None:

@@ -20,6 +20,8 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from .selectors import pod_labels, selects_any
+
 Manifest = Mapping[str, Any]
 
 PATH_HASH_LABEL = "cdk8s.io/metadata.addr"
@@ -34,9 +36,6 @@ _TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "Job": ("spec", "template"),
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
-# Labels the StatefulSet controller adds to each pod, so Services may select one pod.
-_POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
-_POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
@@ -134,20 +133,6 @@ def _containers(spec: Mapping[str, Any], path: str) -> Iterator[tuple[str, Mappi
     for field in ("initContainers", "containers", "ephemeralContainers"):
         for index, container in enumerate(spec.get(field) or []):
             yield f"{path}.{field}[{index}]", container
-
-
-def _pod_label_sets(obj: Manifest, template: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The labels of the workload's pods, with those the StatefulSet controller adds."""
-    labels = dict(_get(template, "metadata", "labels") or {})
-    if obj.get("kind") != "StatefulSet":
-        return [labels]
-    start = _get(obj, "spec", "ordinals", "start") or 0
-    replicas = max(_get(obj, "spec", "replicas") or 1, 1)
-    name = _key(obj)[1]
-    return [
-        labels | {_POD_NAME_LABEL: f"{name}-{ordinal}", _POD_INDEX_LABEL: str(ordinal)}
-        for ordinal in range(start, start + replicas)
-    ]
 
 
 def _identity(obj: Manifest) -> tuple[str, Any, str, str]:
@@ -249,10 +234,7 @@ def _services(objects: Sequence[Manifest]) -> Iterator[str]:
             (obj, template)
             for obj, template in workloads
             if _key(obj)[0] == _key(service)[0]
-            and any(
-                all(labels.get(k) == v for k, v in selector.items())
-                for labels in _pod_label_sets(obj, template)
-            )
+            and selects_any({"matchLabels": selector}, pod_labels(obj, template))
         ]
         if len(matched) != 1:
             found = ", ".join(_where(obj) for obj, _ in matched) or "none"

@@ -23,9 +23,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .env_diff import Manifest, ManifestsError, read_manifests
+from .selectors import POD_NAME_LABEL, pod_labels, selects_any
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
-POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 DRAWN_KINDS = {
     *WORKLOAD_KINDS,
     *("Ingress", "Service", "ConfigMap", "Secret", "PersistentVolumeClaim"),
@@ -103,11 +103,11 @@ def architecture(objects: Sequence[Manifest]) -> Architecture:
     )
     arch = Architecture(namespace=namespace, boxes={}, arrows=[], notes=[])
     workloads = [o for o in objects if o["kind"] in WORKLOAD_KINDS]
-    pod_labels = {_key(w): _pod_labels(w) for w in workloads}
+    pods = {_key(w): pod_labels(w, w["spec"]["template"]) for w in workloads}
     for workload in workloads:
-        arch.boxes[_key(workload)] = _workload_box(workload, objects, pod_labels[_key(workload)])
+        arch.boxes[_key(workload)] = _workload_box(workload, objects, pods[_key(workload)])
     for service in (o for o in objects if o["kind"] == "Service"):
-        _add_service(arch, service, pod_labels)
+        _add_service(arch, service, pods)
     for ingress in (o for o in objects if o["kind"] == "Ingress"):
         _add_ingress(arch, ingress, by_key)
     for workload in workloads:
@@ -116,7 +116,7 @@ def architecture(objects: Sequence[Manifest]) -> Architecture:
         for unused in (o for o in objects if o["kind"] == kind and _key(o) not in arch.boxes):
             arch.boxes[_key(unused)] = _config_box(kind, _name(unused), unused)
     for policy in (o for o in objects if o["kind"] == "NetworkPolicy"):
-        _add_policy(arch, policy, pod_labels)
+        _add_policy(arch, policy, pods)
     for quota in (o for o in objects if o["kind"] == "ResourceQuota"):
         hard = ", ".join(f"{k} {v}" for k, v in quota["spec"].get("hard", {}).items())
         arch.notes.append(f"ResourceQuota {_name(quota)}: {hard}")
@@ -134,37 +134,8 @@ def _name(manifest: Manifest) -> str:
     return str(manifest["metadata"]["name"])
 
 
-def _pod_labels(workload: Manifest) -> dict[str, set[str]]:
-    """Every value each label takes on the workload's pods (a StatefulSet's pod names too)."""
-    labels = {k: {v} for k, v in workload["spec"]["template"]["metadata"].get("labels", {}).items()}
-    if workload["kind"] == "StatefulSet":
-        replicas = workload["spec"].get("replicas", 1)
-        labels[POD_NAME_LABEL] = {f"{_name(workload)}-{i}" for i in range(replicas)}
-    return labels
-
-
-def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, set[str]]) -> bool:
-    """Whether a label selector matches some pod with ``labels``; an empty selector matches all."""
-    selector = selector or {}
-    for key, value in selector.get("matchLabels", {}).items():
-        if value not in labels.get(key, set()):
-            return False
-    for expression in selector.get("matchExpressions", []):
-        key, values = expression["key"], set(expression.get("values", []))
-        present = labels.get(key, set())
-        matched = {
-            "In": bool(present & values),
-            "NotIn": not present or bool(present - values),
-            "Exists": bool(present),
-            "DoesNotExist": not present,
-        }[expression["operator"]]
-        if not matched:
-            return False
-    return True
-
-
 def _workload_box(
-    workload: Manifest, objects: Sequence[Manifest], labels: Mapping[str, set[str]]
+    workload: Manifest, objects: Sequence[Manifest], labels: list[dict[str, str]]
 ) -> Box:
     """A workload: replicas, images, scratch volumes, disruption budget."""
     spec = workload["spec"]
@@ -180,14 +151,16 @@ def _workload_box(
     if scratch:
         lines.append("emptyDir: " + ", ".join(scratch))
     for budget in objects:
-        if budget["kind"] == "PodDisruptionBudget" and _selects(budget["spec"]["selector"], labels):
+        if budget["kind"] == "PodDisruptionBudget" and selects_any(
+            budget["spec"]["selector"], labels
+        ):
             limits = {k: v for k, v in budget["spec"].items() if k != "selector"}
             lines.append("disruption budget: " + ", ".join(f"{k} {v}" for k, v in limits.items()))
     return Box(_key(workload), 2, f"{workload['kind']} {_name(workload)}", lines, "Workload")
 
 
 def _add_service(
-    arch: Architecture, service: Manifest, pod_labels: Mapping[str, dict[str, set[str]]]
+    arch: Architecture, service: Manifest, pods: Mapping[str, list[dict[str, str]]]
 ) -> None:
     """A Service, with arrows to the workloads whose pods it selects."""
     spec = service["spec"]
@@ -202,8 +175,8 @@ def _add_service(
         lines.append(f"only pod {selector[POD_NAME_LABEL]}")
     arch.arrows += [
         Arrow(_key(service), workload, "")
-        for workload, labels in pod_labels.items()
-        if selector and _selects({"matchLabels": selector}, labels)
+        for workload, labels in pods.items()
+        if selector and selects_any({"matchLabels": selector}, labels)
     ]
     arch.boxes[_key(service)] = Box(_key(service), 1, f"Service {_name(service)}", lines, "Service")
 
@@ -322,24 +295,24 @@ def _add_pod_references(
 
 
 def _add_policy(
-    arch: Architecture, policy: Manifest, pod_labels: Mapping[str, dict[str, set[str]]]
+    arch: Architecture, policy: Manifest, pods: Mapping[str, list[dict[str, str]]]
 ) -> None:
     """Green arrows between workloads, stubs for outside peers, a note for namespace-wide ones."""
     spec = policy["spec"]
     if not spec.get("podSelector"):
         arch.notes.append(f"NetworkPolicy {_name(policy)}: every pod: {_policy_rules(spec)}")
         return
-    selected = [w for w, labels in pod_labels.items() if _selects(spec["podSelector"], labels)]
+    selected = [w for w, labels in pods.items() if selects_any(spec["podSelector"], labels)]
     for direction, peers_key in (("ingress", "from"), ("egress", "to")):
         for rule in spec.get(direction, []):
             ports = _ports(rule.get("ports"))
             for peer in rule.get(peers_key) or [{}]:
                 inside = [
                     w
-                    for w, labels in pod_labels.items()
+                    for w, labels in pods.items()
                     if set(peer) == {"podSelector"}
                     and peer["podSelector"]
-                    and _selects(peer["podSelector"], labels)
+                    and selects_any(peer["podSelector"], labels)
                 ]
                 for workload in selected:
                     for other in inside:

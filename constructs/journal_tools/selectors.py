@@ -1,0 +1,61 @@
+"""Which pods a label selector picks: the one evaluator that checks, diagrams and tests share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
+"""Labels the StatefulSet controller adds to each pod, so a Service may select one pod."""
+
+
+def pod_labels(workload: Mapping[str, Any], template: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The labels of each pod ``workload`` runs from its pod ``template``.
+
+    One entry for most workloads (their pods all carry the template's labels); one per pod for
+    a StatefulSet, whose controller adds each pod's name and index.
+    """
+    labels = dict((template.get("metadata") or {}).get("labels") or {})
+    spec = workload.get("spec") or {}
+    if workload.get("kind") != "StatefulSet":
+        return [labels]
+    start = (spec.get("ordinals") or {}).get("start") or 0
+    replicas = max(spec.get("replicas") or 1, 1)
+    name = workload["metadata"]["name"]
+    return [
+        labels | {POD_NAME_LABEL: f"{name}-{ordinal}", POD_INDEX_LABEL: str(ordinal)}
+        for ordinal in range(start, start + replicas)
+    ]
+
+
+def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """Whether a LabelSelector picks a pod with ``labels``: every ``matchLabels`` entry and
+    every ``matchExpressions`` requirement must hold; an empty selector picks every pod."""
+    selector = selector or {}
+    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, values = expression["key"], expression.get("values") or []
+        match expression["operator"]:
+            case "In":
+                matched = labels.get(key) in values
+            case "NotIn":
+                matched = labels.get(key) not in values
+            case "Exists":
+                matched = key in labels
+            case "DoesNotExist":
+                matched = key not in labels
+            case operator:
+                raise ValueError(
+                    f"label selector operator {operator!r} is not allowed: "
+                    "expected In, NotIn, Exists or DoesNotExist"
+                )
+        if not matched:
+            return False
+    return True
+
+
+def selects_any(selector: Mapping[str, Any] | None, pods: Iterable[Mapping[str, str]]) -> bool:
+    """Whether the selector picks at least one of ``pods`` (each given by its labels)."""
+    return any(selects(selector, labels) for labels in pods)
