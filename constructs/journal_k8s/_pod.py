@@ -47,6 +47,25 @@ def pod_security(*, uid: int, gid: int) -> dict[str, Any]:
     }
 
 
+def pod_spec(
+    name: str,
+    *,
+    uid: int,
+    gid: int,
+    containers: list[dict[str, Any]],
+    volumes: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A pod spec of workload ``name``: no API token, no service links, ``restricted``, spread."""
+    return {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": pod_security(uid=uid, gid=gid),
+        "topologySpreadConstraints": spread_over_nodes(name),
+        "containers": containers,
+        "volumes": volumes,
+    }
+
+
 def container_security() -> dict[str, Any]:
     """The container-level context of ``restricted``, with a read-only root filesystem."""
     return {

@@ -84,12 +84,11 @@ class ApiFrontend(ServedWorkload):
         ready_path: str,
         live_path: str,
     ) -> dict[str, Any]:
-        return {
-            "automountServiceAccountToken": False,
-            "enableServiceLinks": False,
-            "securityContext": _pod.pod_security(uid=_UID, gid=_UID),
-            "topologySpreadConstraints": _pod.spread_over_nodes(self._name),
-            "containers": [
+        return _pod.pod_spec(
+            self._name,
+            uid=_UID,
+            gid=_UID,
+            containers=[
                 {
                     "name": "api",
                     "image": image,
@@ -107,7 +106,7 @@ class ApiFrontend(ServedWorkload):
                     ],
                 }
             ],
-            "volumes": [
+            volumes=[
                 {"name": "tmp", "emptyDir": {}},
                 {
                     "name": "redis-password",
@@ -118,7 +117,7 @@ class ApiFrontend(ServedWorkload):
                     },
                 },
             ],
-        }
+        )
 
     def _environment(self, redis: Redis) -> list[dict[str, Any]]:
         return [

@@ -330,12 +330,11 @@ class Redis(Construct):
                 "labels": dict(labels),
                 "annotations": {_pod.CONFIG_HASH_ANNOTATION: config_hash},
             },
-            "spec": {
-                "automountServiceAccountToken": False,
-                "enableServiceLinks": False,
-                "securityContext": _pod.pod_security(uid=_UID, gid=_GID),
-                "topologySpreadConstraints": _pod.spread_over_nodes(self._name),
-                "containers": [
+            "spec": _pod.pod_spec(
+                self._name,
+                uid=_UID,
+                gid=_GID,
+                containers=[
                     {
                         "name": "redis",
                         "image": image,
@@ -355,7 +354,7 @@ class Redis(Construct):
                         ],
                     }
                 ],
-                "volumes": [
+                volumes=[
                     {
                         "name": "config",
                         "configMap": {
@@ -378,5 +377,5 @@ class Redis(Construct):
                     },
                     {"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
                 ],
-            },
+            ),
         }

@@ -137,12 +137,11 @@ class StaticSite(ServedWorkload):
         )
 
     def _pod_spec(self, image: str, resources: Resources, container_port: int) -> dict[str, Any]:
-        return {
-            "automountServiceAccountToken": False,
-            "enableServiceLinks": False,
-            "securityContext": _pod.pod_security(uid=_UID, gid=_UID),
-            "topologySpreadConstraints": _pod.spread_over_nodes(self._name),
-            "containers": [
+        return _pod.pod_spec(
+            self._name,
+            uid=_UID,
+            gid=_UID,
+            containers=[
                 {
                     "name": "nginx",
                     "image": image,
@@ -171,11 +170,11 @@ class StaticSite(ServedWorkload):
                     ],
                 }
             ],
-            "volumes": [
+            volumes=[
                 {
                     "name": "config",
                     "configMap": {"name": f"{self._name}-nginx", "defaultMode": 0o444},
                 },
                 *({"name": volume, "emptyDir": {}} for volume in _WRITABLE),
             ],
-        }
+        )
