@@ -20,6 +20,7 @@ from cdk8s_plus_27 import k8s
 from deepdiff import DeepDiff
 
 import app
+from journal_k8s import CONFIG_HASH_ANNOTATION, content_hash
 from journal_tools import helm_binary, helm_chart, synth
 from journal_tools.manifests import from_yaml
 from journal_tools.values import Environment, environment_names, load_environments
@@ -229,3 +230,23 @@ def test_literal_template_syntax_in_content_survives(
         assert_lint_strict(helm, chart_dir, environment)
     values = yaml.safe_load((chart_dir / "values-dev.yaml").read_text())
     assert values["objects"] == {"configMapProdOnly": False}
+
+
+def test_a_config_map_changed_through_helm_values_rolls_its_pods(
+    helm: Path, exported: tuple[Path, dict[str, list[Manifest]]]
+) -> None:
+    chart_dir = exported[0]
+    key = "derived.configMapFrontendConfig.data.journalEntries"
+    values = ["-f", chart_dir / "values-dev.yaml", "-n", "journal-dev"]
+    result = run_helm(helm, "template", "journal", chart_dir, *values, "--set-string", f"{key}=77")
+    assert result.returncode == 0, result.stderr
+    objects = from_yaml(result.stdout)
+    (config,) = [o for o in objects if o["metadata"]["name"] == "frontend-config"]
+    (deployment,) = [
+        o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "frontend"
+    ]
+    assert config["data"] == {"journalEntries": "77"}
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations[CONFIG_HASH_ANNOTATION] == content_hash({"journalEntries": "77"})
+    template = (chart_dir / "templates" / "deployment-frontend.yaml").read_text()
+    assert "derived.deploymentFrontend" not in template  # computed by Helm, not a stored value

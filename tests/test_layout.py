@@ -32,6 +32,7 @@ def test_import_from_the_repository_root_resolves_the_pypi_package() -> None:
 def test_library_is_typed_and_exports_a_curated_surface() -> None:
     assert (ROOT / "constructs" / "journal_k8s" / "py.typed").is_file()
     assert set(journal_k8s.__all__) == {
+        "CONFIG_HASH_ANNOTATION",
         "ApiFrontend",
         "Backend",
         "ExistingSecret",
@@ -45,6 +46,7 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
         "StaticSite",
         "Workload",
         "chart_manifests",
+        "content_hash",
     }
 
 

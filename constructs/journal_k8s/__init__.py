@@ -1,6 +1,7 @@
 """Typed cdk8s constructs for the journal service of *Kubernetes Best Practices*, chapter 1."""
 
 from ._bulk import chart_manifests
+from ._pod import CONFIG_HASH_ANNOTATION, content_hash
 from ._types import Backend, ExistingSecret, IngressTls, Quota, Resources, Workload
 from .api_frontend import ApiFrontend
 from .journal_service import JournalService
@@ -10,6 +11,7 @@ from .restricted_namespace import RestrictedNamespace
 from .static_site import StaticSite
 
 __all__ = [
+    "CONFIG_HASH_ANNOTATION",
     "ApiFrontend",
     "Backend",
     "ExistingSecret",
@@ -23,4 +25,5 @@ __all__ = [
     "StaticSite",
     "Workload",
     "chart_manifests",
+    "content_hash",
 ]

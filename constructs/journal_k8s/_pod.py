@@ -11,6 +11,8 @@ from ._types import Resources
 
 PART_OF = "journal"
 CONFIG_HASH_ANNOTATION = "journal.example.com/config-hash"
+"""The pod-template annotation holding ``content_hash`` of the workload's ConfigMap data,
+so that a configuration change rolls the pods."""
 
 
 def selector_labels(name: str) -> dict[str, str]:

@@ -18,7 +18,10 @@ are public contract), and its manifests are compared field by field:
   key of ``environments/`` that holds the same value in every environment, when exactly one
   does (``namespace``, ``frontend.replicas``, ``quota.cpu``); otherwise
   ``derived.<kind><Name>.<field path>``: what the constructs compute from those keys
-  (config hashes, the Ingress ``tls`` list, an image reference, ...);
+  (the Ingress ``tls`` list, an image reference, a ConfigMap value, ...);
+- a pod's config-hash annotation that differs is computed by Helm from the rendered
+  ConfigMap it hashes (the constructs' ``content_hash``), so a ConfigMap value changed through
+  Helm still rolls the pods;
 - a field present in some environments only is guarded by ``hasKey`` on its value key, an
   object present in some environments only by the boolean ``objects.<kind><Name>``;
 - a literal ``{{`` (scripts, configs) is written ``{{ "{{" }}``, so Helm prints it unchanged.
@@ -56,6 +59,8 @@ use_bundled_node()
 
 import cdk8s  # noqa: E402
 from jsii.errors import JSIIError  # noqa: E402
+
+from journal_k8s import CONFIG_HASH_ANNOTATION, content_hash  # noqa: E402
 
 from .synth import Builder, SynthError, render, swap_in  # noqa: E402
 from .values import (  # noqa: E402
@@ -399,6 +404,7 @@ class _Planner:
         self.derived: Tree = {}
         self.objects: Tree = {}
         self.values: dict[str, Tree] = {environment: {} for environment in settings}
+        self.config_maps: dict[str, tuple[str, dict[str, Mapping[str, str]]]] = {}
 
     def templates(self, resources: Mapping[str, Sequence[Resource]]) -> dict[str, str]:
         """One template per object (file name to text), objects matched by construct path."""
@@ -406,7 +412,7 @@ class _Planner:
         for environment, objects in resources.items():
             for resource in objects:
                 present.setdefault(resource.id, {})[environment] = resource.manifest
-        files: dict[str, str] = {}
+        named: dict[str, tuple[str, str]] = {}
         owners: dict[str, str] = {}
         for resource_id, manifests in present.items():
             kind = next(iter(manifests.values()))["kind"]
@@ -416,9 +422,14 @@ class _Planner:
             if key in owners:
                 raise ChartError(f"{owners[key]} and {resource_id} both get the values key {key}")
             owners[key] = resource_id
-            file = "-".join(word.lower() for word in words) + ".yaml"
-            files[file] = self._template(resource_id, key, manifests)
-        return files
+            named[resource_id] = key, "-".join(word.lower() for word in words) + ".yaml"
+            if kind == "ConfigMap":
+                data = {env: m.get("data", {}) for env, m in manifests.items()}
+                self.config_maps[resource_id] = named[resource_id][1], data
+        return {
+            file: self._template(resource_id, key, present[resource_id])
+            for resource_id, (key, file) in named.items()
+        }
 
     def values_files(self) -> dict[str, Tree]:
         """Each environment's values: the settings read by templates, then the sections."""
@@ -489,11 +500,33 @@ class _Planner:
                 item = {env: sample[index] for env, sample in present.items()}
                 body += self._entry(index, item, indent + 2, (*where, str(index)))
         else:
+            hashed = self._config_hash(where, present)
+            if hashed is not None:
+                return [f"{head} {hashed}"]
             ref = self._value(where, present, present)
             return [f"{head} {{{{ {_ref(ref)} | toJson }}}}"]
         if isinstance(key, int) and not body[0].startswith("{{"):
             return [f"{head} {body[0][indent + 2 :]}", *body[1:]]
         return [head, *body]
+
+    def _config_hash(self, where: Key, present: Mapping[str, Any]) -> str | None:
+        """A pod's config-hash annotation, computed by Helm from the ConfigMap it hashes.
+
+        So a ConfigMap value changed with ``--set`` or a values file still rolls the pods.
+        ``None`` when the field is not that annotation or no ConfigMap hashes to it everywhere.
+        """
+        if where[-1] != CONFIG_HASH_ANNOTATION:
+            return None
+        for file, data in self.config_maps.values():
+            if all(env in data and content_hash(data[env]) == v for env, v in present.items()):
+                config = f'(include (print $.Template.BasePath "/{file}") . | fromYaml).data'
+                return (
+                    f'{{{{ $data := {config} }}}}{{{{ $text := "" }}}}'
+                    "{{ range $name := keys $data | sortAlpha }}"
+                    '{{ $text = print $text $name "\\x00" (index $data $name) "\\x00" }}'
+                    "{{ end }}{{ sha256sum $text | trunc 16 | toJson }}"
+                )
+        return None
 
     def _value(self, where: Key, present: Mapping[str, Any], scope: Mapping[str, Any]) -> Key:
         """The values key of a field: a setting equal to it everywhere, else ``where``.
