@@ -2,6 +2,12 @@
 
 The tarball is committed (the library never builds files at import); a test checks that it
 is exactly what this command packs from the sources beside it.
+
+The assembly is one JavaScript class of static methods, so its ``.jsii`` type spec is written
+by hand rather than by the jsii compiler: the kernel reads from it only the class, its
+methods and their parameter types (to convert arguments), and the assembly's dependencies.
+When ``lib/index.js`` gains or changes a method, ``.jsii`` and ``journal_k8s/_bulk.py`` (the
+Python binding) change with it; the tests call every method through the binding.
 """
 
 from __future__ import annotations
