@@ -75,3 +75,12 @@ def test_the_installed_tree_is_the_locked_tree() -> None:
         if name:
             installed = json.loads((prefix / name / "package.json").read_text())
             assert installed["version"] == locked["version"], name
+
+
+def test_a_tree_from_another_lock_is_installed_again(tmp_path: Path) -> None:
+    prefix = tmp_path / "cli"
+    assert k8s_import.install_cli(prefix) is True
+    assert k8s_import.install_cli(prefix) is False  # the stamp names this lock
+    (prefix / ".installed-lock.sha256").write_text("an older lock\n")
+    assert k8s_import.install_cli(prefix) is True
+    assert k8s_import.cli_script(prefix).is_file()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from journal_tools import diagram, synth
+from journal_tools.manifests import to_yaml
 
 ENVIRONMENTS = ["dev", "prod", "staging"]
 SVG = "{http://www.w3.org/2000/svg}"
@@ -80,3 +81,46 @@ def test_fails_without_synthesized_environments(
 ) -> None:
     assert diagram.main(["--dist", str(tmp_path)]) == 1
     assert f"{tmp_path}: no synthesized environments" in capsys.readouterr().err
+
+
+def workload_and_budget(selector: dict[str, object] | None) -> list[dict[str, object]]:
+    """A Deployment and a PodDisruptionBudget with ``selector`` (left out when ``None``)."""
+    template = {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": []}}
+    budget_spec: dict[str, object] = {"maxUnavailable": 1}
+    if selector is not None:
+        budget_spec["selector"] = selector
+    return [
+        {"kind": "Deployment", "metadata": {"name": "a"}, "spec": {"template": template}},
+        {"kind": "PodDisruptionBudget", "metadata": {"name": "a"}, "spec": budget_spec},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("selector", "shown"),
+    [
+        ({"matchLabels": {"app": "a"}}, True),
+        ({"matchLabels": {"app": "b"}}, False),
+        ({}, True),  # an empty selector selects every pod of the namespace
+        (None, False),  # no selector selects no pod (policy/v1)
+    ],
+)
+def test_a_disruption_budget_is_shown_on_the_workloads_it_selects(
+    selector: dict[str, object] | None, shown: bool
+) -> None:
+    box = diagram.architecture(workload_and_budget(selector)).boxes["Deployment/a"]
+    assert (
+        any(line.startswith("disruption budget: maxUnavailable 1") for line in box.lines) is shown
+    )
+
+
+def test_fails_on_a_selector_operator_the_api_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "dev").mkdir()
+    bad = {"matchExpressions": [{"key": "app", "operator": "Gt", "values": ["1"]}]}
+    objects = workload_and_budget(bad)
+    for obj in objects:
+        obj["apiVersion"] = "v1"
+    (tmp_path / "dev" / synth.MANIFEST_FILE).write_text(to_yaml(objects))
+    assert diagram.main(["--dist", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
+    assert "operator 'Gt' is not allowed" in capsys.readouterr().err

@@ -20,7 +20,13 @@ from cdk8s_plus_27 import k8s
 from deepdiff import DeepDiff
 
 import app
-from journal_k8s import CONFIG_HASH_ANNOTATION, content_hash
+from journal_k8s import (
+    CONFIG_HASH_ANNOTATION,
+    Quota,
+    RestrictedNamespace,
+    StaticSite,
+    content_hash,
+)
 from journal_tools import helm_binary, helm_chart, synth
 from journal_tools.manifests import from_yaml
 from journal_tools.values import Environment, environment_names, load_environments
@@ -250,3 +256,25 @@ def test_a_config_map_changed_through_helm_values_rolls_its_pods(
     assert annotations[CONFIG_HASH_ANNOTATION] == content_hash({"journalEntries": "77"})
     template = (chart_dir / "templates" / "deployment-frontend.yaml").read_text()
     assert "derived.deploymentFrontend" not in template  # computed by Helm, not a stored value
+
+
+def site_build(app: cdk8s.App, environment: Environment) -> cdk8s.Chart:
+    """A static site whose two-file NGINX configuration differs in every environment."""
+    namespace = environment.values.namespace
+    chart = cdk8s.Chart(
+        app, environment.name, namespace=namespace, disable_resource_name_hashes=True
+    )
+    quota = Quota(cpu="4", memory="4G", storage="1Gi", pods=4)
+    RestrictedNamespace(chart, "Namespace", name=namespace, quota=quota)
+    StaticSite(chart, "Static", document_root=f"/srv/{environment.name}")
+    return chart
+
+
+def test_helm_computes_the_hash_of_a_multi_file_config_map(
+    helm: Path, environments: list[Environment], tmp_path: Path
+) -> None:
+    chart_dir, expected = export_chart(tmp_path / "site", environments, site_build)
+    template = (chart_dir / "templates" / "deployment-fileserver.yaml").read_text()
+    assert "sha256sum" in template and "config-map-fileserver-nginx.yaml" in template
+    for environment in environments:
+        assert_round_trip(helm, chart_dir, environment, expected[environment.name])

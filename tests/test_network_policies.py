@@ -21,7 +21,7 @@ import pytest
 import app
 from journal_tools import synth
 from journal_tools.manifests import from_yaml
-from journal_tools.selectors import selects
+from journal_tools.selectors import POD_NAME_LABEL, pod_labels, selects
 from journal_tools.values import Environment, load_environments
 from support import ROOT, Manifest
 
@@ -109,22 +109,22 @@ def _on(rule_port: Mapping[str, Any], target: Pod, port: int, protocol: str) -> 
 
 
 def synthesized_pods(objects: Sequence[Manifest]) -> dict[str, Pod]:
-    """One pod per workload, named after it (a StatefulSet's pod 0)."""
+    """Every pod the workloads run: one per Deployment (its replicas are alike), and each
+    StatefulSet pod by its name (``redis-0``, ``redis-1``, ...), with the controller's labels."""
     pods = {}
     for obj in objects:
         if obj["kind"] not in ("Deployment", "StatefulSet"):
             continue
         name, template = obj["metadata"]["name"], obj["spec"]["template"]
-        labels = dict(template["metadata"]["labels"])
-        if obj["kind"] == "StatefulSet":
-            labels["statefulset.kubernetes.io/pod-name"] = f"{name}-0"
         ports = {
             port["name"]: port["containerPort"]
             for container in template["spec"]["containers"]
             for port in container.get("ports", [])
             if "name" in port
         }
-        pods[name] = Pod(name, obj["metadata"]["namespace"], labels, ports)
+        for labels in pod_labels(obj, template):
+            pod_name = labels.get(POD_NAME_LABEL, name)
+            pods[pod_name] = Pod(pod_name, obj["metadata"]["namespace"], labels, ports)
     return pods
 
 
@@ -192,23 +192,30 @@ def env(request: pytest.FixtureRequest, manifests: dict[str, list[Manifest]]) ->
     return world(manifests[request.param], request.param)
 
 
+def redis_pods(env: World) -> list[Pod]:
+    return [pod for name, pod in env.pods.items() if name.startswith("redis-")]
+
+
 def test_pods_and_policies_are_found(env: World) -> None:
-    assert sorted(env.pods) == ["fileserver", "frontend", "redis"]
+    replicas = len(redis_pods(env))
+    assert sorted(env.pods) == ["fileserver", "frontend", *(f"redis-{i}" for i in range(replicas))]
+    assert replicas == env.environment.values.redis.replicas
     assert all(p["metadata"]["namespace"] == env.namespace for p in env.cluster.policies)
 
 
 def test_only_the_frontend_and_redis_reach_redis(env: World) -> None:
     everyone = [*env.pods.values(), *env.outsiders]
-    reach = {pod.name for pod in everyone if env.cluster.allows(pod, env.pods["redis"], 6379)}
-    assert reach == {"frontend", "redis"}
+    for redis in redis_pods(env):
+        reach = {pod.name for pod in everyone if env.cluster.allows(pod, redis, 6379)}
+        assert reach == {"frontend", *(pod.name for pod in redis_pods(env))}, redis.name
 
 
 def test_fails_static_server_reaching_redis(env: World) -> None:
-    assert not env.cluster.allows(env.pods["fileserver"], env.pods["redis"], 6379)
+    assert not env.cluster.allows(env.pods["fileserver"], env.pods["redis-0"], 6379)
 
 
 def test_ingress_controller_reaches_the_web_tiers_only(env: World) -> None:
-    frontend, static, redis = env.pods["frontend"], env.pods["fileserver"], env.pods["redis"]
+    frontend, static, redis = env.pods["frontend"], env.pods["fileserver"], env.pods["redis-0"]
     assert env.cluster.allows(env.controller, frontend, 8080)
     assert env.cluster.allows(env.controller, static, static.ports["http"])
     assert not env.cluster.allows(env.controller, redis, 6379)
@@ -241,12 +248,12 @@ def test_fails_frontend_to_redis_without_both_halves(
     manifests: dict[str, list[Manifest]], missing: str
 ) -> None:
     broken = world(manifests["dev"], "dev", without=[missing])
-    assert not broken.cluster.allows(broken.pods["frontend"], broken.pods["redis"], 6379)
+    assert not broken.cluster.allows(broken.pods["frontend"], broken.pods["redis-0"], 6379)
 
 
 def test_fails_replication_without_the_redis_egress(manifests: dict[str, list[Manifest]]) -> None:
     broken = world(manifests["dev"], "dev", without=["redis-replication"])
-    assert not broken.cluster.allows(broken.pods["redis"], broken.pods["redis"], 6379)
+    assert not broken.cluster.allows(broken.pods["redis-0"], broken.pods["redis-0"], 6379)
 
 
 def test_fails_open_pods_without_default_deny(manifests: dict[str, list[Manifest]]) -> None:
@@ -258,7 +265,7 @@ def test_fails_open_pods_without_default_deny(manifests: dict[str, list[Manifest
 
 def test_fails_look_alike_pod_in_another_namespace(env: World) -> None:
     assert env.impostor.labels == env.pods["frontend"].labels
-    assert not env.cluster.allows(env.impostor, env.pods["redis"], 6379)
+    assert not env.cluster.allows(env.impostor, env.pods["redis-0"], 6379)
 
 
 # The evaluator itself

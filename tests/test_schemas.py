@@ -123,7 +123,8 @@ def test_fails_command_without_manifests(
     assert "no manifests found" in capsys.readouterr().out
 
 
-def every_construct_with_its_options() -> list[Manifest]:
+@pytest.fixture(scope="module")
+def every_construct() -> list[Manifest]:
     """Each construct of the library, with the options the environments do not use."""
     import cdk8s
 
@@ -165,7 +166,9 @@ def every_construct_with_its_options() -> list[Manifest]:
 
 
 @pytest.mark.parametrize("version", schemas.VERSIONS)
-def test_every_construct_is_strict_valid_with_its_options(version: str) -> None:
-    objects = every_construct_with_its_options()
+def test_every_construct_is_strict_valid_with_its_options(
+    every_construct: list[Manifest], version: str
+) -> None:
+    objects = every_construct
     assert len(objects) == 27
     assert [error for o in objects for error in schemas.validate(o, version)] == []

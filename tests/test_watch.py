@@ -10,12 +10,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cdk8s
 import pytest
+import watchfiles
 
 import app
 from journal_tools import synth
+from journal_tools import watch as watch_command
 from journal_tools.values import Environment, load_environments
 from journal_tools.watch import watch
 from support import ROOT
@@ -81,8 +84,14 @@ def test_the_command_sees_an_edit_made_as_soon_as_it_says_watching(
     process = subprocess.Popen([*command, *arguments], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     # A thread reads the lines: select() on a buffered pipe misses lines already buffered.
-    lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [*map(lines.put, process.stdout)], daemon=True)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout:  # type: ignore[union-attr]
+            lines.put(line)
+        lines.put(None)  # the command ended
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
         report = read_until(lines, "watching")
@@ -100,13 +109,44 @@ def test_the_command_sees_an_edit_made_as_soon_as_it_says_watching(
     assert "journalEntries: '51'" in (outdir / "dev" / synth.MANIFEST_FILE).read_text()
 
 
-def read_until(lines: queue.Queue[str], marker: str, timeout: float = 60) -> list[str]:
-    """Lines up to the first containing ``marker``; a failure after ``timeout`` seconds."""
+def read_until(lines: queue.Queue[str | None], marker: str, timeout: float = 60) -> list[str]:
+    """Lines up to the first containing ``marker``; a failure at the end or after ``timeout``."""
     read: list[str] = []
     deadline = time.monotonic() + timeout
     while not read or marker not in read[-1]:
         try:
-            read.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             raise AssertionError(f"no line with {marker!r} after {timeout} s: {read}") from None
+        assert line is not None, f"the command ended before a line with {marker!r}: {read}"
+        read.append(line)
     return read
+
+
+def test_the_watcher_runs_before_the_first_synth(
+    environments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So an edit made while the first synth runs is not missed."""
+    events: list[str] = []
+
+    def fake_watch(*_: object, **__: object) -> Iterator[set[str]]:
+        events.append("watcher started")
+        yield set()
+        raise KeyboardInterrupt
+
+    real_synthesize = synth.synthesize
+
+    def recording_synthesize(*arguments: Any, **keywords: Any) -> dict[str, str]:
+        events.append("synth")
+        return real_synthesize(*arguments, **keywords)
+
+    monkeypatch.setattr(watchfiles, "watch", fake_watch)
+    monkeypatch.setattr(synth, "synthesize", recording_synthesize)
+    arguments = ["--environments", str(environments), "--outdir", str(tmp_path / "dist")]
+    assert watch_command.main(arguments) == 0
+    assert events == ["watcher started", "synth"]
+
+
+def test_a_missing_folder_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert watch_command.main(["--environments", str(tmp_path / "nowhere")]) == 1
+    assert f"watch failed: {tmp_path / 'nowhere'}: no such folder" in capsys.readouterr().out

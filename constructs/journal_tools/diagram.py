@@ -150,10 +150,9 @@ def _workload_box(
     ]
     if scratch:
         lines.append("emptyDir: " + ", ".join(scratch))
-    for budget in objects:
-        if budget["kind"] == "PodDisruptionBudget" and selects_any(
-            budget["spec"]["selector"], labels
-        ):
+    for budget in (o for o in objects if o["kind"] == "PodDisruptionBudget"):
+        selector = budget["spec"].get("selector")  # a budget without one selects no pod
+        if selector is not None and selects_any(selector, labels):
             limits = {k: v for k, v in budget["spec"].items() if k != "selector"}
             lines.append("disruption budget: " + ", ".join(f"{k} {v}" for k, v in limits.items()))
     return Box(_key(workload), 2, f"{workload['kind']} {_name(workload)}", lines, "Workload")
@@ -750,7 +749,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ManifestsError as error:
             print(f"diagram failed: {error}", file=sys.stderr)
             return 1
-        arch = architecture(objects)
+        try:
+            arch = architecture(objects)
+        except ValueError as error:  # a selector the API server would refuse too
+            print(f"diagram failed: {arguments.dist / name}: {error}", file=sys.stderr)
+            return 1
         figure = draw(arch, f"journal · {name}   (namespace {arch.namespace})")
         for path in write(figure, out / f"{name}.svg"):
             print(path)

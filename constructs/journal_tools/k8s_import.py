@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import hashlib
 import json
 import os
 import shutil
@@ -61,7 +62,7 @@ def cli_script(prefix: Path) -> Path:
     except (OSError, ValueError, KeyError):
         raise K8sImportError(
             f"cdk8s-cli is not installed in {prefix}: run 'make cli'"
-            f" (npm install cdk8s-cli@{CLI_VERSION})"
+            f" (npm ci of cdk8s-cli {CLI_VERSION} from {CLI_LOCK})"
         ) from None
     if version != CLI_VERSION:
         raise K8sImportError(
@@ -187,17 +188,23 @@ def run(command: list[str], *, cwd: Path, env: dict[str, str], what: str) -> Non
 def install_cli(prefix: Path) -> bool:
     """Install the pinned cdk8s-cli under the npm ``prefix`` unless it is there already.
 
-    ``npm ci`` installs exactly ``CLI_LOCK``'s tree, checking every package's hash.
+    ``npm ci`` installs exactly ``CLI_LOCK``'s tree, checking every package's hash; a stamp
+    of the lock file's digest says which lock the tree was installed from, so a changed lock
+    (or a tree from an earlier ``npm install``) is installed again.
 
     Returns whether it installed. Raises:
         K8sImportError: npm failed.
     """
+    stamp = prefix / ".installed-lock.sha256"
+    digest = hashlib.sha256((CLI_LOCK / "package-lock.json").read_bytes()).hexdigest()
     try:
         cli_script(prefix)
-    except K8sImportError:
-        pass
-    else:
+        installed = stamp.read_text().strip() == digest
+    except (K8sImportError, OSError):
+        installed = False
+    if installed:
         return False
+    stamp.unlink(missing_ok=True)
     prefix.mkdir(parents=True, exist_ok=True)
     for name in ("package.json", "package-lock.json"):
         shutil.copyfile(CLI_LOCK / name, prefix / name)
@@ -219,6 +226,7 @@ def install_cli(prefix: Path) -> bool:
             what=f"npm ci (cdk8s-cli {CLI_VERSION} and its locked dependencies)",
         )
     cli_script(prefix)
+    stamp.write_text(digest + "\n")
     return True
 
 

@@ -14,7 +14,8 @@ def pod_labels(workload: Mapping[str, Any], template: Mapping[str, Any]) -> list
     """The labels of each pod ``workload`` runs from its pod ``template``.
 
     One entry for most workloads (their pods all carry the template's labels); one per pod for
-    a StatefulSet, whose controller adds each pod's name and index.
+    a StatefulSet, whose controller adds each pod's name and index. A workload scaled to zero
+    still counts one pod: its Services and policies are judged as if it ran.
     """
     labels = dict((template.get("metadata") or {}).get("labels") or {})
     spec = workload.get("spec") or {}

@@ -81,13 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--environments", type=Path, default=Path("environments"))
     parser.add_argument("--outdir", type=Path, default=Path("dist"))
     arguments = parser.parse_args(argv)
+    if not arguments.environments.is_dir():
+        print(f"watch failed: {arguments.environments}: no such folder of values files")
+        return 1
     changes = watchfiles.watch(
         arguments.environments, debounce=50, step=10, rust_timeout=100, yield_on_timeout=True
     )
-    # The watcher starts on the first step (an empty batch after at most 100 ms): so an edit
-    # made during the first synth, or right after "watching", is not missed.
-    next(changes)
     try:
+        # The watcher starts on its first step (back within 100 ms), so it is running before
+        # the first synth: an edit made during that synth is seen, and one made before it is
+        # in it.
+        next(changes)
         watch(
             arguments.environments, arguments.outdir, changes, lambda line: print(line, flush=True)
         )
