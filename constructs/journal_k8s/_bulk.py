@@ -59,7 +59,8 @@ def define(
 
 def api_object(scope: Construct, id: str) -> cdk8s.ApiObject:
     """The ``ApiObject`` child ``id`` of ``scope`` (the escape hatch to one Kubernetes object)."""
-    return cdk8s.ApiObject.of(scope.node.find_child(id))
+    # jsii already returns the child as an ApiObject; ApiObject.of would be one more round trip.
+    return typing.cast(cdk8s.ApiObject, scope.node.find_child(id))
 
 
 def same_chart(a: IConstruct, b: IConstruct) -> bool:
