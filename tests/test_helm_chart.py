@@ -29,6 +29,7 @@ from journal_k8s import (
 )
 from journal_tools import helm_binary, helm_chart, synth
 from journal_tools.manifests import from_yaml
+from journal_tools.publish import publish
 from journal_tools.values import Environment, environment_names, load_environments
 from support import ROOT, Manifest
 
@@ -69,7 +70,7 @@ def exported(
 def export_chart(
     chart_dir: Path, environments: list[Environment], build: synth.Builder
 ) -> tuple[Path, dict[str, list[Manifest]]]:
-    synth.swap_in(chart_dir.parent, {chart_dir.name: helm_chart.export(environments, build)})
+    publish(chart_dir.parent, {chart_dir.name: helm_chart.export(environments, build)})
     rendered = synth.render(environments, build)
     return chart_dir, {name: from_yaml(text) for name, text in rendered.items()}
 

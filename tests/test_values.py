@@ -75,7 +75,7 @@ def test_overlay_merges_deeply(environments: Path) -> None:
         ),
         (
             "redis:\n  storage: {size: 10 GB}\n",
-            "dev.yaml:2: redis.storage.size: '10 GB' is not allowed: expected a Kubernetes quantity",
+            "dev.yaml:2: redis.storage.size: '10 GB' is not allowed: expected a Kubernetes",
         ),
         (
             "frontend:\n  image: {tag: latest}\n",

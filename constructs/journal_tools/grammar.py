@@ -19,9 +19,7 @@ address), optionally a wildcard ``*.`` in front, as ``networking.k8s.io/v1`` all
 
 _DOMAIN_PART = r"([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _PATH_PART = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
-IMAGE_REPOSITORY = (
-    rf"^({_DOMAIN_PART}(\.{_DOMAIN_PART})*(:[0-9]+)?/)?{_PATH_PART}(/{_PATH_PART})*$"
-)
+IMAGE_REPOSITORY = rf"^({_DOMAIN_PART}(\.{_DOMAIN_PART})*(:[0-9]+)?/)?{_PATH_PART}(/{_PATH_PART})*$"
 """An image name of the distribution reference grammar: ``[registry[:port]/]path``."""
 IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$|^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$"
 """A tag, or a digest (``sha256:`` or ``sha512:``, as OCI registers them)."""

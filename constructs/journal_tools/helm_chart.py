@@ -62,7 +62,8 @@ from jsii.errors import JSIIError  # noqa: E402
 
 from journal_k8s import CONFIG_HASH_ANNOTATION, content_hash  # noqa: E402
 
-from .synth import Builder, SynthError, render, swap_in  # noqa: E402
+from .publish import PublishError, publish  # noqa: E402
+from .synth import Builder, SynthError, render  # noqa: E402
 from .values import (  # noqa: E402
     Environment,
     EnvironmentValues,
@@ -203,10 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         environments = load_environments(arguments.environments)
         render(environments, app.build)  # the checks of synth: no chart of refused manifests
         files = export(environments, app.build)
-    except (ChartError, ValuesError, SynthError) as error:
+        publish(arguments.outdir.parent, {arguments.outdir.name: files})
+    except (ChartError, ValuesError, SynthError, PublishError) as error:
         print(f"helm export failed, {arguments.outdir}/ left as it was:\n{error}", file=sys.stderr)
         return 1
-    swap_in(arguments.outdir.parent, {arguments.outdir.name: files})
     for name in sorted(files):
         if name.startswith("values-"):
             print(arguments.outdir / name)
