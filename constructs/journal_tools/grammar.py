@@ -59,7 +59,7 @@ def quantity_value(text: str) -> Fraction:
     match = re.match(r"([0-9.]+)(.*)", text)
     assert match is not None
     number, suffix = Fraction(match[1]), match[2]
-    if suffix[:1] in ("e", "E") and len(suffix) > 1:
+    if suffix[:1] in ("e", "E") and suffix[1:] not in ("", "i"):
         return number * Fraction(10) ** int(suffix[1:])
     return number * _MULTIPLIERS[suffix]
 

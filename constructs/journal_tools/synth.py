@@ -25,8 +25,8 @@ from journal_k8s import chart_manifests
 from .checks import problems
 from .manifests import to_yaml
 from .publish import PublishError, publish
-from .values import Environment, EnvironmentValues, ValuesError, load_environments, shorten_key
-from .values_yaml import KeyPath
+from .values import Environment, EnvironmentValues, ValuesError, load_environments
+from .values_yaml import KeyPath, format_key
 
 MANIFEST_FILE = "journal.k8s.yaml"
 
@@ -112,7 +112,7 @@ def render(
         except KeyedError as error:
             message = _cut(str(error))
             raise SynthError(
-                f"{environment.where(error.key)}: {shorten_key(error.key)}: {message}"
+                f"{environment.where(error.key)}: {format_key(error.key)}: {message}"
             ) from None
         except (ValueError, JSIIError) as error:
             raise SynthError(f"{where}: {_cut(str(error))}") from None

@@ -20,10 +20,11 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from . import grammar
-from .values_yaml import KeyPath, Lines, YamlError, read_mapping, shorten
+from .values_yaml import KeyPath, Lines, YamlError, format_key, read_mapping, shorten
 
 BASE_FILE = "_base.yaml"
 SUFFIX = ".yaml"
+MAX_PROBLEMS = 10
 SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
 RESERVED_NAMES = ("helm", "diagrams", "bench")
 """Folders of dist/ that project commands write: no environment may take these names."""
@@ -314,11 +315,12 @@ def _describe(
     layers: list[Path],
     documents: list[tuple[dict[str, Any], Lines]],
 ) -> str:
-    """One line per problem: file, key path, line, value given, what is allowed."""
+    """One line per problem (at most ``MAX_PROBLEMS``): file, key path, line, value, allowed."""
     problems = []
-    for issue in error.errors(include_url=False):
+    issues = error.errors(include_url=False)
+    for issue in issues[:MAX_PROBLEMS]:
         location = tuple(issue["loc"])
-        key = shorten_key(location)
+        key = format_key(location)
         file, line = layers[-1], None
         for path, (_data, lines) in reversed(list(zip(layers, documents, strict=True))):
             if location in lines:
@@ -335,6 +337,8 @@ def _describe(
             if issue["type"] == "string_pattern_mismatch":
                 message = "expected " + _PATTERNS.get(issue["ctx"]["pattern"], message)
             problems.append(f"{where}: {key}: {shorten(issue['input'])} is not allowed: {message}")
+    if len(issues) > MAX_PROBLEMS:
+        problems.append(f"… and {len(issues) - MAX_PROBLEMS} more problems")
     return "\n".join(problems)
 
 
@@ -350,12 +354,6 @@ _PATTERNS = {
     grammar.QUANTITY: "a Kubernetes quantity such as 500m, 2, 1.5, 256Mi, 10Gi or 1e3",
     SECRET_KEY: "a Secret key (letters, digits, '-', '_' and '.')",
 }
-
-
-def shorten_key(location: KeyPath) -> str:
-    """A key path as dotted text, cut like a value (keys come from the user's file)."""
-    text = ".".join(str(part) for part in location) or "(top level)"
-    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _allowed_keys(location: tuple[str | int, ...]) -> list[str]:

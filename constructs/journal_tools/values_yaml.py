@@ -37,6 +37,7 @@ MAX_SHOWN = 60
 KeyPath = tuple[str | int, ...]
 Lines = dict[KeyPath, int]
 
+_KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_CORE}{t}" for t in ("str", "int", "float", "bool", "null")}
 _YAML11_ONLY = re.compile(
@@ -58,10 +59,24 @@ def shorten(value: Any) -> str:
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
+def format_key(key: KeyPath) -> str:
+    """A key path as dotted text; a part that is no plausible key name is not shown.
+
+    So a file that is not a values file (a password file read as YAML keys) is not echoed.
+    """
+    parts = [
+        str(part) if isinstance(part, int) or _KEY_NAME.fullmatch(part) else "<not a key name>"
+        for part in key
+    ]
+    text = ".".join(parts) or "(top level)"
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
 def read_text(path: Path) -> str:
     """The UTF-8 text of a regular file of at most ``MAX_FILE_BYTES`` bytes."""
     try:
-        with open(path, "rb") as file:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer before it is refused.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
             if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
                 raise YamlError(f"{path}: not a regular file: expected a YAML values file")
             data = file.read(MAX_FILE_BYTES + 1)
@@ -126,8 +141,7 @@ class _Builder:
 
     def fail(self, node: Node, key: KeyPath, problem: str) -> YamlError:
         where = f"{self.path}:{node.start_mark.line + 1}"
-        dotted = ".".join(str(part) for part in key)
-        return YamlError(f"{where}: {dotted}: {problem}" if key else f"{where}: {problem}")
+        return YamlError(f"{where}: {format_key(key)}: {problem}" if key else f"{where}: {problem}")
 
     def build(self, node: Node, key: KeyPath, ancestors: set[int]) -> Any:
         self.nodes += 1
