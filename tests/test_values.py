@@ -161,7 +161,7 @@ def qa_values(content: str) -> str:
         ("frontend: {replicas: 101}\n", "less than or equal to 100"),
         (
             "namespace: " + "a" * 5000 + "\n",
-            "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…",
+            "'" + "a" * 58 + "… is not allowed",
         ),
     ],
 )
