@@ -24,6 +24,12 @@ IMAGE_REPOSITORY = rf"^({_DOMAIN_PART}(\.{_DOMAIN_PART})*(:[0-9]+)?/)?{_PATH_PAR
 IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$|^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$"
 """A tag, or a digest (``sha256:`` or ``sha512:``, as OCI registers them)."""
 
+IMAGE_REFERENCE = (
+    f"^{IMAGE_REPOSITORY[1:-1]}"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64}|@sha512:[a-f0-9]{128})$"
+)
+"""A whole image reference: ``repository:tag`` or ``repository@digest``."""
+
 QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][-+]?[0-9]{1,3})?$"
 """A Kubernetes quantity (``resource.ParseQuantity``) without a sign: ``500m``, ``1Gi``, ``1e3``."""
 WHOLE_QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[kMGTPE]|[eE]\+?[0-9]{1,3})?$"
