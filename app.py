@@ -3,9 +3,24 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
-from journal_tools.node import use_bundled_node
+
+def _interrupted_early(_signum: int, _frame: object) -> None:
+    print(
+        "synth interrupted before it wrote anything: its output folder is as it was",
+        file=sys.stderr,
+    )
+    os._exit(130)
+
+
+# Ctrl-C while the modules load: a message, not a traceback (unless SIGINT is ignored).
+if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+    signal.signal(signal.SIGINT, _interrupted_early)
+
+from journal_tools.node import use_bundled_node  # noqa: E402
 
 use_bundled_node()
 

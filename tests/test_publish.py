@@ -124,7 +124,8 @@ def test_kills_at_random_instants_never_mix(
         process = start(after, dist)
         time.sleep(randomness.uniform(0.3, 1.5))
         process.send_signal(signal.SIGKILL if trial % 2 else signal.SIGINT)
-        process.communicate(timeout=30)
+        _, stderr = process.communicate(timeout=30)
+        assert "Traceback" not in stderr, f"trial {trial}: {stderr}"
         seen = state(dist)
         assert seen in (old, new), f"trial {trial}: a mix of old and new"
     synth.synthesize(app.build, after, dist)

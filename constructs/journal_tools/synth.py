@@ -172,6 +172,8 @@ def main(build: Builder, argv: Sequence[str] | None = None) -> int:
         help="output folder (default: $CDK8S_OUTDIR, else dist)",
     )
     arguments = parser.parse_args(argv)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         rendered = synthesize(build, arguments.environments, arguments.outdir)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,15 +37,9 @@ def _number_as_text(value: Any) -> Any:
     return value
 
 
-def _quantity(bounds: grammar.Bounds, *, whole: bool = False) -> Any:
-    """Annotations of a quantity string within ``bounds`` (a byte count when ``whole``)."""
-    pattern = grammar.WHOLE_QUANTITY if whole else grammar.QUANTITY
-    return Annotated[
-        str,
-        BeforeValidator(_number_as_text),
-        Field(pattern=grammar.QUANTITY, json_schema_extra={"pattern": pattern}),
-        AfterValidator(lambda text: grammar.check_quantity(text, bounds, whole=whole)),
-    ]
+def _within(bounds: grammar.Bounds, *, whole: bool = False) -> Callable[[str], str]:
+    """A validator: the quantity is within ``bounds`` (and a byte count when ``whole``)."""
+    return lambda text: grammar.check_quantity(text, bounds, whole=whole)
 
 
 def _not_latest(tag: str) -> str:
@@ -71,9 +65,25 @@ Namespace = Annotated[
     ),
 ]
 Host = Annotated[str, Field(pattern=grammar.HOST, max_length=253)]
-Cpu = _quantity(grammar.CPU)
-Memory = _quantity(grammar.MEMORY, whole=True)
-StorageSize = _quantity(grammar.STORAGE, whole=True)
+_BYTES = Field(pattern=grammar.QUANTITY, json_schema_extra={"pattern": grammar.WHOLE_QUANTITY})
+Cpu = Annotated[
+    str,
+    BeforeValidator(_number_as_text),
+    Field(pattern=grammar.QUANTITY),
+    AfterValidator(_within(grammar.CPU)),
+]
+Memory = Annotated[
+    str,
+    BeforeValidator(_number_as_text),
+    _BYTES,
+    AfterValidator(_within(grammar.MEMORY, whole=True)),
+]
+StorageSize = Annotated[
+    str,
+    BeforeValidator(_number_as_text),
+    _BYTES,
+    AfterValidator(_within(grammar.STORAGE, whole=True)),
+]
 Replicas = Annotated[int, Field(ge=1, le=100)]
 
 
