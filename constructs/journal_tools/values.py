@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
 
 from . import grammar
 from .values_yaml import KeyPath, Lines, YamlError, format_key, read_mapping, shorten
@@ -344,7 +345,9 @@ def _describe(
             problems.append(f"{where}: {key}: unknown key: allowed here are {allowed}")
         else:
             message = issue["msg"].removeprefix("Value error, ")
-            if issue["type"] == "string_pattern_mismatch":
+            if issue["type"] in ("int_type", "int_from_float", "int_parsing"):
+                message = _whole_number(location)
+            elif issue["type"] == "string_pattern_mismatch":
                 message = "expected " + _PATTERNS.get(issue["ctx"]["pattern"], message)
             problems.append(f"{where}: {key}: {shorten(issue['input'])} is not allowed: {message}")
     if len(issues) > MAX_PROBLEMS:
@@ -366,19 +369,40 @@ _PATTERNS = {
 }
 
 
-def _allowed_keys(location: tuple[str | int, ...]) -> list[str]:
-    """The keys the model accepts at ``location`` (a path of aliases)."""
+def _model_at(location: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The model that the values at ``location`` (a path of aliases) are validated by."""
     model: type[BaseModel] | None = EnvironmentValues
     for part in location:
-        assert model is not None
-        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        field = _field(model, part)
         if field is None:
-            return []
+            return None
         candidates = typing.get_args(field.annotation) or (field.annotation,)
         model = next(
             (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
         )
-        if model is None:
-            return []
-    assert model is not None
-    return sorted(f.alias or n for n, f in model.model_fields.items())
+    return model
+
+
+def _field(model: type[BaseModel] | None, alias: str | int) -> FieldInfo | None:
+    if model is None:
+        return None
+    return next((f for n, f in model.model_fields.items() if (f.alias or n) == alias), None)
+
+
+def _allowed_keys(location: tuple[str | int, ...]) -> list[str]:
+    """The keys the model accepts at ``location`` (a path of aliases)."""
+    model = _model_at(location)
+    return [] if model is None else sorted(f.alias or n for n, f in model.model_fields.items())
+
+
+def _whole_number(location: tuple[str | int, ...]) -> str:
+    """What an integer field at ``location`` allows: ``a whole number from 1 to 100``."""
+    field = _field(_model_at(location[:-1]), location[-1]) if location else None
+    bounds = field.metadata if field else []
+    low = next((m.ge for m in bounds if hasattr(m, "ge")), None)
+    high = next((m.le for m in bounds if hasattr(m, "le")), None)
+    return (
+        f"expected a whole number from {low} to {high}"
+        if low is not None
+        else "expected a whole number"
+    )
