@@ -27,6 +27,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 MAX_FILE_BYTES = 64 * 1024
 MAX_DEPTH = 32
@@ -106,6 +107,11 @@ def read_mapping(path: Path) -> tuple[dict[str, Any], Lines]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = error.problem or error.context or "malformed"
         raise YamlError(f"{path}: invalid YAML{where}: {problem}") from None
+    except ReaderError as error:
+        raise YamlError(
+            f"{path}: invalid YAML: character #x{error.character:04x} at offset "
+            f"{error.position}: {error.reason}"
+        ) from None
     except YAMLError as error:
         raise YamlError(f"{path}: invalid YAML: {type(error).__name__}") from None
     if node is None:
