@@ -136,6 +136,21 @@ def test_a_fourth_environment_is_one_more_file(tmp_path: Path) -> None:
             ),
             "dev.yaml:15: ingress.tls: tls is not allowed without host",
         ),
+        (  # accepted by the values (Kubernetes accepts it), refused by the library's Ingress
+            "dev.yaml",
+            lambda t: t.replace("host: journal.dev.example.com", "host: '*.dev.example.com'"),
+            "dev.yaml:15: ingress.host: host='*.dev.example.com' is not allowed",
+        ),
+        (
+            "dev.yaml",
+            lambda t: t.replace('{cpu: "4",', "{cpu: '1e3',"),
+            "dev.yaml:16: quota.cpu: quota cpu='1e3' is not allowed",
+        ),
+        (
+            "dev.yaml",
+            lambda t: t.replace("cpu: 100m, memory: 64Mi", "cpu: 100m, memory: '1e8'"),
+            "dev.yaml:9: static.resources.memory: memory='1e8' is not allowed",
+        ),
     ],
 )
 def test_fails_on_bad_values_and_leaves_dist_byte_identical(
