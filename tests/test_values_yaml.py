@@ -52,7 +52,11 @@ def test_reads_yaml_1_2_with_the_line_of_every_key(tmp_path: Path) -> None:
         ("", ": the file is empty"),
         ("a: 1\x00\n", ": invalid YAML: character #x0000 at offset 4: special characters are not"),
         ("\ufeffa: 1\n  b: 2\n", ": invalid YAML at line 2, column 4: mapping values are not"),
-        ("[" * 20_000 + "]" * 20_000, ":1: nested deeper than 32 levels"),
+        ("[" * 20_000 + "]" * 20_000, ": nested deeper than 32 levels"),
+        (
+            "a: " + "[" * 40 + "]" * 40,
+            ":1: a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0…",
+        ),
         (alias_bomb(9), ": more than 10000 values once aliases are expanded"),
     ],
 )
@@ -102,6 +106,15 @@ def test_never_quotes_the_contents_of_a_file(tmp_path: Path) -> None:
     with pytest.raises(ValuesError, match="not UTF-8 text") as error:
         load_environments(tmp_path)
     assert "FAKEHASH" not in str(error.value)
+
+
+def test_reads_a_file_again_only_when_it_changed(tmp_path: Path) -> None:
+    path = tmp_path / "v.yaml"
+    path.write_text("a: 1\n")
+    first = read_mapping(path)
+    assert read_mapping(path) is first
+    path.write_text("a: 2\n")
+    assert read_mapping(path)[0] == {"a": 2}
 
 
 def test_shortens_long_values() -> None:

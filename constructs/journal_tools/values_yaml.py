@@ -4,7 +4,8 @@ The work and memory are bounded by fixed limits, checked before anything is buil
 
 - the file is a regular file of at most ``MAX_FILE_BYTES`` bytes (a FIFO or a link to a
   device is refused, and never more is read);
-- nesting is at most ``MAX_DEPTH`` levels, checked on the parser's events (no recursion);
+- nesting is at most ``MAX_DEPTH`` levels (the composer's recursion is cut far below Python's
+  limit, whatever the input);
 - aliases are expanded within ``MAX_NODES`` nodes in all, so a "billion laughs" stops early,
   and an alias inside its own anchor is refused.
 
@@ -19,13 +20,11 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
@@ -37,6 +36,10 @@ MAX_SHOWN = 60
 
 KeyPath = tuple[str | int, ...]
 Lines = dict[KeyPath, int]
+
+_CACHE: dict[tuple[int, ...], tuple[dict[str, Any], Lines]] = {}
+"""Files already read, by identity: ``make watch`` parses only what changed. Never mutated."""
+_CACHE_SIZE = 64
 
 _KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
 _CORE = "tag:yaml.org,2002:"
@@ -73,20 +76,31 @@ def format_key(key: KeyPath) -> str:
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
-def read_text(path: Path) -> str:
-    """The UTF-8 text of a regular file of at most ``MAX_FILE_BYTES`` bytes."""
+def read_text(path: Path) -> tuple[str, tuple[int, ...]]:
+    """The UTF-8 text of a regular file of at most ``MAX_FILE_BYTES`` bytes, and its identity.
+
+    The identity (device, inode, size, modification and change times) changes with the file.
+    """
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer before it is refused.
         with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
-            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            status = os.fstat(file.fileno())
+            if not stat.S_ISREG(status.st_mode):
                 raise YamlError(f"{path}: not a regular file: expected a YAML values file")
             data = file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         raise YamlError(f"{path}: cannot be read: {error.strerror}") from None
     if len(data) > MAX_FILE_BYTES:
         raise YamlError(f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB: not a values file")
+    identity = (
+        status.st_dev,
+        status.st_ino,
+        status.st_size,
+        status.st_mtime_ns,
+        status.st_ctime_ns,
+    )
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), identity
     except UnicodeDecodeError as error:
         raise YamlError(f"{path}: not UTF-8 text (invalid byte at offset {error.start})") from None
 
@@ -97,11 +111,15 @@ def read_mapping(path: Path) -> tuple[dict[str, Any], Lines]:
     Raises:
         YamlError: naming the file, the line and the key path.
     """
-    text = read_text(path)
+    text, identity = read_text(path)
+    if identity in _CACHE:
+        return _CACHE[identity]
     yaml = YAML(typ="safe", pure=True)
     try:
-        _check_depth(path, yaml.parse(text))
         node = yaml.compose(text)
+    except RecursionError:
+        # The composer recurses once per level: far deeper than MAX_DEPTH, cut short here.
+        raise YamlError(f"{path}: nested deeper than {MAX_DEPTH} levels") from None
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -121,19 +139,10 @@ def read_mapping(path: Path) -> tuple[dict[str, Any], Lines]:
     if not isinstance(data, dict):
         kind = {list: "list"}.get(type(data), type(data).__name__)
         raise YamlError(f"{path}: the top level is a {kind}: expected a mapping of values")
-    return data, builder.lines
-
-
-def _check_depth(path: Path, events: Iterator[Any]) -> None:
-    depth = 0
-    for event in events:
-        if isinstance(event, CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                line = event.start_mark.line + 1
-                raise YamlError(f"{path}:{line}: nested deeper than {MAX_DEPTH} levels")
-        elif isinstance(event, CollectionEndEvent):
-            depth -= 1
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.clear()
+    _CACHE[identity] = data, builder.lines
+    return _CACHE[identity]
 
 
 class _Builder:
