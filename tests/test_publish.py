@@ -222,6 +222,7 @@ def test_a_full_disk_is_a_message_and_keeps_the_previous_output(
     err = capsys.readouterr().err
     assert "cannot write: No space left on device" in err and "Traceback" not in err
     assert (dist / "dev" / "a.yaml").read_text() == "old"
+    assert len(list((dist / publish.GENERATIONS).iterdir())) == 1  # the partial one is gone
 
 
 def test_a_read_only_outdir_is_a_message(tmpfs: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -108,14 +108,19 @@ def _current(outdir: Path) -> str | None:
 
 
 def _write(outdir: Path, folders: Mapping[str, Mapping[str, str]]) -> Path:
+    """A new generation holding ``folders``; a failed one is removed (a full disk is freed)."""
     generation = outdir / GENERATIONS / f"{time.time_ns()}-{os.getpid()}"
     generation.mkdir(parents=True)
-    for name, files in folders.items():
-        for relative, text in files.items():
-            path = generation / name / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            _pause("first file")
+    try:
+        for name, files in folders.items():
+            for relative, text in files.items():
+                path = generation / name / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+                _pause("first file")
+    except OSError:
+        shutil.rmtree(generation, ignore_errors=True)
+        raise
     return generation
 
 
