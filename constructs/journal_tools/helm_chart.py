@@ -29,7 +29,11 @@ are public contract), and its manifests are compared field by field:
 So ``values-<env>.yaml`` holds exactly what differs between environments, and every key in
 it is read by a template. ``values.schema.json`` describes exactly that: the JSON schema of
 the environment model (``EnvironmentValues``, with its patterns and bounds) cut down to the
-keys used, plus the observed types of ``derived`` and ``objects``; unknown keys are refused.
+keys used, plus ``derived`` and ``objects``: a derived value gets the grammar of what it is
+derived from (``DERIVED_SCHEMAS``, by key), mappings and lists are closed down to their
+leaves, other leaves get their observed type; unknown keys are refused. The quantity
+patterns are in the schema, their numeric bounds (memory from 1Mi, …) are not: JSON Schema
+cannot compare quantities, so those are checked by the Python values only.
 ``values.yaml`` is empty on purpose: defaults from one environment would silently fill the
 keys another environment leaves out, so every render names its values file (the schema
 refuses a render without one).
