@@ -8,17 +8,19 @@ import signal
 import sys
 
 
-def _interrupted_early(_signum: int, _frame: object) -> None:
+def _interrupted(_signum: int, _frame: object) -> None:
     print(
-        "synth interrupted before it wrote anything: its output folder is as it was",
+        "synth interrupted: the output folder holds the previous or the new output of every "
+        "environment, never a mix",
         file=sys.stderr,
     )
     os._exit(130)
 
 
-# Ctrl-C while the modules load: a message, not a traceback (unless SIGINT is ignored).
+# Ctrl-C outside synth.main (while the modules load, while jsii stops Node at exit): a
+# message, not a traceback (unless SIGINT is ignored).
 if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-    signal.signal(signal.SIGINT, _interrupted_early)
+    signal.signal(signal.SIGINT, _interrupted)
 
 from journal_tools.node import use_bundled_node  # noqa: E402
 

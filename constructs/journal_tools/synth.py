@@ -172,11 +172,14 @@ def main(build: Builder, argv: Sequence[str] | None = None) -> int:
         help="output folder (default: $CDK8S_OUTDIR, else dist)",
     )
     arguments = parser.parse_args(argv)
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
+        if previous[0] is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
         rendered = synthesize(build, arguments.environments, arguments.outdir)
+        for name in rendered:
+            print(f"{arguments.outdir / name / MANIFEST_FILE}")
     except (ValuesError, SynthError, PublishError) as error:
         print(f"synth failed, {arguments.outdir}/ left as it was:\n{error}", file=sys.stderr)
         return 1
@@ -187,6 +190,7 @@ def main(build: Builder, argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    for name in rendered:
-        print(f"{arguments.outdir / name / MANIFEST_FILE}")
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
     return 0
