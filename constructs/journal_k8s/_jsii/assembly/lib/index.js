@@ -1,32 +1,125 @@
 "use strict";
 // Each jsii call costs a round trip between Python and this Node process (about 0.5 ms),
-// so the journal-k8s constructs hand over all of their API objects in one call, as JSON text.
+// so the journal-k8s constructs hand over all of their API objects in one call, as JSON text
+// of the generated Kubernetes L1 structs; the generated code turns them into manifests here.
 const cdk8s = require("cdk8s");
+const kplus = require("cdk8s-plus-27");
+
+const k8s = kplus.k8s;
+const STRUCT = "$jsii.struct";
+const REF = "$jsii.ref";
+const ENUM = "$jsii.enum";
+const UNIQUE_NAMES = Symbol.for("journal-k8s.uniqueNames");
 
 class Manifests {
   /**
-   * Defines one cdk8s ApiObject per [id, manifest] pair of `objects` (a JSON array) under
-   * `scope`, then adds each [id, operation] of `patches` (a JSON array; the operation is an
-   * RFC 6902 "add" or "remove") to the ApiObject child `id` of `scope`.
+   * Defines one child of `scope` per [id, struct] pair of `objects` (a JSON array): a
+   * `k8s.Kube<Kind>Props` struct becomes a plain cdk8s ApiObject holding exactly the manifest
+   * that `k8s.Kube<Kind>.manifest` renders (so JSON patches apply to the final manifest); a
+   * `cdk8s-plus-27.ServiceProps` struct becomes a cdk8s-plus Service, whose selector is the
+   * struct's `$selectLabels`. Then adds each [id, operation] of `patches` (an RFC 6902 "add"
+   * or "remove") to the ApiObject child `id`. Values `{"$jsii.ref": i}` stand for `refs[i]`
+   * (Quantity and IntOrString objects), `{"$jsii.enum": [fqn, member]}` for enum members.
    */
-  static define(scope, objects, patches) {
-    for (const [id, manifest] of JSON.parse(objects)) {
-      new cdk8s.ApiObject(scope, id, manifest);
+  static define(scope, objects, refs, patches) {
+    requireUniqueNames(scope);
+    for (const [id, value] of JSON.parse(objects)) {
+      const { fqn, data } = value[STRUCT];
+      const short = fqn.split(".").pop();
+      if (fqn === "cdk8s-plus-27.ServiceProps") {
+        const { $selectLabels: labels, ...props } = revive(data, refs);
+        const service = new kplus.Service(scope, id, props);
+        for (const [key, label] of Object.entries(labels)) {
+          service.selectLabel(key, label);
+        }
+      } else {
+        const kind = k8s[short.replace(/Props$/, "")];
+        if (kind === undefined || !fqn.startsWith("cdk8s-plus-27.k8s.Kube")) {
+          throw new Error(`${fqn} is not the props struct of a Kubernetes object`);
+        }
+        new cdk8s.ApiObject(scope, id, kind.manifest(revive(data, refs)));
+      }
     }
     for (const [id, operation] of JSON.parse(patches)) {
-      cdk8s.ApiObject.of(scope.node.findChild(id)).addJsonPatch(jsonPatch(operation));
+      const child = scope.node.findChild(id);
+      cdk8s.ApiObject.of(child).addJsonPatch(jsonPatch(revive(operation, refs)));
     }
   }
 
-  /** Whether constructs `a` and `b` belong to the same chart (their closest Chart). */
-  static sameChart(a, b) {
-    return cdk8s.Chart.of(a) === cdk8s.Chart.of(b);
+  /** The namespace of each construct's closest chart, as a JSON array (null where none). */
+  static namespaces(constructs) {
+    return JSON.stringify(constructs.map((c) => cdk8s.Chart.of(c).namespace ?? null));
+  }
+
+  /**
+   * What the journal constructs need of constructs they did not make (cdk8s-plus workloads,
+   * Services and pod selectors), as a JSON array: each one's namespace, construct path, name,
+   * container ports, and its pod selector (or, for a Service, its ports and selector).
+   */
+  static describe(constructs) {
+    return JSON.stringify(constructs.map(describe));
   }
 
   /** The chart's manifests, exactly as `chart.toJson()` renders them, as one JSON text. */
   static render(chart) {
     return JSON.stringify(chart.toJson());
   }
+}
+
+function describe(construct) {
+  const found = {
+    namespace: cdk8s.Chart.of(construct).namespace ?? null,
+    path: construct.node.path,
+    name: typeof construct.name === "string" ? construct.name : null,
+    ports: (construct.containers ?? []).flatMap((c) => (c.ports ?? []).map((p) => p.number)),
+  };
+  if (construct instanceof kplus.Service) {
+    const spec = cdk8s.ApiObject.of(construct).toJson().spec ?? {};
+    found.service = { ports: spec.ports ?? [], selector: spec.selector ?? {} };
+    return found;
+  }
+  let config;
+  if (typeof construct.toPodSelectorConfig === "function") {
+    config = construct.toPodSelectorConfig();
+  } else if (typeof construct.toNetworkPolicyPeerConfig === "function") {
+    config = construct.toNetworkPolicyPeerConfig().podSelector;
+  }
+  if (config !== undefined) {
+    found.selector = config.labelSelector._toKube();
+    found.namespaces = config.namespaces?.names ?? null;
+    found.namespacesByLabel = !(config.namespaces?.labelSelector?.isEmpty() ?? true);
+  }
+  return found;
+}
+
+/** `value` with every struct marker rendered by the generated `toJson_*` and refs resolved. */
+function revive(value, refs) {
+  if (Array.isArray(value)) {
+    return value.map((v) => revive(v, refs));
+  }
+  if (value === null || typeof value !== "object") {
+    return value;
+  }
+  if (REF in value) {
+    return refs[value[REF]];
+  }
+  if (ENUM in value) {
+    const [fqn, member] = value[ENUM];
+    const type = fqn.split(".").slice(1).reduce((module, name) => module?.[name], kplus);
+    if (!fqn.startsWith("cdk8s-plus-27.") || type?.[member] === undefined) {
+      throw new Error(`${fqn}.${member} is not a cdk8s-plus-27 enum member`);
+    }
+    return type[member];
+  }
+  if (STRUCT in value) {
+    const { fqn, data } = value[STRUCT];
+    const toJson = k8s[`toJson_${fqn.split(".").pop()}`];
+    if (toJson === undefined || !fqn.startsWith("cdk8s-plus-27.k8s.")) {
+      throw new Error(`${fqn} is not a generated Kubernetes struct`);
+    }
+    return toJson(revive(data, refs));
+  }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revive(v, refs)]));
 }
 
 function jsonPatch({ op, path, value }) {
@@ -41,6 +134,43 @@ function jsonPatch({ op, path, value }) {
     default:
       throw new Error(`JSON patch operation ${JSON.stringify(op)} is not supported: use add or remove`);
   }
+}
+
+/**
+ * Adds, once per app, a validation that no two API objects share apiVersion, kind, namespace
+ * and name (`kubectl apply` would merge them into one); it names both construct paths.
+ */
+function requireUniqueNames(scope) {
+  const root = scope.node.root;
+  if (root[UNIQUE_NAMES]) {
+    return;
+  }
+  root[UNIQUE_NAMES] = true;
+  root.node.addValidation({
+    validate() {
+      const seen = new Map();
+      const errors = [];
+      for (const construct of root.node.findAll()) {
+        if (!cdk8s.ApiObject.isApiObject(construct)) {
+          continue;
+        }
+        const namespace = construct.metadata.namespace ?? "";
+        const key = [construct.apiVersion, construct.kind, namespace, construct.name].join(" ");
+        const first = seen.get(key);
+        if (first === undefined) {
+          seen.set(key, construct.node.path);
+        } else {
+          const where = namespace ? `namespace ${JSON.stringify(namespace)}` : "no namespace";
+          errors.push(
+            `${construct.kind} ${JSON.stringify(construct.name)} (${construct.apiVersion}, ${where}) ` +
+              `is defined twice, by ${first} and by ${construct.node.path}: give one of them ` +
+              "another name (every journal construct takes its names as arguments)",
+          );
+        }
+      }
+      return errors;
+    },
+  });
 }
 
 exports.Manifests = Manifests;
