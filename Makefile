@@ -26,12 +26,15 @@ ENVS = $(basename $(notdir $(filter-out environments/_%,$(wildcard environments/
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(SETUP): pyproject.toml
+# Every package at the version requirements.lock pins; the library and the project commands
+# (constructs/journal_k8s, constructs/journal_tools) are imported from this tree through a .pth.
+$(SETUP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) -e '.[tools,dev]'
+	$(PIP) --no-deps -r requirements.lock
+	$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "journal-project.pth").write_text("$(CURDIR)/constructs\n")'
 	@touch $@
 
-setup: $(SETUP) ## create .venv with the pinned dependencies (reused when pyproject.toml is unchanged)
+setup: $(SETUP) ## create .venv with the locked dependencies (reused while requirements.lock is unchanged)
 
 synth: $(SETUP) ## synthesize every environment in environments/ into dist/<env>/
 	@$(PY) -O app.py

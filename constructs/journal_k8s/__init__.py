@@ -2,11 +2,12 @@
 
 from ._bulk import chart_manifests
 from ._pod import CONFIG_HASH_ANNOTATION, content_hash
-from ._types import Backend, ExistingSecret, IngressTls, Quota, Resources, Workload
+from ._types import Backend, ExistingSecret, IngressTls, PodOptions, Quota, Resources, Workload
 from .api_frontend import ApiFrontend
 from .journal_service import JournalService
 from .path_ingress import PathIngress
 from .redis import Redis
+from .restricted import adopt_restricted, restricted_container_security, restricted_pod_security
 from .restricted_namespace import RestrictedNamespace
 from .static_site import StaticSite
 
@@ -18,12 +19,16 @@ __all__ = [
     "IngressTls",
     "JournalService",
     "PathIngress",
+    "PodOptions",
     "Quota",
     "Redis",
     "Resources",
     "RestrictedNamespace",
     "StaticSite",
     "Workload",
+    "adopt_restricted",
     "chart_manifests",
     "content_hash",
+    "restricted_container_security",
+    "restricted_pod_security",
 ]

@@ -58,6 +58,11 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
     def describe(cls, constructs: Sequence[IConstruct]) -> str:
         return typing.cast(str, jsii.sinvoke(cls, "describe", [constructs]))
 
+    @jsii.member(jsii_name="requireRestricted")
+    @builtins.classmethod
+    def require_restricted(cls, scope: Construct, namespace: str) -> None:
+        jsii.sinvoke(cls, "requireRestricted", [scope, namespace])
+
     @jsii.member(jsii_name="render")
     @builtins.classmethod
     def render(cls, chart: cdk8s.Chart) -> str:
@@ -113,6 +118,20 @@ class _Encoder:
                 self.refs.append(value)
             return {_REF: index}
         raise TypeError(f"{value!r} cannot be part of a Kubernetes object")
+
+
+def jsii_json(value: Any) -> Any:
+    """A struct (or data holding structs) as plain JSON with jsii names, for JSON patches on
+    cdk8s-plus objects (applied before their generated code renames fields).
+
+    Raises:
+        TypeError: ``value`` holds a Quantity or IntOrString (they live in Node).
+    """
+    encoder = _Encoder()
+    data = encoder.value(value)
+    if encoder.refs:
+        raise TypeError(f"{value!r} holds Quantity or IntOrString values: it is not plain JSON")
+    return data
 
 
 def define(
@@ -183,6 +202,11 @@ def describe(*constructs: IConstruct) -> list[dict[str, Any]]:
     """What Node knows of constructs made elsewhere (see ``Manifests.describe``), in one trip."""
     found: list[dict[str, Any]] = json.loads(_Manifests.describe(list(constructs)))
     return found
+
+
+def require_restricted(scope: Construct, namespace: str) -> None:
+    """Validate at synth that every pod template in ``namespace`` meets ``restricted``."""
+    _Manifests.require_restricted(scope, namespace)
 
 
 def chart_manifests(chart: cdk8s.Chart) -> list[Manifest]:

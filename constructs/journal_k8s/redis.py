@@ -358,7 +358,9 @@ class Redis(SelectablePods):
         volume = kplus.Volume.from_secret(
             workload,
             f"{self._name}-password",
-            kplus.Secret.from_secret_name(workload, f"{self._name}-password", self.password.name),
+            kplus.Secret.from_secret_name(
+                workload, f"{self._name}-password-secret", self.password.name
+            ),
             default_mode=0o440,
             items={self.password.key: kplus.PathMapping(path=self.password.key)},
             name=f"{self._name}-password",

@@ -15,7 +15,10 @@ POD_SECURITY_VERSION = "v1.27"
 class RestrictedNamespace(Construct):
     """A Namespace enforcing Pod Security ``restricted``, with quota, limits and default deny.
 
-    Every pod of the namespace is denied all traffic but DNS until a NetworkPolicy (such as
+    At synth, every pod template in the namespace (from any chart of the app) must meet
+    ``restricted``; a workload that does not fails the synth, named with the missing field
+    (``adopt_restricted`` fixes a cdk8s-plus workload). Every pod of the namespace is denied
+    all traffic but DNS until a NetworkPolicy (such as
     those of the journal constructs) lets it through. Containers without resources get the
     LimitRange defaults (requests 100m/128Mi, limits 500m/512Mi).
 
@@ -83,3 +86,4 @@ class RestrictedNamespace(Construct):
             # A Namespace is cluster-scoped: drop the namespace the chart gives every object.
             [("Resource", {"op": "remove", "path": "/metadata/namespace"})],
         )
+        _bulk.require_restricted(self, name)

@@ -60,10 +60,81 @@ class Manifests {
     return JSON.stringify(constructs.map(describe));
   }
 
+  /**
+   * Adds a validation to `scope`: every pod template of an API object in `namespace` (any
+   * chart of the app) must meet the Pod Security Standard "restricted"; each error names the
+   * object, its construct path and the field.
+   */
+  static requireRestricted(scope, namespace) {
+    scope.node.addValidation({
+      validate() {
+        return scope.node.root.node
+          .findAll()
+          .filter((c) => cdk8s.ApiObject.isApiObject(c) && c.metadata.namespace === namespace)
+          .flatMap((c) => {
+            const manifest = c.toJson();
+            const where = `${manifest.kind} ${JSON.stringify(manifest.metadata?.name)} (${c.node.path})`;
+            const found = podSpecOf(manifest);
+            return found === undefined
+              ? []
+              : restrictedProblems(found.spec).map(
+                  (p) => `${where}: ${found.at}.${p} (Pod Security "restricted" in namespace ${JSON.stringify(namespace)}; journal_k8s.adopt_restricted fixes a cdk8s-plus workload)`,
+                );
+          });
+      },
+    });
+  }
+
   /** The chart's manifests, exactly as `chart.toJson()` renders them, as one JSON text. */
   static render(chart) {
     return JSON.stringify(chart.toJson());
   }
+}
+
+function podSpecOf(manifest) {
+  switch (manifest.kind) {
+    case "Pod":
+      return { at: "spec", spec: manifest.spec ?? {} };
+    case "Deployment":
+    case "StatefulSet":
+    case "DaemonSet":
+    case "ReplicaSet":
+    case "Job":
+      return { at: "spec.template.spec", spec: manifest.spec?.template?.spec ?? {} };
+    case "CronJob":
+      return { at: "spec.jobTemplate.spec.template.spec", spec: manifest.spec?.jobTemplate?.spec?.template?.spec ?? {} };
+    default:
+      return undefined;
+  }
+}
+
+/** What a pod spec lacks for the "restricted" profile, as "field: what it must be". */
+function restrictedProblems(spec) {
+  const problems = [];
+  const pod = spec.securityContext ?? {};
+  for (const host of ["hostNetwork", "hostPID", "hostIPC"]) {
+    if (spec[host]) problems.push(`${host}: must be unset or false`);
+  }
+  for (const [i, volume] of (spec.volumes ?? []).entries()) {
+    if (volume.hostPath) problems.push(`volumes[${i}].hostPath: must not be used`);
+  }
+  const seccompOk = (context) => ["RuntimeDefault", "Localhost"].includes(context?.seccompProfile?.type);
+  const groups = [["containers", spec.containers ?? []], ["initContainers", spec.initContainers ?? []]];
+  for (const [field, containers] of groups) {
+    for (const [i, container] of containers.entries()) {
+      const at = `${field}[${i}].securityContext`;
+      const own = container.securityContext ?? {};
+      if (own.privileged) problems.push(`${at}.privileged: must be unset or false`);
+      if (own.allowPrivilegeEscalation !== false) problems.push(`${at}.allowPrivilegeEscalation: must be false`);
+      if (!(own.capabilities?.drop ?? []).includes("ALL")) problems.push(`${at}.capabilities.drop: must include "ALL"`);
+      const added = (own.capabilities?.add ?? []).filter((c) => c !== "NET_BIND_SERVICE");
+      if (added.length) problems.push(`${at}.capabilities.add: only NET_BIND_SERVICE is allowed, not ${added.join(", ")}`);
+      if (own.runAsNonRoot !== true && pod.runAsNonRoot !== true) problems.push(`${at}.runAsNonRoot: must be true (here or in the pod's securityContext)`);
+      if ((own.runAsUser ?? pod.runAsUser) === 0) problems.push(`${at}.runAsUser: must not be 0`);
+      if (!seccompOk(own) && !seccompOk(pod)) problems.push(`${at}.seccompProfile.type: must be RuntimeDefault or Localhost (here or in the pod's securityContext)`);
+    }
+  }
+  return problems;
 }
 
 function describe(construct) {
