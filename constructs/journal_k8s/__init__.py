@@ -1,13 +1,18 @@
 """Typed cdk8s constructs for the journal service of *Kubernetes Best Practices*, chapter 1."""
 
 from ._bulk import chart_manifests
-from ._pod import CONFIG_HASH_ANNOTATION, content_hash
+from ._pod import (
+    CONFIG_HASH_ANNOTATION,
+    content_hash,
+    restricted_container_security,
+    restricted_pod_security,
+)
 from ._types import Backend, ExistingSecret, IngressTls, PodOptions, Quota, Resources, Workload
 from .api_frontend import ApiFrontend
 from .journal_service import JournalService
 from .path_ingress import PathIngress
 from .redis import Redis
-from .restricted import adopt_restricted, restricted_container_security, restricted_pod_security
+from .restricted import adopt_restricted
 from .restricted_namespace import RestrictedNamespace
 from .static_site import StaticSite
 

@@ -187,11 +187,6 @@ def service(scope: Construct, id: str) -> kplus.Service:
     return typing.cast(kplus.Service, scope.node.find_child(id))
 
 
-def service(scope: Construct, id: str) -> kplus.Service:
-    """The ``kplus.Service`` child ``id`` of ``scope``."""
-    return typing.cast(kplus.Service, scope.node.find_child(id))
-
-
 def namespaces(*constructs: IConstruct) -> list[str | None]:
     """The namespace of each construct's chart (``None`` where it has none), in one round trip."""
     found: list[str | None] = json.loads(_Manifests.namespaces(list(constructs)))

@@ -110,7 +110,7 @@ def allow(
     port: int | str,
     labels: Mapping[str, str],
 ) -> k8s.KubeNetworkPolicyProps:
-    """Allow traffic on TCP ``port`` (a number or a container port name) between the pods ``pods`` selects and ``peers``.
+    """Allow traffic on TCP ``port`` (a number or a port name) between ``pods`` and ``peers``.
 
     ``Ingress`` lets the peers in to the pods; ``Egress`` lets the pods out to the peers,
     and to the cluster DNS, since an egress policy would otherwise cut name resolution.

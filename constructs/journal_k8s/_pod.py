@@ -86,7 +86,7 @@ def pod_template(
     options.check_against(container, volumes, labels)
     main = k8s.Container(
         **{
-            **container._values,  # type: ignore[attr-defined]
+            **container._values,
             "env": [*(container.env or ()), *options.env] or None,
             "env_from": list(options.env_from) or None,
             "volume_mounts": [*(container.volume_mounts or ()), *options.volume_mounts],

@@ -282,7 +282,8 @@ class PodOptions:
         ):
             if isinstance(items, str | bytes) or not all(isinstance(i, kind) for i in items):
                 raise TypeError(
-                    f"{argument}={items!r} is not allowed: expected a sequence of k8s.{kind.__name__}"
+                    f"{argument}={items!r} is not allowed: expected a sequence of "
+                    f"k8s.{kind.__name__}"
                 )
 
     def check_against(
