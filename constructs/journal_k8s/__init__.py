@@ -6,6 +6,7 @@ from ._types import Backend, ExistingSecret, IngressTls, Quota, Resources, Workl
 from .api_frontend import ApiFrontend
 from .journal_service import JournalService
 from .path_ingress import PathIngress
+from .path_route import PathRoute
 from .redis import Redis
 from .restricted_namespace import RestrictedNamespace
 from .static_site import StaticSite
@@ -18,6 +19,7 @@ __all__ = [
     "IngressTls",
     "JournalService",
     "PathIngress",
+    "PathRoute",
     "Quota",
     "Redis",
     "Resources",
