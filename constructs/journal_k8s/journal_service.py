@@ -8,6 +8,7 @@ from . import api_frontend, redis, static_site
 from ._types import ExistingSecret, IngressTls, Resources
 from .api_frontend import ApiFrontend
 from .path_ingress import PathIngress
+from .path_route import PathRoute
 from .redis import Redis
 from .static_site import StaticSite
 
@@ -40,6 +41,9 @@ class JournalService(Construct):
         tls: TLS for ``host``. Default: plain HTTP.
         ingress_controller_namespace: where the ingress controller runs.
             Default: ``"ingress-nginx"``.
+        edge: a Gateway API ``PathRoute`` (without routes yet) that takes the routes instead
+            of an Ingress; the ``ingress_*``, ``host`` and ``tls`` arguments are then not used.
+            Default: a ``PathIngress``.
     """
 
     def __init__(
@@ -64,6 +68,7 @@ class JournalService(Construct):
         host: str | None = None,
         tls: IngressTls | None = None,
         ingress_controller_namespace: str = "ingress-nginx",
+        edge: PathRoute | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.redis = Redis(
@@ -91,14 +96,20 @@ class JournalService(Construct):
             self, "Static", image=static_image, replicas=static_replicas, resources=static_resources
         )
         """The static file tier."""
-        self.ingress = PathIngress(
-            self,
-            "Ingress",
-            class_name=ingress_class,
-            host=host,
-            tls=tls,
-            controller_namespace=ingress_controller_namespace,
-        )
-        """The Ingress: ``/api`` first, then ``/``."""
-        self.ingress.route("/api", self.api)
-        self.ingress.route("/", self.static_site)
+        self.ingress: PathIngress | None = None
+        """The Ingress (``None`` with an ``edge``)."""
+        self.edge: PathIngress | PathRoute
+        """Where traffic enters, the Ingress or the ``edge``: ``/api`` first, then ``/``."""
+        if edge is None:
+            self.edge = self.ingress = PathIngress(
+                self,
+                "Ingress",
+                class_name=ingress_class,
+                host=host,
+                tls=tls,
+                controller_namespace=ingress_controller_namespace,
+            )
+        else:
+            self.edge = edge
+        self.edge.route("/api", self.api)
+        self.edge.route("/", self.static_site)
