@@ -14,7 +14,7 @@ from support import ROOT
 CONSUMER_APP = '''
 import cdk8s
 from cdk8s_plus_27 import k8s
-from journal_k8s import Redis, chart_manifests
+from journal_k8s import PathRoute, Redis, StaticSite, chart_manifests
 
 LABELS = {"app.kubernetes.io/name": "worker"}
 
@@ -54,6 +54,9 @@ cache.allow_from(Worker())
 cdk8s.ApiObject.of(cache.node.find_child("StatefulSet")).add_json_patch(
     cdk8s.JsonPatch.add("/metadata/annotations", {"team.example.com/owner": "team-a"})
 )
+# The Gateway API classes ship privately inside the wheel (journal_k8s._gateway).
+route = PathRoute(chart, "Route", gateway_name="shared", gateway_namespace="gateways")
+route.route("/", StaticSite(chart, "Docs", name="docs"))
 assert chart_manifests(chart) == chart.to_json()
 app.synth()
 '''
@@ -68,7 +71,9 @@ def test_wheel_installs_and_a_consumer_app_synthesizes(tmp_path: Path) -> None:
     (wheel,) = (tmp_path / "wheels").glob("journal_k8s-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "journal_k8s/py.typed" in names
-    assert not [n for n in names if n.startswith(("tests/", "app.py", "constructs/"))]
+    assert not [n for n in names if n.startswith(("tests/", "app.py", "constructs/", "imports/"))]
+    assert "journal_k8s/_gateway/__init__.py" in names
+    assert "journal_k8s/_gateway/_jsii/iok8snetworkinggateway@0.0.0.jsii.tgz" in names
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
@@ -101,3 +106,4 @@ def test_wheel_installs_and_a_consumer_app_synthesizes(tmp_path: Path) -> None:
     assert "name: worker" in output and "value: cache-write" in output
     assert "name: cache-from-worker" in output
     assert "team.example.com/owner: team-a" in output
+    assert "kind: HTTPRoute" in output and "name: docs-from-gateway" in output

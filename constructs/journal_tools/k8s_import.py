@@ -306,10 +306,10 @@ def generate_crds(crds: Path, target: Path, *, prefix: Path) -> Path:
     Raises:
         K8sImportError: no CRD files, the cli is missing or the import failed.
     """
-    script = cli_script(prefix)
     sources = sorted(crds.glob("*.yaml"))
     if not sources:
         raise K8sImportError(f"{crds}: no CRD files (*.yaml) to import")
+    script = cli_script(prefix)
     target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".crd-import-", dir=target.parent) as tmp:
