@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
-from types import MappingProxyType
 
 import cdk8s
 import pytest
 import yaml
-from constructs import Construct
 
 from journal_k8s import ApiFrontend, PathRoute, Redis, StaticSite, _gateway
 from journal_k8s.path_route import (
@@ -21,18 +18,7 @@ from journal_k8s.path_route import (
     path_elements,
 )
 from journal_tools import crds
-from support import ROOT, Manifest, find, synth
-
-
-class Backend(Construct):
-    """The smallest backend: a Service name and port, a container port and pod labels."""
-
-    def __init__(self, scope: Construct, id: str, *, name: str, port: int = 80) -> None:
-        super().__init__(scope, id)
-        self.name = self.service_name = name
-        self.service_port = port
-        self.container_port = 8000 + port
-        self.pod_labels: Mapping[str, str] = MappingProxyType({"app.kubernetes.io/name": name})
+from support import ROOT, Backend, Manifest, find, synth
 
 
 def route_on(chart: cdk8s.Chart, **arguments: object) -> PathRoute:
