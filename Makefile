@@ -62,7 +62,7 @@ snapshots: $(SETUP) ## rewrite the snapshots on purpose (review the diff before 
 cli: $(SETUP) ## install the pinned cdk8s-cli (run by the venv's Node 24) into .venv/cdk8s-cli
 	@$(PY) -m journal_tools.k8s_import --install-cli
 
-imports: cli ## regenerate imports/k8s offline (cdk8s import k8s@1.27.0 --language python)
+imports: cli ## regenerate imports/k8s and journal_k8s/_gateway (Gateway API CRDs) offline
 	@$(PY) -m journal_tools.k8s_import
 
 assembly: $(SETUP) ## repack the library's jsii assembly from constructs/journal_k8s/_jsii/assembly/

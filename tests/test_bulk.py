@@ -13,7 +13,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 import app
-from journal_k8s import JournalService, Redis, _bulk, chart_manifests
+from journal_k8s import JournalService, PathRoute, Redis, _bulk, chart_manifests
 from journal_k8s._bulk import define
 from journal_tools import bulk_assembly
 from journal_tools.values import load_environments
@@ -134,4 +134,14 @@ def test_a_journal_stack_is_twenty_round_trips(
     1 read-back, 1 callback reply, 1 for the first Quantity value this process had not made."""
     JournalService(chart, "Journal")
     assert len(chart_manifests(chart)) == 21
+    assert len(round_trips) <= 20
+
+
+def test_a_journal_stack_on_a_gateway_costs_the_same_round_trips(
+    chart: cdk8s.Chart, round_trips: list[object]
+) -> None:
+    """The HTTPRoute body is built from the generated structs in Python: no extra request."""
+    route = PathRoute(chart, "Route", gateway_name="shared", gateway_namespace="gateways")
+    JournalService(chart, "Journal", edge=route)
+    assert len(chart_manifests(chart)) == 21  # the HTTPRoute and its 2 policies for the Ingress's
     assert len(round_trips) <= 20

@@ -39,6 +39,7 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
         "IngressTls",
         "JournalService",
         "PathIngress",
+        "PathRoute",
         "Quota",
         "Redis",
         "Resources",

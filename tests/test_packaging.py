@@ -32,6 +32,9 @@ def test_wheel_installs_beside_another_cdk8s_and_synthesizes_the_readme_example(
     names = zipfile.ZipFile(wheel).namelist()
     assert "journal_k8s/py.typed" in names
     assert "journal_k8s/_jsii/journal-k8s-bulk@0.2.0.jsii.tgz" in names
+    # The Gateway API classes ship privately, never as a top-level `imports` package.
+    assert "journal_k8s/_gateway/__init__.py" in names
+    assert "journal_k8s/_gateway/_jsii/iok8snetworkinggateway@0.0.0.jsii.tgz" in names
     tops = {n.split("/")[0] for n in names if not n.startswith("journal_k8s-")}
     assert tops == {"journal_k8s"}, "the wheel holds the library only (no journal_tools, imports)"
     metadata = (

@@ -36,3 +36,7 @@ def test_example_app_synthesizes_both_charts(tmp_path: Path) -> None:
     assert stateful_set["spec"]["minReadySeconds"] == 10
     (ingress,) = [o for o in custom if o["kind"] == "Ingress"]
     assert [p["path"] for p in ingress["spec"]["rules"][0]["http"]["paths"]] == ["/api", "/"]
+    edge = from_yaml((tmp_path / "dist" / "edge.k8s.yaml").read_text())
+    assert not [o for o in edge if o["kind"] == "Ingress"]
+    (route,) = [o for o in edge if o["kind"] == "HTTPRoute"]
+    assert [r["matches"][0]["path"]["value"] for r in route["spec"]["rules"]] == ["/api", "/"]

@@ -11,6 +11,7 @@ from ._types import Backend, ExistingSecret, IngressTls, PodOptions, Quota, Reso
 from .api_frontend import ApiFrontend
 from .journal_service import JournalService
 from .path_ingress import PathIngress
+from .path_route import PathRoute
 from .redis import Redis
 from .restricted import adopt_restricted
 from .restricted_namespace import RestrictedNamespace
@@ -24,6 +25,7 @@ __all__ = [
     "IngressTls",
     "JournalService",
     "PathIngress",
+    "PathRoute",
     "PodOptions",
     "Quota",
     "Redis",

@@ -40,6 +40,7 @@ __jsii_assembly__ = jsii.JSIIAssembly.load(
 _STRUCT = "$jsii.struct"
 _REF = "$jsii.ref"
 _ENUM = "$jsii.enum"
+_MANIFEST = "$manifest"
 
 
 class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"):
@@ -93,8 +94,10 @@ class _Encoder:
         self.refs: list[Any] = []
         self._ref_index: dict[int, int] = {}
 
-    def struct(self, value: Struct | SelectingService) -> dict[str, Any]:
+    def struct(self, value: Struct | SelectingService | Manifest) -> dict[str, Any]:
         """A marker that Node renders with the struct's generated ``toJson_*``."""
+        if isinstance(value, dict):
+            return {_MANIFEST: self.value(value)}
         if isinstance(value, SelectingService):
             data = {**self.value(value.props), "$selectLabels": dict(value.select_labels)}
             return {_STRUCT: {"fqn": "cdk8s-plus-27.ServiceProps", "data": data}}
@@ -136,13 +139,14 @@ def jsii_json(value: Any) -> Any:
 
 def define(
     scope: Construct,
-    objects: Mapping[str, Struct | SelectingService],
+    objects: Mapping[str, Struct | SelectingService | Manifest],
     patches: Iterable[Patch] = (),
 ) -> None:
     """Define one child of ``scope`` per construct id of ``objects``, in order, in one round trip.
 
     A ``k8s.Kube<Kind>Props`` becomes a ``cdk8s.ApiObject`` with the manifest the generated
-    ``k8s.Kube<Kind>`` renders; a ``SelectingService`` becomes a ``kplus.Service``. Each
+    ``k8s.Kube<Kind>`` renders; a ``SelectingService`` becomes a ``kplus.Service``; a plain
+    ``Manifest`` (rendered in Python, e.g. from the Gateway API classes) an ApiObject. Each
     ``(id, operation)`` of ``patches`` then adds a JSON patch (an RFC 6902 ``add`` or
     ``remove``) to the child ``id``; a patch value that is a struct, or a list of structs, is
     rendered by the generated code too.

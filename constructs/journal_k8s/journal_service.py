@@ -8,6 +8,7 @@ from . import api_frontend, redis, static_site
 from ._types import ExistingSecret, IngressTls, PodOptions, Resources, check_service_name
 from .api_frontend import ApiFrontend
 from .path_ingress import PathIngress
+from .path_route import PathRoute
 from .redis import Redis
 from .static_site import StaticSite
 
@@ -51,6 +52,9 @@ class JournalService(Construct):
         frontend_pod: typed additions to the API pods. Default: none.
         static_pod: typed additions to the NGINX pods. Default: none.
         redis_pod: typed additions to the Redis pods. Default: none.
+        edge: a Gateway API ``PathRoute`` (without routes yet) that takes the routes instead
+            of an Ingress; the ``ingress_*``, ``host`` and ``tls`` arguments are then not used.
+            Default: a ``PathIngress``.
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class JournalService(Construct):
         frontend_pod: PodOptions | None = None,
         static_pod: PodOptions | None = None,
         redis_pod: PodOptions | None = None,
+        edge: PathRoute | None = None,
     ) -> None:
         super().__init__(scope, id)
         if name is not None:
@@ -121,9 +126,12 @@ class JournalService(Construct):
         )
         """The static file tier."""
         self.ingress: PathIngress | None = None
-        """The Ingress (``/api`` before ``/``), or ``None`` when built ``with_ingress=False``."""
-        if with_ingress:
-            self.ingress = PathIngress(
+        """The Ingress, or ``None`` with an ``edge`` or ``with_ingress=False``."""
+        self.edge: PathIngress | PathRoute | None = edge
+        """Where traffic enters, the Ingress or the ``edge`` (``/api`` before ``/``), or
+        ``None`` when built ``with_ingress=False``."""
+        if edge is None and with_ingress:
+            self.edge = self.ingress = PathIngress(
                 self,
                 "Ingress",
                 name="frontend-ingress" if name is None else f"{name}-ingress",
@@ -132,5 +140,6 @@ class JournalService(Construct):
                 tls=tls,
                 controller_namespace=ingress_controller_namespace,
             )
-            self.ingress.route("/api", self.api)
-            self.ingress.route("/", self.static_site)
+        if self.edge is not None:
+            self.edge.route("/api", self.api)
+            self.edge.route("/", self.static_site)

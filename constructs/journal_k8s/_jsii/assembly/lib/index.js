@@ -9,6 +9,7 @@ const k8s = kplus.k8s;
 const STRUCT = "$jsii.struct";
 const REF = "$jsii.ref";
 const ENUM = "$jsii.enum";
+const MANIFEST = "$manifest";
 const UNIQUE_NAMES = Symbol.for("journal-k8s.uniqueNames");
 
 class Manifests {
@@ -17,13 +18,17 @@ class Manifests {
    * `k8s.Kube<Kind>Props` struct becomes a plain cdk8s ApiObject holding exactly the manifest
    * that `k8s.Kube<Kind>.manifest` renders (so JSON patches apply to the final manifest); a
    * `cdk8s-plus-27.ServiceProps` struct becomes a cdk8s-plus Service, whose selector is the
-   * struct's `$selectLabels`. Then adds each [id, operation] of `patches` (an RFC 6902 "add"
+   * struct's `$selectLabels`; `{"$manifest": m}` becomes an ApiObject of the manifest m. Then adds each [id, operation] of `patches` (an RFC 6902 "add"
    * or "remove") to the ApiObject child `id`. Values `{"$jsii.ref": i}` stand for `refs[i]`
    * (Quantity and IntOrString objects), `{"$jsii.enum": [fqn, member]}` for enum members.
    */
   static define(scope, objects, refs, patches) {
     requireUniqueNames(scope);
     for (const [id, value] of JSON.parse(objects)) {
+      if (MANIFEST in value) {
+        new cdk8s.ApiObject(scope, id, revive(value[MANIFEST], refs));
+        continue;
+      }
       const { fqn, data } = value[STRUCT];
       const short = fqn.split(".").pop();
       if (fqn === "cdk8s-plus-27.ServiceProps") {
