@@ -25,7 +25,10 @@ def test_prod_to_staging_shows_the_edge_moving_to_the_gateway(
     code, out, _ = run(capsys, "prod", "staging", "--dist", dist)
     assert code == 0
     lines = out.splitlines()
-    for only_in_prod in ("Ingress/frontend-ingress", "NetworkPolicy/frontend-from-ingress"):
+    for only_in_prod in (
+        "Ingress/frontend-ingress",
+        "NetworkPolicy/frontend-from-frontend-ingress",
+    ):
         assert f"- {only_in_prod}  only in prod" in lines
     for only_in_staging in (
         "HTTPRoute/frontend-route",

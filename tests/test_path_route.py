@@ -159,8 +159,8 @@ def test_fails_on_bad_arguments_naming_them(
 
 def test_fails_on_a_backend_that_is_not_a_construct(chart: cdk8s.Chart) -> None:
     route = route_on(chart)
-    with pytest.raises(ValueError, match="is not allowed: expected a construct with service_name"):
-        route.route("/", object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="is not a backend: it lacks service_name, service_port"):
+        route.route("/", object())
 
 
 def test_the_data_plane_reaches_each_backend_on_its_container_port_only(
