@@ -155,3 +155,17 @@ def test_fails_on_a_reference_grant_to_an_unknown_kind_field() -> None:
     ]
     del grant["spec"]["to"][0]["service"]
     assert schemas.validate(grant, "1.27") == []
+
+
+def test_a_rule_that_cannot_be_evaluated_is_an_error_not_a_pass() -> None:
+    schema = {
+        "type": "object",
+        "x-kubernetes-validations": [{"rule": "self.missing == 1", "message": "unused"}],
+        "properties": {
+            "n": {"type": "integer", "x-kubernetes-validations": [{"rule": "self < 3"}]}
+        },
+    }
+    assert list(crds.rule_errors({"n": 5}, schema)) == [
+        "(object): CEL rule 'self.missing == 1' could not be evaluated: 'missing'",
+        "n: failed rule: self < 3",
+    ]
