@@ -6,6 +6,7 @@ from cdk8s_plus_27 import k8s
 
 from journal_k8s import (
     JournalService,
+    PathRoute,
     PodOptions,
     Quota,
     Resources,
@@ -44,6 +45,8 @@ blue = JournalService(
     ),
 )
 green = JournalService(shop, "Green", name="green", host="green.example.com")
+# The escape hatch, for what no argument covers: each object's ApiObject takes JSON patches.
+blue.redis.stateful_set.add_json_patch(cdk8s.JsonPatch.add("/spec/minReadySeconds", 10))
 
 # A team's own kplus workload, made restricted in one call, routed under /admin of blue.
 admin = kplus.Deployment(
@@ -91,4 +94,16 @@ blue.redis.connect(worker, worker.containers[0], cluster_domain="cluster.local")
 # ... and reaches green's API the kplus way.
 worker.connections.allow_to(green.api)
 
-app.synth()
+# A third journal behind the platform's shared Gateway (Gateway API) instead of an Ingress.
+docs = cdk8s.Chart(app, "docs", namespace="docs", disable_resource_name_hashes=True)
+route = PathRoute(
+    docs,
+    "Route",
+    gateway_name="shared-gateway",
+    gateway_namespace="gateway-system",
+    section_name="https",
+    hostnames=["docs.example.com"],
+)
+JournalService(docs, "Journal", edge=route)  # /api and / become rules of the HTTPRoute
+
+app.synth()  # dist/shop.k8s.yaml, dist/jobs.k8s.yaml, dist/docs.k8s.yaml

@@ -74,6 +74,21 @@ def test_an_added_kplus_route_comes_before_the_root(charts: dict[str, list[Manif
     assert "cdk8s.io/metadata.addr" in policy["podSelector"]["matchLabels"]
 
 
+def test_a_journal_behind_the_gateway_gets_an_http_route(
+    charts: dict[str, list[Manifest]],
+) -> None:
+    docs = charts["docs"]
+    assert not [o for o in docs if o["kind"] == "Ingress"]
+    (route,) = [o for o in docs if o["kind"] == "HTTPRoute"]
+    assert [r["matches"][0]["path"]["value"] for r in route["spec"]["rules"]] == ["/api", "/"]
+    assert route["spec"]["parentRefs"][0]["name"] == "shared-gateway"
+
+
+def test_the_escape_hatch_patches_the_final_manifest(charts: dict[str, list[Manifest]]) -> None:
+    assert find(charts["shop"], "StatefulSet", "blue-redis")["spec"]["minReadySeconds"] == 10
+    assert "minReadySeconds" not in find(charts["shop"], "StatefulSet", "green-redis")["spec"]
+
+
 def test_typed_customization_reaches_the_api_pods(charts: dict[str, list[Manifest]]) -> None:
     pod = find(charts["shop"], "Deployment", "blue-frontend")["spec"]["template"]
     (api,) = pod["spec"]["containers"]
@@ -172,6 +187,12 @@ def test_the_kplus_workload_adopts_the_restricted_settings(
     (container,) = spec["containers"]
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_the_readme_shows_this_example_as_it_is() -> None:
+    section = (ROOT / "README.md").read_text().split("## Use it in your own cdk8s app", 1)[1]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert block == EXAMPLE.read_text()
 
 
 @pytest.mark.parametrize("version", schemas.VERSIONS)
