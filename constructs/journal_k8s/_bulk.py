@@ -46,8 +46,17 @@ _MANIFEST = "$manifest"
 class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"):
     @jsii.member(jsii_name="define")
     @builtins.classmethod
-    def define(cls, scope: Construct, objects: str, refs: Sequence[Any], patches: str) -> None:
-        jsii.sinvoke(cls, "define", [scope, objects, refs, patches])
+    def define(
+        cls,
+        scopes: Sequence[IConstruct],
+        objects: str,
+        refs: Sequence[Any],
+        patches: str,
+        required: str,
+    ) -> str:
+        return typing.cast(
+            str, jsii.sinvoke(cls, "define", [scopes, objects, refs, patches, required])
+        )
 
     @jsii.member(jsii_name="namespaces")
     @builtins.classmethod
@@ -58,11 +67,6 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
     @builtins.classmethod
     def describe(cls, constructs: Sequence[IConstruct]) -> str:
         return typing.cast(str, jsii.sinvoke(cls, "describe", [constructs]))
-
-    @jsii.member(jsii_name="requireRestricted")
-    @builtins.classmethod
-    def require_restricted(cls, scope: Construct, namespace: str) -> None:
-        jsii.sinvoke(cls, "requireRestricted", [scope, namespace])
 
     @jsii.member(jsii_name="render")
     @builtins.classmethod
@@ -104,17 +108,18 @@ class _Encoder:
         return {_STRUCT: {"fqn": type(value).__jsii_type__, "data": self.value(value)}}
 
     def value(self, value: Any) -> Any:
-        names = getattr(type(value), "__jsii_name_mapping__", None)
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or kind is float or value is None:
+            return value
+        names = getattr(kind, "__jsii_name_mapping__", None)
         if names is not None:
             return {names[k]: self.value(v) for k, v in value._values.items() if v is not None}
-        if isinstance(value, str | int | float | bool) or value is None:
-            return value
-        if isinstance(value, enum.Enum):
-            return {_ENUM: [type(value).__jsii_type__, value.value]}  # type: ignore[attr-defined]
-        if isinstance(value, Mapping):
+        if kind is dict or isinstance(value, Mapping):
             return {k: self.value(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
+        if kind is list or kind is tuple:
             return [self.value(v) for v in value]
+        if isinstance(value, enum.Enum):
+            return {_ENUM: [kind.__jsii_type__, value.value]}
         if hasattr(value, "__jsii_ref__"):
             index = self._ref_index.setdefault(id(value), len(self.refs))
             if index == len(self.refs):
@@ -137,24 +142,56 @@ def jsii_json(value: Any) -> Any:
     return data
 
 
+@dataclass(frozen=True)
+class SelectingService:
+    """A ``kplus.Service`` to define: its props, and the pod labels it selects."""
+
+    props: kplus.ServiceProps
+    select_labels: Mapping[str, str]
+
+
+Body = Struct | SelectingService | Manifest
+"""What ``define`` turns into one child construct."""
+
+
 def define(
     scope: Construct,
-    objects: Mapping[str, Struct | SelectingService | Manifest],
+    objects: Mapping[str, Body],
     patches: Iterable[Patch] = (),
-) -> None:
+    *,
+    elsewhere: Iterable[tuple[Construct, str, Body]] = (),
+    required: Iterable[tuple[str, str]] = (),
+) -> str | None:
     """Define one child of ``scope`` per construct id of ``objects``, in order, in one round trip.
 
     A ``k8s.Kube<Kind>Props`` becomes a ``cdk8s.ApiObject`` with the manifest the generated
-    ``k8s.Kube<Kind>`` renders; a ``SelectingService`` becomes a ``kplus.Service``; a plain
+    ``k8s.Kube<Kind>`` renders (a Namespace enforcing Pod Security ``restricted`` also gets the
+    synth-time check of its pods); a ``SelectingService`` becomes a ``kplus.Service``; a plain
     ``Manifest`` (rendered in Python, e.g. from the Gateway API classes) an ApiObject. Each
+    ``(scope, id, body)`` of ``elsewhere`` is defined the same way under another scope. Each
     ``(id, operation)`` of ``patches`` then adds a JSON patch (an RFC 6902 ``add`` or
     ``remove``) to the child ``id``; a patch value that is a struct, or a list of structs, is
-    rendered by the generated code too.
+    rendered by the generated code too. Each ``(id, message)`` of ``required`` fails the synth
+    with ``message`` while ``scope`` has no child ``id``.
+
+    Returns:
+        The namespace of ``scope``'s chart (``None`` where it sets none).
     """
     encoder = _Encoder()
-    items = [[id, encoder.struct(value)] for id, value in objects.items()]
-    operations = [[id, _operation(encoder, op)] for id, op in patches]
-    _Manifests.define(scope, json.dumps(items), encoder.refs, json.dumps(operations))
+    scopes: list[IConstruct] = [scope]
+    items = [[0, id, encoder.struct(body)] for id, body in objects.items()]
+    for other, id, body in elsewhere:
+        if other not in scopes:
+            scopes.append(other)
+        items.append([scopes.index(other), id, encoder.struct(body)])
+    operations = [[0, id, _operation(encoder, op)] for id, op in patches]
+    checks = [[0, id, message] for id, message in required]
+    found: list[str | None] = json.loads(
+        _Manifests.define(
+            scopes, json.dumps(items), encoder.refs, json.dumps(operations), json.dumps(checks)
+        )
+    )
+    return found[0]
 
 
 def _operation(encoder: _Encoder, operation: dict[str, Any]) -> dict[str, Any]:
@@ -170,14 +207,6 @@ def _patch_value(encoder: _Encoder, value: Any) -> Any:
     if getattr(type(value), "__jsii_name_mapping__", None) is not None:
         return encoder.struct(value)
     return encoder.value(value)
-
-
-@dataclass(frozen=True)
-class SelectingService:
-    """A ``kplus.Service`` to define: its props, and the pod labels it selects."""
-
-    props: kplus.ServiceProps
-    select_labels: Mapping[str, str]
 
 
 def api_object(scope: Construct, id: str) -> cdk8s.ApiObject:
@@ -201,11 +230,6 @@ def describe(*constructs: IConstruct) -> list[dict[str, Any]]:
     """What Node knows of constructs made elsewhere (see ``Manifests.describe``), in one trip."""
     found: list[dict[str, Any]] = json.loads(_Manifests.describe(list(constructs)))
     return found
-
-
-def require_restricted(scope: Construct, namespace: str) -> None:
-    """Validate at synth that every pod template in ``namespace`` meets ``restricted``."""
-    _Manifests.require_restricted(scope, namespace)
 
 
 def chart_manifests(chart: cdk8s.Chart) -> list[Manifest]:

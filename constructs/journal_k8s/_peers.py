@@ -15,6 +15,13 @@ from . import _bulk, _pod
 from ._network import Pods, object_name
 
 
+class _Unknown:
+    """A namespace not looked up yet."""
+
+
+UNKNOWN = _Unknown()
+
+
 @jsii.implements(kplus.IPodSelector, kplus.INetworkPolicyPeer)
 class SelectablePods(Construct):
     """A construct whose pods cdk8s-plus can select and name as a network peer.
@@ -26,9 +33,10 @@ class SelectablePods(Construct):
 
     def __init__(self, scope: Construct, id: str, *, name: str) -> None:
         super().__init__(scope, id)
+        self._scope = scope
         self._name = name
         self._pod_labels = _pod.selector_labels(name)
-        self._namespace: tuple[str | None] | None = None
+        self._namespace: str | _Unknown | None = UNKNOWN
 
     @property
     def name(self) -> str:
@@ -43,10 +51,10 @@ class SelectablePods(Construct):
     @property
     def namespace(self) -> str | None:
         """The namespace of its chart (``None`` when the chart sets none)."""
-        if self._namespace is None:
+        if isinstance(self._namespace, _Unknown):
             lookup(self)
-        assert self._namespace is not None
-        return self._namespace[0]
+        assert not isinstance(self._namespace, _Unknown)
+        return self._namespace
 
     def pods(self) -> Pods:
         """Its pods, for NetworkPolicies."""
@@ -72,11 +80,16 @@ class SelectablePods(Construct):
 
 
 def lookup(*constructs: SelectablePods) -> None:
-    """Learn the namespaces of ``constructs`` that do not know theirs, in one round trip."""
-    unknown = [c for c in constructs if c._namespace is None]
+    """Learn the namespaces of ``constructs`` that do not know theirs, in one round trip (none
+    for a construct whose parent is that of one that knows: they share its chart)."""
+    for construct in constructs:
+        for known in constructs:
+            if construct._scope is known._scope and not isinstance(known._namespace, _Unknown):
+                construct._namespace = known._namespace
+    unknown = [c for c in constructs if isinstance(c._namespace, _Unknown)]
     if unknown:
         for construct, namespace in zip(unknown, _bulk.namespaces(*unknown), strict=True):
-            construct._namespace = (namespace,)
+            construct._namespace = namespace
 
 
 def pods_of(peer: Any, argument: str) -> Pods:

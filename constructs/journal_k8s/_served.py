@@ -68,7 +68,7 @@ class ServedWorkload(SelectablePods):
     ) -> None:
         """Define the ConfigMap ``config_name``, the Deployment, its Service and budget."""
         labels = _pod.object_labels(self._name, component)
-        _bulk.define(
+        self._namespace = _bulk.define(
             self,
             {
                 "Config": k8s.KubeConfigMapProps(

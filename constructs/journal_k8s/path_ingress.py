@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import jsii
 from cdk8s_plus_27 import k8s
-from constructs import Construct, IValidation
+from constructs import Construct
 
 from . import _bulk, _network, _pod
 from ._peers import ServiceTarget, service_of
@@ -33,17 +32,6 @@ def most_specific_first(paths: list[str]) -> list[str]:
     """``paths`` with every path before each shorter prefix that contains it, whatever order
     they came in: more elements first, then by name."""
     return sorted(paths, key=lambda path: (-len(elements(path)), path))
-
-
-@jsii.implements(IValidation)
-class _HasRoutes:
-    def __init__(self, ingress: PathIngress) -> None:
-        self._ingress = ingress
-
-    def validate(self) -> list[str]:
-        if self._ingress.paths:
-            return []
-        return [f"PathIngress {self._ingress.name!r} has no routes: call route(path, backend)"]
 
 
 class PathIngress(Construct):
@@ -93,24 +81,20 @@ class PathIngress(Construct):
         )
         self._routes: dict[str, ServiceTarget] = {}
         self._allowed: set[str] = set()
-        self._namespace: tuple[str | None] | None = None
-        self.node.add_validation(_HasRoutes(self))
+        objects: dict[str, Any] = {}
         if tls is not None and tls.cluster_issuer is not None:
             # cert-manager answers the HTTP-01 challenge from a solver pod in this namespace.
             solver = {"acme.cert-manager.io/http01-solver": "true"}
-            _bulk.define(
-                self,
-                {
-                    "AllowAcmeSolver": _network.allow(
-                        direction="Ingress",
-                        name=f"{name}-acme-solver",
-                        pods=k8s.LabelSelector(match_labels=solver),
-                        peers=[self._controller],
-                        port=ACME_SOLVER_PORT,
-                        labels=_pod.object_labels(name, "ingress"),
-                    )
-                },
+            objects["AllowAcmeSolver"] = _network.allow(
+                direction="Ingress",
+                name=f"{name}-acme-solver",
+                pods=k8s.LabelSelector(match_labels=solver),
+                peers=[self._controller],
+                port=ACME_SOLVER_PORT,
+                labels=_pod.object_labels(name, "ingress"),
             )
+        no_routes = f"PathIngress {name!r} has no routes: call route(path, backend)"
+        self._namespace = _bulk.define(self, objects, required=[("Resource", no_routes)])
 
     @property
     def name(self) -> str:
@@ -143,7 +127,7 @@ class PathIngress(Construct):
             if elements(routed) == elements(path):
                 raise ValueError(f"path={path!r} is routed twice in Ingress {self._name!r}")
         target = service_of(backend, f"backend for path {path!r}")
-        namespace = self._own_namespace()
+        namespace = self._namespace
         if target.pods.namespace != namespace:
             raise ValueError(
                 f"backend {target.pods.scope.node.path} for path {path!r} is in namespace "
@@ -174,11 +158,6 @@ class PathIngress(Construct):
         _bulk.define(self, objects, patches)
         self._routes = routes
         self._allowed.add(allowed)
-
-    def _own_namespace(self) -> str | None:
-        if self._namespace is None:
-            self._namespace = (_bulk.namespaces(self)[0],)
-        return self._namespace[0]
 
     @staticmethod
     def _entry(path: str, target: ServiceTarget) -> k8s.HttpIngressPath:

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import cdk8s
-import jsii
 from cdk8s_plus_27 import k8s
-from constructs import Construct, IValidation
+from constructs import Construct
 
 from . import _bulk, _gateway, _network, _pod
 from ._peers import service_of
@@ -110,17 +109,6 @@ def _resolve(backend: Any) -> _Target:
     )
 
 
-@jsii.implements(IValidation)
-class _HasRoutes:
-    def __init__(self, route: PathRoute) -> None:
-        self._route = route
-
-    def validate(self) -> list[str]:
-        if self._route.paths:
-            return []
-        return [f"PathRoute {self._route.name!r} has no routes: call route(path, backend)"]
-
-
 class PathRoute(Construct):
     """A ``gateway.networking.k8s.io/v1`` HTTPRoute on an existing Gateway, one rule per path.
 
@@ -203,7 +191,8 @@ class PathRoute(Construct):
         self._hostnames = list(hostnames) or None
         self._paths: list[str] = []
         self._allowed: set[tuple[str | None, str]] = set()
-        self.node.add_validation(_HasRoutes(self))
+        no_routes = f"PathRoute {name!r} has no routes: call route(path, backend)"
+        self._namespace = _bulk.define(self, {}, required=[("Resource", no_routes)])
 
     @property
     def name(self) -> str:
@@ -278,7 +267,7 @@ class PathRoute(Construct):
 
     def _namespaces(self, target: _Target) -> tuple[str, str] | None:
         """The route's and the backend's namespaces if they differ; ``None`` if they match."""
-        (ours,) = _bulk.namespaces(self)
+        ours = self._namespace
         theirs = target.namespace
         if ours == theirs:
             return None

@@ -181,7 +181,7 @@ class Redis(SelectablePods):
         write_selector = {**self._pod_labels, "statefulset.kubernetes.io/pod-name": f"{name}-0"}
         own_pods = k8s.LabelSelector(match_labels=dict(self._pod_labels))
         peers = [k8s.NetworkPolicyPeer(pod_selector=own_pods)]
-        _bulk.define(
+        self._namespace = _bulk.define(
             self,
             {
                 "Config": k8s.KubeConfigMapProps(
@@ -328,8 +328,11 @@ class Redis(SelectablePods):
             port=PORT,
             labels=labels,
         )
-        _bulk.define(self, {f"AllowFrom-{client.name}": ingress})
-        _bulk.define(client.scope, {f"AllowTo-{self._name}": egress})
+        _bulk.define(
+            self,
+            {f"AllowFrom-{client.name}": ingress},
+            elsewhere=[(client.scope, f"AllowTo-{self._name}", egress)],
+        )
         self._allowed.add(client.key)
 
     def connect(

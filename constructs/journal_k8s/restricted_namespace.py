@@ -86,4 +86,3 @@ class RestrictedNamespace(Construct):
             # A Namespace is cluster-scoped: drop the namespace the chart gives every object.
             [("Resource", {"op": "remove", "path": "/metadata/namespace"})],
         )
-        _bulk.require_restricted(self, name)

@@ -11,44 +11,37 @@ const REF = "$jsii.ref";
 const ENUM = "$jsii.enum";
 const MANIFEST = "$manifest";
 const UNIQUE_NAMES = Symbol.for("journal-k8s.uniqueNames");
+const POD_KINDS = new Set(["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"]);
 
 class Manifests {
   /**
-   * Defines one child of `scope` per [id, struct] pair of `objects` (a JSON array): a
-   * `k8s.Kube<Kind>Props` struct becomes a plain cdk8s ApiObject holding exactly the manifest
-   * that `k8s.Kube<Kind>.manifest` renders (so JSON patches apply to the final manifest); a
-   * `cdk8s-plus-27.ServiceProps` struct becomes a cdk8s-plus Service, whose selector is the
-   * struct's `$selectLabels`; `{"$manifest": m}` becomes an ApiObject of the manifest m. Then adds each [id, operation] of `patches` (an RFC 6902 "add"
-   * or "remove") to the ApiObject child `id`. Values `{"$jsii.ref": i}` stand for `refs[i]`
-   * (Quantity and IntOrString objects), `{"$jsii.enum": [fqn, member]}` for enum members.
+   * Defines, in one call, API objects under `scopes`. Each [scope index, id, value] of `objects`
+   * (a JSON array) becomes one child of `scopes[index]`: a `k8s.Kube<Kind>Props` struct a plain
+   * cdk8s ApiObject holding exactly the manifest that `k8s.Kube<Kind>.manifest` renders (so JSON
+   * patches apply to the final manifest); a `cdk8s-plus-27.ServiceProps` struct a cdk8s-plus
+   * Service, whose selector is the struct's `$selectLabels`; `{"$manifest": m}` an ApiObject of
+   * the manifest m. A Namespace that enforces Pod Security "restricted" gets that check (see
+   * `requireRestricted`). Then adds each [scope index, id, operation] of `patches` (an RFC 6902
+   * "add" or "remove") to that ApiObject, and each [scope index, child id, message] of
+   * `required` makes the synth fail with `message` while that child does not exist. Values
+   * `{"$jsii.ref": i}` stand for `refs[i]` (Quantity and IntOrString objects),
+   * `{"$jsii.enum": [fqn, member]}` for enum members. Returns the namespace of each scope's
+   * chart, as a JSON array (null where none).
    */
-  static define(scope, objects, refs, patches) {
-    requireUniqueNames(scope);
-    for (const [id, value] of JSON.parse(objects)) {
-      if (MANIFEST in value) {
-        new cdk8s.ApiObject(scope, id, revive(value[MANIFEST], refs));
-        continue;
-      }
-      const { fqn, data } = value[STRUCT];
-      const short = fqn.split(".").pop();
-      if (fqn === "cdk8s-plus-27.ServiceProps") {
-        const { $selectLabels: labels, ...props } = revive(data, refs);
-        const service = new kplus.Service(scope, id, props);
-        for (const [key, label] of Object.entries(labels)) {
-          service.selectLabel(key, label);
-        }
-      } else {
-        const kind = k8s[short.replace(/Props$/, "")];
-        if (kind === undefined || !fqn.startsWith("cdk8s-plus-27.k8s.Kube")) {
-          throw new Error(`${fqn} is not the props struct of a Kubernetes object`);
-        }
-        new cdk8s.ApiObject(scope, id, kind.manifest(revive(data, refs)));
-      }
+  static define(scopes, objects, refs, patches, required) {
+    requireUniqueNames(scopes[0]);
+    for (const [index, id, value] of JSON.parse(objects)) {
+      defineOne(scopes[index], id, value, refs);
     }
-    for (const [id, operation] of JSON.parse(patches)) {
-      const child = scope.node.findChild(id);
+    for (const [index, id, operation] of JSON.parse(patches)) {
+      const child = scopes[index].node.findChild(id);
       cdk8s.ApiObject.of(child).addJsonPatch(jsonPatch(revive(operation, refs)));
     }
+    for (const [index, id, message] of JSON.parse(required)) {
+      const scope = scopes[index];
+      scope.node.addValidation({ validate: () => (scope.node.tryFindChild(id) ? [] : [message]) });
+    }
+    return Manifests.namespaces(scopes);
   }
 
   /** The namespace of each construct's closest chart, as a JSON array (null where none). */
@@ -75,7 +68,12 @@ class Manifests {
       validate() {
         return scope.node.root.node
           .findAll()
-          .filter((c) => cdk8s.ApiObject.isApiObject(c) && c.metadata.namespace === namespace)
+          .filter(
+            (c) =>
+              cdk8s.ApiObject.isApiObject(c) &&
+              POD_KINDS.has(c.kind) &&
+              c.metadata.namespace === namespace,
+          )
           .flatMap((c) => {
             const manifest = c.toJson();
             const where = `${manifest.kind} ${JSON.stringify(manifest.metadata?.name)} (${c.node.path})`;
@@ -93,6 +91,32 @@ class Manifests {
   /** The chart's manifests, exactly as `chart.toJson()` renders them, as one JSON text. */
   static render(chart) {
     return JSON.stringify(chart.toJson());
+  }
+}
+
+function defineOne(scope, id, value, refs) {
+  if (MANIFEST in value) {
+    new cdk8s.ApiObject(scope, id, revive(value[MANIFEST], refs));
+    return;
+  }
+  const { fqn, data } = value[STRUCT];
+  if (fqn === "cdk8s-plus-27.ServiceProps") {
+    const { $selectLabels: labels, ...props } = revive(data, refs);
+    const service = new kplus.Service(scope, id, props);
+    for (const [key, label] of Object.entries(labels)) {
+      service.selectLabel(key, label);
+    }
+    return;
+  }
+  const kind = k8s[fqn.split(".").pop().replace(/Props$/, "")];
+  if (kind === undefined || !fqn.startsWith("cdk8s-plus-27.k8s.Kube")) {
+    throw new Error(`${fqn} is not the props struct of a Kubernetes object`);
+  }
+  const manifest = kind.manifest(revive(data, refs));
+  new cdk8s.ApiObject(scope, id, manifest);
+  const labels = manifest.kind === "Namespace" ? (manifest.metadata?.labels ?? {}) : {};
+  if (labels["pod-security.kubernetes.io/enforce"] === "restricted") {
+    Manifests.requireRestricted(scope, manifest.metadata.name);
   }
 }
 
