@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from cdk8s_plus_27 import k8s
 
 from ._bulk import int_or_string, quantity
-from ._types import PodOptions, Resources
+from ._types import ExistingSecret, PodOptions, Resources
 
 PART_OF = "journal"
 CONFIG_HASH_ANNOTATION = "journal.example.com/config-hash"
@@ -124,6 +124,18 @@ def resources(resources: Resources) -> k8s.ResourceRequirements:
     return k8s.ResourceRequirements(
         requests={k: quantity(v) for k, v in requests.items()},
         limits={k: quantity(v) for k, v in limits.items()},
+    )
+
+
+def secret_volume(name: str, secret: ExistingSecret) -> k8s.Volume:
+    """A volume of one Secret key, as a file of that name readable by the pod's group only."""
+    return k8s.Volume(
+        name=name,
+        secret=k8s.SecretVolumeSource(
+            secret_name=secret.name,
+            default_mode=0o440,
+            items=[k8s.KeyToPath(key=secret.key, path=secret.key)],
+        ),
     )
 
 

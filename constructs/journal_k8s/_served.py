@@ -11,7 +11,7 @@ from constructs import Construct
 
 from . import _bulk, _pod
 from ._peers import SelectablePods
-from ._types import check_service_name
+from ._types import PodOptions, check_service_name
 
 
 class ServedWorkload(SelectablePods):
@@ -64,10 +64,27 @@ class ServedWorkload(SelectablePods):
         config_name: str,
         config: Mapping[str, str],
         replicas: int,
-        template: k8s.PodTemplateSpec,
+        uid: int,
+        container: k8s.Container,
+        volumes: list[k8s.Volume],
+        options: PodOptions,
     ) -> None:
-        """Define the ConfigMap ``config_name``, the Deployment, its Service and budget."""
+        """Define the ConfigMap ``config_name``, the Deployment, its Service and budget.
+
+        The pods run ``container`` as ``uid`` with ``volumes`` and the user's ``options``, and
+        carry a hash of ``config``, so a configuration change rolls them.
+        """
         labels = _pod.object_labels(self._name, component)
+        template = _pod.pod_template(
+            self._name,
+            labels=labels,
+            config_hash=_pod.content_hash(config),
+            uid=uid,
+            gid=uid,
+            container=container,
+            volumes=volumes,
+            options=options,
+        )
         self._namespace = _bulk.define(
             self,
             {

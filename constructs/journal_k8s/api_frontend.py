@@ -93,43 +93,28 @@ class ApiFrontend(ServedWorkload):
             config_name=f"{name}-config",
             config=config,
             replicas=replicas,
-            template=_pod.pod_template(
-                name,
-                labels=_pod.object_labels(name, "api"),
-                config_hash=_pod.content_hash(config),
-                uid=_UID,
-                gid=_UID,
-                options=pod or PodOptions(),
-                container=k8s.Container(
-                    name="api",
-                    image=image,
-                    image_pull_policy="IfNotPresent",
-                    ports=[_pod.tcp_port("http", port)],
-                    env=self._environment(redis, *hosts),
-                    resources=_pod.resources(resources),
-                    security_context=_pod.restricted_container_security(),
-                    startup_probe=_pod.http_probe(live_path, "http", period=5, failures=30),
-                    liveness_probe=_pod.http_probe(live_path, "http", period=10, failures=3),
-                    readiness_probe=_pod.http_probe(ready_path, "http", period=5, failures=2),
-                    volume_mounts=[
-                        k8s.VolumeMount(name="tmp", mount_path="/tmp"),
-                        k8s.VolumeMount(
-                            name="redis-password", mount_path=PASSWORD_DIR, read_only=True
-                        ),
-                    ],
-                ),
-                volumes=[
-                    k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource()),
-                    k8s.Volume(
-                        name="redis-password",
-                        secret=k8s.SecretVolumeSource(
-                            secret_name=redis.password.name,
-                            default_mode=0o440,
-                            items=[k8s.KeyToPath(key=redis.password.key, path=redis.password.key)],
-                        ),
-                    ),
+            uid=_UID,
+            options=pod or PodOptions(),
+            container=k8s.Container(
+                name="api",
+                image=image,
+                image_pull_policy="IfNotPresent",
+                ports=[_pod.tcp_port("http", port)],
+                env=self._environment(redis, *hosts),
+                resources=_pod.resources(resources),
+                security_context=_pod.restricted_container_security(),
+                startup_probe=_pod.http_probe(live_path, "http", period=5, failures=30),
+                liveness_probe=_pod.http_probe(live_path, "http", period=10, failures=3),
+                readiness_probe=_pod.http_probe(ready_path, "http", period=5, failures=2),
+                volume_mounts=[
+                    k8s.VolumeMount(name="tmp", mount_path="/tmp"),
+                    k8s.VolumeMount(name="redis-password", mount_path=PASSWORD_DIR, read_only=True),
                 ],
             ),
+            volumes=[
+                k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource()),
+                _pod.secret_volume("redis-password", redis.password),
+            ],
         )
         redis.allow_from(self)
 

@@ -439,14 +439,7 @@ class Redis(SelectablePods):
                         ],
                     ),
                 ),
-                k8s.Volume(
-                    name="password",
-                    secret=k8s.SecretVolumeSource(
-                        secret_name=self.password.name,
-                        default_mode=0o440,
-                        items=[k8s.KeyToPath(key=self.password.key, path=self.password.key)],
-                    ),
-                ),
+                _pod.secret_volume("password", self.password),
                 k8s.Volume(
                     name="run",
                     empty_dir=k8s.EmptyDirVolumeSource(

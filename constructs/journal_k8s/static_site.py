@@ -135,27 +135,19 @@ class StaticSite(ServedWorkload):
             config_name=f"{name}-nginx",
             config=files,
             replicas=replicas,
-            template=_pod.pod_template(
-                name,
-                labels=_pod.object_labels(name, "static"),
-                config_hash=_pod.content_hash(files),
-                uid=_UID,
-                gid=_UID,
-                options=pod or PodOptions(),
-                container=self._container(image, resources, container_port),
-                volumes=[
-                    k8s.Volume(
-                        name="config",
-                        config_map=k8s.ConfigMapVolumeSource(
-                            name=f"{name}-nginx", default_mode=0o444
-                        ),
-                    ),
-                    *(
-                        k8s.Volume(name=volume, empty_dir=k8s.EmptyDirVolumeSource())
-                        for volume in _WRITABLE
-                    ),
-                ],
-            ),
+            uid=_UID,
+            options=pod or PodOptions(),
+            container=self._container(image, resources, container_port),
+            volumes=[
+                k8s.Volume(
+                    name="config",
+                    config_map=k8s.ConfigMapVolumeSource(name=f"{name}-nginx", default_mode=0o444),
+                ),
+                *(
+                    k8s.Volume(name=volume, empty_dir=k8s.EmptyDirVolumeSource())
+                    for volume in _WRITABLE
+                ),
+            ],
         )
 
     def _container(self, image: str, resources: Resources, container_port: int) -> k8s.Container:
