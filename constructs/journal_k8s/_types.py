@@ -12,7 +12,11 @@ from cdk8s_plus_27 import k8s
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_QUANTITY = re.compile(
+    r"^(?P<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)"
+    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][-+]?[0-9]{1,3})?$"
+)
+"""A Kubernetes quantity without a sign (``resource.ParseQuantity``): ``500m``, ``1Gi``, ``1e3``."""
 _SUFFIXES = {
     **{s: Decimal(1000) ** (i + 1) for i, s in enumerate("kMGTPE")},
     **{s + "i": Decimal(1024) ** (i + 1) for i, s in enumerate("KMGTPE")},
@@ -73,22 +77,22 @@ def check_dns_subdomain(argument: str, value: str) -> str:
 
 def check_quantity(argument: str, value: str) -> str:
     """Return ``value`` if it is a Kubernetes resource quantity greater than zero."""
-    if (
-        not isinstance(value, str)
-        or not _QUANTITY.match(value)
-        or float(re.sub(r"[a-zA-Z]+$", "", value)) <= 0
-    ):
+    if not isinstance(value, str) or not _QUANTITY.match(value) or quantity_value(value) <= 0:
         raise ValueError(
             f"{argument}={value!r} is not allowed: expected a positive Kubernetes quantity "
-            "such as '500m', '1', '1G', '256Mi' or '10Gi'"
+            "such as '500m', '1', '1G', '256Mi', '10Gi' or '1e3'"
         )
     return value
 
 
 def quantity_value(value: str) -> Decimal:
     """The amount a valid quantity (see ``check_quantity``) stands for, in base units."""
-    number = re.sub(r"[a-zA-Z]+$", "", value)
-    return Decimal(number) * _SUFFIXES[value[len(number) :]]
+    match = _QUANTITY.match(value)
+    assert match is not None, value
+    suffix = match["suffix"] or ""
+    if suffix[:1] in ("e", "E"):
+        return Decimal(match["number"]).scaleb(int(suffix[1:]))
+    return Decimal(match["number"]) * _SUFFIXES[suffix]
 
 
 def check_positive(argument: str, value: int, *, minimum: int = 1) -> int:
