@@ -103,10 +103,7 @@ def pods_of(peer: Any, argument: str) -> Pods:
         return peer.pods()
     found = _describe(peer, argument)
     if "service" in found:
-        labels = found["service"]["selector"]
-        if not labels:
-            raise ValueError(f"{argument}: Service {found['path']} selects no pods")
-        return Pods(object_name(found["name"] or peer.node.id), peer, found["namespace"], labels)
+        return _service_pods(peer, found, argument)
     if "selector" not in found:
         raise TypeError(
             f"{argument}={peer.node.path} is not allowed: expected a journal construct, a "
@@ -158,7 +155,7 @@ def service_of(backend: Any, argument: str) -> ServiceTarget:
             backend.name,
             port["port"],
             port.get("targetPort", port["port"]),
-            pods_of(backend, argument),
+            _service_pods(backend, found, argument),
         )
     wanted = ("service_name", "service_port", "container_port", "pod_labels")
     missing = [a for a in wanted if not hasattr(backend, a)]
@@ -178,6 +175,13 @@ def service_of(backend: Any, argument: str) -> ServiceTarget:
         (namespace,) = _bulk.namespaces(backend)
         pods = Pods(object_name(backend.service_name), backend, namespace, backend.pod_labels)
     return ServiceTarget(backend.service_name, backend.service_port, backend.container_port, pods)
+
+
+def _service_pods(service: Construct, found: dict[str, Any], argument: str) -> Pods:
+    labels = found["service"]["selector"]
+    if not labels:
+        raise ValueError(f"{argument}: Service {found['path']} selects no pods")
+    return Pods(object_name(found["name"] or service.node.id), service, found["namespace"], labels)
 
 
 def _describe(peer: Any, argument: str) -> dict[str, Any]:
