@@ -30,12 +30,19 @@ export FROM TO
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(SETUP): pyproject.toml
+# Every package at the version requirements.lock pins; the library and the project commands
+# (constructs/journal_k8s, constructs/journal_tools) are imported from this tree through a .pth.
+$(SETUP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) -e '.[tools,dev]'
+	$(PIP) --no-deps -r requirements.lock
+	$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "journal-project.pth").write_text("$(CURDIR)/constructs\n")'
+	@# Bytecode for `python -O` (synth, watch, bench), written now even where the environment
+	@# sets PYTHONDONTWRITEBYTECODE: cdk8s-plus-27's 2.8 MB L1 module would otherwise be
+	@# compiled again by every synth (about 0.45 s).
+	$(PY) -O -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" constructs/journal_k8s/_gateway > /dev/null
 	@touch $@
 
-setup: $(SETUP) ## create .venv with the pinned dependencies (reused when pyproject.toml is unchanged)
+setup: $(SETUP) ## create .venv with the locked dependencies (reused while requirements.lock is unchanged)
 
 synth: $(SETUP) ## synthesize every environment in environments/ into dist/<env>/
 	@$(PY) -O app.py
@@ -63,7 +70,7 @@ snapshots: $(SETUP) ## rewrite the snapshots on purpose (review the diff before 
 cli: $(SETUP) ## install the pinned cdk8s-cli (run by the venv's Node 24) into .venv/cdk8s-cli
 	@$(PY) -m journal_tools.k8s_import --install-cli
 
-imports: cli ## regenerate imports/k8s offline (cdk8s import k8s@1.27.0 --language python)
+imports: cli ## regenerate imports/k8s and journal_k8s/_gateway (Gateway API CRDs) offline
 	@$(PY) -m journal_tools.k8s_import
 
 assembly: $(SETUP) ## repack the library's jsii assembly from constructs/journal_k8s/_jsii/assembly/

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from typing import Any
 
 
 def _interrupted(_signum: int, _frame: object) -> None:
@@ -32,6 +33,7 @@ from journal_k8s import (  # noqa: E402
     ExistingSecret,
     IngressTls,
     JournalService,
+    PathRoute,
     Quota,
     Resources,
     RestrictedNamespace,
@@ -44,6 +46,37 @@ def resources(tier: str, given: values.Resources) -> Resources:
     keys = {name: (tier, "resources", name) for name in ("cpu", "memory")}
     with synth.values_keys(keys):
         return Resources(cpu=given.cpu, memory=given.memory)
+
+
+def gateway_route(chart: cdk8s.Chart, edge: values.Edge) -> PathRoute | None:
+    """The HTTPRoute of a Gateway edge; ``None`` for an Ingress (JournalService builds it)."""
+    if isinstance(edge, values.IngressEdge):
+        return None
+    return PathRoute(
+        chart,
+        "Route",
+        gateway_name=edge.name,
+        gateway_namespace=edge.namespace,
+        section_name=edge.section_name,
+        hostnames=edge.hostnames,
+        data_plane_namespace=edge.data_plane_namespace,
+        data_plane_labels=edge.data_plane_labels,
+    )
+
+
+def ingress_arguments(ingress: values.Ingress | None) -> dict[str, Any]:
+    """JournalService's Ingress arguments; none with a Gateway edge (the values have no Ingress)."""
+    if ingress is None:
+        return {}
+    tls = ingress.tls
+    return {
+        "ingress_class": ingress.class_name,
+        "host": ingress.host,
+        "tls": None
+        if tls is None
+        else IngressTls(secret_name=tls.secret_name, cluster_issuer=tls.cluster_issuer),
+        "ingress_controller_namespace": ingress.controller_namespace,
+    }
 
 
 def build(app: cdk8s.App, environment: values.Environment) -> cdk8s.Chart:
@@ -110,14 +143,8 @@ def journal(
         redis_password=ExistingSecret(
             name=v.redis.password_secret.name, key=v.redis.password_secret.key
         ),
-        ingress_class=v.ingress.class_name,
-        host=v.ingress.host,
-        tls=None
-        if v.ingress.tls is None
-        else IngressTls(
-            secret_name=v.ingress.tls.secret_name, cluster_issuer=v.ingress.tls.cluster_issuer
-        ),
-        ingress_controller_namespace=v.ingress.controller_namespace,
+        edge=gateway_route(chart, v.edge),
+        **ingress_arguments(v.ingress),
     )
 
 

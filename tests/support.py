@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import cdk8s
 import pytest
+from constructs import Construct
 
 ROOT = Path(__file__).resolve().parent.parent
 Manifest = dict[str, Any]
@@ -35,3 +38,14 @@ def require_binary(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+class Backend(Construct):
+    """The smallest backend: a Service name and port, a container port and pod labels."""
+
+    def __init__(self, scope: Construct, id: str, *, name: str, port: int = 80) -> None:
+        super().__init__(scope, id)
+        self.name = self.service_name = name
+        self.service_port = port
+        self.container_port = 8000 + port
+        self.pod_labels: Mapping[str, str] = MappingProxyType({"app.kubernetes.io/name": name})

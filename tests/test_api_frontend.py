@@ -32,7 +32,7 @@ def test_book_defaults_with_requests_spelled_right(chart: cdk8s.Chart) -> None:
     }
     service = find(objects, "Service", "frontend")["spec"]
     assert service["ports"] == [
-        {"name": "http", "port": 8080, "protocol": "TCP", "targetPort": "http"}
+        {"name": "http", "port": 8080, "protocol": "TCP", "targetPort": 8080}
     ]
     assert service["selector"] == deployment["spec"]["selector"]["matchLabels"]
     assert find(objects, "ConfigMap", "frontend-config")["data"] == {"journalEntries": "10"}

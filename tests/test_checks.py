@@ -585,6 +585,7 @@ def test_quantities_parse_as_kubernetes_does() -> None:
     assert quantity("1G") == 10**9
     assert quantity("10Gi") == 10 * 2**30
     assert quantity(3) == 3
+    assert quantity("1e3") == 1000 and quantity("1.5e-3") == Decimal("0.0015")
     with pytest.raises(ValueError, match="'1 GB' is not a Kubernetes quantity"):
         quantity("1 GB")
 
@@ -623,3 +624,125 @@ def test_only_the_secret_the_values_name_is_external(
     error = capsys.readouterr().err
     assert "'cache-auth' is not a Secret of this synth or a declared external Secret" in error
     assert "'redis-passwd' is not" not in error
+
+
+ROUTE = "HTTPRoute journal-staging/frontend-route"
+
+
+@pytest.fixture
+def staging(environments: dict[str, list[Manifest]]) -> list[Manifest]:
+    """A private copy of the staging manifests (its edge is an HTTPRoute), for a test to break."""
+    return copy.deepcopy(environments["staging"])
+
+
+def backend_ref(objects: list[Manifest], rule: int = 0) -> dict[str, Any]:
+    ref: dict[str, Any] = find(objects, "HTTPRoute", "frontend-route")["spec"]["rules"][rule][
+        "backendRefs"
+    ][0]
+    return ref
+
+
+def test_fails_http_route_backend_naming_a_service_nothing_creates(
+    staging: list[Manifest],
+) -> None:
+    backend_ref(staging, 1)["name"] = "nginx"  # the book's missing static server
+    assert problems(staging, external_secrets=EXTERNAL) == [
+        f"{ROUTE}: spec.rules[1].backendRefs[0].name: 'nginx' is not a Service of this synth in "
+        "namespace 'journal-staging': expected one of ['fileserver', 'frontend', 'redis', "
+        "'redis-headless', 'redis-write']"
+    ]
+
+
+def test_fails_http_route_backend_port_the_service_lacks(staging: list[Manifest]) -> None:
+    backend_ref(staging, 1)["port"] = 8080
+    assert problems(staging, external_secrets=EXTERNAL) == [
+        f"{ROUTE}: spec.rules[1].backendRefs[0].port: 8080 is not a port of Service "
+        "journal-staging/fileserver: expected one of [80]"
+    ]
+
+
+def test_fails_http_route_backend_of_another_kind(staging: list[Manifest]) -> None:
+    backend_ref(staging)["kind"] = "Deployment"
+    assert problems(staging, external_secrets=EXTERNAL) == [
+        f"{ROUTE}: spec.rules[0].backendRefs[0]: group None kind 'Deployment' is not allowed: "
+        "expected a Service (group '', kind Service)"
+    ]
+
+
+def test_fails_http_route_backend_in_another_namespace_without_a_grant(
+    staging: list[Manifest],
+) -> None:
+    other = copy.deepcopy(find(staging, "Service", "frontend"))
+    other["metadata"]["namespace"] = "api"
+    del other["spec"]["selector"]  # its pods live elsewhere
+    staging.append(other)
+    backend_ref(staging)["namespace"] = "api"
+    expected = (
+        f"{ROUTE}: spec.rules[0].backendRefs[0].namespace: 'api' is another namespace and no "
+        "ReferenceGrant there lets HTTPRoutes of 'journal-staging' reach Service api/frontend: "
+        "expected one"
+    )
+    assert problems(staging, external_secrets=EXTERNAL) == [expected]
+    grant = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "ReferenceGrant",
+        "metadata": {"name": "from-staging", "namespace": "api"},
+        "spec": {
+            "from": [
+                {
+                    "group": "gateway.networking.k8s.io",
+                    "kind": "HTTPRoute",
+                    "namespace": "journal-staging",
+                }
+            ],
+            "to": [{"group": "", "kind": "Service", "name": "frontend"}],
+        },
+    }
+    assert problems([*staging, grant], external_secrets=EXTERNAL) == []
+    grant["spec"]["to"][0]["name"] = "other"  # type: ignore[index]
+    assert problems([*staging, grant], external_secrets=EXTERNAL) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"namespace": None},
+            "spec.parentRefs[0].namespace: None is not allowed: expected a DNS name (the "
+            "Gateway's namespace, set explicitly)",
+        ),
+        (
+            {"name": "Shared_Gateway"},
+            "spec.parentRefs[0].name: 'Shared_Gateway' is not allowed: expected a DNS name (the "
+            "Gateway's name, set explicitly)",
+        ),
+        (
+            {"kind": "Service", "group": ""},
+            "spec.parentRefs[0]: group '' kind 'Service' is not allowed: expected a Gateway "
+            "(group gateway.networking.k8s.io)",
+        ),
+    ],
+)
+def test_fails_malformed_parent_refs(
+    staging: list[Manifest], change: dict[str, Any], expected: str
+) -> None:
+    (parent,) = find(staging, "HTTPRoute", "frontend-route")["spec"]["parentRefs"]
+    for key, value in change.items():
+        if value is None:
+            del parent[key]
+        else:
+            parent[key] = value
+    assert problems(staging, external_secrets=EXTERNAL) == [f"{ROUTE}: {expected}"]
+
+
+def test_fails_http_route_without_or_with_a_repeated_parent(staging: list[Manifest]) -> None:
+    spec = find(staging, "HTTPRoute", "frontend-route")["spec"]
+    spec["parentRefs"].append(dict(spec["parentRefs"][0]))
+    assert problems(staging, external_secrets=EXTERNAL) == [
+        f"{ROUTE}: spec.parentRefs[1]: {spec['parentRefs'][1]!r} is not allowed: this parent is "
+        "named twice"
+    ]
+    spec["parentRefs"] = []
+    assert problems(staging, external_secrets=EXTERNAL) == [
+        f"{ROUTE}: spec.parentRefs: missing: expected at least one Gateway"
+    ]

@@ -40,8 +40,9 @@ def test_one_svg_and_png_per_environment_outside_the_manifest_folders(dist: Path
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_svg_names_every_tier(dist: Path, environment: str) -> None:
     found = texts(dist / "diagrams" / f"{environment}.svg")
+    edge = "HTTPRoute frontend-route" if environment == "staging" else "Ingress frontend-ingress"
     for title in (
-        "Ingress frontend-ingress",
+        edge,
         "Service frontend",
         "Service fileserver",
         "Service redis",
@@ -53,7 +54,21 @@ def test_svg_names_every_tier(dist: Path, environment: str) -> None:
     ):
         assert title in found
     assert f"journal · {environment}   (namespace journal-{environment})" in found
-    assert "from namespace ingress-nginx · 8080/TCP" in found
+    if environment == "staging":
+        peer = "gateway-system pods gateway.networking.k8s.io/gateway-name=shared-gateway"
+        assert f"from namespace {peer} · 8080/TCP" in found
+    else:
+        assert "from namespace ingress-nginx · 8080/TCP" in found
+
+
+def test_an_http_route_shows_its_gateway_listener_and_paths(dist: Path) -> None:
+    found = texts(dist / "diagrams" / "staging.svg")
+    assert "Edge" in found
+    assert "Gateway gateway-system/shared-gateway" in found
+    assert "listener: https" in found
+    assert "host: journal.staging.example.com" in found
+    label = "edge-ref-HTTPRoute-frontend-route-Service-frontend-label"
+    assert texts(dist / "diagrams" / "staging.svg", group=label) == ["/api → :8080"]
 
 
 def test_replicas_storage_and_tls_follow_the_environment(dist: Path) -> None:

@@ -21,6 +21,25 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str
     return code, captured.out, captured.err
 
 
+def test_prod_to_staging_shows_the_edge_moving_to_the_gateway(
+    dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "prod", "staging", "--dist", dist)
+    assert code == 0
+    lines = out.splitlines()
+    for only_in_prod in (
+        "Ingress/frontend-ingress",
+        "NetworkPolicy/frontend-from-frontend-ingress",
+    ):
+        assert f"- {only_in_prod}  only in prod" in lines
+    for only_in_staging in (
+        "HTTPRoute/frontend-route",
+        "NetworkPolicy/frontend-from-gateway",
+        "NetworkPolicy/fileserver-from-gateway",
+    ):
+        assert f"+ {only_in_staging}  only in staging" in lines
+
+
 def test_dev_to_prod_names_replicas_storage_tls_and_namespace(
     dist: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

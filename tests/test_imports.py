@@ -1,4 +1,6 @@
-"""``imports/k8s`` (``make imports``, offline) is the 1.27 API of ``cdk8s_plus_27.k8s``."""
+"""``make imports`` (offline): ``imports/k8s`` is the 1.27 API of ``cdk8s_plus_27.k8s``, and the
+library's Gateway API classes (``journal_k8s._gateway``) are what ``cdk8s import`` makes of the
+committed CRDs."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import cdk8s_plus_27.k8s as plus27
 import pytest
 
 from journal_tools import k8s_import
+from support import ROOT
 
 try:
     import imports.k8s as imported
@@ -221,3 +224,47 @@ def test_converted_schema_has_the_cdk8s_layout() -> None:
 def test_missing_cli_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(k8s_import.K8sImportError, match="make cli"):
         k8s_import.cli_script(tmp_path)
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` but byte code, by relative path."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def test_committed_gateway_classes_are_what_the_import_produces(tmp_path: Path) -> None:
+    prefix = k8s_import.cli_dir()
+    k8s_import.install_cli(prefix)
+    generated = k8s_import.generate_crds(
+        ROOT / k8s_import.GATEWAY_CRDS, tmp_path / "_gateway", prefix=prefix
+    )
+    committed = files(ROOT / k8s_import.GATEWAY_PACKAGE)
+    assert sorted(committed) == [
+        "__init__.py",
+        "_jsii/__init__.py",
+        "_jsii/iok8snetworkinggateway@0.0.0.jsii.tgz",
+        "py.typed",
+    ]
+    assert files(generated) == committed, "run `make imports`"
+
+
+def test_the_crds_are_the_gateway_api_standard_channel() -> None:
+    crds = sorted(p.name for p in (ROOT / k8s_import.GATEWAY_CRDS).glob("*.yaml"))
+    assert crds == [
+        "gateway.networking.k8s.io_httproutes.yaml",
+        "gateway.networking.k8s.io_referencegrants.yaml",
+    ]
+    for name in crds:
+        text = (ROOT / k8s_import.GATEWAY_CRDS / name).read_text()
+        assert (
+            f"gateway.networking.k8s.io/bundle-version: v{k8s_import.GATEWAY_API_VERSION}" in text
+        )
+        assert "gateway.networking.k8s.io/channel: standard" in text
+
+
+def test_fails_on_a_folder_without_crds(tmp_path: Path) -> None:
+    with pytest.raises(k8s_import.K8sImportError, match="no CRD files"):
+        k8s_import.generate_crds(tmp_path, tmp_path / "out", prefix=k8s_import.cli_dir())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -209,39 +210,48 @@ def test_fails_on_duplicate_path(chart: cdk8s.Chart) -> None:
         ingress.route("/api", site)
 
 
-@pytest.mark.parametrize(
-    ("earlier", "later"), [("/", "/api"), ("/api", "/api/v1"), ("/api", "/api/")]
-)
-def test_fails_on_path_shadowed_by_an_earlier_route(
-    chart: cdk8s.Chart, earlier: str, later: str
+@pytest.mark.parametrize("order", list(itertools.permutations(["/", "/api", "/api/v1", "/apix"])))
+def test_routes_in_any_order_give_one_ingress_most_specific_first(
+    chart: cdk8s.Chart, order: tuple[str, ...]
 ) -> None:
     api, site = _backends(chart)
     ingress = PathIngress(chart, "Ingress")
-    ingress.route(earlier, site)
-    with pytest.raises(ValueError, match=rf"path='{later}' is not allowed after '{earlier}'"):
-        ingress.route(later, api)
-    assert ingress.paths == (earlier,)
+    for path in order:
+        ingress.route(path, site if path in ("/", "/apix") else api)
+    paths = [p["path"] for p in _ingress_paths(synth(chart))]
+    assert paths == ["/api/v1", "/api", "/apix", "/"]
+    assert paths.index("/api") < paths.index("/")  # / never swallows /api
+    assert ingress.paths == tuple(paths)
 
 
-def test_fails_on_path_equal_to_an_earlier_route_but_for_a_trailing_slash(
-    chart: cdk8s.Chart,
-) -> None:
+def test_fails_on_path_equal_to_a_routed_one_but_for_a_trailing_slash(chart: cdk8s.Chart) -> None:
     api, site = _backends(chart)
     ingress = PathIngress(chart, "Ingress")
-    ingress.route("/api/", api)
-    with pytest.raises(ValueError, match=r"path='/api'"):
-        ingress.route("/api", site)
+    ingress.route("/api", api)
+    with pytest.raises(ValueError, match=r"path='/api/' is routed twice"):
+        ingress.route("/api/", site)
+    assert ingress.paths == ("/api",)
 
 
-def test_fails_on_backend_from_another_chart(chart: cdk8s.Chart) -> None:
+def test_fails_on_backend_in_another_namespace(chart: cdk8s.Chart) -> None:
     other = cdk8s.Chart(chart.node.scope, "other", namespace="other")  # type: ignore[arg-type]
     foreign = StaticSite(other, "Static")
     ingress = PathIngress(chart, "Ingress")
     with pytest.raises(
-        ValueError, match=r"backend 'fileserver' for path '/' is not defined in the chart"
+        ValueError,
+        match=r"backend other/Static for path '/' is in namespace 'other', Ingress "
+        r"'frontend-ingress' \(test/Ingress\) in 'test': an Ingress can only send requests "
+        r"to Services of its own namespace",
     ):
         ingress.route("/", foreign)
     assert ingress.paths == ()
+
+
+def test_a_backend_of_another_chart_in_the_same_namespace_is_routed(chart: cdk8s.Chart) -> None:
+    other = cdk8s.Chart(chart.node.scope, "other", namespace="test")  # type: ignore[arg-type]
+    ingress = PathIngress(chart, "Ingress")
+    ingress.route("/", StaticSite(other, "Static"))
+    assert ingress.paths == ("/",)
 
 
 def test_routes_in_a_chart_made_by_cdk8s_testing() -> None:
@@ -258,12 +268,14 @@ def test_a_refused_backend_leaves_the_ingress_usable(chart: cdk8s.Chart) -> None
     other = cdk8s.Chart(chart.node.scope, "other", namespace="other")  # type: ignore[arg-type]
     api, site = _backends(chart)
     ingress = PathIngress(chart, "Ingress")
-    with pytest.raises(ValueError, match="is not defined in the chart"):
+    with pytest.raises(ValueError, match="an Ingress can only send requests"):
         ingress.route("/", StaticSite(other, "Static"))
-    ingress.route("/api", api)
     ingress.route("/", site)
+    ingress.route("/api", api)
     names = [o["metadata"]["name"] for o in synth(chart) if o["kind"] == "NetworkPolicy"]
-    assert "fileserver-from-ingress" in names and "frontend-from-ingress" in names
+    assert "fileserver-from-frontend-ingress" in names
+    assert "frontend-from-frontend-ingress" in names
+    assert [p["path"] for p in _ingress_paths(synth(chart))] == ["/api", "/"]
 
 
 def test_later_path_that_only_shares_characters_is_allowed(chart: cdk8s.Chart) -> None:

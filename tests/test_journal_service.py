@@ -75,8 +75,9 @@ def test_ingress_backends_and_target_ports_exist(chart: cdk8s.Chart) -> None:
             if o["kind"] == "Deployment" and o["metadata"]["name"] == backend["name"]
         )
         container_ports = {
-            p["name"]
+            port[key]
             for c in workload["spec"]["template"]["spec"]["containers"]
-            for p in c["ports"]
+            for port in c["ports"]
+            for key in ("name", "containerPort")
         }
         assert {p["targetPort"] for p in service["spec"]["ports"]} <= container_ports

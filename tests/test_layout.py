@@ -39,14 +39,19 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
         "IngressTls",
         "JournalService",
         "PathIngress",
+        "PathRoute",
+        "PodOptions",
         "Quota",
         "Redis",
         "Resources",
         "RestrictedNamespace",
         "StaticSite",
         "Workload",
+        "adopt_restricted",
         "chart_manifests",
         "content_hash",
+        "restricted_container_security",
+        "restricted_pod_security",
     }
 
 

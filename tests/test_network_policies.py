@@ -22,7 +22,7 @@ import app
 from journal_tools import synth
 from journal_tools.manifests import from_yaml
 from journal_tools.selectors import POD_NAME_LABEL, pod_labels, selects
-from journal_tools.values import Environment, load_environments
+from journal_tools.values import Environment, GatewayEdge, load_environments
 from support import ROOT, Manifest
 
 ENVIRONMENTS = ["dev", "staging", "prod"]
@@ -142,9 +142,15 @@ class World:
 
     @property
     def controller(self) -> Pod:
-        """A pod of the ingress controller's namespace."""
-        namespace = self.environment.values.ingress.controller_namespace
-        return Pod("ingress-controller", namespace, {"app.kubernetes.io/name": "ingress-nginx"})
+        """A pod of the edge: of the ingress controller's namespace, or a Gateway data-plane pod."""
+        values = self.environment.values
+        if isinstance(values.edge, GatewayEdge):
+            labels = values.edge.data_plane_labels or {}
+            namespace = values.edge.data_plane_namespace or values.edge.namespace
+            return Pod("edge-proxy", namespace, {**labels, "app": "envoy"})
+        assert values.ingress is not None
+        namespace = values.ingress.controller_namespace
+        return Pod("edge-proxy", namespace, {"app.kubernetes.io/name": "ingress-nginx"})
 
     @property
     def debug(self) -> Pod:
@@ -227,7 +233,25 @@ def test_fails_other_pods_reaching_the_web_tiers(env: World) -> None:
     for target in ("frontend", "fileserver"):
         sources = [*env.pods.values(), *env.outsiders]
         reach = {s.name for s in sources if env.cluster.allows(s, env.pods[target], 8080)}
-        assert reach == {"ingress-controller"}, target
+        assert reach == {"edge-proxy"}, target
+
+
+def test_fails_other_pods_of_the_gateway_namespace_reaching_the_web_tiers(
+    manifests: dict[str, list[Manifest]],
+) -> None:
+    staging = world(manifests["staging"], "staging")
+    edge = staging.environment.values.edge
+    assert isinstance(edge, GatewayEdge)
+    # The Gateway's controller (not its data plane) and a data-plane pod of another Gateway.
+    neighbours = [
+        Pod("gateway-controller", edge.namespace, {"app": "gateway-controller"}),
+        Pod("other-gateway", edge.namespace, {"gateway.networking.k8s.io/gateway-name": "other"}),
+        Pod("lookalike", "other", dict(staging.controller.labels)),
+    ]
+    for target in ("frontend", "fileserver"):
+        pod = staging.pods[target]
+        assert staging.cluster.allows(staging.controller, pod, 8080)
+        assert not any(staging.cluster.allows(n, pod, 8080) for n in neighbours), target
 
 
 def test_every_pod_reaches_kube_dns(env: World) -> None:

@@ -2,64 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
-from journal_tools.node import bundled_node
+from test_consumer_app import run_example
+
 from support import ROOT
 
-CONSUMER_APP = '''
-import cdk8s
-from cdk8s_plus_27 import k8s
-from journal_k8s import Redis, chart_manifests
-
-LABELS = {"app.kubernetes.io/name": "worker"}
+OTHER_CDK8S = "cdk8s==2.69.77"
+"""A cdk8s 2.x release other than the project's pin (requirements.lock)."""
 
 
-class Worker:
-    """The consumer's own workload, known to Redis by name and pod labels."""
-
-    name = "worker"
-    pod_labels = LABELS
+def test_the_lock_pins_another_cdk8s_than_the_wheel_test_installs() -> None:
+    lock = (ROOT / "requirements.lock").read_text().splitlines()
+    assert "cdk8s==2.70.115" in lock and OTHER_CDK8S not in lock
 
 
-app = cdk8s.App(outdir="out")
-chart = cdk8s.Chart(app, "team", namespace="team-a", disable_resource_name_hashes=True)
-cache = Redis(chart, "Cache", name="cache", replicas=1)
-k8s.KubeDeployment(
-    chart,
-    "Worker",
-    metadata=k8s.ObjectMeta(name="worker"),
-    spec=k8s.DeploymentSpec(
-        selector=k8s.LabelSelector(match_labels=LABELS),
-        template=k8s.PodTemplateSpec(
-            metadata=k8s.ObjectMeta(labels=LABELS),
-            spec=k8s.PodSpec(
-                containers=[
-                    k8s.Container(
-                        name="worker",
-                        image="team/worker:1.0",
-                        env=[k8s.EnvVar(name="REDIS_HOST", value=cache.write_host)],
-                    )
-                ]
-            ),
-        ),
-    ),
-)
-cache.allow_from(Worker())
-# The escape hatch: Redis's objects are ordinary ApiObjects that take JSON patches.
-cdk8s.ApiObject.of(cache.node.find_child("StatefulSet")).add_json_patch(
-    cdk8s.JsonPatch.add("/metadata/annotations", {"team.example.com/owner": "team-a"})
-)
-assert chart_manifests(chart) == chart.to_json()
-app.synth()
-'''
-
-
-def test_wheel_installs_and_a_consumer_app_synthesizes(tmp_path: Path) -> None:
+def test_wheel_installs_beside_another_cdk8s_and_synthesizes_the_readme_example(
+    tmp_path: Path,
+) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "wheels", ROOT],
         check=True,
@@ -68,36 +31,36 @@ def test_wheel_installs_and_a_consumer_app_synthesizes(tmp_path: Path) -> None:
     (wheel,) = (tmp_path / "wheels").glob("journal_k8s-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "journal_k8s/py.typed" in names
-    assert not [n for n in names if n.startswith(("tests/", "app.py", "constructs/"))]
+    assert "journal_k8s/_jsii/journal-k8s-bulk@0.2.0.jsii.tgz" in names
+    # The Gateway API classes ship privately, never as a top-level `imports` package.
+    assert "journal_k8s/_gateway/__init__.py" in names
+    assert "journal_k8s/_gateway/_jsii/iok8snetworkinggateway@0.0.0.jsii.tgz" in names
+    tops = {n.split("/")[0] for n in names if not n.startswith("journal_k8s-")}
+    assert tops == {"journal_k8s"}, "the wheel holds the library only (no journal_tools, imports)"
+    metadata = (
+        zipfile.ZipFile(wheel)
+        .read(next(n for n in names if n.endswith(".dist-info/METADATA")))
+        .decode()
+    )
+    requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    assert requires and not [r for r in requires if "==" in r], requires
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     python = venv / "bin" / "python"
-    # The consumer's own dependency: the library itself needs only cdk8s and constructs.
-    subprocess.run(
-        [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "-qq",
-            "--disable-pip-version-check",
-            wheel,
-            "cdk8s-plus-27==2.9.5",
-        ],
-        check=True,
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "-qq", "--disable-pip-version-check", wheel, OTHER_CDK8S],
+        text=True,
         capture_output=True,
     )
-    consumer = tmp_path / "consumer"
-    consumer.mkdir()
-    (consumer / "main.py").write_text(CONSUMER_APP)
-    env = {**os.environ, "JSII_NODE": str(bundled_node())}
-    result = subprocess.run(
-        [python, "main.py"], cwd=consumer, env=env, text=True, capture_output=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    output = (consumer / "out" / "team.k8s.yaml").read_text()
-    assert "kind: StatefulSet" in output and "name: cache" in output
-    assert "name: worker" in output and "value: cache-write" in output
-    assert "name: cache-from-worker" in output
-    assert "team.example.com/owner: team-a" in output
+    assert install.returncode == 0, install.stderr
+    freeze = subprocess.run(
+        [python, "-m", "pip", "freeze"], check=True, text=True, capture_output=True
+    ).stdout.splitlines()
+    assert OTHER_CDK8S in freeze and "cdk8s-plus-27==2.9.5" in freeze
+    workdir = tmp_path / "consumer"
+    workdir.mkdir()
+    from_wheel = run_example(python, workdir)
+    in_tree = run_example(sys.executable, tmp_path)
+    assert from_wheel == in_tree
+    assert {"shop", "jobs"} <= set(from_wheel)

@@ -70,7 +70,7 @@ def test_no_solver_policy_without_an_issuer(chart: cdk8s.Chart) -> None:
 def test_controller_may_reach_each_backend_on_its_container_port(chart: cdk8s.Chart) -> None:
     objects = _routed(chart, controller_namespace="edge")
     for backend, port in (("frontend", 8080), ("fileserver", 8080)):
-        policy = find(objects, "NetworkPolicy", f"{backend}-from-ingress")["spec"]
+        policy = find(objects, "NetworkPolicy", f"{backend}-from-frontend-ingress")["spec"]
         assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == backend
         assert policy["ingress"] == [
             {

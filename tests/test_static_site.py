@@ -23,9 +23,7 @@ def test_service_port_80_reaches_the_unprivileged_container_port(chart: cdk8s.Ch
     service = find(objects, "Service", "fileserver")["spec"]
     deployment = find(objects, "Deployment", "fileserver")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert service["ports"] == [
-        {"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}
-    ]
+    assert service["ports"] == [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]
     assert container["ports"] == [{"containerPort": 8080, "name": "http", "protocol": "TCP"}]
     assert service["selector"] == deployment["spec"]["selector"]["matchLabels"]
     assert service["selector"]["app.kubernetes.io/name"] == "fileserver"

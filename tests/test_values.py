@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from journal_tools.values import ValuesError, environment_names, load_environment, load_environments
+from journal_tools.values import (
+    GatewayEdge,
+    IngressEdge,
+    ValuesError,
+    environment_names,
+    load_environment,
+    load_environments,
+)
 from support import ROOT
 
 
@@ -135,6 +142,25 @@ def qa_values(content: str) -> str:
     return namespace + ("" if content.startswith("quota:") else QUOTA) + content
 
 
+def test_each_environment_chooses_its_edge() -> None:
+    loaded = {e.name: e.values for e in load_environments(ROOT / "environments")}
+    assert loaded["dev"].edge == loaded["prod"].edge == IngressEdge(kind="ingress")
+    assert loaded["dev"].ingress is not None and loaded["prod"].ingress is not None
+    staging = loaded["staging"]
+    assert staging.ingress is None
+    assert staging.edge == GatewayEdge(
+        kind="gateway",
+        name="shared-gateway",
+        namespace="gateway-system",
+        section_name="https",
+        hostnames=["journal.staging.example.com"],
+        data_plane_labels={"gateway.networking.k8s.io/gateway-name": "shared-gateway"},
+    )
+
+
+QA = "namespace: journal-qa\nquota: {cpu: '4', memory: 4Gi, storage: 40Gi, pods: 10}\n"
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
@@ -229,3 +255,39 @@ def test_fails_on_an_unreadable_folder(tmp_path: Path) -> None:
     (tmp_path / "environments").write_text("")
     with pytest.raises(ValuesError, match="environments: cannot read the folder: Not a directory"):
         load_environments(tmp_path / "environments")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            "edge: {kind: gateway, name: gw, namespace: gateways}\n",
+            "qa.yaml:3: edge: {'kind': 'gateway', 'name': 'gw', 'namespace': 'gateways'} is not "
+            "allowed: kind 'gateway' takes no ingress keys: set 'ingress: null'",
+        ),
+        (
+            "ingress: null\n",
+            "edge: IngressEdge(kind='ingress') is not allowed: kind 'ingress' needs",
+        ),
+        (
+            "edge: {kind: mesh}\n",
+            "qa.yaml:3: edge: {'kind': 'mesh'} is not allowed: Input tag 'mesh' found using 'kind' "
+            "does not match any of the expected tags: 'ingress', 'gateway'",
+        ),
+        (
+            "ingress: null\nedge: {kind: gateway, name: gw, namespace: Gateways}\n",
+            "edge.gateway.namespace: 'Gateways' is not allowed: expected a DNS-1123 label",
+        ),
+        (
+            "ingress: null\nedge: {kind: gateway, namespace: gateways}\n",
+            "edge.gateway.name: missing: this key is required",
+        ),
+    ],
+)
+def test_fails_on_an_edge_that_is_not_one_thing(
+    environments: Path, content: str, expected: str
+) -> None:
+    (environments / "qa.yaml").write_text(QA + content)
+    with pytest.raises(ValuesError) as error:
+        load_environment(environments, "qa")
+    assert expected in str(error.value)

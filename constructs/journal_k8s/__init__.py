@@ -1,12 +1,19 @@
 """Typed cdk8s constructs for the journal service of *Kubernetes Best Practices*, chapter 1."""
 
 from ._bulk import chart_manifests
-from ._pod import CONFIG_HASH_ANNOTATION, content_hash
-from ._types import Backend, ExistingSecret, IngressTls, Quota, Resources, Workload
+from ._pod import (
+    CONFIG_HASH_ANNOTATION,
+    content_hash,
+    restricted_container_security,
+    restricted_pod_security,
+)
+from ._types import Backend, ExistingSecret, IngressTls, PodOptions, Quota, Resources, Workload
 from .api_frontend import ApiFrontend
 from .journal_service import JournalService
 from .path_ingress import PathIngress
+from .path_route import PathRoute
 from .redis import Redis
+from .restricted import adopt_restricted
 from .restricted_namespace import RestrictedNamespace
 from .static_site import StaticSite
 
@@ -18,12 +25,17 @@ __all__ = [
     "IngressTls",
     "JournalService",
     "PathIngress",
+    "PathRoute",
+    "PodOptions",
     "Quota",
     "Redis",
     "Resources",
     "RestrictedNamespace",
     "StaticSite",
     "Workload",
+    "adopt_restricted",
     "chart_manifests",
     "content_hash",
+    "restricted_container_security",
+    "restricted_pod_security",
 ]

@@ -10,33 +10,63 @@ whole chart back the same way. In Node they are ordinary ``cdk8s.ApiObject`` chi
 from __future__ import annotations
 
 import builtins
+import enum
+import functools
 import json
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import cdk8s
+import cdk8s_plus_27 as kplus
 import jsii
+from cdk8s_plus_27 import k8s
 from constructs import Construct, IConstruct
 
 Manifest = dict[str, Any]
 """A Kubernetes object as plain JSON data (camelCase keys, as in a manifest file)."""
 
+Struct = Any
+"""A jsii struct: an L1 ``k8s.Kube<Kind>Props`` or ``kplus.ServiceProps``, built in Python."""
+
+Patch = tuple[str, dict[str, Any]]
+"""``(child id, RFC 6902 operation)``; a value may hold structs and Quantity objects."""
+
 __jsii_assembly__ = jsii.JSIIAssembly.load(
-    "journal-k8s-bulk", "0.1.0", "journal_k8s", "journal-k8s-bulk@0.1.0.jsii.tgz"
+    "journal-k8s-bulk", "0.2.0", "journal_k8s", "journal-k8s-bulk@0.2.0.jsii.tgz"
 )
+
+_STRUCT = "$jsii.struct"
+_REF = "$jsii.ref"
+_ENUM = "$jsii.enum"
+_MANIFEST = "$manifest"
 
 
 class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"):
     @jsii.member(jsii_name="define")
     @builtins.classmethod
-    def define(cls, scope: Construct, objects: str, patches: str) -> None:
-        jsii.sinvoke(cls, "define", [scope, objects, patches])
+    def define(
+        cls,
+        scopes: Sequence[IConstruct],
+        objects: str,
+        refs: Sequence[Any],
+        patches: str,
+        required: str,
+    ) -> str:
+        return typing.cast(
+            str, jsii.sinvoke(cls, "define", [scopes, objects, refs, patches, required])
+        )
 
-    @jsii.member(jsii_name="sameChart")
+    @jsii.member(jsii_name="namespaces")
     @builtins.classmethod
-    def same_chart(cls, a: IConstruct, b: IConstruct) -> bool:
-        return typing.cast(bool, jsii.sinvoke(cls, "sameChart", [a, b]))
+    def namespaces(cls, constructs: Sequence[IConstruct]) -> str:
+        return typing.cast(str, jsii.sinvoke(cls, "namespaces", [constructs]))
+
+    @jsii.member(jsii_name="describe")
+    @builtins.classmethod
+    def describe(cls, constructs: Sequence[IConstruct]) -> str:
+        return typing.cast(str, jsii.sinvoke(cls, "describe", [constructs]))
 
     @jsii.member(jsii_name="render")
     @builtins.classmethod
@@ -44,17 +74,139 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
         return typing.cast(str, jsii.sinvoke(cls, "render", [chart]))
 
 
+@functools.cache
+def quantity(value: str | int) -> k8s.Quantity:
+    """``k8s.Quantity`` of a string or a number, made once per value (each is a round trip)."""
+    if isinstance(value, str):
+        return k8s.Quantity.from_string(value)
+    return k8s.Quantity.from_number(value)
+
+
+@functools.cache
+def int_or_string(value: int | str) -> k8s.IntOrString:
+    """``k8s.IntOrString`` of a number or a name, made once per value."""
+    if isinstance(value, str):
+        return k8s.IntOrString.from_string(value)
+    return k8s.IntOrString.from_number(value)
+
+
+class _Encoder:
+    """Turns structs into the JSON the generated ``toJson_*`` functions read (jsii names);
+    jsii objects (Quantity, IntOrString) travel beside the text, by reference."""
+
+    def __init__(self) -> None:
+        self.refs: list[Any] = []
+        self._ref_index: dict[int, int] = {}
+
+    def struct(self, value: Struct | SelectingService | Manifest) -> dict[str, Any]:
+        """A marker that Node renders with the struct's generated ``toJson_*``."""
+        if isinstance(value, dict):
+            return {_MANIFEST: self.value(value)}
+        if isinstance(value, SelectingService):
+            data = {**self.value(value.props), "$selectLabels": dict(value.select_labels)}
+            return {_STRUCT: {"fqn": "cdk8s-plus-27.ServiceProps", "data": data}}
+        return {_STRUCT: {"fqn": type(value).__jsii_type__, "data": self.value(value)}}
+
+    def value(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or kind is float or value is None:
+            return value
+        names = getattr(kind, "__jsii_name_mapping__", None)
+        if names is not None:
+            return {names[k]: self.value(v) for k, v in value._values.items() if v is not None}
+        if kind is dict or isinstance(value, Mapping):
+            return {k: self.value(v) for k, v in value.items()}
+        if kind is list or kind is tuple:
+            return [self.value(v) for v in value]
+        if isinstance(value, enum.Enum):
+            return {_ENUM: [kind.__jsii_type__, value.value]}
+        if hasattr(value, "__jsii_ref__"):
+            index = self._ref_index.setdefault(id(value), len(self.refs))
+            if index == len(self.refs):
+                self.refs.append(value)
+            return {_REF: index}
+        raise TypeError(f"{value!r} cannot be part of a Kubernetes object")
+
+
+def jsii_json(value: Any) -> Any:
+    """A struct (or data holding structs) as plain JSON with jsii names, for JSON patches on
+    cdk8s-plus objects (applied before their generated code renames fields).
+
+    Raises:
+        TypeError: ``value`` holds a Quantity or IntOrString (they live in Node).
+    """
+    encoder = _Encoder()
+    data = encoder.value(value)
+    if encoder.refs:
+        raise TypeError(f"{value!r} holds Quantity or IntOrString values: it is not plain JSON")
+    return data
+
+
+@dataclass(frozen=True)
+class SelectingService:
+    """A ``kplus.Service`` to define: its props, and the pod labels it selects."""
+
+    props: kplus.ServiceProps
+    select_labels: Mapping[str, str]
+
+
+Body = Struct | SelectingService | Manifest
+"""What ``define`` turns into one child construct."""
+
+
 def define(
     scope: Construct,
-    objects: Mapping[str, Manifest],
-    patches: Iterable[tuple[str, dict[str, Any]]] = (),
-) -> None:
-    """Define one ``ApiObject`` child of ``scope`` per construct id of ``objects``, in order.
+    objects: Mapping[str, Body],
+    patches: Iterable[Patch] = (),
+    *,
+    elsewhere: Iterable[tuple[Construct, str, Body]] = (),
+    required: Iterable[tuple[str, str]] = (),
+) -> str | None:
+    """Define one child of ``scope`` per construct id of ``objects``, in order, in one round trip.
 
-    Each ``(id, operation)`` of ``patches`` then adds a JSON patch (an RFC 6902 ``add`` or
-    ``remove``) to the ``ApiObject`` child ``id`` of ``scope``; all in one round trip.
+    A ``k8s.Kube<Kind>Props`` becomes a ``cdk8s.ApiObject`` with the manifest the generated
+    ``k8s.Kube<Kind>`` renders (a Namespace enforcing Pod Security ``restricted`` also gets the
+    synth-time check of its pods); a ``SelectingService`` becomes a ``kplus.Service``; a plain
+    ``Manifest`` (rendered in Python, e.g. from the Gateway API classes) an ApiObject. Each
+    ``(scope, id, body)`` of ``elsewhere`` is defined the same way under another scope. Each
+    ``(id, operation)`` of ``patches`` then adds a JSON patch (an RFC 6902 ``add`` or
+    ``remove``) to the child ``id``; a patch value that is a struct, or a list of structs, is
+    rendered by the generated code too. Each ``(id, message)`` of ``required`` fails the synth
+    with ``message`` while ``scope`` has no child ``id``.
+
+    Returns:
+        The namespace of ``scope``'s chart (``None`` where it sets none).
     """
-    _Manifests.define(scope, json.dumps(list(objects.items())), json.dumps(list(patches)))
+    encoder = _Encoder()
+    scopes: list[IConstruct] = [scope]
+    items = [[0, id, encoder.struct(body)] for id, body in objects.items()]
+    for other, id, body in elsewhere:
+        if other not in scopes:
+            scopes.append(other)
+        items.append([scopes.index(other), id, encoder.struct(body)])
+    operations = [[0, id, _operation(encoder, op)] for id, op in patches]
+    checks = [[0, id, message] for id, message in required]
+    found: list[str | None] = json.loads(
+        _Manifests.define(
+            scopes, json.dumps(items), encoder.refs, json.dumps(operations), json.dumps(checks)
+        )
+    )
+    return found[0]
+
+
+def _operation(encoder: _Encoder, operation: dict[str, Any]) -> dict[str, Any]:
+    value = operation.get("value")
+    if isinstance(value, list):
+        return {**operation, "value": [_patch_value(encoder, v) for v in value]}
+    if value is not None:
+        return {**operation, "value": _patch_value(encoder, value)}
+    return operation
+
+
+def _patch_value(encoder: _Encoder, value: Any) -> Any:
+    if getattr(type(value), "__jsii_name_mapping__", None) is not None:
+        return encoder.struct(value)
+    return encoder.value(value)
 
 
 def api_object(scope: Construct, id: str) -> cdk8s.ApiObject:
@@ -63,9 +215,21 @@ def api_object(scope: Construct, id: str) -> cdk8s.ApiObject:
     return typing.cast(cdk8s.ApiObject, scope.node.find_child(id))
 
 
-def same_chart(a: IConstruct, b: IConstruct) -> bool:
-    """Whether ``a`` and ``b`` belong to the same chart, in one round trip."""
-    return _Manifests.same_chart(a, b)
+def service(scope: Construct, id: str) -> kplus.Service:
+    """The ``kplus.Service`` child ``id`` of ``scope``."""
+    return typing.cast(kplus.Service, scope.node.find_child(id))
+
+
+def namespaces(*constructs: IConstruct) -> list[str | None]:
+    """The namespace of each construct's chart (``None`` where it has none), in one round trip."""
+    found: list[str | None] = json.loads(_Manifests.namespaces(list(constructs)))
+    return found
+
+
+def describe(*constructs: IConstruct) -> list[dict[str, Any]]:
+    """What Node knows of constructs made elsewhere (see ``Manifests.describe``), in one trip."""
+    found: list[dict[str, Any]] = json.loads(_Manifests.describe(list(constructs)))
+    return found
 
 
 def chart_manifests(chart: cdk8s.Chart) -> list[Manifest]:

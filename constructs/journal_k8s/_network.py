@@ -2,62 +2,129 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ._bulk import Manifest
-from ._types import Workload
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from ._bulk import int_or_string
+from ._pod import metadata
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+"""The label Kubernetes gives every Namespace: its name (immutable)."""
 
 
-def pods_of(workload: Workload) -> dict[str, Any]:
-    """A peer that matches exactly the pods of ``workload`` in the same namespace."""
-    return {"podSelector": {"matchLabels": dict(workload.pod_labels)}}
+@dataclass(frozen=True)
+class Pods:
+    """Pods a policy can name: their selector, their namespace and the construct they belong to.
+
+    ``namespace`` is ``None`` when the construct's chart sets none (the objects then land in
+    whatever namespace they are applied to).
+    """
+
+    name: str
+    scope: Construct
+    namespace: str | None
+    match_labels: Mapping[str, str]
+    match_expressions: Sequence[Mapping[str, Any]] = field(default=())
+
+    @property
+    def key(self) -> str:
+        """Identifies the pods: their namespace and selector."""
+        return repr((self.namespace, sorted(self.match_labels.items()), self.match_expressions))
+
+    def selector(self) -> k8s.LabelSelector:
+        """The label selector of the pods."""
+        expressions = [
+            k8s.LabelSelectorRequirement(
+                key=e["key"], operator=e["operator"], values=e.get("values")
+            )
+            for e in self.match_expressions
+        ]
+        return k8s.LabelSelector(
+            match_labels=dict(self.match_labels), match_expressions=expressions or None
+        )
+
+    def peer(self, seen_from: Pods) -> k8s.NetworkPolicyPeer:
+        """A policy peer matching exactly these pods, in a policy of ``seen_from``'s namespace.
+
+        Raises:
+            ValueError: the two namespaces differ and one of them is unknown.
+        """
+        if self.namespace == seen_from.namespace:
+            return k8s.NetworkPolicyPeer(pod_selector=self.selector())
+        for pods in (self, seen_from):
+            if pods.namespace is None:
+                raise ValueError(
+                    f"{pods.scope.node.path} has no namespace (its chart sets none) while "
+                    f"{(seen_from if pods is self else self).scope.node.path} is in namespace "
+                    f"{(seen_from if pods is self else self).namespace!r}: a NetworkPolicy "
+                    "cannot name pods across namespaces without both names; give the chart "
+                    "a namespace"
+                )
+        return k8s.NetworkPolicyPeer(
+            pod_selector=self.selector(), namespace_selector=in_namespace(self.namespace)
+        )
 
 
-def pods_in_namespace(namespace: str) -> dict[str, Any]:
-    """A peer that matches every pod of another namespace, chosen by its immutable name label."""
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+def in_namespace(namespace: str | None) -> k8s.LabelSelector:
+    """Selects the Namespace ``namespace`` by its immutable name label."""
+    return k8s.LabelSelector(match_labels={NAMESPACE_NAME_LABEL: namespace or ""})
 
 
-def dns() -> dict[str, Any]:
+def object_name(text: str) -> str:
+    """``text`` as a DNS-1123 label fragment (for names made from other names)."""
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "pods"
+
+
+def dns() -> k8s.NetworkPolicyEgressRule:
     """Egress to the cluster DNS (``k8s-app: kube-dns`` in ``kube-system``) on port 53."""
-    return {
-        "to": [
-            {
-                **pods_in_namespace("kube-system"),
-                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-            }
+    return k8s.NetworkPolicyEgressRule(
+        to=[
+            k8s.NetworkPolicyPeer(
+                namespace_selector=in_namespace("kube-system"),
+                pod_selector=k8s.LabelSelector(match_labels={"k8s-app": "kube-dns"}),
+            )
         ],
-        "ports": [{"protocol": protocol, "port": 53} for protocol in ("UDP", "TCP")],
-    }
+        ports=[
+            k8s.NetworkPolicyPort(protocol=protocol, port=int_or_string(53))
+            for protocol in ("UDP", "TCP")
+        ],
+    )
 
 
-def tcp(port: int) -> list[dict[str, Any]]:
+def tcp(port: int | str) -> list[k8s.NetworkPolicyPort]:
     """One TCP port, as a NetworkPolicy port list."""
-    return [{"protocol": "TCP", "port": port}]
+    return [k8s.NetworkPolicyPort(protocol="TCP", port=int_or_string(port))]
 
 
 def allow(
     *,
     direction: Literal["Ingress", "Egress"],
     name: str,
-    pods: Mapping[str, str],
-    peers: list[dict[str, Any]],
-    port: int,
+    pods: k8s.LabelSelector,
+    peers: list[k8s.NetworkPolicyPeer],
+    port: int | str,
     labels: Mapping[str, str],
-) -> Manifest:
-    """Allow traffic on TCP ``port`` between the pods labelled ``pods`` and ``peers``.
+) -> k8s.KubeNetworkPolicyProps:
+    """Allow traffic on TCP ``port`` (a number or a port name) between ``pods`` and ``peers``.
 
     ``Ingress`` lets the peers in to the pods; ``Egress`` lets the pods out to the peers,
     and to the cluster DNS, since an egress policy would otherwise cut name resolution.
     """
     if direction == "Ingress":
-        rules: dict[str, Any] = {"ingress": [{"from": peers, "ports": tcp(port)}]}
+        spec = k8s.NetworkPolicySpec(
+            pod_selector=pods,
+            policy_types=[direction],
+            ingress=[k8s.NetworkPolicyIngressRule(from_=peers, ports=tcp(port))],
+        )
     else:
-        rules = {"egress": [{"to": peers, "ports": tcp(port)}, dns()]}
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "labels": dict(labels)},
-        "spec": {"podSelector": {"matchLabels": dict(pods)}, "policyTypes": [direction], **rules},
-    }
+        spec = k8s.NetworkPolicySpec(
+            pod_selector=pods,
+            policy_types=[direction],
+            egress=[k8s.NetworkPolicyEgressRule(to=peers, ports=tcp(port)), dns()],
+        )
+    return k8s.KubeNetworkPolicyProps(metadata=metadata(name, labels), spec=spec)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
 
-from ._bulk import Manifest
-from ._types import Resources
+from cdk8s_plus_27 import k8s
+
+from ._bulk import int_or_string, quantity
+from ._types import ExistingSecret, PodOptions, Resources
 
 PART_OF = "journal"
 CONFIG_HASH_ANNOTATION = "journal.example.com/config-hash"
@@ -29,6 +30,11 @@ def object_labels(name: str, component: str) -> dict[str, str]:
     }
 
 
+def metadata(name: str, labels: Mapping[str, str]) -> k8s.ObjectMeta:
+    """An object's name and labels (the chart adds its namespace)."""
+    return k8s.ObjectMeta(name=name, labels=dict(labels))
+
+
 def content_hash(files: Mapping[str, str]) -> str:
     """A short digest of configuration files; a change of any file changes it."""
     digest = hashlib.sha256()
@@ -37,98 +43,154 @@ def content_hash(files: Mapping[str, str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def pod_security(*, uid: int, gid: int) -> dict[str, Any]:
-    """The pod-level context of the Pod Security Standard ``restricted``."""
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": gid,
-        "fsGroup": gid,
-        "fsGroupChangePolicy": "OnRootMismatch",
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+def restricted_pod_security(*, uid: int, gid: int) -> k8s.PodSecurityContext:
+    """The pod-level context of the Pod Security Standard ``restricted``, running as ``uid``.
+
+    Give it to any pod (``k8s.PodSpec(security_context=...)``) to meet ``restricted``
+    together with ``restricted_container_security`` on each container.
+    """
+    return k8s.PodSecurityContext(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=gid,
+        fs_group=gid,
+        fs_group_change_policy="OnRootMismatch",
+        seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+    )
 
 
-def pod_spec(
+def restricted_container_security() -> k8s.SecurityContext:
+    """The container-level context of ``restricted``, with a read-only root filesystem."""
+    return k8s.SecurityContext(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        capabilities=k8s.Capabilities(drop=["ALL"]),
+        seccomp_profile=k8s.SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def pod_template(
     name: str,
     *,
+    labels: Mapping[str, str],
+    config_hash: str,
     uid: int,
     gid: int,
-    containers: list[dict[str, Any]],
-    volumes: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """A pod spec of workload ``name``: no API token, no service links, ``restricted``, spread."""
-    return {
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "securityContext": pod_security(uid=uid, gid=gid),
-        "topologySpreadConstraints": spread_over_nodes(name),
-        "containers": containers,
-        "volumes": volumes,
+    container: k8s.Container,
+    volumes: Sequence[k8s.Volume],
+    options: PodOptions,
+) -> k8s.PodTemplateSpec:
+    """The pod template of workload ``name``: ``restricted``, no API token, spread, plus
+    the user's ``options`` (their names checked against the workload's own)."""
+    options.check_against(container, volumes, labels)
+    main = k8s.Container(
+        **{
+            **container._values,
+            "env": [*(container.env or ()), *options.env] or None,
+            "env_from": list(options.env_from) or None,
+            "volume_mounts": [*(container.volume_mounts or ()), *options.volume_mounts],
+        }
+    )
+    spread = options.topology_spread
+    return k8s.PodTemplateSpec(
+        metadata=k8s.ObjectMeta(
+            labels={**options.labels, **labels},
+            annotations={**options.annotations, CONFIG_HASH_ANNOTATION: config_hash},
+        ),
+        spec=k8s.PodSpec(
+            automount_service_account_token=options.automount_service_account_token,
+            enable_service_links=False,
+            service_account_name=options.service_account_name,
+            security_context=restricted_pod_security(uid=uid, gid=gid),
+            topology_spread_constraints=list(spread_over_nodes(name) if spread is None else spread),
+            containers=[main, *options.sidecars],
+            init_containers=list(options.init_containers) or None,
+            volumes=[*volumes, *options.volumes],
+            tolerations=list(options.tolerations) or None,
+            node_selector=dict(options.node_selector) or None,
+            affinity=options.affinity,
+        ),
+    )
+
+
+def resources(resources: Resources) -> k8s.ResourceRequirements:
+    """Requests, and limits (equal to the requests unless set): ``requests``, never ``request``."""
+    requests = {"cpu": resources.cpu, "memory": resources.memory}
+    limits = {
+        "cpu": resources.cpu_limit or resources.cpu,
+        "memory": resources.memory_limit or resources.memory,
     }
+    return k8s.ResourceRequirements(
+        requests={k: quantity(v) for k, v in requests.items()},
+        limits={k: quantity(v) for k, v in limits.items()},
+    )
 
 
-def container_security() -> dict[str, Any]:
-    """The container-level context of ``restricted``, with a read-only root filesystem."""
-    return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+def secret_volume(name: str, secret: ExistingSecret) -> k8s.Volume:
+    """A volume of one Secret key, as a file of that name readable by the pod's group only."""
+    return k8s.Volume(
+        name=name,
+        secret=k8s.SecretVolumeSource(
+            secret_name=secret.name,
+            default_mode=0o440,
+            items=[k8s.KeyToPath(key=secret.key, path=secret.key)],
+        ),
+    )
 
 
-def guaranteed(resources: Resources) -> dict[str, Any]:
-    """Requests equal to limits, as the chapter asks (``requests``, never ``request``)."""
-    amounts = {"cpu": resources.cpu, "memory": resources.memory}
-    return {"requests": amounts, "limits": dict(amounts)}
-
-
-def spread_over_nodes(name: str) -> list[dict[str, Any]]:
+def spread_over_nodes(name: str) -> list[k8s.TopologySpreadConstraint]:
     """A soft spread of a workload's pods over nodes."""
     return [
-        {
-            "maxSkew": 1,
-            "topologyKey": "kubernetes.io/hostname",
-            "whenUnsatisfiable": "ScheduleAnyway",
-            "labelSelector": {"matchLabels": selector_labels(name)},
-        }
+        k8s.TopologySpreadConstraint(
+            max_skew=1,
+            topology_key="kubernetes.io/hostname",
+            when_unsatisfiable="ScheduleAnyway",
+            label_selector=k8s.LabelSelector(match_labels=selector_labels(name)),
+        )
     ]
 
 
-def disruption_budget(name: str, component: str) -> Manifest:
+def disruption_budget(name: str, component: str) -> k8s.KubePodDisruptionBudgetProps:
     """A PodDisruptionBudget that lets at most one pod of the workload go at a time.
 
     With a single replica it still allows the eviction (a drain must not hang); it then
     only documents the intent.
     """
-    return {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": {"name": name, "labels": object_labels(name, component)},
-        "spec": {
-            "maxUnavailable": 1,
-            "selector": {"matchLabels": selector_labels(name)},
+    return k8s.KubePodDisruptionBudgetProps(
+        metadata=metadata(name, object_labels(name, component)),
+        spec=k8s.PodDisruptionBudgetSpec(
+            max_unavailable=int_or_string(1),
+            selector=k8s.LabelSelector(match_labels=selector_labels(name)),
             # A pod that is not ready (a replica resyncing) must not block a node drain.
-            "unhealthyPodEvictionPolicy": "AlwaysAllow",
-        },
-    }
+            unhealthy_pod_eviction_policy="AlwaysAllow",
+        ),
+    )
 
 
-def http_probe(path: str, port_name: str, *, period: int, failures: int) -> dict[str, Any]:
+def http_probe(path: str, port_name: str, *, period: int, failures: int) -> k8s.Probe:
     """An HTTP GET probe on a named container port."""
-    return {
-        "httpGet": {"path": path, "port": port_name},
-        "periodSeconds": period,
-        "timeoutSeconds": 2,
-        "failureThreshold": failures,
-    }
+    return k8s.Probe(
+        http_get=k8s.HttpGetAction(path=path, port=int_or_string(port_name)),
+        period_seconds=period,
+        timeout_seconds=2,
+        failure_threshold=failures,
+    )
 
 
-def rolling_update() -> dict[str, Any]:
+def rolling_update() -> k8s.DeploymentStrategy:
     """Replace pods one at a time, starting the new pod before stopping an old one."""
-    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    return k8s.DeploymentStrategy(
+        type="RollingUpdate",
+        rolling_update=k8s.RollingUpdateDeployment(
+            max_surge=int_or_string(1), max_unavailable=int_or_string(0)
+        ),
+    )
+
+
+def tcp_port(name: str, number: int) -> k8s.ContainerPort:
+    """A named TCP container port."""
+    return k8s.ContainerPort(name=name, container_port=number, protocol="TCP")
 
 
 def service(
@@ -139,20 +201,22 @@ def service(
     port_name: str,
     port_number: int,
     headless: bool = False,
-) -> Manifest:
+) -> k8s.KubeServiceProps:
     """A ClusterIP Service (or a headless one) to the named container port of ``selector``."""
-    spec: dict[str, Any] = {
-        "type": "ClusterIP",
-        "selector": dict(selector),
-        "ports": [
-            {"name": port_name, "port": port_number, "targetPort": port_name, "protocol": "TCP"}
-        ],
-    }
-    if headless:
-        spec |= {"clusterIP": "None", "publishNotReadyAddresses": True}
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "labels": dict(labels)},
-        "spec": spec,
-    }
+    return k8s.KubeServiceProps(
+        metadata=metadata(name, labels),
+        spec=k8s.ServiceSpec(
+            type="ClusterIP",
+            selector=dict(selector),
+            ports=[
+                k8s.ServicePort(
+                    name=port_name,
+                    port=port_number,
+                    target_port=int_or_string(port_name),
+                    protocol="TCP",
+                )
+            ],
+            cluster_ip="None" if headless else None,
+            publish_not_ready_addresses=True if headless else None,
+        ),
+    )

@@ -3,37 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any
 
 import cdk8s
+import cdk8s_plus_27 as kplus
+from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _pod
-from ._types import check_service_name
+from ._peers import SelectablePods
+from ._types import PodOptions, check_service_name
 
 
-class ServedWorkload(Construct):
-    """A workload whose pods a Service of the same name exposes (a ``Backend``)."""
+class ServedWorkload(SelectablePods):
+    """A workload whose pods a ``kplus.Service`` of the same name exposes (a route backend)."""
 
     def __init__(
         self, scope: Construct, id: str, *, name: str, service_port: int, container_port: int
     ) -> None:
-        super().__init__(scope, id)
-        self._name = check_service_name("name", name, max_length=56)
+        check_service_name("name", name, max_length=56)
+        super().__init__(scope, id, name=name)
         self._service_port = service_port
         self._container_port = container_port
-        self._pod_labels = _pod.selector_labels(name)
-
-    @property
-    def name(self) -> str:
-        """The workload's (and its Service's) name."""
-        return self._name
-
-    @property
-    def pod_labels(self) -> Mapping[str, str]:
-        """The labels that select the workload's pods."""
-        return MappingProxyType(self._pod_labels)
 
     @property
     def service_name(self) -> str:
@@ -56,9 +46,11 @@ class ServedWorkload(Construct):
         return _bulk.api_object(self, "Deployment")
 
     @property
-    def service(self) -> cdk8s.ApiObject:
-        """The Service (construct id ``Service``), for JSON patches."""
-        return _bulk.api_object(self, "Service")
+    def service(self) -> kplus.Service:
+        """The Service (construct id ``Service``): a ``kplus.Service``, so that
+        ``kplus.IngressBackend.from_service(tier.service)`` works; ``cdk8s.ApiObject.of``
+        gives its manifest for JSON patches."""
+        return _bulk.service(self, "Service")
 
     @property
     def config_map(self) -> cdk8s.ApiObject:
@@ -72,47 +64,56 @@ class ServedWorkload(Construct):
         config_name: str,
         config: Mapping[str, str],
         replicas: int,
-        pod_spec: dict[str, Any],
+        uid: int,
+        container: k8s.Container,
+        volumes: list[k8s.Volume],
+        options: PodOptions,
     ) -> None:
         """Define the ConfigMap ``config_name``, the Deployment, its Service and budget.
 
-        The pods carry a hash of ``config``, so a configuration change rolls them.
+        The pods run ``container`` as ``uid`` with ``volumes`` and the user's ``options``, and
+        carry a hash of ``config``, so a configuration change rolls them.
         """
         labels = _pod.object_labels(self._name, component)
-        _bulk.define(
+        template = _pod.pod_template(
+            self._name,
+            labels=labels,
+            config_hash=_pod.content_hash(config),
+            uid=uid,
+            gid=uid,
+            container=container,
+            volumes=volumes,
+            options=options,
+        )
+        self._namespace = _bulk.define(
             self,
             {
-                "Config": {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {"name": config_name, "labels": labels},
-                    "data": dict(config),
-                },
-                "Deployment": {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "metadata": {"name": self._name, "labels": labels},
-                    "spec": {
-                        "replicas": replicas,
-                        "selector": {"matchLabels": self._pod_labels},
-                        "strategy": _pod.rolling_update(),
-                        "template": {
-                            "metadata": {
-                                "labels": labels,
-                                "annotations": {
-                                    _pod.CONFIG_HASH_ANNOTATION: _pod.content_hash(config)
-                                },
-                            },
-                            "spec": pod_spec,
-                        },
-                    },
-                },
-                "Service": _pod.service(
-                    name=self._name,
-                    labels=labels,
-                    selector=self._pod_labels,
-                    port_name="http",
-                    port_number=self._service_port,
+                "Config": k8s.KubeConfigMapProps(
+                    metadata=_pod.metadata(config_name, labels), data=dict(config)
+                ),
+                "Deployment": k8s.KubeDeploymentProps(
+                    metadata=_pod.metadata(self._name, labels),
+                    spec=k8s.DeploymentSpec(
+                        replicas=replicas,
+                        selector=k8s.LabelSelector(match_labels=dict(self._pod_labels)),
+                        strategy=_pod.rolling_update(),
+                        template=template,
+                    ),
+                ),
+                "Service": _bulk.SelectingService(
+                    kplus.ServiceProps(
+                        metadata=cdk8s.ApiObjectMetadata(name=self._name, labels=labels),
+                        type=kplus.ServiceType.CLUSTER_IP,
+                        ports=[
+                            kplus.ServicePort(
+                                name="http",
+                                port=self._service_port,
+                                target_port=self._container_port,
+                                protocol=kplus.Protocol.TCP,
+                            )
+                        ],
+                    ),
+                    self._pod_labels,
                 ),
                 "Budget": _pod.disruption_budget(self._name, component),
             },

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Protocol
+
+from cdk8s_plus_27 import k8s
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_QUANTITY = re.compile(
+    r"^(?P<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)"
+    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][-+]?[0-9]{1,3})?$"
+)
+"""A Kubernetes quantity without a sign (``resource.ParseQuantity``): ``500m``, ``1Gi``, ``1e3``."""
+_SUFFIXES = {
+    **{s: Decimal(1000) ** (i + 1) for i, s in enumerate("kMGTPE")},
+    **{s + "i": Decimal(1024) ** (i + 1) for i, s in enumerate("KMGTPE")},
+    "m": Decimal("0.001"),
+    "": Decimal(1),
+}
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
@@ -64,16 +77,22 @@ def check_dns_subdomain(argument: str, value: str) -> str:
 
 def check_quantity(argument: str, value: str) -> str:
     """Return ``value`` if it is a Kubernetes resource quantity greater than zero."""
-    if (
-        not isinstance(value, str)
-        or not _QUANTITY.match(value)
-        or float(re.sub(r"[a-zA-Z]+$", "", value)) <= 0
-    ):
+    if not isinstance(value, str) or not _QUANTITY.match(value) or quantity_value(value) <= 0:
         raise ValueError(
             f"{argument}={value!r} is not allowed: expected a positive Kubernetes quantity "
-            "such as '500m', '1', '1G', '256Mi' or '10Gi'"
+            "such as '500m', '1', '1G', '256Mi', '10Gi' or '1e3'"
         )
     return value
+
+
+def quantity_value(value: str) -> Decimal:
+    """The amount a valid quantity (see ``check_quantity``) stands for, in base units."""
+    match = _QUANTITY.match(value)
+    assert match is not None, value
+    suffix = match["suffix"] or ""
+    if suffix[:1] in ("e", "E"):
+        return Decimal(match["number"]).scaleb(int(suffix[1:]))
+    return Decimal(match["number"]) * _SUFFIXES[suffix]
 
 
 def check_positive(argument: str, value: int, *, minimum: int = 1) -> int:
@@ -94,19 +113,34 @@ def check_port(argument: str, value: int, *, unprivileged: bool = False) -> int:
 
 @dataclass(frozen=True, kw_only=True)
 class Resources:
-    """CPU and memory a container requests; the limits equal the requests (Guaranteed QoS).
+    """CPU and memory a container requests, and its limits.
 
     Args:
-        cpu: CPU quantity, e.g. ``"1"`` or ``"250m"``.
-        memory: memory quantity, e.g. ``"1G"`` or ``"256Mi"``.
+        cpu: CPU quantity requested, e.g. ``"1"`` or ``"250m"``.
+        memory: memory quantity requested, e.g. ``"1G"`` or ``"256Mi"``.
+        cpu_limit: the CPU limit, at least ``cpu``. Default: ``cpu`` (Guaranteed QoS).
+        memory_limit: the memory limit, at least ``memory``. Default: ``memory``.
     """
 
     cpu: str
     memory: str
+    cpu_limit: str | None = None
+    memory_limit: str | None = None
 
     def __post_init__(self) -> None:
-        check_quantity("cpu", self.cpu)
-        check_quantity("memory", self.memory)
+        for argument, request, limit in (
+            ("cpu", self.cpu, self.cpu_limit),
+            ("memory", self.memory, self.memory_limit),
+        ):
+            check_quantity(argument, request)
+            if limit is None:
+                continue
+            check_quantity(f"{argument}_limit", limit)
+            if quantity_value(limit) < quantity_value(request):
+                raise ValueError(
+                    f"{argument}_limit={limit!r} is not allowed: expected at least the "
+                    f"request {argument}={request!r}"
+                )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,3 +226,99 @@ class Backend(Workload, Protocol):
 
     @property
     def container_port(self) -> int: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class PodOptions:
+    """Typed additions to a workload's pods, for what the constructs do not decide.
+
+    Every name must differ from the workload's own (its containers, volumes, mounts,
+    environment variables and selector labels); a clash is refused.
+
+    Args:
+        env: more environment variables of the main container (values, or keys of
+            ConfigMaps and Secrets through ``value_from``). Default: none.
+        env_from: whole ConfigMaps or Secrets as environment variables of the main container.
+            Default: none.
+        volumes: more pod volumes. Default: none.
+        volume_mounts: more mounts of the main container. Default: none.
+        sidecars: more containers, after the main one. Default: none.
+        init_containers: containers that run to completion before the others. Default: none.
+        tolerations: taints the pods tolerate. Default: none.
+        node_selector: node labels the pods require. Default: any node.
+        affinity: node and pod (anti-)affinity. Default: none.
+        topology_spread: the pods' topology spread constraints. Default: a soft spread
+            over nodes (``kubernetes.io/hostname``, ``ScheduleAnyway``).
+        labels: more pod labels (never part of a selector). Default: none.
+        annotations: more pod annotations. Default: none.
+        service_account_name: the pods' service account. Default: the namespace's default.
+        automount_service_account_token: mount the service account's API token.
+            Default: ``False`` (the journal's pods never call the Kubernetes API).
+    """
+
+    env: Sequence[k8s.EnvVar] = ()
+    env_from: Sequence[k8s.EnvFromSource] = ()
+    volumes: Sequence[k8s.Volume] = ()
+    volume_mounts: Sequence[k8s.VolumeMount] = ()
+    sidecars: Sequence[k8s.Container] = ()
+    init_containers: Sequence[k8s.Container] = ()
+    tolerations: Sequence[k8s.Toleration] = ()
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    affinity: k8s.Affinity | None = None
+    topology_spread: Sequence[k8s.TopologySpreadConstraint] | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    service_account_name: str | None = None
+    automount_service_account_token: bool = False
+
+    def __post_init__(self) -> None:
+        if self.service_account_name is not None:
+            check_dns_subdomain("service_account_name", self.service_account_name)
+        for argument, items, kind in (
+            ("env", self.env, k8s.EnvVar),
+            ("env_from", self.env_from, k8s.EnvFromSource),
+            ("volumes", self.volumes, k8s.Volume),
+            ("volume_mounts", self.volume_mounts, k8s.VolumeMount),
+            ("sidecars", self.sidecars, k8s.Container),
+            ("init_containers", self.init_containers, k8s.Container),
+            ("tolerations", self.tolerations, k8s.Toleration),
+            ("topology_spread", self.topology_spread or (), k8s.TopologySpreadConstraint),
+        ):
+            if isinstance(items, str | bytes) or not all(isinstance(i, kind) for i in items):
+                raise TypeError(
+                    f"{argument}={items!r} is not allowed: expected a sequence of "
+                    f"k8s.{kind.__name__}"
+                )
+
+    def check_against(
+        self, container: k8s.Container, volumes: Sequence[k8s.Volume], labels: Mapping[str, str]
+    ) -> None:
+        """Refuse a name that the workload already uses.
+
+        Raises:
+            ValueError: naming the option, the name and the workload's own names.
+        """
+        _check_new_names("env", [e.name for e in self.env], [e.name for e in container.env or ()])
+        _check_new_names("volumes", [v.name for v in self.volumes], [v.name for v in volumes])
+        _check_new_names(
+            "volume_mounts",
+            [m.mount_path for m in self.volume_mounts],
+            [m.mount_path for m in container.volume_mounts or ()],
+        )
+        _check_new_names(
+            "sidecars",
+            [c.name for c in [*self.sidecars, *self.init_containers]],
+            [container.name],
+        )
+        _check_new_names("labels", list(self.labels), list(labels))
+
+
+def _check_new_names(argument: str, new: Sequence[str], own: Sequence[str]) -> None:
+    taken = set(own)
+    for name in new:
+        if name in taken:
+            raise ValueError(
+                f"{argument}: {name!r} is not allowed: the workload already uses it "
+                f"(its own: {sorted(own)}), or it is given twice"
+            )
+        taken.add(name)

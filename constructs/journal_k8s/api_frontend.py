@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _pod
+from ._peers import lookup
 from ._served import ServedWorkload
-from ._types import Resources, check_image, check_port, check_positive
+from ._types import (
+    PodOptions,
+    Resources,
+    check_dns_subdomain,
+    check_image,
+    check_port,
+    check_positive,
+)
 from .redis import Redis
 
 DEFAULT_IMAGE = "my-repo/journal-server:v1-abcde"
@@ -23,21 +30,29 @@ class ApiFrontend(ServedWorkload):
 
     The pods get the Redis read host, write host and port as environment variables, and
     the password as a file from the Redis Secret (its path in ``REDIS_PASSWORD_FILE``, so
-    it stays out of the environment); Redis is opened to these pods only.
+    it stays out of the environment); Redis is opened to these pods only. Redis may live in
+    another chart and namespace: the hosts are then ``<service>.<namespace>.svc``, the
+    policies name both namespaces, and the password Secret must exist in both.
 
     Args:
         scope: the parent construct.
         id: the construct id.
         redis: the Redis the API reads from and writes to.
-        name: the Deployment, Service and label name. Default: ``"frontend"``.
+        name: the Deployment, Service, budget and label name; the ConfigMap is
+            ``<name>-config``. Default: ``"frontend"``.
         image: the container image. Default: ``DEFAULT_IMAGE``.
         replicas: number of pods. Default: 2.
-        resources: CPU and memory of each pod (requests equal limits). Default: 1 CPU, 1G.
+        resources: CPU and memory of each pod. Default: 1 CPU, 1G (limits equal requests).
         journal_entries: the ``journalEntries`` setting, given to the pods as
             ``JOURNAL_ENTRIES``. Default: 10.
         port: the port the server listens on and the Service exposes. Default: 8080.
         ready_path: the HTTP path of the readiness probe. Default: ``"/readyz"``.
         live_path: the HTTP path of the liveness and startup probes. Default: ``"/healthz"``.
+        cluster_domain: appended to the Redis hosts when Redis is in another namespace
+            (``redis.<namespace>.svc.<cluster_domain>``), and then used in the same namespace
+            too. Default: none (``<service>.<namespace>.svc`` resolves through the pod's DNS
+            search path).
+        pod: typed additions to the pods (env, sidecars, tolerations, …). Default: none.
     """
 
     def __init__(
@@ -54,6 +69,8 @@ class ApiFrontend(ServedWorkload):
         port: int = 8080,
         ready_path: str = "/readyz",
         live_path: str = "/healthz",
+        cluster_domain: str | None = None,
+        pod: PodOptions | None = None,
     ) -> None:
         super().__init__(scope, id, name=name, service_port=port, container_port=port)
         check_image("image", image)
@@ -65,70 +82,54 @@ class ApiFrontend(ServedWorkload):
                 raise ValueError(
                     f"{argument}={path!r} is not allowed: expected a path starting with '/'"
                 )
+        if cluster_domain is not None:
+            check_dns_subdomain("cluster_domain", cluster_domain)
         resources = resources or Resources(cpu="1", memory="1G")
+        lookup(self, redis)
+        hosts = redis.hosts(self.namespace, cluster_domain=cluster_domain)
+        config = {"journalEntries": str(journal_entries)}
         self._define_tier(
             component="api",
             config_name=f"{name}-config",
-            config={"journalEntries": str(journal_entries)},
+            config=config,
             replicas=replicas,
-            pod_spec=self._pod_spec(redis, image, resources, port, ready_path, live_path),
+            uid=_UID,
+            options=pod or PodOptions(),
+            container=k8s.Container(
+                name="api",
+                image=image,
+                image_pull_policy="IfNotPresent",
+                ports=[_pod.tcp_port("http", port)],
+                env=self._environment(redis, *hosts),
+                resources=_pod.resources(resources),
+                security_context=_pod.restricted_container_security(),
+                startup_probe=_pod.http_probe(live_path, "http", period=5, failures=30),
+                liveness_probe=_pod.http_probe(live_path, "http", period=10, failures=3),
+                readiness_probe=_pod.http_probe(ready_path, "http", period=5, failures=2),
+                volume_mounts=[
+                    k8s.VolumeMount(name="tmp", mount_path="/tmp"),
+                    k8s.VolumeMount(name="redis-password", mount_path=PASSWORD_DIR, read_only=True),
+                ],
+            ),
+            volumes=[
+                k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource()),
+                _pod.secret_volume("redis-password", redis.password),
+            ],
         )
         redis.allow_from(self)
 
-    def _pod_spec(
-        self,
-        redis: Redis,
-        image: str,
-        resources: Resources,
-        port: int,
-        ready_path: str,
-        live_path: str,
-    ) -> dict[str, Any]:
-        return _pod.pod_spec(
-            self._name,
-            uid=_UID,
-            gid=_UID,
-            containers=[
-                {
-                    "name": "api",
-                    "image": image,
-                    "imagePullPolicy": "IfNotPresent",
-                    "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
-                    "env": self._environment(redis),
-                    "resources": _pod.guaranteed(resources),
-                    "securityContext": _pod.container_security(),
-                    "startupProbe": _pod.http_probe(live_path, "http", period=5, failures=30),
-                    "livenessProbe": _pod.http_probe(live_path, "http", period=10, failures=3),
-                    "readinessProbe": _pod.http_probe(ready_path, "http", period=5, failures=2),
-                    "volumeMounts": [
-                        {"name": "tmp", "mountPath": "/tmp"},
-                        {"name": "redis-password", "mountPath": PASSWORD_DIR, "readOnly": True},
-                    ],
-                }
-            ],
-            volumes=[
-                {"name": "tmp", "emptyDir": {}},
-                {
-                    "name": "redis-password",
-                    "secret": {
-                        "secretName": redis.password.name,
-                        "defaultMode": 0o440,
-                        "items": [{"key": redis.password.key, "path": redis.password.key}],
-                    },
-                },
-            ],
-        )
-
-    def _environment(self, redis: Redis) -> list[dict[str, Any]]:
+    def _environment(self, redis: Redis, read_host: str, write_host: str) -> list[k8s.EnvVar]:
         return [
-            {
-                "name": "JOURNAL_ENTRIES",
-                "valueFrom": {
-                    "configMapKeyRef": {"name": f"{self._name}-config", "key": "journalEntries"}
-                },
-            },
-            {"name": "REDIS_READ_HOST", "value": redis.read_host},
-            {"name": "REDIS_WRITE_HOST", "value": redis.write_host},
-            {"name": "REDIS_PORT", "value": str(redis.port)},
-            {"name": "REDIS_PASSWORD_FILE", "value": f"{PASSWORD_DIR}/{redis.password.key}"},
+            k8s.EnvVar(
+                name="JOURNAL_ENTRIES",
+                value_from=k8s.EnvVarSource(
+                    config_map_key_ref=k8s.ConfigMapKeySelector(
+                        name=f"{self._name}-config", key="journalEntries"
+                    )
+                ),
+            ),
+            k8s.EnvVar(name="REDIS_READ_HOST", value=read_host),
+            k8s.EnvVar(name="REDIS_WRITE_HOST", value=write_host),
+            k8s.EnvVar(name="REDIS_PORT", value=str(redis.port)),
+            k8s.EnvVar(name="REDIS_PASSWORD_FILE", value=f"{PASSWORD_DIR}/{redis.password.key}"),
         ]

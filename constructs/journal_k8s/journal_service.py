@@ -5,9 +5,10 @@ from __future__ import annotations
 from constructs import Construct
 
 from . import api_frontend, redis, static_site
-from ._types import ExistingSecret, IngressTls, Resources
+from ._types import ExistingSecret, IngressTls, PodOptions, Resources, check_service_name
 from .api_frontend import ApiFrontend
 from .path_ingress import PathIngress
+from .path_route import PathRoute
 from .redis import Redis
 from .static_site import StaticSite
 
@@ -16,11 +17,16 @@ class JournalService(Construct):
     """The journal service: ``/api`` goes to the API, ``/`` to the static site, data to Redis.
 
     Every argument has the book's value (with its defects fixed) as default, so
-    ``JournalService(chart, "Journal")`` is the chapter's deployment.
+    ``JournalService(chart, "Journal")`` is the chapter's deployment. Routes can be added to
+    ``journal.ingress`` afterwards, in any order.
 
     Args:
         scope: the parent construct, normally a ``cdk8s.Chart`` whose namespace it uses.
         id: the construct id.
+        name: a prefix for every object's name, so that several journals share a namespace:
+            ``<name>-redis``, ``<name>-frontend``, ``<name>-fileserver`` and
+            ``<name>-ingress``. Default: the book's names (``redis``, ``frontend``,
+            ``fileserver``, ``frontend-ingress``).
         frontend_image: the API image. Default: ``api_frontend.DEFAULT_IMAGE``.
         frontend_replicas: API pods. Default: 2.
         frontend_resources: CPU and memory of each API pod. Default: 1 CPU, 1G.
@@ -40,6 +46,15 @@ class JournalService(Construct):
         tls: TLS for ``host``. Default: plain HTTP.
         ingress_controller_namespace: where the ingress controller runs.
             Default: ``"ingress-nginx"``.
+        with_ingress: define the Ingress (``/api`` and ``/``). ``False`` leaves the edge to
+            you (``ingress`` is then ``None``): route ``api`` and ``static_site`` yourself.
+            Default: ``True``.
+        frontend_pod: typed additions to the API pods. Default: none.
+        static_pod: typed additions to the NGINX pods. Default: none.
+        redis_pod: typed additions to the Redis pods. Default: none.
+        edge: a Gateway API ``PathRoute`` (without routes yet) that takes the routes instead
+            of an Ingress; the ``ingress_*``, ``host`` and ``tls`` arguments are then not used.
+            Default: a ``PathIngress``.
     """
 
     def __init__(
@@ -47,6 +62,7 @@ class JournalService(Construct):
         scope: Construct,
         id: str,
         *,
+        name: str | None = None,
         frontend_image: str = api_frontend.DEFAULT_IMAGE,
         frontend_replicas: int = 2,
         frontend_resources: Resources | None = None,
@@ -64,11 +80,21 @@ class JournalService(Construct):
         host: str | None = None,
         tls: IngressTls | None = None,
         ingress_controller_namespace: str = "ingress-nginx",
+        with_ingress: bool = True,
+        frontend_pod: PodOptions | None = None,
+        static_pod: PodOptions | None = None,
+        redis_pod: PodOptions | None = None,
+        edge: PathRoute | None = None,
     ) -> None:
         super().__init__(scope, id)
+        if name is not None:
+            check_service_name("name", name, max_length=41)
+        prefix = "" if name is None else f"{name}-"
         self.redis = Redis(
             self,
             "Redis",
+            name=f"{prefix}redis",
+            pod=redis_pod,
             replicas=redis_replicas,
             image=redis_image,
             resources=redis_resources,
@@ -81,6 +107,8 @@ class JournalService(Construct):
             self,
             "Api",
             redis=self.redis,
+            name=f"{prefix}frontend",
+            pod=frontend_pod,
             image=frontend_image,
             replicas=frontend_replicas,
             resources=frontend_resources,
@@ -88,17 +116,30 @@ class JournalService(Construct):
         )
         """The API tier."""
         self.static_site = StaticSite(
-            self, "Static", image=static_image, replicas=static_replicas, resources=static_resources
+            self,
+            "Static",
+            name=f"{prefix}fileserver",
+            pod=static_pod,
+            image=static_image,
+            replicas=static_replicas,
+            resources=static_resources,
         )
         """The static file tier."""
-        self.ingress = PathIngress(
-            self,
-            "Ingress",
-            class_name=ingress_class,
-            host=host,
-            tls=tls,
-            controller_namespace=ingress_controller_namespace,
-        )
-        """The Ingress: ``/api`` first, then ``/``."""
-        self.ingress.route("/api", self.api)
-        self.ingress.route("/", self.static_site)
+        self.ingress: PathIngress | None = None
+        """The Ingress, or ``None`` with an ``edge`` or ``with_ingress=False``."""
+        self.edge: PathIngress | PathRoute | None = edge
+        """Where traffic enters, the Ingress or the ``edge`` (``/api`` before ``/``), or
+        ``None`` when built ``with_ingress=False``."""
+        if edge is None and with_ingress:
+            self.edge = self.ingress = PathIngress(
+                self,
+                "Ingress",
+                name="frontend-ingress" if name is None else f"{name}-ingress",
+                class_name=ingress_class,
+                host=host,
+                tls=tls,
+                controller_namespace=ingress_controller_namespace,
+            )
+        if self.edge is not None:
+            self.edge.route("/api", self.api)
+            self.edge.route("/", self.static_site)

@@ -1,52 +1,52 @@
-"""PathIngress: one host's path routes, emitted in the order they are added."""
+"""PathIngress: one host's path routes, emitted most specific first."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-import jsii
-from constructs import Construct, IValidation
+from cdk8s_plus_27 import k8s
+from constructs import Construct
 
 from . import _bulk, _network, _pod
-from ._types import Backend, IngressTls, check_dns_label, check_dns_subdomain
+from ._peers import ServiceTarget, service_of
+from ._types import IngressTls, check_dns_label, check_dns_subdomain
 
 ACME_SOLVER_PORT = 8089
 """The port of cert-manager's HTTP-01 solver pods."""
 _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 
 
+def elements(path: str) -> tuple[str, ...]:
+    """The ``/``-separated elements a Prefix path matches by (a trailing slash is ignored)."""
+    return tuple(e for e in path.split("/") if e)
+
+
 def shadows(earlier: str, later: str) -> bool:
-    """Whether the Prefix path ``earlier`` matches every request that ``later`` matches.
-
-    Prefix matching compares whole ``/``-separated elements and ignores a trailing slash.
-    """
-    earlier_elements = [e for e in earlier.split("/") if e]
-    later_elements = [e for e in later.split("/") if e]
-    return later_elements[: len(earlier_elements)] == earlier_elements
+    """Whether the Prefix path ``earlier`` matches every request that ``later`` matches."""
+    prefix = elements(earlier)
+    return elements(later)[: len(prefix)] == prefix
 
 
-@jsii.implements(IValidation)
-class _HasRoutes:
-    def __init__(self, ingress: PathIngress) -> None:
-        self._ingress = ingress
-
-    def validate(self) -> list[str]:
-        if self._ingress.paths:
-            return []
-        return [f"PathIngress {self._ingress.name!r} has no routes: call route(path, backend)"]
+def most_specific_first(paths: list[str]) -> list[str]:
+    """``paths`` with every path before each shorter prefix that contains it, whatever order
+    they came in: more elements first, then by name."""
+    return sorted(paths, key=lambda path: (-len(elements(path)), path))
 
 
 class PathIngress(Construct):
-    """A ``networking.k8s.io/v1`` Ingress whose ``Prefix`` paths keep the order of ``route`` calls.
+    """A ``networking.k8s.io/v1`` Ingress of ``Prefix`` paths, the most specific path first.
 
     Conformant controllers pick the longest matching prefix; some controllers follow the
-    manifest order instead, so a route that an earlier one would swallow is rejected.
+    manifest order instead. The paths are therefore emitted so that a longer prefix always
+    comes before every prefix that contains it (``/api`` before ``/``), whatever the order
+    of the ``route`` calls.
 
     Args:
         scope: the parent construct.
         id: the construct id.
-        name: the Ingress's name. Default: ``"frontend-ingress"``.
+        name: the Ingress's name; the NetworkPolicies it adds are named
+            ``<backend>-from-<name>``. Default: ``"frontend-ingress"``.
         class_name: the ``ingressClassName``. Default: ``"nginx"``.
         host: the host the rules apply to. Default: every host.
         tls: TLS for ``host`` (requires ``host``). Default: plain HTTP.
@@ -76,25 +76,25 @@ class PathIngress(Construct):
         self._class_name = class_name
         self._host = host
         self._tls = tls
-        self._controller_namespace = controller_namespace
-        self._paths: list[str] = []
+        self._controller = k8s.NetworkPolicyPeer(
+            namespace_selector=_network.in_namespace(controller_namespace)
+        )
+        self._routes: dict[str, ServiceTarget] = {}
         self._allowed: set[str] = set()
-        self.node.add_validation(_HasRoutes(self))
+        objects: dict[str, Any] = {}
         if tls is not None and tls.cluster_issuer is not None:
             # cert-manager answers the HTTP-01 challenge from a solver pod in this namespace.
-            _bulk.define(
-                self,
-                {
-                    "AllowAcmeSolver": _network.allow(
-                        direction="Ingress",
-                        name=f"{name}-acme-solver",
-                        pods={"acme.cert-manager.io/http01-solver": "true"},
-                        peers=[_network.pods_in_namespace(controller_namespace)],
-                        port=ACME_SOLVER_PORT,
-                        labels=_pod.object_labels(name, "ingress"),
-                    )
-                },
+            solver = {"acme.cert-manager.io/http01-solver": "true"}
+            objects["AllowAcmeSolver"] = _network.allow(
+                direction="Ingress",
+                name=f"{name}-acme-solver",
+                pods=k8s.LabelSelector(match_labels=solver),
+                peers=[self._controller],
+                port=ACME_SOLVER_PORT,
+                labels=_pod.object_labels(name, "ingress"),
             )
+        no_routes = f"PathIngress {name!r} has no routes: call route(path, backend)"
+        self._namespace = _bulk.define(self, objects, required=[("Resource", no_routes)])
 
     @property
     def name(self) -> str:
@@ -103,81 +103,92 @@ class PathIngress(Construct):
 
     @property
     def paths(self) -> tuple[str, ...]:
-        """The routed paths, in manifest order."""
-        return tuple(self._paths)
+        """The routed paths, in manifest order (most specific first)."""
+        return tuple(most_specific_first(list(self._routes)))
 
-    def route(self, path: str, backend: Backend) -> None:
+    def route(self, path: str, backend: Any) -> None:
         """Send requests under ``path`` (a ``Prefix``) to ``backend``'s Service.
 
+        ``backend`` is a journal tier (``ApiFrontend``, ``StaticSite``), a ``kplus.Service``
+        with one port, or any construct with ``service_name``, ``service_port``,
+        ``container_port`` and ``pod_labels``. Routes may come in any order, also after a
+        ``JournalService`` has routed its own.
+
         Raises:
-            ValueError: the path is malformed, already routed, or an earlier route would
-                shadow it; or the backend belongs to another chart.
+            ValueError: the path is malformed or already routed, or the backend is in
+                another namespace (an Ingress reaches Services of its own namespace only).
+            TypeError: ``backend`` is not a backend; the message names what it lacks.
         """
         if not _PATH.match(path):
             raise ValueError(
                 f"path={path!r} is not allowed: expected an absolute URL path like '/api'"
             )
-        for earlier in self._paths:
-            if earlier == path:
+        for routed in self._routes:
+            if elements(routed) == elements(path):
                 raise ValueError(f"path={path!r} is routed twice in Ingress {self._name!r}")
-            if shadows(earlier, path):
-                raise ValueError(
-                    f"path={path!r} is not allowed after {earlier!r} in Ingress {self._name!r}: "
-                    "controllers that follow manifest order would send it to the earlier "
-                    f"route; add {path!r} first"
-                )
-        if not isinstance(backend, Construct) or not _bulk.same_chart(backend, self):
+        target = service_of(backend, f"backend for path {path!r}")
+        namespace = self._namespace
+        if target.pods.namespace != namespace:
             raise ValueError(
-                f"backend {backend.name!r} for path {path!r} is not defined in the chart of "
-                f"Ingress {self._name!r}: an Ingress can only reach Services of its own namespace"
+                f"backend {target.pods.scope.node.path} for path {path!r} is in namespace "
+                f"{target.pods.namespace!r}, Ingress {self._name!r} ({self.node.path}) in "
+                f"{namespace!r}: an Ingress can only send requests to Services of its own "
+                "namespace; route it from an Ingress in that namespace"
             )
-        # Keys in the sorted order cdk8s gives the first path (patches are applied after sorting).
-        entry = {
-            "backend": {
-                "service": {"name": backend.service_name, "port": {"number": backend.service_port}}
-            },
-            "path": path,
-            "pathType": "Prefix",
-        }
-        objects: dict[str, _bulk.Manifest] = {}
-        patches = []
-        if self._paths:
+        routes = {**self._routes, path: target}
+        entries = [self._entry(p, routes[p]) for p in most_specific_first(list(routes))]
+        objects: dict[str, Any] = {}
+        patches: list[_bulk.Patch] = []
+        if self._routes:
             patches.append(
-                ("Resource", {"op": "add", "path": "/spec/rules/0/http/paths/-", "value": entry})
+                ("Resource", {"op": "add", "path": "/spec/rules/0/http/paths", "value": entries})
             )
         else:
-            objects["Resource"] = self._ingress([entry])
-        if backend.name not in self._allowed:
-            objects[f"AllowController-{backend.name}"] = _network.allow(
+            objects["Resource"] = self._ingress(entries)
+        allowed = f"{target.pods.key} {target.target_port}"
+        if allowed not in self._allowed:
+            objects[f"AllowController-{target.pods.name}"] = _network.allow(
                 direction="Ingress",
-                name=f"{backend.name}-from-ingress",
-                pods=backend.pod_labels,
-                peers=[_network.pods_in_namespace(self._controller_namespace)],
-                port=backend.container_port,
+                name=f"{target.pods.name}-from-{self._name}",
+                pods=target.pods.selector(),
+                peers=[self._controller],
+                port=target.target_port,
                 labels=_pod.object_labels(self._name, "ingress"),
             )
         _bulk.define(self, objects, patches)
-        self._paths.append(path)
-        self._allowed.add(backend.name)
+        self._routes = routes
+        self._allowed.add(allowed)
 
-    def _ingress(self, paths: list[dict[str, Any]]) -> _bulk.Manifest:
-        metadata: dict[str, Any] = {
-            "name": self._name,
-            "labels": _pod.object_labels(self._name, "ingress"),
-        }
-        spec: dict[str, Any] = {
-            "ingressClassName": self._class_name,
-            "rules": [{"host": self._host, "http": {"paths": paths}}],
-        }
+    @staticmethod
+    def _entry(path: str, target: ServiceTarget) -> k8s.HttpIngressPath:
+        return k8s.HttpIngressPath(
+            path=path,
+            path_type="Prefix",
+            backend=k8s.IngressBackend(
+                service=k8s.IngressServiceBackend(
+                    name=target.name, port=k8s.ServiceBackendPort(number=target.port)
+                )
+            ),
+        )
+
+    def _ingress(self, paths: list[k8s.HttpIngressPath]) -> k8s.KubeIngressProps:
+        annotations = None
+        if self._tls is not None and self._tls.cluster_issuer is not None:
+            annotations = {"cert-manager.io/cluster-issuer": self._tls.cluster_issuer}
+        tls = None
         if self._tls is not None and self._host is not None:
-            spec["tls"] = [{"hosts": [self._host], "secretName": self._tls.secret_name}]
-            if self._tls.cluster_issuer is not None:
-                metadata["annotations"] = {
-                    "cert-manager.io/cluster-issuer": self._tls.cluster_issuer
-                }
-        return {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "metadata": metadata,
-            "spec": spec,
-        }
+            tls = [k8s.IngressTls(hosts=[self._host], secret_name=self._tls.secret_name)]
+        return k8s.KubeIngressProps(
+            metadata=k8s.ObjectMeta(
+                name=self._name,
+                labels=_pod.object_labels(self._name, "ingress"),
+                annotations=annotations,
+            ),
+            spec=k8s.IngressSpec(
+                ingress_class_name=self._class_name,
+                rules=[
+                    k8s.IngressRule(host=self._host, http=k8s.HttpIngressRuleValue(paths=paths))
+                ],
+                tls=tls,
+            ),
+        )

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 import cdk8s
+import cdk8s_plus_27 as kplus
+from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _network, _pod
+from ._peers import SelectablePods, lookup, pods_of
 from ._types import (
     ExistingSecret,
+    PodOptions,
     Resources,
-    Workload,
     check_dns_subdomain,
     check_image,
     check_positive,
@@ -101,18 +102,19 @@ exec redis-server "{RUN_DIR}/redis.conf"
 """
 
 
-class Redis(Construct):
+class Redis(SelectablePods):
     """A Redis StatefulSet: pod 0 is the master, the other pods are read-only replicas.
 
     Reads go to the read Service (every ready pod), writes to the write Service (pod 0
     only). The password comes from an existing Secret and never reaches a command line,
-    the manifests or the snapshots.
+    the manifests or the snapshots. It is a ``kplus.IPodSelector`` and network peer.
 
     Args:
         scope: the parent construct.
         id: the construct id.
-        name: the StatefulSet's name; every object is named after it. A DNS-1123 label of
-            at most 52 characters (the StatefulSet limit).
+        name: the StatefulSet's name; every object is named after it (``<name>-headless``,
+            ``<name>-write``, ``<name>-config``, …). A DNS-1035 label of at most 52
+            characters (the StatefulSet limit). Default: ``"redis"``.
         password: the Secret key holding the password. Default: the book's Secret
             ``redis-passwd``, key ``passwd``, which must exist in the namespace.
         replicas: number of pods; 1 runs a lone master. Default: 3.
@@ -120,7 +122,9 @@ class Redis(Construct):
         storage: size of each pod's data volume. Default: ``"10Gi"``.
         storage_class: the StorageClass of the data volumes. Default: the cluster's default.
         access_mode: the access mode of the data volumes. Default: ``"ReadWriteOnce"``.
-        resources: CPU and memory of each pod (requests equal limits). Default: 500m, 512Mi.
+        resources: CPU and memory of each pod. Default: 500m, 512Mi (limits equal requests).
+        pod: typed additions to the pods (tolerations, node selector, sidecars, …).
+            Default: none.
     """
 
     def __init__(
@@ -136,9 +140,10 @@ class Redis(Construct):
         storage_class: str | None = None,
         access_mode: str = "ReadWriteOnce",
         resources: Resources | None = None,
+        pod: PodOptions | None = None,
     ) -> None:
-        super().__init__(scope, id)
-        self._name = check_service_name("name", name, max_length=52)
+        check_service_name("name", name, max_length=52)
+        super().__init__(scope, id, name=name)
         self._replicas = check_positive("replicas", replicas)
         check_quantity("storage", storage)
         if storage_class is not None:
@@ -155,15 +160,15 @@ class Redis(Construct):
         self.headless_service_name = f"{name}-headless"
         """The governing headless Service: it gives every pod a DNS name."""
         self.read_host = name
-        """The read Service's host name (every ready pod)."""
+        """The read Service's host name (every ready pod), inside the namespace."""
         self.write_host = f"{name}-write"
-        """The write Service's host name (pod 0, the master, only)."""
+        """The write Service's host name (pod 0, the master, only), inside the namespace."""
         self.port = PORT
         """The Redis port of every Service."""
         self.master_host = f"{name}-0.{self.headless_service_name}"
         """The master's per-pod DNS name, resolvable inside the namespace."""
-        self._pod_labels = _pod.selector_labels(name)
         self._allowed: set[str] = set()
+        self._password_secret: kplus.ISecret | None = None
         labels = _pod.object_labels(name, "storage")
 
         files = {
@@ -174,48 +179,46 @@ class Redis(Construct):
             "redis.conf": REDIS_CONF,
         }
         write_selector = {**self._pod_labels, "statefulset.kubernetes.io/pod-name": f"{name}-0"}
-        peers = [_network.pods_of(self)]
-        _bulk.define(
+        own_pods = k8s.LabelSelector(match_labels=dict(self._pod_labels))
+        peers = [k8s.NetworkPolicyPeer(pod_selector=own_pods)]
+        self._namespace = _bulk.define(
             self,
             {
-                "Config": {
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {"name": f"{name}-config", "labels": labels},
-                    "data": files,
-                },
+                "Config": k8s.KubeConfigMapProps(
+                    metadata=_pod.metadata(f"{name}-config", labels), data=files
+                ),
                 "Headless": self._service(self.headless_service_name, headless=True),
                 "ReadService": self._service(self.read_host),
                 "WriteService": self._service(self.write_host, write_selector),
-                "StatefulSet": {
-                    "apiVersion": "apps/v1",
-                    "kind": "StatefulSet",
-                    "metadata": {"name": name, "labels": labels},
-                    "spec": {
-                        "serviceName": self.headless_service_name,
-                        "replicas": replicas,
-                        "podManagementPolicy": "OrderedReady",
-                        "selector": {"matchLabels": self._pod_labels},
-                        "template": self._pod_template(
-                            image, resources, labels, _pod.content_hash(files)
+                "StatefulSet": k8s.KubeStatefulSetProps(
+                    metadata=_pod.metadata(name, labels),
+                    spec=k8s.StatefulSetSpec(
+                        service_name=self.headless_service_name,
+                        replicas=replicas,
+                        pod_management_policy="OrderedReady",
+                        selector=own_pods,
+                        template=self._pod_template(
+                            image, resources, labels, _pod.content_hash(files), pod or PodOptions()
                         ),
-                        "volumeClaimTemplates": [
-                            {
-                                "metadata": {"name": "data", "labels": labels},
-                                "spec": {
-                                    "accessModes": [access_mode],
-                                    "storageClassName": storage_class,
-                                    "resources": {"requests": {"storage": storage}},
-                                },
-                            }
+                        volume_claim_templates=[
+                            k8s.KubePersistentVolumeClaimProps(
+                                metadata=_pod.metadata("data", labels),
+                                spec=k8s.PersistentVolumeClaimSpec(
+                                    access_modes=[access_mode],
+                                    storage_class_name=storage_class,
+                                    resources=k8s.ResourceRequirements(
+                                        requests={"storage": _bulk.quantity(storage)}
+                                    ),
+                                ),
+                            )
                         ],
-                    },
-                },
+                    ),
+                ),
                 "Budget": _pod.disruption_budget(name, "storage"),
                 "ReplicationPolicy": _network.allow(
                     direction="Ingress",
                     name=name,
-                    pods=self._pod_labels,
+                    pods=own_pods,
                     peers=peers,
                     port=PORT,
                     labels=labels,
@@ -223,7 +226,7 @@ class Redis(Construct):
                 "ReplicationEgressPolicy": _network.allow(
                     direction="Egress",
                     name=f"{name}-replication",
-                    pods=self._pod_labels,
+                    pods=own_pods,
                     peers=peers,
                     port=PORT,
                     labels=labels,
@@ -232,19 +235,18 @@ class Redis(Construct):
         )
 
     @property
-    def name(self) -> str:
-        """The StatefulSet's name."""
-        return self._name
-
-    @property
     def replicas(self) -> int:
         """The number of pods."""
         return self._replicas
 
     @property
-    def pod_labels(self) -> Mapping[str, str]:
-        """The labels that select the Redis pods."""
-        return MappingProxyType(self._pod_labels)
+    def password_secret(self) -> kplus.ISecret:
+        """The password's Secret, for cdk8s-plus (its key is ``password.key``)."""
+        if self._password_secret is None:
+            self._password_secret = kplus.Secret.from_secret_name(
+                self, "PasswordSecret", self.password.name
+            )
+        return self._password_secret
 
     @property
     def stateful_set(self) -> cdk8s.ApiObject:
@@ -271,40 +273,107 @@ class Redis(Construct):
         """The write Service to pod 0 (construct id ``WriteService``)."""
         return _bulk.api_object(self, "WriteService")
 
-    def allow_from(self, workload: Workload) -> None:
-        """Let ``workload``'s pods reach Redis on its port (both directions of the policy).
+    def hosts(self, seen_from: str | None, *, cluster_domain: str | None = None) -> tuple[str, str]:
+        """The read and write host names for a client in namespace ``seen_from``.
 
-        Calling it again for the same workload changes nothing.
+        The short Service names inside Redis's namespace; ``<service>.<namespace>.svc``
+        (followed by ``cluster_domain`` when given) from any other namespace.
+
+        Raises:
+            ValueError: the client's namespace differs and Redis's chart has no namespace.
         """
-        if workload.name in self._allowed:
+        namespace = self.namespace
+        if seen_from == namespace and cluster_domain is None:
+            return self.read_host, self.write_host
+        if namespace is None:
+            raise ValueError(
+                f"Redis {self.node.path} has no namespace (its chart sets none), so a client "
+                f"in namespace {seen_from!r} cannot name its Services: give its chart a namespace"
+            )
+        suffix = f".{namespace}.svc" + (f".{cluster_domain}" if cluster_domain else "")
+        return self.read_host + suffix, self.write_host + suffix
+
+    def allow_from(self, peer: Any) -> None:
+        """Let ``peer``'s pods reach Redis on its port (both directions of the policy).
+
+        ``peer`` is a journal construct, a cdk8s-plus workload, pod selector
+        (``kplus.IPodSelector``) or Service, in this namespace or another one (the policies
+        then name the namespace). The egress policy goes to ``peer``'s own namespace.
+        Calling it again for the same pods changes nothing.
+
+        Raises:
+            TypeError: ``peer`` is none of those.
+            ValueError: the two namespaces differ and one is unknown.
+        """
+        if isinstance(peer, SelectablePods):
+            lookup(self, peer)
+        client = pods_of(peer, "peer")
+        if client.key in self._allowed:
             return
-        self._allowed.add(workload.name)
+        own = self.pods()
         labels = _pod.object_labels(self._name, "storage")
+        ingress = _network.allow(
+            direction="Ingress",
+            name=f"{self._name}-from-{client.name}",
+            pods=own.selector(),
+            peers=[client.peer(seen_from=own)],
+            port=PORT,
+            labels=labels,
+        )
+        egress = _network.allow(
+            direction="Egress",
+            name=f"{client.name}-to-{self._name}",
+            pods=client.selector(),
+            peers=[own.peer(seen_from=client)],
+            port=PORT,
+            labels=labels,
+        )
         _bulk.define(
             self,
-            {
-                f"AllowFrom-{workload.name}": _network.allow(
-                    direction="Ingress",
-                    name=f"{self._name}-from-{workload.name}",
-                    pods=self._pod_labels,
-                    peers=[_network.pods_of(workload)],
-                    port=PORT,
-                    labels=labels,
-                ),
-                f"AllowTo-{workload.name}": _network.allow(
-                    direction="Egress",
-                    name=f"{workload.name}-to-{self._name}",
-                    pods=workload.pod_labels,
-                    peers=[_network.pods_of(self)],
-                    port=PORT,
-                    labels=labels,
-                ),
-            },
+            {f"AllowFrom-{client.name}": ingress},
+            elsewhere=[(client.scope, f"AllowTo-{self._name}", egress)],
         )
+        self._allowed.add(client.key)
+
+    def connect(
+        self,
+        workload: kplus.AbstractPod,
+        container: kplus.Container,
+        *,
+        cluster_domain: str | None = None,
+    ) -> None:
+        """Give a cdk8s-plus container the Redis connection, as ``ApiFrontend`` gets it.
+
+        ``REDIS_READ_HOST``, ``REDIS_WRITE_HOST`` and ``REDIS_PORT`` in its environment; the
+        password as the file ``REDIS_PASSWORD_FILE`` names (mounted read-only from the
+        Secret, never an environment variable); and the NetworkPolicies of
+        ``allow_from(workload)``. The Secret must exist in the workload's namespace.
+        """
+        client = pods_of(workload, "workload")
+        read_host, write_host = self.hosts(client.namespace, cluster_domain=cluster_domain)
+        for variable, value in (
+            ("REDIS_READ_HOST", read_host),
+            ("REDIS_WRITE_HOST", write_host),
+            ("REDIS_PORT", str(PORT)),
+            ("REDIS_PASSWORD_FILE", f"{PASSWORD_DIR}/{self.password.key}"),
+        ):
+            container.env.add_variable(variable, kplus.EnvValue.from_value(value))
+        volume = kplus.Volume.from_secret(
+            workload,
+            f"{self._name}-password",
+            kplus.Secret.from_secret_name(
+                workload, f"{self._name}-password-secret", self.password.name
+            ),
+            default_mode=0o440,
+            items={self.password.key: kplus.PathMapping(path=self.password.key)},
+            name=f"{self._name}-password",
+        )
+        container.mount(PASSWORD_DIR, volume, read_only=True)
+        self.allow_from(workload)
 
     def _service(
-        self, name: str, selector: Mapping[str, str] | None = None, *, headless: bool = False
-    ) -> _bulk.Manifest:
+        self, name: str, selector: dict[str, str] | None = None, *, headless: bool = False
+    ) -> k8s.KubeServiceProps:
         return _pod.service(
             name=name,
             labels=_pod.object_labels(self._name, "storage"),
@@ -315,67 +384,67 @@ class Redis(Construct):
         )
 
     def _pod_template(
-        self, image: str, resources: Resources, labels: Mapping[str, str], config_hash: str
-    ) -> dict[str, Any]:
-        def probe(mode: str, *, period: int, failures: int) -> dict[str, Any]:
-            return {
-                "exec": {"command": ["/bin/sh", f"{CONFIG_DIR}/probe.sh", self.password.key, mode]},
-                "periodSeconds": period,
-                "timeoutSeconds": 3,
-                "failureThreshold": failures,
-            }
+        self,
+        image: str,
+        resources: Resources,
+        labels: dict[str, str],
+        config_hash: str,
+        options: PodOptions,
+    ) -> k8s.PodTemplateSpec:
+        def probe(mode: str, *, period: int, failures: int) -> k8s.Probe:
+            return k8s.Probe(
+                exec=k8s.ExecAction(
+                    command=["/bin/sh", f"{CONFIG_DIR}/probe.sh", self.password.key, mode]
+                ),
+                period_seconds=period,
+                timeout_seconds=3,
+                failure_threshold=failures,
+            )
 
-        return {
-            "metadata": {
-                "labels": dict(labels),
-                "annotations": {_pod.CONFIG_HASH_ANNOTATION: config_hash},
-            },
-            "spec": _pod.pod_spec(
-                self._name,
-                uid=_UID,
-                gid=_GID,
-                containers=[
-                    {
-                        "name": "redis",
-                        "image": image,
-                        "imagePullPolicy": "IfNotPresent",
-                        "command": ["/bin/sh", f"{CONFIG_DIR}/launch.sh"],
-                        "ports": [{"name": "redis", "containerPort": PORT, "protocol": "TCP"}],
-                        "resources": _pod.guaranteed(resources),
-                        "securityContext": _pod.container_security(),
-                        "startupProbe": probe("started", period=5, failures=120),
-                        "livenessProbe": probe("alive", period=10, failures=6),
-                        "readinessProbe": probe("ready", period=5, failures=2),
-                        "volumeMounts": [
-                            {"name": "data", "mountPath": DATA_DIR},
-                            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-                            {"name": "password", "mountPath": PASSWORD_DIR, "readOnly": True},
-                            {"name": "run", "mountPath": RUN_DIR},
-                        ],
-                    }
-                ],
-                volumes=[
-                    {
-                        "name": "config",
-                        "configMap": {
-                            "name": f"{self._name}-config",
-                            "defaultMode": 0o444,
-                            "items": [
-                                {"key": "launch.sh", "path": "launch.sh", "mode": 0o555},
-                                {"key": "probe.sh", "path": "probe.sh", "mode": 0o555},
-                                {"key": "redis.conf", "path": "redis.conf"},
-                            ],
-                        },
-                    },
-                    {
-                        "name": "password",
-                        "secret": {
-                            "secretName": self.password.name,
-                            "defaultMode": 0o440,
-                            "items": [{"key": self.password.key, "path": self.password.key}],
-                        },
-                    },
-                    {"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+        return _pod.pod_template(
+            self._name,
+            labels=labels,
+            config_hash=config_hash,
+            uid=_UID,
+            gid=_GID,
+            options=options,
+            container=k8s.Container(
+                name="redis",
+                image=image,
+                image_pull_policy="IfNotPresent",
+                command=["/bin/sh", f"{CONFIG_DIR}/launch.sh"],
+                ports=[_pod.tcp_port("redis", PORT)],
+                resources=_pod.resources(resources),
+                security_context=_pod.restricted_container_security(),
+                startup_probe=probe("started", period=5, failures=120),
+                liveness_probe=probe("alive", period=10, failures=6),
+                readiness_probe=probe("ready", period=5, failures=2),
+                volume_mounts=[
+                    k8s.VolumeMount(name="data", mount_path=DATA_DIR),
+                    k8s.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
+                    k8s.VolumeMount(name="password", mount_path=PASSWORD_DIR, read_only=True),
+                    k8s.VolumeMount(name="run", mount_path=RUN_DIR),
                 ],
             ),
-        }
+            volumes=[
+                k8s.Volume(
+                    name="config",
+                    config_map=k8s.ConfigMapVolumeSource(
+                        name=f"{self._name}-config",
+                        default_mode=0o444,
+                        items=[
+                            k8s.KeyToPath(key="launch.sh", path="launch.sh", mode=0o555),
+                            k8s.KeyToPath(key="probe.sh", path="probe.sh", mode=0o555),
+                            k8s.KeyToPath(key="redis.conf", path="redis.conf"),
+                        ],
+                    ),
+                ),
+                _pod.secret_volume("password", self.password),
+                k8s.Volume(
+                    name="run",
+                    empty_dir=k8s.EmptyDirVolumeSource(
+                        medium="Memory", size_limit=_bulk.quantity("1Mi")
+                    ),
+                ),
+            ],
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _network
@@ -14,7 +15,10 @@ POD_SECURITY_VERSION = "v1.27"
 class RestrictedNamespace(Construct):
     """A Namespace enforcing Pod Security ``restricted``, with quota, limits and default deny.
 
-    Every pod of the namespace is denied all traffic but DNS until a NetworkPolicy (such as
+    At synth, every pod template in the namespace (from any chart of the app) must meet
+    ``restricted``; a workload that does not fails the synth, named with the missing field
+    (``adopt_restricted`` fixes a cdk8s-plus workload). Every pod of the namespace is denied
+    all traffic but DNS until a NetworkPolicy (such as
     those of the journal constructs) lets it through. Containers without resources get the
     LimitRange defaults (requests 100m/128Mi, limits 500m/512Mi).
 
@@ -28,66 +32,56 @@ class RestrictedNamespace(Construct):
     def __init__(self, scope: Construct, id: str, *, name: str, quota: Quota) -> None:
         super().__init__(scope, id)
         check_dns_label("name", name)
-        metadata = {"namespace": name}
         security = {
             f"pod-security.kubernetes.io/{mode}{suffix}": value
             for mode in ("enforce", "audit", "warn")
             for suffix, value in (("", "restricted"), ("-version", POD_SECURITY_VERSION))
         }
-        every_pod: dict[str, object] = {}
+        every_pod = k8s.LabelSelector()
+        q = _bulk.quantity
         _bulk.define(
             self,
             {
-                "Resource": {
-                    "apiVersion": "v1",
-                    "kind": "Namespace",
-                    "metadata": {"name": name, "labels": security},
-                },
-                "Quota": {
-                    "apiVersion": "v1",
-                    "kind": "ResourceQuota",
-                    "metadata": {"name": "journal-quota", **metadata},
-                    "spec": {
-                        "hard": {
-                            "requests.cpu": quota.cpu,
-                            "limits.cpu": quota.cpu,
-                            "requests.memory": quota.memory,
-                            "limits.memory": quota.memory,
-                            "requests.storage": quota.storage,
-                            "pods": quota.pods,
+                "Resource": k8s.KubeNamespaceProps(
+                    metadata=k8s.ObjectMeta(name=name, labels=security)
+                ),
+                "Quota": k8s.KubeResourceQuotaProps(
+                    metadata=k8s.ObjectMeta(name="journal-quota", namespace=name),
+                    spec=k8s.ResourceQuotaSpec(
+                        hard={
+                            "requests.cpu": q(quota.cpu),
+                            "limits.cpu": q(quota.cpu),
+                            "requests.memory": q(quota.memory),
+                            "limits.memory": q(quota.memory),
+                            "requests.storage": q(quota.storage),
+                            "pods": q(quota.pods),
                         }
-                    },
-                },
-                "Limits": {
-                    "apiVersion": "v1",
-                    "kind": "LimitRange",
-                    "metadata": {"name": "journal-limits", **metadata},
-                    "spec": {
-                        "limits": [
-                            {
-                                "type": "Container",
-                                "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
-                                "default": {"cpu": "500m", "memory": "512Mi"},
-                            }
+                    ),
+                ),
+                "Limits": k8s.KubeLimitRangeProps(
+                    metadata=k8s.ObjectMeta(name="journal-limits", namespace=name),
+                    spec=k8s.LimitRangeSpec(
+                        limits=[
+                            k8s.LimitRangeItem(
+                                type="Container",
+                                default_request={"cpu": q("100m"), "memory": q("128Mi")},
+                                default={"cpu": q("500m"), "memory": q("512Mi")},
+                            )
                         ]
-                    },
-                },
-                "DefaultDeny": {
-                    "apiVersion": "networking.k8s.io/v1",
-                    "kind": "NetworkPolicy",
-                    "metadata": {"name": "default-deny", **metadata},
-                    "spec": {"podSelector": every_pod, "policyTypes": ["Ingress", "Egress"]},
-                },
-                "AllowDns": {
-                    "apiVersion": "networking.k8s.io/v1",
-                    "kind": "NetworkPolicy",
-                    "metadata": {"name": "allow-dns", **metadata},
-                    "spec": {
-                        "podSelector": every_pod,
-                        "policyTypes": ["Egress"],
-                        "egress": [_network.dns()],
-                    },
-                },
+                    ),
+                ),
+                "DefaultDeny": k8s.KubeNetworkPolicyProps(
+                    metadata=k8s.ObjectMeta(name="default-deny", namespace=name),
+                    spec=k8s.NetworkPolicySpec(
+                        pod_selector=every_pod, policy_types=["Ingress", "Egress"]
+                    ),
+                ),
+                "AllowDns": k8s.KubeNetworkPolicyProps(
+                    metadata=k8s.ObjectMeta(name="allow-dns", namespace=name),
+                    spec=k8s.NetworkPolicySpec(
+                        pod_selector=every_pod, policy_types=["Egress"], egress=[_network.dns()]
+                    ),
+                ),
             },
             # A Namespace is cluster-scoped: drop the namespace the chart gives every object.
             [("Resource", {"op": "remove", "path": "/metadata/namespace"})],

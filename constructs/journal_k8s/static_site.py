@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _pod
 from ._served import ServedWorkload
-from ._types import Resources, check_image, check_port, check_positive
+from ._types import PodOptions, Resources, check_image, check_port, check_positive
 
 DEFAULT_IMAGE = "my-repo/static-files:v1-abcde"
 """The book's static files image (NGINX with the site under the document root)."""
@@ -89,14 +88,16 @@ class StaticSite(ServedWorkload):
     Args:
         scope: the parent construct.
         id: the construct id.
-        name: the Deployment, Service and label name. Default: ``"fileserver"``.
+        name: the Deployment, Service, budget and label name; the ConfigMap is
+            ``<name>-nginx``. Default: ``"fileserver"``.
         image: an NGINX-based image with the site under ``document_root``.
             Default: ``DEFAULT_IMAGE``.
         replicas: number of pods. Default: 2.
-        resources: CPU and memory of each pod (requests equal limits). Default: 1 CPU, 1G.
+        resources: CPU and memory of each pod. Default: 1 CPU, 1G (limits equal requests).
         service_port: the Service's port. Default: 80.
         container_port: the unprivileged port NGINX listens on. Default: 8080.
         document_root: the folder NGINX serves. Default: ``"/usr/share/nginx/html"``.
+        pod: typed additions to the pods (env, sidecars, tolerations, …). Default: none.
     """
 
     def __init__(
@@ -111,6 +112,7 @@ class StaticSite(ServedWorkload):
         service_port: int = 80,
         container_port: int = 8080,
         document_root: str = "/usr/share/nginx/html",
+        pod: PodOptions | None = None,
     ) -> None:
         super().__init__(
             scope, id, name=name, service_port=service_port, container_port=container_port
@@ -133,48 +135,46 @@ class StaticSite(ServedWorkload):
             config_name=f"{name}-nginx",
             config=files,
             replicas=replicas,
-            pod_spec=self._pod_spec(image, resources, container_port),
+            uid=_UID,
+            options=pod or PodOptions(),
+            container=self._container(image, resources, container_port),
+            volumes=[
+                k8s.Volume(
+                    name="config",
+                    config_map=k8s.ConfigMapVolumeSource(name=f"{name}-nginx", default_mode=0o444),
+                ),
+                *(
+                    k8s.Volume(name=volume, empty_dir=k8s.EmptyDirVolumeSource())
+                    for volume in _WRITABLE
+                ),
+            ],
         )
 
-    def _pod_spec(self, image: str, resources: Resources, container_port: int) -> dict[str, Any]:
-        return _pod.pod_spec(
-            self._name,
-            uid=_UID,
-            gid=_UID,
-            containers=[
-                {
-                    "name": "nginx",
-                    "image": image,
-                    "imagePullPolicy": "IfNotPresent",
-                    "command": [
-                        "nginx",
-                        "-e",
-                        "stderr",
-                        "-c",
-                        f"{CONFIG_DIR}/nginx.conf",
-                        "-g",
-                        "daemon off;",
-                    ],
-                    "ports": [{"name": "http", "containerPort": container_port, "protocol": "TCP"}],
-                    "resources": _pod.guaranteed(resources),
-                    "securityContext": _pod.container_security(),
-                    "startupProbe": _pod.http_probe("/healthz", "http", period=2, failures=15),
-                    "livenessProbe": _pod.http_probe("/healthz", "http", period=10, failures=3),
-                    "readinessProbe": _pod.http_probe("/healthz", "http", period=5, failures=2),
-                    "volumeMounts": [
-                        {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-                        *(
-                            {"name": volume, "mountPath": path}
-                            for volume, path in _WRITABLE.items()
-                        ),
-                    ],
-                }
+    def _container(self, image: str, resources: Resources, container_port: int) -> k8s.Container:
+        return k8s.Container(
+            name="nginx",
+            image=image,
+            image_pull_policy="IfNotPresent",
+            command=[
+                "nginx",
+                "-e",
+                "stderr",
+                "-c",
+                f"{CONFIG_DIR}/nginx.conf",
+                "-g",
+                "daemon off;",
             ],
-            volumes=[
-                {
-                    "name": "config",
-                    "configMap": {"name": f"{self._name}-nginx", "defaultMode": 0o444},
-                },
-                *({"name": volume, "emptyDir": {}} for volume in _WRITABLE),
+            ports=[_pod.tcp_port("http", container_port)],
+            resources=_pod.resources(resources),
+            security_context=_pod.restricted_container_security(),
+            startup_probe=_pod.http_probe("/healthz", "http", period=2, failures=15),
+            liveness_probe=_pod.http_probe("/healthz", "http", period=10, failures=3),
+            readiness_probe=_pod.http_probe("/healthz", "http", period=5, failures=2),
+            volume_mounts=[
+                k8s.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
+                *(
+                    k8s.VolumeMount(name=volume, mount_path=path)
+                    for volume, path in _WRITABLE.items()
+                ),
             ],
         )

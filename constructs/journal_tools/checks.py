@@ -5,7 +5,9 @@ object (``Kind namespace/name``), the field path, the value and what is allowed.
 
 - references: Service selectors and ``targetPort``, Ingress backends, StatefulSet
   ``serviceName``, ConfigMap and Secret references resolve inside the synth (or to a
-  declared external Secret);
+  declared external Secret); HTTPRoute backends are Services of the synth with that port
+  (in another namespace only with a ReferenceGrant there), and its ``parentRefs`` name
+  Gateways (group, kind, a name and a namespace, each parent once);
 - names and labels: DNS names within their limits, valid label keys and values, no duplicate
   objects, no label or selector built on the cdk8s construct-path hash;
 - security: every pod template meets the Pod Security Standard ``restricted``, every
@@ -20,6 +22,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from . import grammar
 from .selectors import pod_labels, selects_any
 
 Manifest = Mapping[str, Any]
@@ -73,6 +76,7 @@ def problems(objects: Sequence[Manifest], *, external_secrets: Collection[str] =
         *_labels(objects),
         *_services(objects),
         *_ingresses(objects),
+        *_http_routes(objects),
         *_stateful_sets(objects),
         *_references(objects, external_secrets),
         *_pod_security(objects),
@@ -303,6 +307,106 @@ def _ingresses(objects: Sequence[Manifest]) -> Iterator[str]:
                 )
 
 
+def _http_routes(objects: Sequence[Manifest]) -> Iterator[str]:
+    services = _of_kind(objects, "Service")
+    for route in (o for o in objects if o.get("kind") == "HTTPRoute"):
+        yield from _parent_refs(route)
+        namespace = _key(route)[0]
+        for r, rule in enumerate(_get(route, "spec", "rules") or []):
+            for b, ref in enumerate(rule.get("backendRefs") or []):
+                path = f"spec.rules[{r}].backendRefs[{b}]"
+                if (ref.get("group") or "", ref.get("kind") or "Service") != ("", "Service"):
+                    yield _problem(
+                        route,
+                        path,
+                        f"group {ref.get('group')!r} kind {ref.get('kind')!r} is not allowed: "
+                        "expected a Service (group '', kind Service)",
+                    )
+                    continue
+                target_namespace = ref.get("namespace") or namespace
+                service = services.get((target_namespace, ref.get("name")))
+                if service is None:
+                    known = sorted(n for ns, n in services if ns == target_namespace)
+                    yield _problem(
+                        route,
+                        f"{path}.name",
+                        f"{ref.get('name')!r} is not a Service of this synth in namespace "
+                        f"{target_namespace!r}: expected one of {known}",
+                    )
+                    continue
+                ports = [p.get("port") for p in _get(service, "spec", "ports") or []]
+                if ref.get("port") not in ports:
+                    yield _problem(
+                        route,
+                        f"{path}.port",
+                        f"{ref.get('port')!r} is not a port of {_where(service)}: expected one "
+                        f"of {ports}",
+                    )
+                if target_namespace != namespace and not _granted(objects, route, service):
+                    yield _problem(
+                        route,
+                        f"{path}.namespace",
+                        f"{target_namespace!r} is another namespace and no ReferenceGrant there "
+                        f"lets HTTPRoutes of {namespace!r} reach {_where(service)}: expected one",
+                    )
+
+
+def _parent_refs(route: Manifest) -> Iterator[str]:
+    """Each parentRef names a Gateway by group, kind, name and namespace, and only once."""
+    refs = _get(route, "spec", "parentRefs") or []
+    if not refs:
+        yield _problem(route, "spec.parentRefs", "missing: expected at least one Gateway")
+    seen: set[tuple[Any, ...]] = set()
+    for index, ref in enumerate(refs):
+        path = f"spec.parentRefs[{index}]"
+        group, kind = ref.get("group", "gateway.networking.k8s.io"), ref.get("kind", "Gateway")
+        if (group, kind) != ("gateway.networking.k8s.io", "Gateway"):
+            yield _problem(
+                route,
+                path,
+                f"group {group!r} kind {kind!r} is not allowed: expected a Gateway "
+                "(group gateway.networking.k8s.io)",
+            )
+        for name_field in ("name", "namespace", "sectionName"):
+            value = ref.get(name_field)
+            pattern = _DNS_LABEL if name_field == "namespace" else _DNS_SUBDOMAIN
+            if (value is not None or name_field != "sectionName") and (
+                not isinstance(value, str) or len(value) > 253 or not pattern.fullmatch(value)
+            ):
+                yield _problem(
+                    route,
+                    f"{path}.{name_field}",
+                    f"{value!r} is not allowed: expected a DNS name (the Gateway's "
+                    f"{name_field}, set explicitly)",
+                )
+        identity = (group, kind, ref.get("namespace"), ref.get("name"), ref.get("sectionName"))
+        if identity in seen:
+            yield _problem(route, path, f"{ref!r} is not allowed: this parent is named twice")
+        seen.add(identity)
+
+
+def _granted(objects: Sequence[Manifest], route: Manifest, service: Manifest) -> bool:
+    """Whether a ReferenceGrant in the Service's namespace lets the route reach it."""
+    for grant in (o for o in objects if o.get("kind") == "ReferenceGrant"):
+        if _key(grant)[0] != _key(service)[0]:
+            continue
+        sources = _get(grant, "spec", "from") or []
+        targets = _get(grant, "spec", "to") or []
+        if any(
+            s.get("group") == "gateway.networking.k8s.io"
+            and s.get("kind") == "HTTPRoute"
+            and s.get("namespace") == _key(route)[0]
+            for s in sources
+        ) and any(
+            t.get("group") == ""
+            and t.get("kind") == "Service"
+            and t.get("name") in (None, _key(service)[1])
+            for t in targets
+        ):
+            return True
+    return False
+
+
 def _stateful_sets(objects: Sequence[Manifest]) -> Iterator[str]:
     services = _of_kind(objects, "Service")
     for stateful_set in (o for o in objects if o.get("kind") == "StatefulSet"):
@@ -511,20 +615,16 @@ def _secrets(objects: Sequence[Manifest]) -> Iterator[str]:
                 )
 
 
-_QUANTITY = re.compile(r"([0-9]+(?:\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
-_SCALE = {"m": Decimal("0.001"), "": Decimal(1)} | {
-    suffix: Decimal(base) ** power
-    for base, suffixes in ((1000, "kMGTPE"), (1024, ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")))
-    for power, suffix in enumerate(suffixes, start=1)
-}
-
-
 def quantity(text: Any) -> Decimal:
-    """A Kubernetes quantity (``500m``, ``1G``, ``10Gi``, ``3``) as a number."""
-    match = _QUANTITY.fullmatch(str(text))
-    if match is None:
+    """A Kubernetes quantity (``500m``, ``1G``, ``10Gi``, ``1e3``, ``3``) as a number.
+
+    Raises:
+        ValueError: ``text`` is not a quantity of ``grammar.QUANTITY``.
+    """
+    if not re.match(grammar.QUANTITY, str(text)):
         raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    return Decimal(match.group(1)) * _SCALE[match.group(2) or ""]
+    value = grammar.quantity_value(str(text))
+    return Decimal(value.numerator) / Decimal(value.denominator)
 
 
 def _quotas(objects: Sequence[Manifest]) -> Iterator[str]:
@@ -544,9 +644,10 @@ def _quotas(objects: Sequence[Manifest]) -> Iterator[str]:
 
 def _like(amount: Decimal, example: Any) -> str:
     """``amount`` written in the unit of the quantity ``example`` (``6Gi`` next to ``5Gi``)."""
-    match = _QUANTITY.fullmatch(str(example))
-    suffix = (match.group(2) or "") if match else ""
-    return f"{(amount / _SCALE[suffix]).normalize():f}{suffix}"
+    match = re.fullmatch(r"[0-9.]*(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE])", str(example))
+    suffix = match.group(1) if match else ""
+    scale = quantity(f"1{suffix}")
+    return f"{(amount / scale).normalize():f}{suffix}"
 
 
 def _needs(objects: Sequence[Manifest]) -> dict[str, Decimal]:

@@ -1,6 +1,7 @@
 """``make diagram``: one architecture picture per environment, drawn from its manifests.
 
-Columns, left to right: Ingresses (with their TLS Secrets), Services, workloads, then the
+Columns, left to right: the edge (Ingresses with their TLS Secrets, Gateway API HTTPRoutes
+with the Gateway they attach to), Services, workloads, then the
 ConfigMaps, Secrets and volume claims the pods use. Grey arrows are routes and references;
 green dashed arrows are what the NetworkPolicies allow, labelled with the ports. Peers outside
 the namespace are written above the workload they may reach. Output goes to
@@ -28,7 +29,7 @@ from .selectors import POD_NAME_LABEL, pod_labels, selects_any
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 DRAWN_KINDS = {
     *WORKLOAD_KINDS,
-    *("Ingress", "Service", "ConfigMap", "Secret", "PersistentVolumeClaim"),
+    *("Ingress", "HTTPRoute", "Service", "ConfigMap", "Secret", "PersistentVolumeClaim"),
 }
 SUMMARISED_KINDS = {"Namespace", "NetworkPolicy", "PodDisruptionBudget", "ResourceQuota"}
 
@@ -52,6 +53,7 @@ GREY = "#5f6368"
 POLICY = "#188038"
 PALETTE = {  # kind: (fill, border)
     "Ingress": ("#e8f0fe", "#1a73e8"),
+    "HTTPRoute": ("#e6f4ea", "#1e8e3e"),
     "Service": ("#e8eaf6", "#3f51b5"),
     "Workload": ("#fef3e2", "#e8710a"),
     "ConfigMap": ("#f3e8fd", "#9334e6"),
@@ -110,6 +112,8 @@ def architecture(objects: Sequence[Manifest]) -> Architecture:
         _add_service(arch, service, pods)
     for ingress in (o for o in objects if o["kind"] == "Ingress"):
         _add_ingress(arch, ingress, by_key)
+    for route in (o for o in objects if o["kind"] == "HTTPRoute"):
+        _add_http_route(arch, route)
     for workload in workloads:
         _add_pod_references(arch, workload, by_key)
     for kind in ("ConfigMap", "Secret", "PersistentVolumeClaim"):
@@ -214,6 +218,32 @@ def _add_ingress(arch: Architecture, ingress: Manifest, by_key: Mapping[str, Man
             box.lines.append(f"cert-manager issuer: {issuer}")
         arch.boxes[secret] = box
         arch.arrows.append(Arrow(key, secret, "tls"))
+
+
+def _add_http_route(arch: Architecture, route: Manifest) -> None:
+    """An HTTPRoute, the Gateway listeners it attaches to, and its path rules to Services."""
+    spec = route["spec"]
+    key = _key(route)
+    lines = [f"host: {h}" for h in spec.get("hostnames", [])] or ["the listener's hosts"]
+    for parent in spec.get("parentRefs", []):
+        lines.append(f"Gateway {parent.get('namespace', arch.namespace)}/{parent['name']}")
+        lines.append(f"listener: {parent.get('sectionName', '(every listener)')}")
+    arch.boxes[key] = Box(key, 0, f"HTTPRoute {_name(route)}", lines, "HTTPRoute")
+    routes: dict[str, list[str]] = {}
+    for rule in spec.get("rules", []):
+        paths = [m.get("path", {}).get("value", "/") for m in rule.get("matches", [{}])]
+        for ref in rule.get("backendRefs", []):
+            namespace = ref.get("namespace", arch.namespace)
+            local = namespace == arch.namespace
+            name = ref["name"] if local else f"{namespace}/{ref['name']}"
+            target = f"Service/{name}"
+            if target not in arch.boxes:
+                note = "not in these manifests" if local else "in another namespace"
+                arch.boxes[target] = Box(
+                    target, 1, f"Service {name}", [note], "Service", external=True
+                )
+            routes.setdefault(target, []).extend(f"{p} → :{ref.get('port')}" for p in paths)
+    arch.arrows += [Arrow(key, target, ", ".join(paths)) for target, paths in routes.items()]
 
 
 def _config_box(kind: str, name: str, manifest: Manifest | None, column: int = 3) -> Box:
@@ -510,7 +540,7 @@ def draw(arch: Architecture, title: str) -> Figure:
     axes.set_axis_off()
     axes.text(MARGIN, 0.35, title, fontsize=14, fontweight="bold", va="center")
     for column, heading in enumerate(
-        ("Ingress", "Services", "Workloads", "Configuration and storage")
+        ("Edge", "Services", "Workloads", "Configuration and storage")
     ):
         x = MARGIN + BOX_WIDTH / 2 + column * (BOX_WIDTH + COLUMN_GAP)
         axes.text(x, 0.75, heading, fontsize=10, color=GREY, ha="center", va="center")

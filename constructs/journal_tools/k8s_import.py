@@ -1,10 +1,15 @@
-"""Regenerate ``imports/k8s`` offline: ``cdk8s import k8s@1.27.0 --language python``.
+"""Regenerate ``imports/k8s`` and the library's Gateway API classes offline with ``cdk8s import``.
 
 ``cdk8s import k8s`` downloads the Kubernetes schema from a hard-coded URL, which is not
 reachable here. This module converts the schema that the ``kubernetes-validate`` package ships
 (JSON Schema 2020-12) into the layout cdk8s publishes, and runs the pinned cdk8s-cli with a
 Node preload (``cdk8s_offline_preload.js``) that serves the converted file in place of the
 download. Run it as ``python -m journal_tools.k8s_import`` (``make imports``).
+
+The same run imports the Gateway API CRDs that the library emits (``imports/crds/``: HTTPRoute,
+ReferenceGrant, standard channel) into ``constructs/journal_k8s/_gateway``: a private
+subpackage the wheel ships inside ``journal_k8s``, so no top-level ``imports`` package is
+installed. CRD imports read local files, so they need no preload.
 """
 
 from __future__ import annotations
@@ -27,6 +32,13 @@ from .node import bundled_node
 
 K8S_VERSION = "1.27.0"
 """The Kubernetes version of ``imports/k8s`` (the one cdk8s-plus-27 is built on)."""
+
+GATEWAY_API_VERSION = "1.6.1"
+"""The Gateway API release whose standard-channel CRDs ``imports/crds/`` holds."""
+
+GATEWAY_CRDS = Path("imports") / "crds" / f"gateway-api-v{GATEWAY_API_VERSION}"
+GATEWAY_PACKAGE = Path("constructs") / "journal_k8s" / "_gateway"
+"""Where ``make imports`` writes the Gateway API classes (relative to the repository root)."""
 
 CLI_VERSION = "2.207.60"
 """The cdk8s-cli that ``make cli`` installs into ``.venv/cdk8s-cli``."""
@@ -284,11 +296,72 @@ def generate(output: Path, *, prefix: Path, version: str = K8S_VERSION) -> Path:
     return target
 
 
+def generate_crds(crds: Path, target: Path, *, prefix: Path) -> Path:
+    """Import every ``*.yaml`` CRD of ``crds`` (one API group) into the package ``target``.
+
+    The files are joined into one multi-document input, so one module holds every kind
+    (``cdk8s import`` of several files of one group would write the same module twice).
+    ``target`` receives the generated package's files and is replaced.
+
+    Raises:
+        K8sImportError: no CRD files, the cli is missing or the import failed.
+    """
+    sources = sorted(crds.glob("*.yaml"))
+    if not sources:
+        raise K8sImportError(f"{crds}: no CRD files (*.yaml) to import")
+    script = cli_script(prefix)
+    target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".crd-import-", dir=target.parent) as tmp:
+        work = Path(tmp)
+        joined = work / "crds.yaml"
+        joined.write_text(
+            "\n---\n".join(p.read_text(encoding="utf-8").rstrip("\n") for p in sources) + "\n",
+            encoding="utf-8",
+        )
+        staging = work / "out"
+        command = [
+            str(bundled_node()),
+            str(script),
+            "import",
+            str(joined),
+            "--language",
+            "python",
+            "--output",
+            str(staging),
+        ]
+        names = ", ".join(p.name for p in sources)
+        run(
+            command,
+            cwd=work,
+            env=node_environment(npm_shims(work / "bin")),
+            what=f"cdk8s import {names}",
+        )
+        generated = [p.parent for p in staging.rglob("__init__.py") if p.parent.name != "_jsii"]
+        if len(generated) != 1:
+            raise K8sImportError(
+                f"cdk8s import {names} wrote {len(generated)} packages: expected 1"
+            )
+        if target.exists():
+            shutil.rmtree(target)
+        generated[0].rename(target)
+    return target
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: regenerate ``imports/k8s`` (or install the cli); exit 1 with a message."""
     parser = argparse.ArgumentParser(prog="python -m journal_tools.k8s_import", description=__doc__)
     parser.add_argument(
         "--output", type=Path, default=Path("imports"), help="where k8s/ goes (default: imports)"
+    )
+    parser.add_argument(
+        "--crds", type=Path, default=GATEWAY_CRDS, help=f"CRD files (default: {GATEWAY_CRDS})"
+    )
+    parser.add_argument(
+        "--crd-package",
+        type=Path,
+        default=GATEWAY_PACKAGE,
+        help=f"the package the CRD classes go to (default: {GATEWAY_PACKAGE})",
     )
     parser.add_argument("--cli-prefix", type=Path, default=cli_dir(), help="npm prefix of the cli")
     parser.add_argument(
@@ -304,10 +377,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_wrapper(args.cli_prefix, Path(sys.executable).with_name("cdk8s"))
             return 0
         target = generate(args.output, prefix=args.cli_prefix)
+        cli = f"cdk8s-cli {CLI_VERSION}, offline"
+        print(f"{os.path.relpath(target)}: Kubernetes {K8S_VERSION} ({cli})")
+        crd_target = generate_crds(args.crds, args.crd_package, prefix=args.cli_prefix)
+        print(f"{os.path.relpath(crd_target)}: the CRDs of {args.crds} ({cli})")
     except K8sImportError as error:
         print(f"k8s_import: {error}", file=sys.stderr)
         return 1
-    print(f"{os.path.relpath(target)}: Kubernetes {K8S_VERSION} (cdk8s-cli {CLI_VERSION}, offline)")
     return 0
 
 

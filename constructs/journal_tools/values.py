@@ -14,9 +14,18 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
@@ -67,10 +76,12 @@ Namespace = Annotated[
 ]
 Host = Annotated[str, Field(pattern=grammar.HOST, max_length=253)]
 _BYTES = Field(pattern=grammar.QUANTITY, json_schema_extra={"pattern": grammar.WHOLE_QUANTITY})
+# The patterns are repeated for the JSON schema: pydantic leaves a pattern out of it when an
+# AfterValidator follows (the schema of the Helm export needs them).
 Cpu = Annotated[
     str,
     BeforeValidator(_number_as_text),
-    Field(pattern=grammar.QUANTITY),
+    Field(pattern=grammar.QUANTITY, json_schema_extra={"pattern": grammar.QUANTITY}),
     AfterValidator(_within(grammar.CPU)),
 ]
 Memory = Annotated[
@@ -177,6 +188,34 @@ class Ingress(_Values):
     tls: Tls | None = None
 
 
+class IngressEdge(_Values):
+    """The edge is an Ingress, described by the ``ingress`` keys (``kind: ingress``)."""
+
+    kind: Literal["ingress"]
+
+
+class GatewayEdge(_Values):
+    """The edge is an HTTPRoute on a shared Gateway (``kind: gateway``); no ``ingress`` keys."""
+
+    kind: Literal["gateway"]
+    name: DnsSubdomain
+    """The Gateway's name."""
+    namespace: DnsLabel
+    """The Gateway's namespace."""
+    section_name: DnsSubdomain | None = None
+    """The Gateway listener; default: every listener that allows the route."""
+    hostnames: Annotated[list[DnsSubdomain], Field(max_length=16)] = []
+    """The hosts the route serves; default: the listener's."""
+    data_plane_namespace: DnsLabel | None = None
+    """The namespace of the Gateway's pods; default: ``namespace``."""
+    data_plane_labels: Annotated[dict[str, str], Field(min_length=1)] | None = None
+    """The labels of the Gateway's pods; default: ``gateway.networking.k8s.io/gateway-name``."""
+
+
+Edge = IngressEdge | GatewayEdge
+"""Where traffic enters, chosen by ``kind``."""
+
+
 class Quota(_Values):
     """The namespace's ResourceQuota (totals over every pod and claim)."""
 
@@ -193,8 +232,26 @@ class EnvironmentValues(_Values):
     frontend: Frontend
     static: Static
     redis: Redis
-    ingress: Ingress
+    ingress: Ingress | None = None
+    """The Ingress, with ``edge.kind: ingress`` (the default); ``null`` with a Gateway edge."""
+    edge: Annotated[Edge, Field(discriminator="kind", validate_default=True)] = IngressEdge(
+        kind="ingress"
+    )
+    """Where traffic enters: an Ingress (default) or an HTTPRoute on a shared Gateway."""
     quota: Quota
+
+    @field_validator("edge")
+    @classmethod
+    def _one_edge(cls, edge: Edge, info: ValidationInfo) -> Edge:
+        if "ingress" not in info.data:  # the ingress keys are invalid: reported on their own
+            return edge
+        if isinstance(edge, IngressEdge) and info.data["ingress"] is None:
+            raise ValueError("kind 'ingress' needs the ingress keys (className, ...)")
+        if isinstance(edge, GatewayEdge) and info.data["ingress"] is not None:
+            raise ValueError(
+                "kind 'gateway' takes no ingress keys: set 'ingress: null' to drop the base layer's"
+            )
+        return edge
 
 
 @dataclass(frozen=True)

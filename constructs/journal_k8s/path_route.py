@@ -1,0 +1,343 @@
+"""PathRoute: a Gateway API HTTPRoute whose path prefixes are ordered most specific first."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cdk8s
+from cdk8s_plus_27 import k8s
+from constructs import Construct
+
+from . import _bulk, _gateway, _network, _pod
+from ._peers import service_of
+from ._types import Backend, check_dns_label, check_dns_subdomain
+
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+HTTP_ROUTE = (f"{GATEWAY_GROUP}/v1", "HTTPRoute")
+"""``apiVersion`` and ``kind`` of ``_gateway.HttpRoute`` (its ``GVK``, without a jsii call)."""
+REFERENCE_GRANT = (f"{GATEWAY_GROUP}/v1", "ReferenceGrant")
+"""``apiVersion`` and ``kind`` of ``_gateway.ReferenceGrant``."""
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+"""The label Gateway implementations put on a Gateway's data-plane pods (GEP-1762)."""
+MAX_RULES = 16
+"""The most rules an HTTPRoute may hold (the CRD's ``maxItems``)."""
+
+_ENUM_VALUES: dict[enum.Enum, str] = {
+    _gateway.HttpRouteSpecRulesMatchesPathType.PATH_PREFIX: "PathPrefix",
+}
+"""The Kubernetes value of each generated enum member the construct uses.
+
+jsii's Python enums carry the member name (``PATH_PREFIX``); the value lives in Node.
+"""
+# One path element of a PathPrefix: RFC 3986 path characters or %XX, never "." or "..", and no
+# encoded "/" (the HTTPRoute CRD's CEL rules refuse "//", "/./", "/../", "%2F" and "#").
+_ELEMENT = re.compile(r"^(?:[-A-Za-z0-9._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+$")
+_HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def path_elements(path: str) -> tuple[str, ...]:
+    """The ``/``-separated elements a PathPrefix matches on (a trailing slash is ignored)."""
+    return tuple(e for e in path.split("/") if e)
+
+
+def rule_order(path: str) -> tuple[int, str]:
+    """Sort key of a path: more elements first, so a prefix follows every path it contains."""
+    return -len(path_elements(path)), path
+
+
+def _check_path(path: str) -> str:
+    elements = path.split("/")[1:] if isinstance(path, str) and path.startswith("/") else None
+    if elements is not None and elements[-1] == "":
+        elements.pop()  # "/" and a trailing slash
+    if (
+        elements is None
+        or len(path) > 1024
+        or not all(_ELEMENT.match(e) and e not in (".", "..") for e in elements)
+        or any(e.lower().find("%2f") >= 0 for e in elements)
+    ):
+        raise ValueError(
+            f"path={path!r} is not allowed: expected an absolute URL path like '/api' of at most "
+            "1024 characters, without empty, '.' or '..' elements, '%2F' or '#'"
+        )
+    return path
+
+
+def _json(value: Any) -> Any:
+    """A generated jsii struct (or a list, map or enum in one) as Kubernetes JSON, keys sorted."""
+    mapping = getattr(type(value), "__jsii_name_mapping__", None)
+    if mapping is not None:
+        fields = {mapping[k]: _json(v) for k, v in value._values.items()}
+        return dict(sorted(fields.items()))
+    if isinstance(value, enum.Enum):
+        return _ENUM_VALUES[value]
+    if isinstance(value, list):
+        return [_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _json(v) for k, v in sorted(value.items())}
+    return value
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What a route needs of a backend: its Service, its pods and the chart it lives in."""
+
+    name: str
+    service_name: str
+    service_port: int
+    container_port: int | str
+    pod_labels: Mapping[str, str]
+    scope: Construct
+    namespace: str | None
+
+
+def _resolve(backend: Any) -> _Target:
+    """The routing target of ``backend``: what ``PathIngress.route`` accepts (a journal tier, a
+    ``kplus.Service``, or a construct with a Service and pods)."""
+    target = service_of(backend, "backend")
+    return _Target(
+        name=target.pods.name,
+        service_name=target.name,
+        service_port=target.port,
+        container_port=target.target_port,
+        pod_labels=target.pods.match_labels,
+        scope=target.pods.scope,
+        namespace=target.pods.namespace,
+    )
+
+
+class PathRoute(Construct):
+    """A ``gateway.networking.k8s.io/v1`` HTTPRoute on an existing Gateway, one rule per path.
+
+    Each ``route`` adds a ``PathPrefix`` rule; rules are kept most specific first (``/api``
+    before ``/``, whatever the call order), although the Gateway API already lets the longest
+    matching prefix win. The body is built from the classes that ``make imports`` generates
+    from the Gateway API CRDs (``journal_k8s._gateway``).
+
+    The HTTPRoute may attach to a Gateway of another namespace without a ReferenceGrant: the
+    Gateway listener's ``allowedRoutes`` decides whether it accepts the route. A backend of
+    another chart (another namespace) is referenced with its namespace, and a ReferenceGrant
+    in that namespace lets this HTTPRoute reach its Service.
+
+    Args:
+        scope: the parent construct.
+        id: the construct id.
+        gateway_name: the name of the Gateway to attach to.
+        gateway_namespace: the Gateway's namespace.
+        name: the HTTPRoute's name. Default: ``"frontend-route"``.
+        section_name: the Gateway listener to attach to. Default: every listener that
+            allows the route.
+        hostnames: the hosts the rules apply to (``*.`` wildcards allowed). Default: the
+            listener's hostnames.
+        data_plane_namespace: the namespace of the Gateway's data-plane pods, which the
+            NetworkPolicies let in to each backend. Default: ``gateway_namespace``.
+        data_plane_labels: the labels of those pods. Default:
+            ``gateway.networking.k8s.io/gateway-name: <gateway_name>`` (GEP-1762).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        gateway_name: str,
+        gateway_namespace: str,
+        name: str = "frontend-route",
+        section_name: str | None = None,
+        hostnames: Sequence[str] = (),
+        data_plane_namespace: str | None = None,
+        data_plane_labels: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self._name = check_dns_subdomain("name", name)
+        check_dns_subdomain("gateway_name", gateway_name)
+        check_dns_label("gateway_namespace", gateway_namespace)
+        if section_name is not None:
+            check_dns_subdomain("section_name", section_name)
+        if isinstance(hostnames, str) or len(hostnames) > 16:
+            raise ValueError(
+                f"hostnames={hostnames!r} is not allowed: expected a list of at most 16 hosts"
+            )
+        for host in hostnames:
+            if not isinstance(host, str) or len(host) > 253 or not _HOSTNAME.match(host):
+                raise ValueError(
+                    f"hostnames entry {host!r} is not allowed: expected a DNS name, optionally "
+                    "with a '*.' wildcard prefix (no IP address, no port)"
+                )
+        self._data_plane_namespace = check_dns_label(
+            "data_plane_namespace", data_plane_namespace or gateway_namespace
+        )
+        labels = (
+            {GATEWAY_NAME_LABEL: gateway_name}
+            if data_plane_labels is None
+            else dict(data_plane_labels)
+        )
+        if not labels or not all(isinstance(v, str) for v in [*labels, *labels.values()]):
+            raise ValueError(
+                f"data_plane_labels={data_plane_labels!r} is not allowed: expected a non-empty "
+                "map of label keys to values, which selects the Gateway's data-plane pods"
+            )
+        self._data_plane_labels = labels
+        self._parent = _gateway.HttpRouteSpecParentRefs(
+            group=GATEWAY_GROUP,
+            kind="Gateway",
+            name=gateway_name,
+            namespace=gateway_namespace,
+            section_name=section_name,
+        )
+        self._hostnames = list(hostnames) or None
+        self._paths: list[str] = []
+        self._allowed: set[tuple[str | None, str]] = set()
+        no_routes = f"PathRoute {name!r} has no routes: call route(path, backend)"
+        self._namespace = _bulk.define(self, {}, required=[("Resource", no_routes)])
+
+    @property
+    def name(self) -> str:
+        """The HTTPRoute's name."""
+        return self._name
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The routed path prefixes, in manifest order (most specific first)."""
+        return tuple(self._paths)
+
+    @property
+    def http_route(self) -> cdk8s.ApiObject:
+        """The HTTPRoute (construct id ``Resource``), for JSON patches; after the first route."""
+        return _bulk.api_object(self, "Resource")
+
+    def route(self, path: str, backend: Backend) -> None:
+        """Send requests under ``path`` (a ``PathPrefix``) to ``backend``'s Service.
+
+        Raises:
+            ValueError: the path is malformed or already routed (a trailing slash aside), the
+                route has ``MAX_RULES`` rules, or the backend is not a construct or lives in
+                a chart without a namespace.
+        """
+        _check_path(path)
+        for earlier in self._paths:
+            if path_elements(earlier) == path_elements(path):
+                raise ValueError(
+                    f"path={path!r} is routed twice in HTTPRoute {self._name!r} "
+                    f"(already as {earlier!r}): expected each path prefix once"
+                )
+        if len(self._paths) == MAX_RULES:
+            raise ValueError(
+                f"path={path!r} is not allowed: HTTPRoute {self._name!r} already has "
+                f"{MAX_RULES} rules, the most the Gateway API allows"
+            )
+        target = _resolve(backend)
+        namespaces = self._namespaces(target)
+        namespace = None if namespaces is None else namespaces[1]
+        labels = _pod.object_labels(self._name, "gateway-route")
+        rule = _json(
+            _gateway.HttpRouteSpecRules(
+                matches=[
+                    _gateway.HttpRouteSpecRulesMatches(
+                        path=_gateway.HttpRouteSpecRulesMatchesPath(
+                            type=_gateway.HttpRouteSpecRulesMatchesPathType.PATH_PREFIX,
+                            value=path,
+                        )
+                    )
+                ],
+                backend_refs=[
+                    _gateway.HttpRouteSpecRulesBackendRefs(
+                        name=target.service_name, namespace=namespace, port=target.service_port
+                    )
+                ],
+            )
+        )
+        index = sorted([*self._paths, path], key=rule_order).index(path)
+        objects: dict[str, Any] = {}
+        patches: list[_bulk.Patch] = []
+        if self._paths:
+            patches.append(
+                ("Resource", {"op": "add", "path": f"/spec/rules/{index}", "value": rule})
+            )
+        else:
+            objects["Resource"] = self._http_route(rule, labels)
+        if (namespace, target.name) not in self._allowed:
+            objects |= self._backend_objects(target, namespaces, labels)
+        _bulk.define(self, objects, patches)
+        self._paths.insert(index, path)
+        self._allowed.add((namespace, target.name))
+
+    def _namespaces(self, target: _Target) -> tuple[str, str] | None:
+        """The route's and the backend's namespaces if they differ; ``None`` if they match."""
+        ours = self._namespace
+        theirs = target.namespace
+        if ours == theirs:
+            return None
+        if ours is None or theirs is None:
+            raise ValueError(
+                f"backend {target.name!r} is not allowed: it belongs to another chart, and an "
+                f"HTTPRoute can reach it only when both charts set a namespace (route: {ours!r}, "
+                f"backend: {theirs!r})"
+            )
+        return None if ours == theirs else (ours, theirs)
+
+    def _http_route(self, rule: Any, labels: Mapping[str, str]) -> _bulk.Manifest:
+        props = _gateway.HttpRouteProps(
+            metadata=cdk8s.ApiObjectMetadata(name=self._name, labels=dict(labels)),
+            spec=_gateway.HttpRouteSpec(
+                hostnames=self._hostnames, parent_refs=[self._parent], rules=[]
+            ),
+        )
+        body = _json(props)
+        body["spec"]["rules"] = [rule]
+        api_version, kind = HTTP_ROUTE
+        return {"apiVersion": api_version, "kind": kind, **body}
+
+    def _backend_objects(
+        self, target: _Target, namespaces: tuple[str, str] | None, labels: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """The NetworkPolicy that lets the data plane in, and a ReferenceGrant if needed."""
+        suffix = target.name if namespaces is None else f"{namespaces[1]}-{target.name}"
+        peer = k8s.NetworkPolicyPeer(
+            namespace_selector=_network.in_namespace(self._data_plane_namespace),
+            pod_selector=k8s.LabelSelector(match_labels=dict(self._data_plane_labels)),
+        )
+        policy = _network.allow(
+            direction="Ingress",
+            name=f"{target.name}-from-gateway",
+            pods=k8s.LabelSelector(match_labels=dict(target.pod_labels)),
+            peers=[peer],
+            port=target.container_port,
+            labels=labels,
+        )
+        objects: dict[str, Any] = {f"AllowGateway-{suffix}": policy}
+        if namespaces is not None:
+            ours, namespace = namespaces
+            objects[f"AllowGateway-{suffix}"] = k8s.KubeNetworkPolicyProps(
+                metadata=k8s.ObjectMeta(
+                    name=f"{target.name}-from-gateway", namespace=namespace, labels=dict(labels)
+                ),
+                spec=policy.spec,
+            )
+            api_version, kind = REFERENCE_GRANT
+            grant = _gateway.ReferenceGrantProps(
+                metadata=cdk8s.ApiObjectMetadata(
+                    name=f"{self._name}-to-{target.service_name}",
+                    namespace=namespace,
+                    labels=dict(labels),
+                ),
+                spec=_gateway.ReferenceGrantSpec(
+                    from_=[
+                        _gateway.ReferenceGrantSpecFrom(
+                            group=GATEWAY_GROUP,
+                            kind=HTTP_ROUTE[1],
+                            namespace=ours,
+                        )
+                    ],
+                    to=[
+                        _gateway.ReferenceGrantSpecTo(
+                            group="", kind="Service", name=target.service_name
+                        )
+                    ],
+                ),
+            )
+            objects[f"Grant-{suffix}"] = {"apiVersion": api_version, "kind": kind, **_json(grant)}
+        return objects

@@ -1,0 +1,44 @@
+"""The Pod Security ``restricted`` settings of the journal's pods, for any workload to adopt."""
+
+from __future__ import annotations
+
+import cdk8s
+import cdk8s_plus_27 as kplus
+
+from . import _bulk
+from ._pod import restricted_container_security, restricted_pod_security
+
+
+def adopt_restricted(workload: kplus.AbstractPod, *, uid: int, gid: int | None = None) -> None:
+    """Give a cdk8s-plus workload the journal's ``restricted`` pod and container settings.
+
+    cdk8s-plus-27 sets no seccomp profile and drops no capabilities, so Pod Security
+    admission refuses its pods in a ``restricted`` namespace. This adds, to the workload's
+    pod template, ``restricted_pod_security(uid=uid, gid=gid)`` and, to each container
+    added so far, ``restricted_container_security()``: call it after adding the containers.
+
+    Args:
+        workload: a kplus ``Deployment``, ``StatefulSet``, ``Job``, ``Pod``, …
+        uid: the user the containers run as (not 0).
+        gid: their group and the volumes' ``fsGroup``. Default: ``uid``.
+    """
+    if isinstance(uid, bool) or not isinstance(uid, int) or uid <= 0:
+        raise ValueError(f"uid={uid!r} is not allowed: expected a non-root user id (> 0)")
+    api_object = cdk8s.ApiObject.of(workload)
+    template = "/spec" if isinstance(workload, kplus.Pod) else "/spec/template/spec"
+    pod = restricted_pod_security(uid=uid, gid=uid if gid is None else gid)
+    container = restricted_container_security()
+    # Patches on kplus's typed objects use the jsii (camelCase) names, which these share.
+    api_object.add_json_patch(
+        cdk8s.JsonPatch.add(f"{template}/securityContext", _bulk.jsii_json(pod))
+    )
+    for field, containers in (
+        ("containers", workload.containers),
+        ("initContainers", workload.init_containers),
+    ):
+        for index in range(len(containers)):
+            api_object.add_json_patch(
+                cdk8s.JsonPatch.add(
+                    f"{template}/{field}/{index}/securityContext", _bulk.jsii_json(container)
+                )
+            )

@@ -1,0 +1,272 @@
+"""Composing the constructs in another team's app: names, duplicates, namespaces, customization."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+import cdk8s
+import pytest
+from cdk8s_plus_27 import k8s
+
+from journal_k8s import (
+    ApiFrontend,
+    JournalService,
+    PathIngress,
+    PodOptions,
+    Redis,
+    Resources,
+    StaticSite,
+)
+from support import find, synth
+
+
+def another_chart(chart: cdk8s.Chart, id: str, namespace: str | None) -> cdk8s.Chart:
+    app = chart.node.scope
+    assert isinstance(app, cdk8s.App)
+    return cdk8s.Chart(app, id, namespace=namespace, disable_resource_name_hashes=True)
+
+
+def test_fails_on_two_objects_of_one_kind_namespace_and_name_naming_both_paths(
+    chart: cdk8s.Chart,
+) -> None:
+    Redis(chart, "First")
+    Redis(chart, "Second")
+    with pytest.raises(RuntimeError) as failure:
+        synth(chart)
+    message = str(failure.value)
+    assert re.search(
+        r'StatefulSet "redis" \(apps/v1, namespace "test"\) is defined twice, by test/First/'
+        r"StatefulSet and by test/Second/StatefulSet",
+        message,
+    ), message
+
+
+def test_the_duplicate_check_runs_in_app_synth_and_testing_synth(chart: cdk8s.Chart) -> None:
+    JournalService(chart, "One")
+    JournalService(chart, "Two")
+    with pytest.raises(RuntimeError, match="is defined twice"):
+        cdk8s.Testing.synth(chart)
+    app = chart.node.scope
+    assert isinstance(app, cdk8s.App)
+    with pytest.raises(RuntimeError, match=r'Ingress "frontend-ingress" .* is defined twice'):
+        app.synth()
+
+
+def test_the_same_names_in_two_namespaces_are_no_duplicate(chart: cdk8s.Chart) -> None:
+    other = another_chart(chart, "other", "other")
+    JournalService(chart, "Journal")
+    JournalService(other, "Journal")
+    assert len(synth(chart)) == len(synth(other))
+
+
+def test_a_journal_name_flows_to_every_object(chart: cdk8s.Chart) -> None:
+    JournalService(chart, "Blue", name="blue")
+    JournalService(chart, "Green", name="green")
+    objects = synth(chart)
+    blue = sorted(o["metadata"]["name"] for o in objects if "blue" in o["metadata"]["name"])
+    green = sorted(o["metadata"]["name"] for o in objects if "green" in o["metadata"]["name"])
+    assert [n.replace("blue", "green") for n in blue] == green
+    assert len(blue) == len(objects) // 2
+    api = find(objects, "Deployment", "blue-frontend")["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in api["containers"][0]["env"]}
+    assert env["REDIS_READ_HOST"] == "blue-redis"
+    assert env["REDIS_WRITE_HOST"] == "blue-redis-write"
+
+
+def test_fails_on_a_journal_name_too_long_for_its_objects(chart: cdk8s.Chart) -> None:
+    with pytest.raises(ValueError, match=r"name='x{42}' is not allowed: .* at most 41"):
+        JournalService(chart, "Journal", name="x" * 42)
+
+
+def test_an_api_in_another_namespace_reaches_redis_by_its_namespaced_hosts(
+    chart: cdk8s.Chart,
+) -> None:
+    redis = Redis(chart, "Redis")
+    web = another_chart(chart, "web", "web")
+    ApiFrontend(web, "Api", redis=redis, cluster_domain="cluster.local")
+    env = find(synth(web), "Deployment", "frontend")["spec"]["template"]["spec"]["containers"][0]
+    hosts = {e["name"]: e.get("value") for e in env["env"]}
+    assert hosts["REDIS_READ_HOST"] == "redis.test.svc.cluster.local"
+    assert hosts["REDIS_WRITE_HOST"] == "redis-write.test.svc.cluster.local"
+    inbound = find(synth(chart), "NetworkPolicy", "redis-from-frontend")
+    assert inbound["metadata"]["namespace"] == "test"
+    assert inbound["spec"]["ingress"][0]["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "web"}},
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": "frontend",
+                    "app.kubernetes.io/part-of": "journal",
+                }
+            },
+        }
+    ]
+    outbound = find(synth(web), "NetworkPolicy", "frontend-to-redis")
+    assert outbound["metadata"]["namespace"] == "web"
+    assert outbound["spec"]["egress"][0]["to"][0]["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "test"}
+    }
+
+
+def test_without_a_cluster_domain_the_hosts_end_in_svc(chart: cdk8s.Chart) -> None:
+    redis = Redis(chart, "Redis")
+    ApiFrontend(another_chart(chart, "web", "web"), "Api", redis=redis)
+    assert redis.hosts("web") == ("redis.test.svc", "redis-write.test.svc")
+    assert redis.hosts("test") == ("redis", "redis-write")
+
+
+def test_fails_to_wire_across_charts_when_one_has_no_namespace(chart: cdk8s.Chart) -> None:
+    redis = Redis(chart, "Redis")
+    nowhere = another_chart(chart, "nowhere", None)
+    with pytest.raises(ValueError, match=r"nowhere/Api has no namespace \(its chart sets none\)"):
+        ApiFrontend(nowhere, "Api", redis=redis)
+
+
+def test_a_route_can_be_added_to_a_built_journal(chart: cdk8s.Chart) -> None:
+    journal = JournalService(chart, "Journal")
+    admin = StaticSite(chart, "Admin", name="admin")
+    assert journal.ingress is not None
+    journal.ingress.route("/admin", admin)
+    paths = find(synth(chart), "Ingress", "frontend-ingress")["spec"]["rules"][0]["http"]["paths"]
+    assert [p["path"] for p in paths] == ["/admin", "/api", "/"]
+
+
+def test_a_journal_without_its_ingress_leaves_the_edge_to_the_team(chart: cdk8s.Chart) -> None:
+    journal = JournalService(chart, "Journal", with_ingress=False)
+    assert journal.ingress is None
+    objects = synth(chart)
+    assert not [o for o in objects if o["kind"] == "Ingress"]
+    own = PathIngress(chart, "Edge", name="edge")
+    own.route("/", journal.static_site)
+    own.route("/api", journal.api)
+    paths = find(synth(chart), "Ingress", "edge")["spec"]["rules"][0]["http"]["paths"]
+    assert [p["path"] for p in paths] == ["/api", "/"]
+
+
+def test_fails_on_a_backend_that_lacks_a_service_naming_what_is_missing(
+    chart: cdk8s.Chart,
+) -> None:
+    class PodsOnly:
+        pod_labels: ClassVar[dict[str, str]] = {"app": "x"}
+
+    ingress = PathIngress(chart, "Ingress")
+    with pytest.raises(
+        TypeError,
+        match=r"is not a backend: it lacks service_name, service_port, container_port, a "
+        r"construct scope",
+    ):
+        ingress.route("/", PodsOnly())
+
+
+def test_pod_options_reach_every_tier(chart: cdk8s.Chart) -> None:
+    options = PodOptions(
+        env=[k8s.EnvVar(name="TEAM", value="a")],
+        env_from=[k8s.EnvFromSource(secret_ref=k8s.SecretEnvSource(name="team-env"))],
+        volumes=[k8s.Volume(name="certs", secret=k8s.SecretVolumeSource(secret_name="certs"))],
+        volume_mounts=[k8s.VolumeMount(name="certs", mount_path="/certs", read_only=True)],
+        sidecars=[k8s.Container(name="proxy", image="team/proxy:1.0")],
+        init_containers=[k8s.Container(name="wait", image="team/wait:1.0")],
+        tolerations=[k8s.Toleration(key="spot", operator="Exists")],
+        node_selector={"pool": "web"},
+        affinity=k8s.Affinity(
+            node_affinity=k8s.NodeAffinity(
+                required_during_scheduling_ignored_during_execution=k8s.NodeSelector(
+                    node_selector_terms=[
+                        k8s.NodeSelectorTerm(
+                            match_expressions=[
+                                k8s.NodeSelectorRequirement(key="zone", operator="In", values=["a"])
+                            ]
+                        )
+                    ]
+                )
+            )
+        ),
+        topology_spread=[
+            k8s.TopologySpreadConstraint(
+                max_skew=2, topology_key="zone", when_unsatisfiable="DoNotSchedule"
+            )
+        ],
+        labels={"team": "a"},
+        annotations={"owner": "team-a"},
+        service_account_name="journal",
+        automount_service_account_token=True,
+    )
+    JournalService(chart, "Journal", frontend_pod=options, static_pod=options, redis_pod=options)
+    objects = synth(chart)
+    for kind, name in (
+        ("Deployment", "frontend"),
+        ("Deployment", "fileserver"),
+        ("StatefulSet", "redis"),
+    ):
+        template = find(objects, kind, name)["spec"]["template"]
+        spec = template["spec"]
+        main, sidecar = spec["containers"]
+        assert {"name": "TEAM", "value": "a"} in main["env"]
+        assert main["envFrom"] == [{"secretRef": {"name": "team-env"}}]
+        assert {"mountPath": "/certs", "name": "certs", "readOnly": True} in main["volumeMounts"]
+        assert sidecar == {"image": "team/proxy:1.0", "name": "proxy"}
+        assert spec["initContainers"] == [{"image": "team/wait:1.0", "name": "wait"}]
+        assert {"name": "certs", "secret": {"secretName": "certs"}} in spec["volumes"]
+        assert spec["tolerations"] == [{"key": "spot", "operator": "Exists"}]
+        assert spec["nodeSelector"] == {"pool": "web"}
+        assert "nodeAffinity" in spec["affinity"]
+        assert spec["topologySpreadConstraints"] == [
+            {"maxSkew": 2, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}
+        ]
+        assert template["metadata"]["labels"]["team"] == "a"
+        assert template["metadata"]["annotations"]["owner"] == "team-a"
+        assert spec["serviceAccountName"] == "journal"
+        assert spec["automountServiceAccountToken"] is True
+        assert "team" not in find(objects, kind, name)["spec"]["selector"]["matchLabels"]
+
+
+def test_limits_may_exceed_requests(chart: cdk8s.Chart) -> None:
+    resources = Resources(cpu="250m", memory="256Mi", cpu_limit="1", memory_limit="1Gi")
+    StaticSite(chart, "Static", resources=resources)
+    container = find(synth(chart), "Deployment", "fileserver")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    assert container["resources"] == {
+        "limits": {"cpu": "1", "memory": "1Gi"},
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+    }
+
+
+def test_fails_on_a_limit_below_its_request() -> None:
+    with pytest.raises(
+        ValueError, match=r"memory_limit='128Mi' is not allowed: expected at least the request"
+    ):
+        Resources(cpu="1", memory="256Mi", memory_limit="128Mi")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (PodOptions(env=[k8s.EnvVar(name="REDIS_PORT", value="1")]), r"env: 'REDIS_PORT'"),
+        (PodOptions(volumes=[k8s.Volume(name="tmp")]), r"volumes: 'tmp'"),
+        (PodOptions(sidecars=[k8s.Container(name="api")]), r"sidecars: 'api'"),
+        (
+            PodOptions(volume_mounts=[k8s.VolumeMount(name="x", mount_path="/tmp")]),
+            r"volume_mounts: '/tmp'",
+        ),
+        (PodOptions(labels={"app.kubernetes.io/name": "x"}), r"labels: 'app.kubernetes.io/name'"),
+    ],
+)
+def test_fails_on_an_option_that_clashes_with_the_workloads_own_names(
+    chart: cdk8s.Chart, options: PodOptions, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message + " is not allowed: the workload already uses it"):
+        ApiFrontend(chart, "Api", redis=Redis(chart, "Redis"), pod=options)
+
+
+def test_fails_on_an_option_of_the_wrong_type() -> None:
+    with pytest.raises(
+        TypeError, match=r"env=.* is not allowed: expected a sequence of k8s.EnvVar"
+    ):
+        PodOptions(env=[{"name": "X"}])  # type: ignore[list-item]
+
+
+def test_a_misspelt_body_field_fails_when_the_struct_is_built() -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'mount_pth'"):
+        k8s.VolumeMount(name="x", mount_pth="/x")  # type: ignore[call-arg]

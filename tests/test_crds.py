@@ -1,0 +1,171 @@
+"""Gateway API objects validated as the API server does: strict CRD schema, then CEL rules."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cel
+import pytest
+
+from journal_tools import crds, schemas, synth
+from journal_tools.manifests import from_yaml
+from support import Manifest, find
+
+HTTP_ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute")
+
+
+@pytest.fixture(scope="module")
+def route(dist: Path) -> Manifest:
+    """Staging's HTTPRoute, as synthesized."""
+    objects = from_yaml((dist / "staging" / synth.MANIFEST_FILE).read_text())
+    return find(objects, "HTTPRoute", "frontend-route")
+
+
+def every_rule(schema: Any) -> list[str]:
+    """The CEL rule texts of a schema, at any depth."""
+    found = []
+    if isinstance(schema, dict):
+        found += [r["rule"] for r in schema.get("x-kubernetes-validations") or []]
+        for value in schema.values():
+            found += every_rule(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            found += every_rule(value)
+    return found
+
+
+def test_the_crds_define_the_served_versions() -> None:
+    assert sorted(crds.versions()) == [
+        ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+        ("gateway.networking.k8s.io/v1", "ReferenceGrant"),
+        ("gateway.networking.k8s.io/v1beta1", "HTTPRoute"),
+        ("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"),
+    ]
+
+
+def test_every_cel_rule_of_the_crds_compiles() -> None:
+    rules = {r for v in crds.versions().values() for r in every_rule(dict(v.schema))}
+    assert len(rules) > 40
+    for rule in rules:
+        cel.compile(rule)
+
+
+@pytest.mark.parametrize("version", schemas.VERSIONS)
+def test_the_synthesized_route_is_valid(route: Manifest, version: str) -> None:
+    assert schemas.validate(route, version) == []
+
+
+def test_defaults_are_applied_before_the_rules(route: Manifest) -> None:
+    version = crds.versions()[HTTP_ROUTE]
+    defaulted = crds.defaulted(route, version.schema)
+    ref = defaulted["spec"]["rules"][0]["backendRefs"][0]
+    assert (ref["group"], ref["kind"], ref["weight"]) == ("", "Service", 1)
+    assert "group" not in route["spec"]["rules"][0]["backendRefs"][0]  # the input is kept
+
+
+def test_property_names_are_escaped_as_the_api_server_does() -> None:
+    assert crds.escape("namespace") == "__namespace__"
+    assert crds.escape("sectionName") == "sectionName"
+    assert crds.escape("a.b-c/d__e") == "a__dot__b__dash__c__slash__d__underscores__e"
+
+
+def _path(route: Manifest) -> None:
+    route["spec"]["rules"][0]["matches"][0]["path"]["value"] = "/api//v2"
+
+
+def _port(route: Manifest) -> None:
+    del route["spec"]["rules"][0]["backendRefs"][0]["port"]
+
+
+def _parents(route: Manifest) -> None:
+    route["spec"]["parentRefs"].append(dict(route["spec"]["parentRefs"][0]))
+
+
+def _redirect(route: Manifest) -> None:
+    route["spec"]["rules"][0]["filters"] = [
+        {"type": "RequestRedirect", "requestRedirect": {"statusCode": 301}}
+    ]
+
+
+def _filter_type(route: Manifest) -> None:
+    route["spec"]["rules"][0]["filters"] = [
+        {"type": "URLRewrite", "requestHeaderModifier": {"set": [{"name": "x", "value": "y"}]}}
+    ]
+
+
+def _timeouts(route: Manifest) -> None:
+    route["spec"]["rules"][0]["timeouts"] = {"request": "5s", "backendRequest": "10s"}
+
+
+BROKEN: dict[str, tuple[Callable[[Manifest], None], str]] = {
+    "double slash": (_path, "spec.rules[0].matches[0].path: must not contain '//'"),
+    "service without port": (_port, "spec.rules[0].backendRefs[0]: Must have port for Service"),
+    "same parent twice": (_parents, "spec.parentRefs: sectionName must be unique"),
+    "redirect with backends": (_redirect, "spec.rules[0]: RequestRedirect filter must not be"),
+    "filter of another type": (
+        _filter_type,
+        "spec.rules[0].filters[0]: filter.requestHeaderModifier must be nil",
+    ),
+    "backend timeout longer": (
+        _timeouts,
+        "spec.rules[0].timeouts: backendRequest timeout cannot be longer than request timeout",
+    ),
+}
+
+
+@pytest.mark.parametrize("breaks", BROKEN.values(), ids=list(BROKEN))
+def test_fails_on_a_cel_rule_violation(
+    route: Manifest, breaks: tuple[Callable[[Manifest], None], str]
+) -> None:
+    change, message = breaks
+    broken = copy.deepcopy(route)
+    change(broken)
+    errors = schemas.validate(broken, "1.31")
+    assert any(e.startswith(message) for e in errors), errors
+
+
+def test_fails_on_an_unknown_field_or_a_bad_name(route: Manifest) -> None:
+    broken = copy.deepcopy(route)
+    broken["spec"]["rules"][0]["matchs"] = broken["spec"]["rules"][0].pop("matches")
+    broken["metadata"]["labels"] = {"tier": 3}
+    errors = schemas.validate(broken, "1.31")
+    assert any(e.startswith("metadata.labels.tier: 3 is not of type 'string'") for e in errors)
+    assert any(
+        e.startswith("spec.rules[0]: Additional properties are not allowed ('matchs'")
+        for e in errors
+    )
+
+
+def test_fails_on_a_reference_grant_to_an_unknown_kind_field() -> None:
+    grant = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "ReferenceGrant",
+        "metadata": {"name": "g", "namespace": "docs"},
+        "spec": {
+            "from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "a"}],
+            "to": [{"group": "", "kind": "Service", "service": "x"}],
+        },
+    }
+    errors = schemas.validate(grant, "1.27")
+    assert errors == [
+        "spec.to[0]: Additional properties are not allowed ('service' was unexpected)"
+    ]
+    del grant["spec"]["to"][0]["service"]
+    assert schemas.validate(grant, "1.27") == []
+
+
+def test_a_rule_that_cannot_be_evaluated_is_an_error_not_a_pass() -> None:
+    schema = {
+        "type": "object",
+        "x-kubernetes-validations": [{"rule": "self.missing == 1", "message": "unused"}],
+        "properties": {
+            "n": {"type": "integer", "x-kubernetes-validations": [{"rule": "self < 3"}]}
+        },
+    }
+    assert list(crds.rule_errors({"n": 5}, schema)) == [
+        "(object): CEL rule 'self.missing == 1' could not be evaluated: 'missing'",
+        "n: failed rule: self < 3",
+    ]

@@ -1,0 +1,251 @@
+"""cdk8s-plus-27 interop: the journal tiers as kplus pod selectors, peers, Services and Secrets."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cdk8s
+import cdk8s_plus_27 as kplus
+import pytest
+
+from journal_k8s import (
+    ApiFrontend,
+    JournalService,
+    PathIngress,
+    Quota,
+    Redis,
+    RestrictedNamespace,
+    StaticSite,
+    adopt_restricted,
+)
+from support import ROOT, Manifest, find, synth
+
+REDIS_PODS = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": "journal"}
+
+
+def deployment(scope: cdk8s.Chart, name: str = "web") -> kplus.Deployment:
+    return kplus.Deployment(
+        scope,
+        name.title(),
+        metadata=cdk8s.ApiObjectMetadata(name=name),
+        containers=[kplus.ContainerProps(image="team/web:1.0", port_number=8080)],
+    )
+
+
+def policies(objects: list[Manifest]) -> list[Manifest]:
+    return [o for o in objects if o["kind"] == "NetworkPolicy"]
+
+
+def test_kplus_allow_to_redis_selects_exactly_its_pods_in_its_namespace(
+    chart: cdk8s.Chart,
+) -> None:
+    redis = Redis(chart, "Redis")
+    web = deployment(chart)
+    web.connections.allow_to(redis)
+    objects = synth(chart)
+    (outbound,) = [p for p in policies(objects) if p["metadata"]["name"].startswith("allowegress")]
+    assert outbound["spec"]["egress"][0]["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "test"}},
+            "podSelector": {"matchLabels": REDIS_PODS},
+        }
+    ]
+    (inbound,) = [p for p in policies(objects) if p["metadata"]["name"].startswith("allowingress")]
+    assert inbound["spec"]["podSelector"] == {"matchLabels": REDIS_PODS}
+    assert inbound["metadata"]["namespace"] == "test"
+
+
+def test_a_kplus_network_policy_takes_a_journal_tier_as_selector_and_peer(
+    chart: cdk8s.Chart,
+) -> None:
+    redis = Redis(chart, "Redis")
+    site = StaticSite(chart, "Static")
+    policy = kplus.NetworkPolicy(chart, "Custom", selector=redis)
+    policy.add_ingress_rule(site, [kplus.NetworkPolicyPort.tcp(6379)])
+    spec = find(synth(chart), "NetworkPolicy", policy.name)["spec"]
+    assert spec["podSelector"] == {"matchLabels": REDIS_PODS}
+    assert spec["ingress"][0]["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "test"}},
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": "fileserver",
+                    "app.kubernetes.io/part-of": "journal",
+                }
+            },
+        }
+    ]
+
+
+def test_redis_allows_a_kplus_deployment_a_pod_selection_and_a_service(
+    chart: cdk8s.Chart,
+) -> None:
+    redis = Redis(chart, "Redis")
+    web = deployment(chart)
+    redis.allow_from(web)
+    redis.allow_from(web)  # the same pods: nothing more
+    redis.allow_from(kplus.Pods.select(chart, "Batch", labels={"role": "batch"}))
+    jobs = deployment(cdk8s.Chart(chart.node.scope, "jobs", namespace="jobs"), "jobs")  # type: ignore[arg-type]
+    redis.allow_from(jobs.expose_via_service(name="jobs"))
+    objects = synth(chart)
+    web_pods = find(objects, "Deployment", "web")["spec"]["selector"]["matchLabels"]
+    assert find(objects, "NetworkPolicy", "redis-from-web")["spec"]["ingress"][0]["from"] == [
+        {"podSelector": {"matchLabels": web_pods}}
+    ]
+    assert find(objects, "NetworkPolicy", "web-to-redis")["spec"]["podSelector"] == {
+        "matchLabels": web_pods
+    }
+    assert find(objects, "NetworkPolicy", "redis-from-batch")["spec"]["ingress"][0]["from"] == [
+        {"podSelector": {"matchLabels": {"role": "batch"}}}
+    ]
+    (from_jobs,) = [p for p in policies(objects) if p["metadata"]["name"] == "redis-from-jobs"]
+    assert from_jobs["spec"]["ingress"][0]["from"][0]["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "jobs"}
+    }
+    assert len([p for p in policies(objects) if p["metadata"]["name"] == "redis-from-web"]) == 1
+
+
+def test_fails_to_allow_something_that_selects_no_pods(chart: cdk8s.Chart) -> None:
+    with pytest.raises(TypeError, match=r"peer=test/Config is not allowed: expected a journal"):
+        Redis(chart, "Redis").allow_from(kplus.ConfigMap(chart, "Config"))
+
+
+def test_kplus_ingress_backend_from_a_journal_service(chart: cdk8s.Chart) -> None:
+    journal = JournalService(chart, "Journal", with_ingress=False)
+    kplus.Ingress(
+        chart,
+        "Edge",
+        metadata=cdk8s.ApiObjectMetadata(name="edge"),
+        default_backend=kplus.IngressBackend.from_service(journal.api.service),
+    )
+    backend = find(synth(chart), "Ingress", "edge")["spec"]["defaultBackend"]
+    assert backend == {"service": {"name": "frontend", "port": {"number": 8080}}}
+    assert journal.api.service.name == "frontend" and journal.api.service.port == 8080
+
+
+def test_path_ingress_routes_to_a_kplus_service(chart: cdk8s.Chart) -> None:
+    service = deployment(chart).expose_via_service(
+        name="web", ports=[kplus.ServicePort(port=80, target_port=8080)]
+    )
+    ingress = PathIngress(chart, "Ingress")
+    ingress.route("/", service)
+    objects = synth(chart)
+    paths = find(objects, "Ingress", "frontend-ingress")["spec"]["rules"][0]["http"]["paths"]
+    assert paths[0]["backend"] == {"service": {"name": "web", "port": {"number": 80}}}
+    policy = find(objects, "NetworkPolicy", "web-from-frontend-ingress")["spec"]
+    assert policy["ingress"][0]["ports"] == [{"port": 8080, "protocol": "TCP"}]
+
+
+def test_fails_to_route_a_kplus_workload_that_has_no_service(chart: cdk8s.Chart) -> None:
+    with pytest.raises(TypeError, match=r"expose it with expose_via_service\(\)"):
+        PathIngress(chart, "Ingress").route("/", deployment(chart))
+
+
+def test_the_redis_password_is_a_kplus_secret_with_its_key(chart: cdk8s.Chart) -> None:
+    redis = Redis(chart, "Redis")
+    assert redis.password_secret.name == "redis-passwd"
+    assert redis.password.key == "passwd"
+    web = deployment(chart)
+    web.containers[0].env.add_variable(
+        "FROM_KPLUS",
+        kplus.EnvValue.from_secret_value(
+            kplus.SecretValue(secret=redis.password_secret, key=redis.password.key)
+        ),
+    )
+    env = find(synth(chart), "Deployment", "web")["spec"]["template"]["spec"]["containers"][0]
+    assert env["env"] == [
+        {
+            "name": "FROM_KPLUS",
+            "valueFrom": {"secretKeyRef": {"key": "passwd", "name": "redis-passwd"}},
+        }
+    ]
+
+
+def test_connect_gives_a_kplus_container_what_the_api_gets(chart: cdk8s.Chart) -> None:
+    redis = Redis(chart, "Redis")
+    api = ApiFrontend(chart, "Api", redis=redis)
+    web = deployment(chart)
+    redis.connect(web, web.containers[0])
+    objects = synth(chart)
+    theirs = find(objects, "Deployment", "web")["spec"]["template"]["spec"]
+    ours = find(objects, "Deployment", api.name)["spec"]["template"]["spec"]
+    wanted = ("REDIS_READ_HOST", "REDIS_WRITE_HOST", "REDIS_PORT", "REDIS_PASSWORD_FILE")
+    assert [e for e in theirs["containers"][0]["env"] if e["name"] in wanted] == [
+        e for e in ours["containers"][0]["env"] if e["name"] in wanted
+    ]
+    assert not [e for e in theirs["containers"][0]["env"] if "valueFrom" in e]
+    (mount,) = theirs["containers"][0]["volumeMounts"]
+    assert mount["mountPath"] == "/etc/redis-passwd" and mount["readOnly"] is True
+    (volume,) = theirs["volumes"]
+    assert volume["secret"] == {
+        "defaultMode": 0o440,
+        "items": [{"key": "passwd", "path": "passwd"}],
+        "secretName": "redis-passwd",
+    }
+    assert find(objects, "NetworkPolicy", "redis-from-web")
+
+
+def restricted(chart: cdk8s.Chart) -> None:
+    RestrictedNamespace(
+        chart, "Namespace", name="test", quota=Quota(cpu="8", memory="8Gi", storage="1Gi", pods=9)
+    )
+
+
+def test_fails_on_a_kplus_workload_that_is_not_restricted_naming_it_and_the_field(
+    chart: cdk8s.Chart,
+) -> None:
+    restricted(chart)
+    deployment(chart)
+    with pytest.raises(RuntimeError) as failure:
+        synth(chart)
+    message = str(failure.value)
+    assert (
+        'Deployment "web" (test/Web/Resource): spec.template.spec.containers[0].securityContext.'
+        'capabilities.drop: must include "ALL"' in message
+    )
+    assert "seccompProfile.type: must be RuntimeDefault or Localhost" in message
+    assert "adopt_restricted" in message
+
+
+def test_a_kplus_workload_that_adopts_the_restricted_settings_passes(chart: cdk8s.Chart) -> None:
+    restricted(chart)
+    JournalService(chart, "Journal")
+    web = deployment(chart)
+    adopt_restricted(web, uid=10001)
+    spec = find(synth(chart), "Deployment", "web")["spec"]["template"]["spec"]
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert spec["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_the_restricted_check_ignores_other_namespaces(chart: cdk8s.Chart) -> None:
+    restricted(chart)
+    deployment(cdk8s.Chart(chart.node.scope, "free", namespace="free"))  # type: ignore[arg-type]
+    assert synth(chart)
+
+
+def test_fails_to_adopt_root() -> None:
+    chart = cdk8s.Chart(cdk8s.App(), "c")
+    with pytest.raises(ValueError, match="uid=0 is not allowed"):
+        adopt_restricted(deployment(chart), uid=0)
+
+
+def test_mypy_flags_a_misspelt_body_field_in_the_library(tmp_path: Path) -> None:
+    library = tmp_path / "journal_k8s"
+    shutil.copytree(ROOT / "constructs" / "journal_k8s", library)
+    source = (library / "redis.py").read_text()
+    assert "mount_path=DATA_DIR" in source
+    (library / "redis.py").write_text(source.replace("mount_path=DATA_DIR", "mount_pth=DATA_DIR"))
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "-p", "journal_k8s"],
+        cwd=tmp_path,
+        env={"MYPYPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        text=True,
+        capture_output=True,
+    )
+    assert result.returncode == 1, result.stdout
+    assert (
+        "redis.py" in result.stdout and 'Unexpected keyword argument "mount_pth"' in result.stdout
+    )
