@@ -19,7 +19,11 @@ HELM := $(VENV)/bin/helm
 CHART := dist/helm/journal-k8s
 FROM ?= dev
 TO ?= prod
-ENVS = $(basename $(notdir $(filter-out environments/_%,$(wildcard environments/*.yaml))))
+# FROM and TO reach the command as environment variables, never as shell text: their raw
+# value (not expanded by make) is exported, and the recipe quotes it.
+override FROM := $(value FROM)
+override TO := $(value TO)
+export FROM TO
 
 .PHONY: help setup synth test snapshots lint clean cli imports assembly helm bench validate diff diagram watch
 
@@ -77,12 +81,12 @@ $(HELM): $(SETUP)
 
 helm: $(HELM) ## export dist/helm/journal-k8s (one values-<env>.yaml per environment) and lint it
 	@$(PY) -m journal_tools.helm_chart
-	@for env in $(ENVS); do \
-	  $(HELM) lint --strict --quiet $(CHART) -f $(CHART)/values-$$env.yaml || exit 1; \
+	@for values in $(CHART)/values-*.yaml; do \
+	  $(HELM) lint --strict --quiet $(CHART) -f "$$values" || exit 1; \
 	done
 
 diff: synth ## compare two environments field by field: make diff FROM=dev TO=prod
-	@$(PY) -m journal_tools.env_diff $(FROM) $(TO)
+	@$(PY) -m journal_tools.env_diff -- "$$FROM" "$$TO"
 
 diagram: synth ## draw each environment's architecture into dist/diagrams/<env>.svg and .png
 	@$(PY) -m journal_tools.diagram

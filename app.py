@@ -3,10 +3,27 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from typing import Any
 
-from journal_tools.node import use_bundled_node
+
+def _interrupted(_signum: int, _frame: object) -> None:
+    print(
+        "synth interrupted: the output folder holds the previous or the new output of every "
+        "environment, never a mix",
+        file=sys.stderr,
+    )
+    os._exit(130)
+
+
+# Ctrl-C outside synth.main (while the modules load, while jsii stops Node at exit): a
+# message, not a traceback (unless SIGINT is ignored).
+if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+    signal.signal(signal.SIGINT, _interrupted)
+
+from journal_tools.node import use_bundled_node  # noqa: E402
 
 use_bundled_node()
 
@@ -21,7 +38,14 @@ from journal_k8s import (  # noqa: E402
     Resources,
     RestrictedNamespace,
 )
-from journal_tools import synth, values  # noqa: E402
+from journal_tools import synth, values, values_yaml  # noqa: E402
+
+
+def resources(tier: str, given: values.Resources) -> Resources:
+    """A tier's resources; a refused value is reported at ``<tier>.resources.<key>``."""
+    keys = {name: (tier, "resources", name) for name in ("cpu", "memory")}
+    with synth.values_keys(keys):
+        return Resources(cpu=given.cpu, memory=given.memory)
 
 
 def gateway_route(chart: cdk8s.Chart, edge: values.Edge) -> PathRoute | None:
@@ -61,29 +85,59 @@ def build(app: cdk8s.App, environment: values.Environment) -> cdk8s.Chart:
     chart = cdk8s.Chart(
         app, environment.name, namespace=v.namespace, disable_resource_name_hashes=True
     )
-    RestrictedNamespace(
-        chart,
-        "Namespace",
-        name=v.namespace,
-        quota=Quota(
-            cpu=v.quota.cpu, memory=v.quota.memory, storage=v.quota.storage, pods=v.quota.pods
-        ),
-    )
+    quota_keys = {f"quota {name}": ("quota", name) for name in ("cpu", "memory", "storage", "pods")}
+    with synth.values_keys({**quota_keys, "name": ("namespace",)}):
+        RestrictedNamespace(
+            chart,
+            "Namespace",
+            name=v.namespace,
+            quota=Quota(
+                cpu=v.quota.cpu, memory=v.quota.memory, storage=v.quota.storage, pods=v.quota.pods
+            ),
+        )
+    frontend_resources = resources("frontend", v.frontend.resources)
+    static_resources = resources("static", v.static.resources)
+    redis_resources = resources("redis", v.redis.resources)
+    with synth.values_keys(JOURNAL_KEYS):
+        journal(chart, v, frontend_resources, static_resources, redis_resources)
+    return chart
+
+
+JOURNAL_KEYS: dict[str, values_yaml.KeyPath] = {
+    "journal_entries": ("frontend", "journalEntries"),
+    "storage": ("redis", "storage", "size"),
+    "storage_class": ("redis", "storage", "storageClass"),
+    "class_name": ("ingress", "className"),
+    "controller_namespace": ("ingress", "controllerNamespace"),
+    "host": ("ingress", "host"),
+    "tls": ("ingress", "tls"),
+    "tls secret_name": ("ingress", "tls", "secretName"),
+    "tls cluster_issuer": ("ingress", "tls", "clusterIssuer"),
+}
+"""The values key behind each JournalService argument that a construct names in an error."""
+
+
+def journal(
+    chart: cdk8s.Chart,
+    v: values.EnvironmentValues,
+    frontend_resources: Resources,
+    static_resources: Resources,
+    redis_resources: Resources,
+) -> None:
+    """The journal service of one environment's values."""
     JournalService(
         chart,
         "Journal",
         frontend_image=v.frontend.image.reference,
         frontend_replicas=v.frontend.replicas,
-        frontend_resources=Resources(
-            cpu=v.frontend.resources.cpu, memory=v.frontend.resources.memory
-        ),
+        frontend_resources=frontend_resources,
         journal_entries=v.frontend.journal_entries,
         static_image=v.static.image.reference,
         static_replicas=v.static.replicas,
-        static_resources=Resources(cpu=v.static.resources.cpu, memory=v.static.resources.memory),
+        static_resources=static_resources,
         redis_image=v.redis.image.reference,
         redis_replicas=v.redis.replicas,
-        redis_resources=Resources(cpu=v.redis.resources.cpu, memory=v.redis.resources.memory),
+        redis_resources=redis_resources,
         redis_storage=v.redis.storage.size,
         redis_storage_class=v.redis.storage.storage_class,
         redis_password=ExistingSecret(
@@ -92,7 +146,6 @@ def build(app: cdk8s.App, environment: values.Environment) -> cdk8s.Chart:
         edge=gateway_route(chart, v.edge),
         **ingress_arguments(v.ingress),
     )
-    return chart
 
 
 if __name__ == "__main__":

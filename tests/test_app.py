@@ -44,6 +44,11 @@ def tree_digest(folder: Path) -> dict[str, str]:
     }
 
 
+def visible(folder: Path) -> list[str]:
+    """The entries of ``folder`` a user sees (the publish keeps its own under dot names)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, str]:
     """Each environment's manifest file, rendered in-process through app.build."""
@@ -76,7 +81,7 @@ def test_synth_writes_every_environment_quietly(tmp_path: Path, rendered: dict[s
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "end-of-life" not in result.stdout + result.stderr
-    assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == ENVIRONMENTS
+    assert visible(tmp_path / "dist") == ENVIRONMENTS
     for environment in ENVIRONMENTS:
         # Under -O (no jsii type checks) the files are those of a type-checked render.
         written = (tmp_path / "dist" / environment / synth.MANIFEST_FILE).read_text()
@@ -129,7 +134,12 @@ def test_a_fourth_environment_is_one_more_file(tmp_path: Path) -> None:
             lambda t: t.replace(
                 "  host: journal.dev.example.com\n", "  tls: {secretName: dev-tls}\n"
             ),
-            "environment 'dev'",
+            "dev.yaml:15: ingress.tls: tls is not allowed without host",
+        ),
+        (  # accepted by the values (Kubernetes accepts it), refused by the library's Ingress
+            "dev.yaml",
+            lambda t: t.replace("host: journal.dev.example.com", "host: '*.dev.example.com'"),
+            "dev.yaml:15: ingress.host: host='*.dev.example.com' is not allowed",
         ),
     ],
 )
@@ -155,7 +165,18 @@ def test_fails_on_bad_values_and_leaves_dist_byte_identical(
     assert message in stderr
     assert f"synth failed, {dist}/ left as it was" in stderr
     assert tree_digest(dist) == before
-    assert sorted(p.name for p in dist.iterdir()) == sorted([*ENVIRONMENTS, "notes.txt"])
+    assert visible(dist) == sorted([*ENVIRONMENTS, "notes.txt"])
+
+
+def test_quantities_in_exponent_form_synthesize(tmp_path: Path) -> None:
+    """``4e3`` is a Kubernetes quantity: values, constructs and synth checks all take it."""
+    environments = tmp_path / "environments"
+    shutil.copytree(ROOT / "environments", environments)
+    dev = environments / "dev.yaml"
+    dev.write_text(dev.read_text().replace('{cpu: "4",', "{cpu: '4e3',"))
+    arguments = ["--environments", str(environments), "--outdir", str(tmp_path / "dist")]
+    assert synth.main(app.build, arguments) == 0
+    assert "cpu: 4e3" in (tmp_path / "dist" / "dev" / synth.MANIFEST_FILE).read_text()
 
 
 def test_fails_quietly_from_the_command_line(tmp_path: Path) -> None:

@@ -585,6 +585,7 @@ def test_quantities_parse_as_kubernetes_does() -> None:
     assert quantity("1G") == 10**9
     assert quantity("10Gi") == 10 * 2**30
     assert quantity(3) == 3
+    assert quantity("1e3") == 1000 and quantity("1.5e-3") == Decimal("0.0015")
     with pytest.raises(ValueError, match="'1 GB' is not a Kubernetes quantity"):
         quantity("1 GB")
 

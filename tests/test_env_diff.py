@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from journal_tools import env_diff, synth
 from journal_tools.manifests import from_yaml, to_yaml
+from support import ROOT
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
@@ -128,3 +130,25 @@ def test_paths_quote_keys_that_are_not_identifiers() -> None:
     path = ("metadata", "annotations", "cert-manager.io/cluster-issuer")
     assert env_diff.format_path(path) == 'metadata.annotations["cert-manager.io/cluster-issuer"]'
     assert env_diff.format_path(("spec", "ports", 0, "port")) == "spec.ports[0].port"
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["dev; touch {marker}", "$(shell touch {marker})", "`touch {marker}`", "$$(touch {marker})"],
+)
+def test_make_diff_runs_no_command_from_its_arguments(tmp_path: Path, hostile: str) -> None:
+    """make diff FROM="dev; ...": the text reaches env_diff as one argument, which refuses it."""
+    marker = tmp_path / "INJECTED"
+    value = hostile.format(marker=marker)
+    for variables in ([f"FROM={value}", "TO=prod"], ["FROM=dev", f"TO={value}"]):
+        result = subprocess.run(
+            ["make", "-s", "-o", "synth", "diff", *variables],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode != 0
+        assert "is not allowed: expected an environment name" in result.stderr
+        assert not marker.exists()

@@ -6,6 +6,7 @@ sorted by (kind, namespace, name): Helm orders its output by kind, so order is n
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ from journal_k8s import (
 )
 from journal_tools import helm_binary, helm_chart, synth
 from journal_tools.manifests import from_yaml
+from journal_tools.publish import publish
 from journal_tools.values import Environment, environment_names, load_environments
 from support import ROOT, Manifest
 
@@ -69,7 +71,7 @@ def exported(
 def export_chart(
     chart_dir: Path, environments: list[Environment], build: synth.Builder
 ) -> tuple[Path, dict[str, list[Manifest]]]:
-    synth.swap_in(chart_dir.parent, {chart_dir.name: helm_chart.export(environments, build)})
+    publish(chart_dir.parent, {chart_dir.name: helm_chart.export(environments, build)})
     rendered = synth.render(environments, build)
     return chart_dir, {name: from_yaml(text) for name, text in rendered.items()}
 
@@ -178,6 +180,97 @@ def test_fails_when_values_do_not_meet_the_schema(
     result = run_helm(helm, *arguments)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+HOSTILE = {
+    "cpu-word": {"frontend": {"resources": {"cpu": "lots"}}},
+    "memory-negative": {"frontend": {"resources": {"memory": "-1Gi"}}},
+    "memory-milli": {"redis": {"resources": {"memory": "1m"}}},
+    "memory-number": {"redis": {"resources": {"memory": 512}}},
+    "quota-storage-word": {"quota": {"storage": "big"}},
+    "quota-pods-huge": {"quota": {"pods": 1e30}},
+    "quota-pods-zero": {"quota": {"pods": 0}},
+    "replicas-too-many": {"static": {"replicas": 1000}},
+    "namespace-system": {"namespace": "kube-system"},
+    "namespace-default": {"namespace": "default"},
+    "namespace-kube-prefix": {"namespace": "kube-mine"},
+    "namespace-upper": {"namespace": "Journal"},
+    "host-ip": {"ingress": {"host": "10.0.0.1"}},
+    "host-inner-wildcard": {"ingress": {"host": "a.*.example.com"}},
+    "storage-class-bad": {"redis": {"storage": {"storageClass": "SSD!"}}},
+    "journal-entries-zero": {
+        "derived": {"configMapFrontendConfig": {"data": {"journalEntries": "0"}}}
+    },
+    "journal-entries-word": {
+        "derived": {"configMapFrontendConfig": {"data": {"journalEntries": "many"}}}
+    },
+    "journal-entries-huge": {
+        "derived": {"configMapFrontendConfig": {"data": {"journalEntries": "100001"}}}
+    },
+    "tls-host-ip": {
+        "derived": {
+            "ingressFrontendIngress": {
+                "spec": {"tls": [{"hosts": ["1.2.3.4"], "secretName": "journal-tls"}]}
+            }
+        }
+    },
+    "tls-secret-bad": {
+        "derived": {
+            "ingressFrontendIngress": {
+                "spec": {"tls": [{"hosts": ["journal.example.com"], "secretName": "Bad Name"}]}
+            }
+        }
+    },
+    "tls-extra-key": {
+        "derived": {
+            "ingressFrontendIngress": {
+                "spec": {"tls": [{"hosts": ["a.example.com"], "secretName": "x", "extra": 1}]}
+            }
+        }
+    },
+    "issuer-bad": {
+        "derived": {
+            "ingressFrontendIngress": {
+                "metadata": {"annotations": {"cert-manager.io/cluster-issuer": "Lets Encrypt"}}
+            }
+        }
+    },
+    "annotation-extra": {
+        "derived": {
+            "ingressFrontendIngress": {"metadata": {"annotations": {"evil.io/snippet": "x"}}}
+        }
+    },
+    "object-flag-text": {"objects": {"networkPolicyFrontendIngressAcmeSolver": "yes"}},
+}
+"""Values that the Python model refuses, laid over values-prod.yaml: helm must refuse each."""
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_fails_on_values_the_python_model_refuses(
+    helm: Path, exported: tuple[Path, dict[str, list[Manifest]]], tmp_path: Path, case: str
+) -> None:
+    chart_dir = exported[0]
+    (tmp_path / "hostile.yaml").write_text(yaml.safe_dump(HOSTILE[case]))
+    values = ["-f", chart_dir / "values-prod.yaml", "-f", tmp_path / "hostile.yaml"]
+    result = run_helm(helm, "template", "journal", chart_dir, *values)
+    assert result.returncode != 0, f"{case}: helm rendered it"
+    assert "values don't meet the specifications of the schema" in result.stderr
+
+
+def test_every_derived_value_has_a_grammar(
+    exported: tuple[Path, dict[str, list[Manifest]]],
+) -> None:
+    """No derived leaf is checked by its type alone (a new one needs its DERIVED_SCHEMAS entry)."""
+    schema = json.loads((exported[0] / "values.schema.json").read_text())
+
+    def leaves(node: dict[str, Any], path: str) -> list[str]:
+        if "properties" in node:
+            return [p for k, v in node["properties"].items() for p in leaves(v, f"{path}.{k}")]
+        if node.get("type") == "array" and "items" in node:
+            return leaves(node["items"], f"{path}[]")
+        return [] if "pattern" in node or "items" in node else [path]
+
+    assert leaves(schema["properties"]["derived"], "derived") == []
 
 
 def test_fourth_environment_gets_its_values_file_and_round_trips(

@@ -66,7 +66,7 @@ def test_overlay_merges_deeply(environments: Path) -> None:
         ),
         (
             "frontend:\n  replicas: two\n",
-            "dev.yaml:2: frontend.replicas: 'two' is not allowed: Input should be a valid integer",
+            "dev.yaml:2: frontend.replicas: 'two' is not allowed: expected a whole number from 1",
         ),
         (
             "frontend:\n  replicas: -1\n",
@@ -74,19 +74,19 @@ def test_overlay_merges_deeply(environments: Path) -> None:
             "Input should be greater than or equal to 1",
         ),
         ("", "dev.yaml: the file is empty: expected a mapping of values"),
-        ("frontend: [1\n", "dev.yaml: invalid YAML at line 2, column 1: did not find expected ','"),
+        ("frontend: [1\n", "dev.yaml: invalid YAML at line 2, column 1: expected ',' or ']'"),
         ("- 1\n", "dev.yaml: the top level is a list: expected a mapping of values"),
         (
             "namespace: Journal_Dev\n",
-            "dev.yaml:1: namespace: 'Journal_Dev' is not allowed: String should match pattern",
+            "dev.yaml:1: namespace: 'Journal_Dev' is not allowed: expected a DNS-1123 label",
         ),
         (
             "redis:\n  storage: {size: 10 GB}\n",
-            "dev.yaml:2: redis.storage.size: '10 GB' is not allowed: String should match pattern",
+            "dev.yaml:2: redis.storage.size: '10 GB' is not allowed: expected a Kubernetes",
         ),
         (
             "frontend:\n  image: {tag: latest}\n",
-            "dev.yaml:2: frontend.image.tag: 'latest' is not allowed: Value error, a pinned tag",
+            "dev.yaml:2: frontend.image.tag: 'latest' is not allowed: a pinned tag",
         ),
         (
             "ingress: {tls: {secretName: 3}}\n",
@@ -133,6 +133,15 @@ def test_fails_without_environments(tmp_path: Path) -> None:
         load_environments(tmp_path)
 
 
+QUOTA = "quota: {cpu: '4', memory: 4Gi, storage: 5Gi, pods: 10}\n"
+
+
+def qa_values(content: str) -> str:
+    """``content`` completed with the keys an environment file must set."""
+    namespace = "" if content.startswith("namespace:") else "namespace: journal-dev\n"
+    return namespace + ("" if content.startswith("quota:") else QUOTA) + content
+
+
 def test_each_environment_chooses_its_edge() -> None:
     loaded = {e.name: e.values for e in load_environments(ROOT / "environments")}
     assert loaded["dev"].edge == loaded["prod"].edge == IngressEdge(kind="ingress")
@@ -155,14 +164,110 @@ QA = "namespace: journal-qa\nquota: {cpu: '4', memory: 4Gi, storage: 40Gi, pods:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
+        ("namespace: kube-system\n", "namespace: 'kube-system' is not allowed: a system namespace"),
+        ("namespace: default\n", "namespace: 'default' is not allowed: a system namespace"),
+        ("namespace: kube-public\n", "a system namespace"),
+        ("namespace: kube-node-lease\n", "a system namespace"),
+        ("frontend: {image: {repository: 'redis:7', tag: v1}}\n", "repository: 'redis:7' is no"),
+        ("frontend: {image: {repository: 'my-repo//x/', tag: v1}}\n", "expected an image name"),
+        ("frontend: {image: {tag: 'v1:x'}}\n", "frontend.image.tag: 'v1:x' is not allowed"),
+        ("frontend: {image: {tag: 'sha256:abc'}}\n", "expected a tag"),
+        ("ingress: {host: 10.0.0.1}\n", "ingress.host: '10.0.0.1' is not allowed: expected a DNS"),
+        ("ingress: {host: '[::1]'}\n", "(not an IP address)"),
+        ("ingress: {host: 'a.*.example.com'}\n", "ingress.host: 'a.*.example.com' is not"),
+        ("redis: {resources: {memory: 1m}}\n", "redis.resources.memory: '1m' is not allowed"),
+        ("redis: {resources: {memory: 1Ki}}\n", "out of range: allowed from 1Mi to 64Ti"),
+        ("redis: {resources: {cpu: 0.5m}}\n", "out of range: allowed from 1m to 4096"),
+        ("redis: {resources: {cpu: 1e3m}}\n", "redis.resources.cpu: '1e3m' is not allowed"),
+        ("redis: {resources: {cpu: '-1'}}\n", "expected a Kubernetes quantity"),
+        ("redis: {storage: {size: 2Ei}}\n", "out of range: allowed from 1Mi to 1Pi"),
+        (
+            "quota: {cpu: '4', memory: 4Gi, storage: 5Gi, pods: 1e30}\n",
+            "1e+30 is not allowed: expected a whole number from 1 to 10000",
+        ),
+        (f"quota: {{cpu: '4', memory: 4Gi, storage: 5Gi, pods: {10**40}}}\n", "quota.pods: 1000"),
+        ("frontend: {journalEntries: 1000001}\n", "less than or equal to 100000"),
+        ("frontend: {replicas: 101}\n", "less than or equal to 100"),
+        (
+            "namespace: " + "a" * 5000 + "\n",
+            "'" + "a" * 58 + "… is not allowed",
+        ),
+    ],
+)
+def test_fails_on_values_outside_the_kubernetes_grammars(
+    environments: Path, content: str, expected: str
+) -> None:
+    (environments / "dev.yaml").write_text(qa_values(content))
+    with pytest.raises(ValuesError) as error:
+        load_environment(environments, "dev")
+    assert expected in str(error.value)
+    assert "\n" not in str(error.value) and len(str(error.value)) < 400
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "frontend: {image: {repository: 'registry.example.com:5000/team/app', tag: v1.2_3}}\n",
+        "frontend: {image: {repository: a/b__c/d-e.f, tag: 'sha256:" + "0a" * 32 + "'}}\n",
+        "ingress: {host: '*.example.com'}\n",
+        "ingress: {host: xn--bcher-kva.example}\n",
+        "redis: {resources: {cpu: 1e3, memory: 1.5Gi}}\n",
+        "redis: {resources: {cpu: .5, memory: 1e9}}\n",
+        "quota: {cpu: 4096, memory: 64Ti, storage: 1Pi, pods: 10000}\n",
+        "quota: {cpu: 1m, memory: 1Mi, storage: 1Mi, pods: 1}\n",
+    ],
+)
+def test_accepts_what_kubernetes_accepts(environments: Path, content: str) -> None:
+    (environments / "dev.yaml").write_text(qa_values(content))
+    load_environment(environments, "dev")
+
+
+def test_fails_on_two_environments_sharing_a_namespace(environments: Path) -> None:
+    (environments / "qa.yaml").write_text("namespace: journal-dev\n" + QUOTA)
+    with pytest.raises(ValuesError, match=r"qa\.yaml:1: namespace: 'journal-dev' is not allowed"):
+        load_environments(environments)
+
+
+@pytest.mark.parametrize("name", ["helm", "diagrams", "bench"])
+def test_fails_on_an_environment_named_like_a_command_output(environments: Path, name: str) -> None:
+    (environments / f"{name}.yaml").write_text(f"namespace: journal-{name}\n" + QUOTA)
+    with pytest.raises(ValuesError, match=f"environment name '{name}' is not allowed: dist/{name}"):
+        load_environments(environments)
+
+
+@pytest.mark.parametrize(
+    ("file", "expected"),
+    [
+        ("qa.yml", "qa.yml: values files end in .yaml: rename it to qa.yaml"),
+        ("qa.YAML", "qa.YAML: values files end in .yaml"),
+        ("DEV.yaml", "dev.yaml: environment 'dev' is also defined by DEV.yaml"),
+    ],
+)
+def test_fails_on_files_it_would_otherwise_ignore_or_confuse(
+    environments: Path, file: str, expected: str
+) -> None:
+    (environments / file).write_text("namespace: journal-qa\n" + QUOTA)
+    with pytest.raises(ValuesError, match=expected):
+        load_environments(environments)
+
+
+def test_fails_on_an_unreadable_folder(tmp_path: Path) -> None:
+    (tmp_path / "environments").write_text("")
+    with pytest.raises(ValuesError, match="environments: cannot read the folder: Not a directory"):
+        load_environments(tmp_path / "environments")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
         (
             "edge: {kind: gateway, name: gw, namespace: gateways}\n",
             "qa.yaml:3: edge: {'kind': 'gateway', 'name': 'gw', 'namespace': 'gateways'} is not "
-            "allowed: Value error, kind 'gateway' takes no ingress keys: set 'ingress: null'",
+            "allowed: kind 'gateway' takes no ingress keys: set 'ingress: null'",
         ),
         (
             "ingress: null\n",
-            "edge: IngressEdge(kind='ingress') is not allowed: Value error, kind 'ingress' needs",
+            "edge: IngressEdge(kind='ingress') is not allowed: kind 'ingress' needs",
         ),
         (
             "edge: {kind: mesh}\n",
@@ -171,7 +276,7 @@ QA = "namespace: journal-qa\nquota: {cpu: '4', memory: 4Gi, storage: 40Gi, pods:
         ),
         (
             "ingress: null\nedge: {kind: gateway, name: gw, namespace: Gateways}\n",
-            "edge.gateway.namespace: 'Gateways' is not allowed: String should match pattern",
+            "edge.gateway.namespace: 'Gateways' is not allowed: expected a DNS-1123 label",
         ),
         (
             "ingress: null\nedge: {kind: gateway, namespace: gateways}\n",

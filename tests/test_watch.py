@@ -150,3 +150,27 @@ def test_the_watcher_runs_before_the_first_synth(
 def test_a_missing_folder_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert watch_command.main(["--environments", str(tmp_path / "nowhere")]) == 1
     assert f"watch failed: {tmp_path / 'nowhere'}: no such folder" in capsys.readouterr().out
+
+
+def test_reports_removals_and_publish_errors_and_keeps_watching(
+    environments: Path, tmp_path: Path
+) -> None:
+    outdir = tmp_path / "dist"
+
+    def edits() -> Iterator[set[str]]:
+        (environments / "staging.yaml").unlink()
+        yield {"staging.yaml"}
+        assert not (outdir / "staging").exists()
+        (outdir / "dev").unlink()
+        (outdir / "dev").write_text("mine")  # in the way of the output
+        yield {"dev.yaml"}
+        (outdir / "dev").unlink()
+        yield {"dev.yaml"}
+
+    lines: list[str] = []
+    watch(environments, outdir, edits(), lines.append)
+    report = "\n".join(lines)
+    assert f"removed from {outdir}/: staging" in report
+    assert "dev: in the way of the output" in report
+    assert report.count("re-synthesized 2 environments") == 2
+    assert (outdir / "dev" / synth.MANIFEST_FILE).is_file()

@@ -22,6 +22,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from . import grammar
 from .selectors import pod_labels, selects_any
 
 Manifest = Mapping[str, Any]
@@ -614,20 +615,16 @@ def _secrets(objects: Sequence[Manifest]) -> Iterator[str]:
                 )
 
 
-_QUANTITY = re.compile(r"([0-9]+(?:\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
-_SCALE = {"m": Decimal("0.001"), "": Decimal(1)} | {
-    suffix: Decimal(base) ** power
-    for base, suffixes in ((1000, "kMGTPE"), (1024, ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")))
-    for power, suffix in enumerate(suffixes, start=1)
-}
-
-
 def quantity(text: Any) -> Decimal:
-    """A Kubernetes quantity (``500m``, ``1G``, ``10Gi``, ``3``) as a number."""
-    match = _QUANTITY.fullmatch(str(text))
-    if match is None:
+    """A Kubernetes quantity (``500m``, ``1G``, ``10Gi``, ``1e3``, ``3``) as a number.
+
+    Raises:
+        ValueError: ``text`` is not a quantity of ``grammar.QUANTITY``.
+    """
+    if not re.match(grammar.QUANTITY, str(text)):
         raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    return Decimal(match.group(1)) * _SCALE[match.group(2) or ""]
+    value = grammar.quantity_value(str(text))
+    return Decimal(value.numerator) / Decimal(value.denominator)
 
 
 def _quotas(objects: Sequence[Manifest]) -> Iterator[str]:
@@ -647,9 +644,10 @@ def _quotas(objects: Sequence[Manifest]) -> Iterator[str]:
 
 def _like(amount: Decimal, example: Any) -> str:
     """``amount`` written in the unit of the quantity ``example`` (``6Gi`` next to ``5Gi``)."""
-    match = _QUANTITY.fullmatch(str(example))
-    suffix = (match.group(2) or "") if match else ""
-    return f"{(amount / _SCALE[suffix]).normalize():f}{suffix}"
+    match = re.fullmatch(r"[0-9.]*(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE])", str(example))
+    suffix = match.group(1) if match else ""
+    scale = quantity(f"1{suffix}")
+    return f"{(amount / scale).normalize():f}{suffix}"
 
 
 def _needs(objects: Sequence[Manifest]) -> dict[str, Decimal]:

@@ -21,7 +21,9 @@ import yaml
 from deepdiff import DeepDiff
 from deepdiff.helper import notpresent
 
+from .grammar import DNS_LABEL
 from .manifests import from_yaml
+from .values_yaml import shorten
 
 Manifest = dict[str, Any]
 Key = tuple[str, str]
@@ -344,6 +346,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="auto (the default): colour on a terminal unless NO_COLOR is set",
     )
     arguments = parser.parse_args(argv)
+    for side, name in (("FROM", arguments.before), ("TO", arguments.after)):
+        if len(name) > 63 or not re.fullmatch(DNS_LABEL, name):
+            print(
+                f"diff failed: {side}={shorten(name)} is not allowed: expected an environment "
+                "name (lower-case letters, digits and '-'), e.g. make diff FROM=dev TO=prod",
+                file=sys.stderr,
+            )
+            return 1
     folders = (arguments.dist / arguments.before, arguments.dist / arguments.after)
     try:
         before, after = load(folders[0]), load(folders[1])

@@ -29,7 +29,11 @@ are public contract), and its manifests are compared field by field:
 So ``values-<env>.yaml`` holds exactly what differs between environments, and every key in
 it is read by a template. ``values.schema.json`` describes exactly that: the JSON schema of
 the environment model (``EnvironmentValues``, with its patterns and bounds) cut down to the
-keys used, plus the observed types of ``derived`` and ``objects``; unknown keys are refused.
+keys used, plus ``derived`` and ``objects``: a derived value gets the grammar of what it is
+derived from (``DERIVED_SCHEMAS``, by key), mappings and lists are closed down to their
+leaves, other leaves get their observed type; unknown keys are refused. The quantity
+patterns are in the schema, their numeric bounds (memory from 1Mi, …) are not: JSON Schema
+cannot compare quantities, so those are checked by the Python values only.
 ``values.yaml`` is empty on purpose: defaults from one environment would silently fill the
 keys another environment leaves out, so every render names its values file (the schema
 refuses a render without one).
@@ -62,7 +66,9 @@ from jsii.errors import JSIIError  # noqa: E402
 
 from journal_k8s import CONFIG_HASH_ANNOTATION, content_hash  # noqa: E402
 
-from .synth import Builder, SynthError, render, swap_in  # noqa: E402
+from . import grammar  # noqa: E402
+from .publish import PublishError, publish  # noqa: E402
+from .synth import Builder, SynthError, render  # noqa: E402
 from .values import (  # noqa: E402
     Environment,
     EnvironmentValues,
@@ -75,12 +81,38 @@ DISTRIBUTION = "journal-k8s"
 BOOK_APP_VERSION = "1.0"
 """``appVersion`` when the environments run different frontend tags (the book's value)."""
 SECTIONS = ("derived", "objects")
+CLUSTER_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 """Top-level values keys of the chart itself, next to the environment keys."""
 
 Manifest = dict[str, Any]
 Key = tuple[str, ...]
 Tree = dict[str, Any]
 """Nested keys; ``None`` marks a value."""
+
+DERIVED_SCHEMAS: dict[str, dict[str, Any]] = {
+    # ConfigMap text of frontend.journalEntries (an integer from 1 to 100000).
+    "journalEntries": {"type": "string", "pattern": r"^([1-9][0-9]{0,4}|100000)$"},
+    # The Ingress TLS list and its cert-manager annotation (ingress.host, ingress.tls).
+    "hosts": {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "string", "pattern": grammar.HOST, "maxLength": 253},
+    },
+    "secretName": {"type": "string", "pattern": grammar.DNS_SUBDOMAIN, "maxLength": 253},
+    CLUSTER_ISSUER_ANNOTATION: {
+        "type": "string",
+        "pattern": grammar.DNS_SUBDOMAIN,
+        "maxLength": 253,
+    },
+    # A container image reference (repository and tag or digest of the image values).
+    "image": {
+        "type": "string",
+        "pattern": grammar.IMAGE_REFERENCE,
+        "maxLength": 512,
+        "not": {"pattern": ":latest$"},
+    },
+}
+"""Schemas of derived values by their key: what the values they derive from allow."""
 
 _ABSENT = "<absent>"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -203,10 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         environments = load_environments(arguments.environments)
         render(environments, app.build)  # the checks of synth: no chart of refused manifests
         files = export(environments, app.build)
-    except (ChartError, ValuesError, SynthError) as error:
+        publish(arguments.outdir.parent, {arguments.outdir.name: files})
+    except (ChartError, ValuesError, SynthError, PublishError) as error:
         print(f"helm export failed, {arguments.outdir}/ left as it was:\n{error}", file=sys.stderr)
         return 1
-    swap_in(arguments.outdir.parent, {arguments.outdir.name: files})
     for name in sorted(files):
         if name.startswith("values-"):
             print(arguments.outdir / name)
@@ -385,22 +417,50 @@ def _prune(schema: Mapping[str, Any], tree: Tree | None, defs: Mapping[str, Any]
     return pruned
 
 
-def _observed(tree: Tree | None, samples: list[Any]) -> dict[str, Any]:
+def _observed(tree: Tree | None, samples: list[Any], key: str = "") -> dict[str, Any]:
     """A schema for ``samples``: the values at one key in every values file that has it."""
     if tree is None:
-        types = sorted({_JSON_TYPES[type(sample)] for sample in samples})
-        return {"type": types[0] if len(types) == 1 else types}
+        return _sampled(key, samples)
     schema: dict[str, Any] = {
         "type": "object",
         "properties": {
-            key: _observed(sub, [s[key] for s in samples if key in s]) for key, sub in tree.items()
+            name: _observed(sub, [s[name] for s in samples if name in s], name)
+            for name, sub in tree.items()
         },
     }
-    required = [key for key in tree if all(key in sample for sample in samples)]
+    required = [name for name in tree if all(name in sample for sample in samples)]
     if required:
         schema["required"] = required
     schema["additionalProperties"] = False
     return schema
+
+
+def _sampled(key: str, samples: list[Any]) -> dict[str, Any]:
+    """A derived value's schema: its grammar when ``key`` is known, else its observed shape.
+
+    Mappings and lists are described down to their leaves (keys required where every sample
+    has them, no others), so a derived value carries the constraints of what it derives from.
+    """
+    if key in DERIVED_SCHEMAS:
+        return DERIVED_SCHEMAS[key]
+    if samples and all(isinstance(sample, dict) for sample in samples):
+        names = list(dict.fromkeys(name for sample in samples for name in sample))
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {
+                name: _sampled(name, [s[name] for s in samples if name in s]) for name in names
+            },
+            "additionalProperties": False,
+        }
+        required = [name for name in names if all(name in sample for sample in samples)]
+        if required:
+            schema["required"] = required
+        return schema
+    if samples and all(isinstance(sample, list) for sample in samples):
+        items = [item for sample in samples for item in sample]
+        return {"type": "array", "items": _sampled(key, items)} if items else {"type": "array"}
+    types = sorted({_JSON_TYPES[type(sample)] for sample in samples})
+    return {"type": types[0] if len(types) == 1 else types}
 
 
 class _Planner:

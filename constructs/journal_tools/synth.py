@@ -1,14 +1,21 @@
-"""Synthesis of every environment into ``<outdir>/<env>/``, all or nothing."""
+"""Synthesis of every environment into ``<outdir>/<env>/``, all or nothing.
+
+Every user error ends as one message and exit status 1 (130 when interrupted), never a
+traceback: values, construct arguments (mapped back to the values key that fed them), checks,
+an output folder that is read-only, full or busy.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
+import re
+import signal
 import sys
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import cdk8s
 from jsii.errors import JSIIError
@@ -17,7 +24,9 @@ from journal_k8s import chart_manifests
 
 from .checks import problems
 from .manifests import to_yaml
+from .publish import PublishError, publish
 from .values import Environment, EnvironmentValues, ValuesError, load_environments
+from .values_yaml import KeyPath, format_key
 
 MANIFEST_FILE = "journal.k8s.yaml"
 
@@ -25,8 +34,39 @@ Builder = Callable[[cdk8s.App, Environment], cdk8s.Chart]
 """Builds one environment's chart in the app (what ``app.py`` provides)."""
 
 
+MAX_MESSAGE = 300
+"""Longest construct message repeated to the user."""
+
+
 class SynthError(Exception):
     """A user error found while building or checking the manifests."""
+
+
+class KeyedError(ValueError):
+    """A construct refused an argument that a known values key fed."""
+
+    def __init__(self, key: KeyPath, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+@contextmanager
+def values_keys(keys: Mapping[str, KeyPath]) -> Iterator[None]:
+    """Map a construct's ``ValueError`` about argument ``name`` to the values key ``keys[name]``.
+
+    The constructs name the argument first (``cpu='x' is not allowed: ...``, ``tls is not
+    allowed ...``); errors about other arguments pass through unchanged.
+    """
+    try:
+        yield
+    except KeyedError:
+        raise
+    except ValueError as error:
+        match = re.match(r"([a-z_ ]+?)(=| is not allowed)", str(error))
+        key = keys.get(match[1]) if match else None
+        if key is None:
+            raise
+        raise KeyedError(key, str(error)) from None
 
 
 class RenderCache:
@@ -69,8 +109,13 @@ def render(
             # One app per environment: Chart.to_json() validates its whole app every time.
             chart = build(cdk8s.App(), environment)
             objects = chart_manifests(chart)
+        except KeyedError as error:
+            message = _cut(str(error))
+            raise SynthError(
+                f"{environment.where(error.key)}: {format_key(error.key)}: {message}"
+            ) from None
         except (ValueError, JSIIError) as error:
-            raise SynthError(f"{where}: {error}") from None
+            raise SynthError(f"{where}: {_cut(str(error))}") from None
         # The values declare which Secrets exist in the cluster outside the synth.
         external = {environment.values.redis.password_secret.name}
         found = problems(objects, external_secrets=external)
@@ -85,30 +130,13 @@ def render(
     return rendered
 
 
-def swap_in(parent: Path, folders: Mapping[str, Mapping[str, str]]) -> None:
-    """Replace each folder of ``parent`` named in ``folders`` by its files, all or nothing.
-
-    Every file is written to a temporary folder first; only then are the folders swapped in.
-    """
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".swap-", dir=parent))
-    try:
-        for name, files in folders.items():
-            for relative, text in files.items():
-                (staging / name / relative).parent.mkdir(parents=True, exist_ok=True)
-                (staging / name / relative).write_text(text, encoding="utf-8")
-        for name in folders:
-            target = parent / name
-            if target.exists():
-                target.rename(staging / f".previous-{name}")
-            (staging / name).rename(target)
-    finally:
-        shutil.rmtree(staging)
+def _cut(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "…"
 
 
-def publish(outdir: Path, rendered: Mapping[str, str]) -> None:
-    """Swap each environment's manifest file into ``outdir/<env>/``."""
-    swap_in(outdir, {name: {MANIFEST_FILE: text} for name, text in rendered.items()})
+def publish_environments(outdir: Path, rendered: Mapping[str, str]) -> None:
+    """Publish each environment's manifest file as ``outdir/<env>/``, all at once."""
+    publish(outdir, {name: {MANIFEST_FILE: text} for name, text in rendered.items()})
 
 
 def synthesize(
@@ -119,11 +147,16 @@ def synthesize(
     Raises:
         ValuesError: a values file is invalid (``outdir`` is untouched).
         SynthError: the manifests are invalid (``outdir`` is untouched).
+        PublishError: ``outdir`` cannot be written (it holds the previous output).
     """
     environments = load_environments(environments_dir)
     rendered = render(environments, build, cache)
-    publish(outdir, rendered)
+    publish_environments(outdir, rendered)
     return rendered
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def main(build: Builder, argv: Sequence[str] | None = None) -> int:
@@ -139,11 +172,25 @@ def main(build: Builder, argv: Sequence[str] | None = None) -> int:
         help="output folder (default: $CDK8S_OUTDIR, else dist)",
     )
     arguments = parser.parse_args(argv)
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
+        if previous[0] is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
         rendered = synthesize(build, arguments.environments, arguments.outdir)
-    except (ValuesError, SynthError) as error:
+        for name in rendered:
+            print(f"{arguments.outdir / name / MANIFEST_FILE}")
+    except (ValuesError, SynthError, PublishError) as error:
         print(f"synth failed, {arguments.outdir}/ left as it was:\n{error}", file=sys.stderr)
         return 1
-    for name in rendered:
-        print(f"{arguments.outdir / name / MANIFEST_FILE}")
+    except KeyboardInterrupt:
+        print(
+            f"synth interrupted: {arguments.outdir}/ holds the previous or the new output "
+            "of every environment, never a mix",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
     return 0

@@ -2,19 +2,20 @@
 
 ``environments/_base.yaml`` (optional) holds what every environment shares; each other
 ``environments/<env>.yaml`` is one environment, deep-merged over the base. Files whose name
-starts with ``_`` are layers, not environments.
+starts with ``_`` are layers, not environments. Files are read with fixed bounds (see
+``values_yaml``); the grammars and bounds of the values are in ``grammar``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import typing
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,12 +27,17 @@ from pydantic import (
     field_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
+
+from . import grammar
+from .values_yaml import KeyPath, Lines, YamlError, format_key, read_mapping, shorten
 
 BASE_FILE = "_base.yaml"
-
-_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-_QUANTITY = r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+SUFFIX = ".yaml"
+MAX_PROBLEMS = 10
+SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
+RESERVED_NAMES = ("helm", "diagrams", "bench")
+"""Folders of dist/ that project commands write: no environment may take these names."""
 
 
 def _number_as_text(value: Any) -> Any:
@@ -41,15 +47,55 @@ def _number_as_text(value: Any) -> Any:
     return value
 
 
+def _within(bounds: grammar.Bounds, *, whole: bool = False) -> Callable[[str], str]:
+    """A validator: the quantity is within ``bounds`` (and a byte count when ``whole``)."""
+    return lambda text: grammar.check_quantity(text, bounds, whole=whole)
+
+
 def _not_latest(tag: str) -> str:
     if tag == "latest":
         raise ValueError("a pinned tag is required, not latest (pods pull with IfNotPresent)")
     return tag
 
 
-DnsLabel = Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)]
-DnsSubdomain = Annotated[str, Field(pattern=_DNS_SUBDOMAIN, max_length=253)]
-Quantity = Annotated[str, BeforeValidator(_number_as_text), Field(pattern=_QUANTITY)]
+DnsLabel = Annotated[str, Field(pattern=grammar.DNS_LABEL, max_length=63)]
+DnsSubdomain = Annotated[str, Field(pattern=grammar.DNS_SUBDOMAIN, max_length=253)]
+Namespace = Annotated[
+    DnsLabel,
+    AfterValidator(grammar.check_namespace),
+    Field(
+        json_schema_extra={
+            "not": {
+                "anyOf": [
+                    {"enum": list(grammar.SYSTEM_NAMESPACES)},
+                    {"pattern": f"^{grammar.SYSTEM_PREFIX}"},
+                ]
+            }
+        }
+    ),
+]
+Host = Annotated[str, Field(pattern=grammar.HOST, max_length=253)]
+_BYTES = Field(pattern=grammar.QUANTITY, json_schema_extra={"pattern": grammar.WHOLE_QUANTITY})
+# The patterns are repeated for the JSON schema: pydantic leaves a pattern out of it when an
+# AfterValidator follows (the schema of the Helm export needs them).
+Cpu = Annotated[
+    str,
+    BeforeValidator(_number_as_text),
+    Field(pattern=grammar.QUANTITY, json_schema_extra={"pattern": grammar.QUANTITY}),
+    AfterValidator(_within(grammar.CPU)),
+]
+Memory = Annotated[
+    str,
+    BeforeValidator(_number_as_text),
+    _BYTES,
+    AfterValidator(_within(grammar.MEMORY, whole=True)),
+]
+StorageSize = Annotated[
+    str,
+    BeforeValidator(_number_as_text),
+    _BYTES,
+    AfterValidator(_within(grammar.STORAGE, whole=True)),
+]
 Replicas = Annotated[int, Field(ge=1, le=100)]
 
 
@@ -62,26 +108,27 @@ class _Values(BaseModel):
 class Image(_Values):
     """A container image as repository and tag (or digest)."""
 
-    repository: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._/:-]*$", max_length=255)]
+    repository: Annotated[str, Field(pattern=grammar.IMAGE_REPOSITORY, max_length=255)]
+    """An image name of the reference grammar, e.g. ``registry.example.com:5000/team/app``."""
     tag: Annotated[
         str,
-        Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$|^sha256:[0-9a-f]{64}$"),
+        Field(pattern=grammar.IMAGE_TAG, json_schema_extra={"not": {"const": "latest"}}),
         AfterValidator(_not_latest),
     ]
-    """A pinned tag (never ``latest``: pods pull with IfNotPresent) or a ``sha256:`` digest."""
+    """A pinned tag (never ``latest``: pods pull with IfNotPresent) or a digest."""
 
     @property
     def reference(self) -> str:
         """``repository:tag``, or ``repository@sha256:...`` for a digest."""
-        separator = "@" if self.tag.startswith("sha256:") else ":"
+        separator = "@" if self.tag.startswith(("sha256:", "sha512:")) else ":"
         return f"{self.repository}{separator}{self.tag}"
 
 
 class Resources(_Values):
     """CPU and memory per pod; limits equal requests."""
 
-    cpu: Quantity
-    memory: Quantity
+    cpu: Cpu
+    memory: Memory
 
 
 class Frontend(_Values):
@@ -90,7 +137,7 @@ class Frontend(_Values):
     image: Image
     replicas: Replicas
     resources: Resources
-    journal_entries: Annotated[int, Field(ge=1)]
+    journal_entries: Annotated[int, Field(ge=1, le=100_000)]
 
 
 class Static(_Values):
@@ -104,7 +151,7 @@ class Static(_Values):
 class Storage(_Values):
     """Each Redis pod's data volume."""
 
-    size: Quantity
+    size: StorageSize
     storage_class: DnsSubdomain | None = None
 
 
@@ -112,7 +159,7 @@ class SecretKey(_Values):
     """A key of an existing Secret."""
 
     name: DnsSubdomain
-    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)]
+    key: Annotated[str, Field(pattern=SECRET_KEY, max_length=253)]
 
 
 class Redis(_Values):
@@ -137,7 +184,7 @@ class Ingress(_Values):
 
     class_name: DnsSubdomain
     controller_namespace: DnsLabel
-    host: DnsSubdomain | None = None
+    host: Host | None = None
     tls: Tls | None = None
 
 
@@ -172,16 +219,16 @@ Edge = IngressEdge | GatewayEdge
 class Quota(_Values):
     """The namespace's ResourceQuota (totals over every pod and claim)."""
 
-    cpu: Quantity
-    memory: Quantity
-    storage: Quantity
-    pods: Annotated[int, Field(ge=1)]
+    cpu: Cpu
+    memory: Memory
+    storage: StorageSize
+    pods: Annotated[int, Field(ge=1, le=10_000)]
 
 
 class EnvironmentValues(_Values):
     """Everything that may differ between environments."""
 
-    namespace: DnsLabel
+    namespace: Namespace
     frontend: Frontend
     static: Static
     redis: Redis
@@ -214,91 +261,110 @@ class Environment:
     name: str
     values: EnvironmentValues
     files: tuple[Path, ...]
+    lines: Mapping[KeyPath, tuple[Path, int]] = field(default_factory=dict, compare=False)
+    """Where each key path is set: the file that wins the merge, and the line."""
+
+    def where(self, key: KeyPath) -> str:
+        """``file:line`` of ``key`` (or of its nearest parent set in a file), else the file."""
+        for end in range(len(key), 0, -1):
+            if key[:end] in self.lines:
+                file, line = self.lines[key[:end]]
+                return f"{file}:{line}"
+        return str(self.files[-1])
 
 
 class ValuesError(Exception):
     """A values file is missing, unreadable, malformed or invalid; the message says where."""
 
 
+def environment_files(folder: Path) -> list[Path]:
+    """The environment files of ``folder``: every ``*.yaml`` not starting with ``_``, by name.
+
+    Raises:
+        ValuesError: the folder cannot be read, a file is named ``*.yml`` (or another case of
+            the suffix), or two names differ only in case.
+    """
+    try:
+        names = sorted(entry.name for entry in os.scandir(folder))
+    except OSError as error:
+        raise ValuesError(f"{folder}: cannot read the folder: {error.strerror}") from None
+    files = []
+    for name in names:
+        stem, suffix = os.path.splitext(name)
+        if suffix.lower() in (".yml", ".yaml") and suffix != SUFFIX:
+            raise ValuesError(
+                f"{folder / name}: values files end in {SUFFIX}: rename it to {stem}{SUFFIX}"
+            )
+        if suffix == SUFFIX and not name.startswith(("_", ".")):
+            files.append(folder / name)
+    seen: dict[str, Path] = {}
+    for file in files:
+        other = seen.setdefault(file.stem.lower(), file)
+        if other != file:
+            raise ValuesError(
+                f"{file}: environment {shorten(file.stem)} is also defined by {other.name}: "
+                "environment names must differ, also ignoring case"
+            )
+    return files
+
+
 def environment_names(folder: Path) -> list[str]:
     """The environments defined in ``folder``: every ``*.yaml`` not starting with ``_``."""
-    return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_"))
+    return [file.stem for file in environment_files(folder)]
 
 
 def load_environments(folder: Path) -> list[Environment]:
     """Load and validate every environment in ``folder``, sorted by name.
 
     Raises:
-        ValuesError: naming the file, the key path, the value and what is allowed.
+        ValuesError: naming the file, the key path, the value and what is allowed; or two
+            environments share a namespace.
     """
     names = environment_names(folder)
     if not names:
-        raise ValuesError(f"{folder}: no environment files (<env>.yaml) found")
-    return [load_environment(folder, name) for name in names]
+        raise ValuesError(f"{folder}: no environment files (<env>{SUFFIX}) found")
+    environments = [load_environment(folder, name) for name in names]
+    owners: dict[str, Environment] = {}
+    for environment in environments:
+        namespace = environment.values.namespace
+        owner = owners.setdefault(namespace, environment)
+        if owner is not environment:
+            raise ValuesError(
+                f"{environment.where(('namespace',))}: namespace: {namespace!r} is not allowed: "
+                f"environment {owner.name!r} uses it already ({owner.where(('namespace',))}); "
+                "each environment needs a namespace of its own"
+            )
+    return environments
 
 
 def load_environment(folder: Path, name: str) -> Environment:
     """Load ``folder/<name>.yaml`` over the optional base layer and validate it."""
-    path = folder / f"{name}.yaml"
-    if len(name) > 63 or not re.match(_DNS_LABEL, name):
+    path = folder / f"{name}{SUFFIX}"
+    if len(name) > 63 or not re.match(grammar.DNS_LABEL, name):
         raise ValuesError(
-            f"{path}: environment name {name!r} is not allowed: expected a DNS-1123 label "
-            "(lower-case letters, digits and '-'), because it names a chart and a folder"
+            f"{path}: environment name {shorten(name)} is not allowed: expected a DNS-1123 "
+            "label (lower-case letters, digits and '-'), because it names a chart and a folder"
         )
-    layers = [p for p in (folder / BASE_FILE, path) if p.exists()]
-    documents = [_read_mapping(p) for p in layers]
+    if name in RESERVED_NAMES:
+        raise ValuesError(
+            f"{path}: environment name {name!r} is not allowed: dist/{name}/ holds the output "
+            f"of a project command ({', '.join(RESERVED_NAMES)} are reserved)"
+        )
+    layers = [p for p in (folder / BASE_FILE, path) if os.path.lexists(p)]
+    try:
+        documents = [read_mapping(p) for p in layers]
+    except YamlError as error:
+        raise ValuesError(str(error)) from None
     merged: dict[str, Any] = {}
-    for data, _lines in documents:
+    lines: dict[KeyPath, tuple[Path, int]] = {}
+    for layer, (data, layer_lines) in zip(layers, documents, strict=True):
         merged = _merge(merged, data)
+        lines |= {key: (layer, line) for key, line in layer_lines.items()}
     try:
         values = EnvironmentValues.model_validate(merged)
     except ValidationError as error:
         raise ValuesError(_describe(error, layers, documents)) from None
-    return Environment(name=name, values=values, files=tuple(layers))
-
-
-_Lines = dict[tuple[str | int, ...], int]
-
-
-def _read_mapping(path: Path) -> tuple[dict[str, Any], _Lines]:
-    """Parse one YAML file into a mapping, with the line of every key path."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValuesError(f"{path}: cannot be read: {error}") from None
-    try:
-        loader = yaml.CSafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = None if node is None else loader.construct_document(node)
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise ValuesError(f"{path}: invalid YAML{where}: {problem}") from None
-    if data is None:
-        raise ValuesError(f"{path}: the file is empty: expected a mapping of values")
-    if not isinstance(data, dict):
-        raise ValuesError(
-            f"{path}: the top level is a {type(data).__name__}: expected a mapping of values"
-        )
-    lines: _Lines = {}
-    _collect_lines(node, (), lines)
-    return data, lines
-
-
-def _collect_lines(node: yaml.Node | None, path: tuple[str | int, ...], lines: _Lines) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, key.value)
-            lines[child] = key.start_mark.line + 1
-            _collect_lines(value, child, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines[(*path, index)] = item.start_mark.line + 1
-            _collect_lines(item, (*path, index), lines)
+    return Environment(name=name, values=values, files=tuple(layers), lines=lines)
 
 
 def _merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -315,13 +381,14 @@ def _merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any
 def _describe(
     error: ValidationError,
     layers: list[Path],
-    documents: list[tuple[dict[str, Any], _Lines]],
+    documents: list[tuple[dict[str, Any], Lines]],
 ) -> str:
-    """One line per problem: file, key path, line, value given, what is allowed."""
+    """One line per problem (at most ``MAX_PROBLEMS``): file, key path, line, value, allowed."""
     problems = []
-    for issue in error.errors(include_url=False):
+    issues = error.errors(include_url=False)
+    for issue in issues[:MAX_PROBLEMS]:
         location = tuple(issue["loc"])
-        key = ".".join(str(part) for part in location) or "(top level)"
+        key = format_key(location)
         file, line = layers[-1], None
         for path, (_data, lines) in reversed(list(zip(layers, documents, strict=True))):
             if location in lines:
@@ -334,23 +401,65 @@ def _describe(
             allowed = ", ".join(_allowed_keys(location[:-1]))
             problems.append(f"{where}: {key}: unknown key: allowed here are {allowed}")
         else:
-            problems.append(f"{where}: {key}: {issue['input']!r} is not allowed: {issue['msg']}")
+            message = issue["msg"].removeprefix("Value error, ")
+            if issue["type"] in ("int_type", "int_from_float", "int_parsing"):
+                message = _whole_number(location)
+            elif issue["type"] == "string_pattern_mismatch":
+                message = "expected " + _PATTERNS.get(issue["ctx"]["pattern"], message)
+            problems.append(f"{where}: {key}: {shorten(issue['input'])} is not allowed: {message}")
+    if len(issues) > MAX_PROBLEMS:
+        problems.append(f"… and {len(issues) - MAX_PROBLEMS} more problems")
     return "\n".join(problems)
 
 
-def _allowed_keys(location: tuple[str | int, ...]) -> list[str]:
-    """The keys the model accepts at ``location`` (a path of aliases)."""
+_PATTERNS = {
+    grammar.DNS_LABEL: "a DNS-1123 label (lower-case letters, digits and '-', at most 63)",
+    grammar.DNS_SUBDOMAIN: "a DNS-1123 subdomain (lower-case labels separated by '.')",
+    grammar.HOST: "a DNS host name such as journal.example.com or *.example.com "
+    "(not an IP address)",
+    grammar.IMAGE_REPOSITORY: "an image name such as registry.example.com:5000/team/app "
+    "(lower-case path parts separated by single '/', no tag)",
+    grammar.IMAGE_TAG: "a tag (letters, digits, '_', '.', '-'; at most 128) or a digest "
+    "such as sha256:<64 hex digits>",
+    grammar.QUANTITY: "a Kubernetes quantity such as 500m, 2, 1.5, 256Mi, 10Gi or 1e3",
+    SECRET_KEY: "a Secret key (letters, digits, '-', '_' and '.')",
+}
+
+
+def _model_at(location: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The model that the values at ``location`` (a path of aliases) are validated by."""
     model: type[BaseModel] | None = EnvironmentValues
     for part in location:
-        assert model is not None
-        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        field = _field(model, part)
         if field is None:
-            return []
+            return None
         candidates = typing.get_args(field.annotation) or (field.annotation,)
         model = next(
             (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
         )
-        if model is None:
-            return []
-    assert model is not None
-    return sorted(f.alias or n for n, f in model.model_fields.items())
+    return model
+
+
+def _field(model: type[BaseModel] | None, alias: str | int) -> FieldInfo | None:
+    if model is None:
+        return None
+    return next((f for n, f in model.model_fields.items() if (f.alias or n) == alias), None)
+
+
+def _allowed_keys(location: tuple[str | int, ...]) -> list[str]:
+    """The keys the model accepts at ``location`` (a path of aliases)."""
+    model = _model_at(location)
+    return [] if model is None else sorted(f.alias or n for n, f in model.model_fields.items())
+
+
+def _whole_number(location: tuple[str | int, ...]) -> str:
+    """What an integer field at ``location`` allows: ``a whole number from 1 to 100``."""
+    field = _field(_model_at(location[:-1]), location[-1]) if location else None
+    bounds = field.metadata if field else []
+    low = next((m.ge for m in bounds if hasattr(m, "ge")), None)
+    high = next((m.le for m in bounds if hasattr(m, "le")), None)
+    return (
+        f"expected a whole number from {low} to {high}"
+        if low is not None
+        else "expected a whole number"
+    )

@@ -34,16 +34,20 @@ def resynthesize(
     """One round: synthesize, then report the time and each environment's changes."""
     from . import env_diff, synth
     from .manifests import from_yaml
+    from .publish import PublishError
     from .values import ValuesError
 
     start = time.perf_counter()
     try:
         rendered = synth.synthesize(build, environments_dir, outdir, cache)
-    except (ValuesError, synth.SynthError) as error:
+    except (ValuesError, synth.SynthError, PublishError) as error:
         report(f"synth failed, {outdir}/ left as it was:\n{error}")
         return previous
     elapsed = (time.perf_counter() - start) * 1000
     report(f"re-synthesized {len(rendered)} environments in {elapsed:.0f} ms")
+    removed = sorted(set(previous) - set(rendered))
+    if removed:
+        report(f"removed from {outdir}/: {', '.join(removed)}")
     for name, text in rendered.items():
         if name in previous and previous[name] != text:
             folder = outdir / name

@@ -1,0 +1,95 @@
+"""Grammars of values the environments hold: quantities, image references, hosts, namespaces.
+
+The patterns are plain regular expressions that Python, JSON Schema (Helm's Go ``regexp``)
+and RE2 read alike: no look-around. Quantity bounds are exact (``Fraction``), not patterns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+DNS_LABEL = rf"^{_LABEL}$"
+DNS_SUBDOMAIN = rf"^{_LABEL}(\.{_LABEL})*$"
+HOST = rf"^(\*\.)?({_LABEL}\.)*[a-z]([-a-z0-9]{{0,61}}[a-z0-9])?$"
+"""An Ingress host: DNS names only (the last label starts with a letter, so never an IP
+address), optionally a wildcard ``*.`` in front, as ``networking.k8s.io/v1`` allows."""
+
+_DOMAIN_PART = r"([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_PATH_PART = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
+IMAGE_REPOSITORY = rf"^({_DOMAIN_PART}(\.{_DOMAIN_PART})*(:[0-9]+)?/)?{_PATH_PART}(/{_PATH_PART})*$"
+"""An image name of the distribution reference grammar: ``[registry[:port]/]path``."""
+IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$|^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$"
+"""A tag, or a digest (``sha256:`` or ``sha512:``, as OCI registers them)."""
+
+IMAGE_REFERENCE = (
+    f"^{IMAGE_REPOSITORY[1:-1]}"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64}|@sha512:[a-f0-9]{128})$"
+)
+"""A whole image reference: ``repository:tag`` or ``repository@digest``."""
+
+QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][-+]?[0-9]{1,3})?$"
+"""A Kubernetes quantity (``resource.ParseQuantity``) without a sign: ``500m``, ``1Gi``, ``1e3``."""
+WHOLE_QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[kMGTPE]|[eE]\+?[0-9]{1,3})?$"
+"""A quantity of bytes: no milli suffix and no negative exponent (``memory: 1m`` is a mistake)."""
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+SYSTEM_PREFIX = "kube-"
+
+_MULTIPLIERS = {
+    "": Fraction(1),
+    "m": Fraction(1, 1000),
+    **{s: Fraction(1000**i) for i, s in enumerate("kMGTPE", start=1)},
+    **{f"{s}i": Fraction(1024**i) for i, s in enumerate("KMGTPE", start=1)},
+}
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The range a kind of quantity may take, with its description for messages."""
+
+    low: Fraction
+    high: Fraction
+    text: str
+
+
+CPU = Bounds(Fraction(1, 1000), Fraction(4096), "from 1m to 4096 (cores)")
+MEMORY = Bounds(Fraction(1024**2), Fraction(64 * 1024**4), "from 1Mi to 64Ti (bytes)")
+STORAGE = Bounds(Fraction(1024**2), Fraction(1024**5), "from 1Mi to 1Pi (bytes)")
+
+
+def quantity_value(text: str) -> Fraction:
+    """The exact value of a quantity matching ``QUANTITY``."""
+    match = re.match(r"([0-9.]+)(.*)", text)
+    assert match is not None
+    number, suffix = Fraction(match[1]), match[2]
+    if suffix[:1] in ("e", "E") and suffix[1:] not in ("", "i"):
+        return number * Fraction(10) ** int(suffix[1:])
+    return number * _MULTIPLIERS[suffix]
+
+
+def check_quantity(text: str, bounds: Bounds, *, whole: bool = False) -> str:
+    """Return ``text`` if it is a quantity within ``bounds``.
+
+    Raises:
+        ValueError: saying what is allowed.
+    """
+    pattern = WHOLE_QUANTITY if whole else QUANTITY
+    if not re.match(pattern, text):
+        unit = "bytes, e.g. 256Mi or 1G" if whole else "e.g. 500m, 1 or 2"
+        raise ValueError(f"expected a Kubernetes quantity ({unit})")
+    if not bounds.low <= quantity_value(text) <= bounds.high:
+        raise ValueError(f"out of range: allowed {bounds.text}")
+    return text
+
+
+def check_namespace(name: str) -> str:
+    """Return ``name`` unless it is a system namespace (or has Kubernetes' ``kube-`` prefix)."""
+    if name in SYSTEM_NAMESPACES or name.startswith(SYSTEM_PREFIX):
+        raise ValueError(
+            f"a system namespace: use a namespace of your own (not {', '.join(SYSTEM_NAMESPACES)}"
+            f" or any {SYSTEM_PREFIX}*)"
+        )
+    return name

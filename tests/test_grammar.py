@@ -1,0 +1,90 @@
+"""Grammars of values: Kubernetes quantities (as kubectl v1.31 parses them), images, hosts."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+import pytest
+
+from journal_tools import grammar
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("500m", Fraction(1, 2)),
+        ("1", Fraction(1)),
+        ("1.", Fraction(1)),
+        (".5", Fraction(1, 2)),
+        ("1e3", Fraction(1000)),
+        ("1.5e-3", Fraction(3, 2000)),
+        ("1E", Fraction(10**18)),
+        ("2Ei", Fraction(2 * 1024**6)),
+        ("1k", Fraction(1000)),
+        ("256Mi", Fraction(256 * 1024**2)),
+    ],
+)
+def test_reads_quantities_exactly(text: str, value: Fraction) -> None:
+    assert re.match(grammar.QUANTITY, text)
+    assert grammar.quantity_value(text) == value
+
+
+@pytest.mark.parametrize(
+    "text", ["1e3m", "1E3Mi", "-1", "+1", "1 Gi", "1GB", "lots", "1e", "", "."]
+)
+def test_refuses_what_kubectl_refuses(text: str) -> None:
+    """kubectl v1.31: "quantities must match the regular expression ..." (signs: ours)."""
+    assert not re.match(grammar.QUANTITY, text)
+
+
+def test_bounds_say_what_is_allowed() -> None:
+    assert grammar.check_quantity("1Mi", grammar.MEMORY, whole=True) == "1Mi"
+    with pytest.raises(ValueError, match=r"out of range: allowed from 1Mi to 64Ti"):
+        grammar.check_quantity("1048575", grammar.MEMORY, whole=True)
+    with pytest.raises(ValueError, match="expected a Kubernetes quantity \\(bytes"):
+        grammar.check_quantity("1m", grammar.MEMORY, whole=True)
+    with pytest.raises(ValueError, match="out of range"):
+        grammar.check_quantity("4097", grammar.CPU)
+
+
+@pytest.mark.parametrize(
+    ("reference", "valid"),
+    [
+        ("redis:7.4.2-alpine", True),
+        ("registry.example.com:5000/team/app@sha256:" + "ab" * 32, True),
+        ("localhost/a__b/c-d.e:v1", True),
+        ("redis:7:v1", False),
+        ("my-repo//x/:v1", False),
+        ("Redis:7", False),
+        ("redis", False),
+        ("redis@sha256:abc", False),
+    ],
+)
+def test_image_references_follow_the_reference_grammar(reference: str, valid: bool) -> None:
+    assert bool(re.match(grammar.IMAGE_REFERENCE, reference)) is valid
+
+
+@pytest.mark.parametrize(
+    ("host", "valid"),
+    [
+        ("journal.example.com", True),
+        ("*.example.com", True),
+        ("localhost", True),
+        ("10.0.0.1", False),
+        ("::1", False),
+        ("a.*.example.com", False),
+        ("*", False),
+        ("Journal.example.com", False),
+        ("a" * 64 + ".example.com", False),
+    ],
+)
+def test_hosts_are_dns_names_as_an_ingress_takes_them(host: str, valid: bool) -> None:
+    assert bool(re.match(grammar.HOST, host)) is valid
+
+
+def test_system_namespaces_are_refused() -> None:
+    for name in [*grammar.SYSTEM_NAMESPACES, "kube-mine"]:
+        with pytest.raises(ValueError, match="a system namespace"):
+            grammar.check_namespace(name)
+    assert grammar.check_namespace("journal-dev") == "journal-dev"
