@@ -136,11 +136,6 @@ def test_a_fourth_environment_is_one_more_file(tmp_path: Path) -> None:
             ),
             "dev.yaml:15: ingress.tls: tls is not allowed without host",
         ),
-        (  # accepted by the values (Kubernetes accepts it), refused by the library's Ingress
-            "dev.yaml",
-            lambda t: t.replace("host: journal.dev.example.com", "host: '*.dev.example.com'"),
-            "dev.yaml:15: ingress.host: host='*.dev.example.com' is not allowed",
-        ),
     ],
 )
 def test_fails_on_bad_values_and_leaves_dist_byte_identical(
@@ -166,6 +161,21 @@ def test_fails_on_bad_values_and_leaves_dist_byte_identical(
     assert f"synth failed, {dist}/ left as it was" in stderr
     assert tree_digest(dist) == before
     assert visible(dist) == sorted([*ENVIRONMENTS, "notes.txt"])
+
+
+def test_a_wildcard_host_reaches_the_ingress(tmp_path: Path) -> None:
+    """An Ingress takes ``*.example.com``: the values and the library both accept it."""
+    environments = tmp_path / "environments"
+    shutil.copytree(ROOT / "environments", environments)
+    dev = environments / "dev.yaml"
+    dev.write_text(
+        dev.read_text().replace("host: journal.dev.example.com", "host: '*.dev.example.com'")
+    )
+    arguments = ["--environments", str(environments), "--outdir", str(tmp_path / "dist")]
+    assert synth.main(app.build, arguments) == 0
+    objects = from_yaml((tmp_path / "dist" / "dev" / "journal.k8s.yaml").read_text())
+    (ingress,) = [o for o in objects if o["kind"] == "Ingress"]
+    assert ingress["spec"]["rules"][0]["host"] == "*.dev.example.com"
 
 
 def test_quantities_in_exponent_form_synthesize(tmp_path: Path) -> None:

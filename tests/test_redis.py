@@ -211,7 +211,9 @@ def test_replication_egress_keeps_dns_open(chart: cdk8s.Chart) -> None:
     [
         ({"replicas": 0}, "replicas=0 is not allowed: expected an integer >= 1"),
         ({"name": "0redis"}, "name='0redis' is not allowed: it names a Service"),
-        ({"image": "redis"}, "image='redis' is not allowed: expected a pinned tag or digest"),
+        ({"image": "redis"}, "image='redis' is not allowed: expected an image reference"),
+        ({"image": "redis:7:v1"}, "image='redis:7:v1' is not allowed: expected an image reference"),
+        ({"image": "redis:latest"}, "image='redis:latest' is not allowed: expected a pinned tag"),
         ({"image": "redis:latest"}, "image='redis:latest' is not allowed"),
         ({"name": "Redis"}, "name='Redis' is not allowed: expected a DNS-1123 label"),
         ({"name": "r" * 53}, "of at most 52 characters"),

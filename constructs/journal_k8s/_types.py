@@ -12,11 +12,25 @@ from cdk8s_plus_27 import k8s
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_QUANTITY = re.compile(
-    r"^(?P<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)"
-    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][-+]?[0-9]{1,3})?$"
+QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][-+]?[0-9]{1,3})?$"
+"""A Kubernetes quantity without a sign (``resource.ParseQuantity``): ``500m``, ``1Gi``, ``1e3``.
+
+This and the other patterns here are plain regular expressions that Python, JSON Schema (Helm's
+Go ``regexp``) and RE2 read alike: no look-around, no named groups."""
+_QUANTITY = re.compile(QUANTITY)
+_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+HOST = rf"^(\*\.)?({_LABEL}\.)*[a-z]([-a-z0-9]{{0,61}}[a-z0-9])?$"
+"""An Ingress or HTTPRoute host: a DNS name (the last label starts with a letter, so never an IP
+address), optionally with a wildcard ``*.`` in front."""
+_DOMAIN_PART = r"([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_PATH_PART = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
+IMAGE_REPOSITORY = rf"^({_DOMAIN_PART}(\.{_DOMAIN_PART})*(:[0-9]+)?/)?{_PATH_PART}(/{_PATH_PART})*$"
+"""An image name of the distribution reference grammar: ``[registry[:port]/]path``."""
+IMAGE_REFERENCE = (
+    f"^{IMAGE_REPOSITORY[1:-1]}"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64}|@sha512:[a-f0-9]{128})$"
 )
-"""A Kubernetes quantity without a sign (``resource.ParseQuantity``): ``500m``, ``1Gi``, ``1e3``."""
+"""A whole image reference: ``repository:tag`` or ``repository@digest``."""
 _SUFFIXES = {
     **{s: Decimal(1000) ** (i + 1) for i, s in enumerate("kMGTPE")},
     **{s + "i": Decimal(1024) ** (i + 1) for i, s in enumerate("KMGTPE")},
@@ -54,15 +68,33 @@ def check_service_name(argument: str, value: str, *, max_length: int = 63) -> st
 
 def check_image(argument: str, value: str) -> str:
     """Return ``value`` if it is an image reference pinned to a tag or digest other than latest."""
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
-        raise ValueError(f"{argument}={value!r} is not allowed: expected an image reference")
-    last = value.rsplit("/", 1)[-1]
-    if "@" not in last and (":" not in last or last.endswith(":latest")):
+    if not isinstance(value, str) or not re.match(IMAGE_REFERENCE, value):
+        raise ValueError(
+            f"{argument}={_shown(value)} is not allowed: expected an image reference "
+            "'[registry[:port]/]path:tag' or '...@sha256:<digest>'"
+        )
+    if value.endswith(":latest"):
         raise ValueError(
             f"{argument}={value!r} is not allowed: expected a pinned tag or digest (not latest), "
             "since pods pull it with imagePullPolicy IfNotPresent"
         )
     return value
+
+
+def check_host(argument: str, value: str) -> str:
+    """Return ``value`` if it is a host an Ingress or HTTPRoute accepts (``*.`` allowed)."""
+    if not isinstance(value, str) or len(value) > 253 or not re.match(HOST, value):
+        raise ValueError(
+            f"{argument}={_shown(value)} is not allowed: expected a DNS name, optionally with a "
+            "'*.' wildcard prefix (no IP address, no port)"
+        )
+    return value
+
+
+def _shown(value: object) -> str:
+    """``value`` for an error message, shortened to 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_dns_subdomain(argument: str, value: str) -> str:
@@ -89,10 +121,10 @@ def quantity_value(value: str) -> Decimal:
     """The amount a valid quantity (see ``check_quantity``) stands for, in base units."""
     match = _QUANTITY.match(value)
     assert match is not None, value
-    suffix = match["suffix"] or ""
+    number, suffix = Decimal(match[1]), match[3] or ""
     if suffix[:1] in ("e", "E"):
-        return Decimal(match["number"]).scaleb(int(suffix[1:]))
-    return Decimal(match["number"]) * _SUFFIXES[suffix]
+        return number.scaleb(int(suffix[1:]))
+    return number * _SUFFIXES[suffix]
 
 
 def check_positive(argument: str, value: int, *, minimum: int = 1) -> int:

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from . import _bulk, _network, _pod
 from ._peers import ServiceTarget, service_of
-from ._types import IngressTls, check_dns_label, check_dns_subdomain
+from ._types import IngressTls, check_dns_label, check_dns_subdomain, check_host
 
 ACME_SOLVER_PORT = 8089
 """The port of cert-manager's HTTP-01 solver pods."""
@@ -70,7 +70,7 @@ class PathIngress(Construct):
         check_dns_subdomain("class_name", class_name)
         check_dns_label("controller_namespace", controller_namespace)
         if host is not None:
-            check_dns_subdomain("host", host)
+            check_host("host", host)
         if tls is not None and host is None:
             raise ValueError("tls is not allowed without host: a certificate needs a host name")
         self._class_name = class_name

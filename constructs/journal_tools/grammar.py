@@ -10,28 +10,16 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+# The library's own grammars: what the values accept is what the constructs accept.
+from journal_k8s._types import HOST, IMAGE_REFERENCE, IMAGE_REPOSITORY, QUANTITY
+
+__all__ = ["HOST", "IMAGE_REFERENCE", "IMAGE_REPOSITORY", "QUANTITY"]
+
 _LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 DNS_LABEL = rf"^{_LABEL}$"
 DNS_SUBDOMAIN = rf"^{_LABEL}(\.{_LABEL})*$"
-HOST = rf"^(\*\.)?({_LABEL}\.)*[a-z]([-a-z0-9]{{0,61}}[a-z0-9])?$"
-"""An Ingress host: DNS names only (the last label starts with a letter, so never an IP
-address), optionally a wildcard ``*.`` in front, as ``networking.k8s.io/v1`` allows."""
-
-_DOMAIN_PART = r"([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_PATH_PART = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
-IMAGE_REPOSITORY = rf"^({_DOMAIN_PART}(\.{_DOMAIN_PART})*(:[0-9]+)?/)?{_PATH_PART}(/{_PATH_PART})*$"
-"""An image name of the distribution reference grammar: ``[registry[:port]/]path``."""
 IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$|^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$"
 """A tag, or a digest (``sha256:`` or ``sha512:``, as OCI registers them)."""
-
-IMAGE_REFERENCE = (
-    f"^{IMAGE_REPOSITORY[1:-1]}"
-    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64}|@sha512:[a-f0-9]{128})$"
-)
-"""A whole image reference: ``repository:tag`` or ``repository@digest``."""
-
-QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][-+]?[0-9]{1,3})?$"
-"""A Kubernetes quantity (``resource.ParseQuantity``) without a sign: ``500m``, ``1Gi``, ``1e3``."""
 WHOLE_QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[kMGTPE]|[eE]\+?[0-9]{1,3})?$"
 """A quantity of bytes: no milli suffix and no negative exponent (``memory: 1m`` is a mistake)."""
 
