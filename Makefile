@@ -30,11 +30,13 @@ export FROM TO
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-# Every package at the version requirements.lock pins; the library and the project commands
-# (constructs/journal_k8s, constructs/journal_tools) are imported from this tree through a .pth.
-$(SETUP): requirements.lock
+# Every package at the version requirements.lock pins, then the library itself (editable, so
+# that its metadata is there); the project commands (constructs/journal_tools) are imported
+# from this tree through a .pth, and are not part of the library's distribution.
+$(SETUP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --no-deps -r requirements.lock
+	$(PIP) --no-deps -e .
 	$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "journal-project.pth").write_text("$(CURDIR)/constructs\n")'
 	@# Bytecode for `python -O` (synth, watch, bench), written now even where the environment
 	@# sets PYTHONDONTWRITEBYTECODE: cdk8s-plus-27's 2.8 MB L1 module would otherwise be
