@@ -87,10 +87,11 @@ frontend health
   timeout client 5s
   acl healthz path /healthz
   acl ready path /ready
-  acl master_up nbsrv(master) gt 0
+  # Ready while exactly one server is the master (not at start, before the first checks).
+  acl one_master nbsrv(master) eq 1
   http-request return status 200 content-type text/plain string ok if healthz
-  http-request return status 200 content-type text/plain string master if ready master_up
-  http-request return status 503 content-type text/plain string no-master
+  http-request return status 200 content-type text/plain string master if ready one_master
+  http-request return status 503 content-type text/plain string not-one-master
 
 frontend redis
   bind :{port}
@@ -103,7 +104,8 @@ backend master
   tcp-check send-binary @AUTH@
   tcp-check expect string +OK
   tcp-check send info\\ replication\\r\\n
-  tcp-check expect string role:master
+  # min-recv: the role line is within the first 40 bytes; a replica fails at once.
+  tcp-check expect min-recv 40 rstring role:master
   tcp-check send QUIT\\r\\n
   tcp-check expect string +OK
 {lines}"""
