@@ -72,7 +72,8 @@ class Cluster:
         )
 
     def sentinel_view(self, index: int) -> tuple[int, int]:
-        """The replicas and other sentinels that pod ``index``'s sentinel knows as healthy."""
+        """The replicas and other sentinels that pod ``index``'s sentinel knows, all healthy
+        (negative counts when some are not)."""
         sentinel = self.client(self.redis.pods[index].address, 26379)
         reply = sentinel.call("SENTINEL", "replicas", self.construct.name)
         assert isinstance(reply, list)
@@ -84,6 +85,10 @@ class Cluster:
             r for r in replicas if "down" not in r["flags"] and "disconnected" not in r["flags"]
         ]
         up = [r for r in sentinels if "down" not in r["flags"]]
+        # A restarted sentinel has a new id: the old one must not linger (it would count as
+        # a voter, and a majority could get out of reach). Nor may a stale replica entry.
+        if len(sentinels) != len(up) or len(replicas) != len(healthy):
+            return -len(replicas), -len(sentinels)
         return len(healthy), len(up)
 
     def wait_settled(self) -> int:
