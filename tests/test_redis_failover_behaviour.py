@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -243,6 +244,13 @@ def keys_present(client: Client, keys: list[str]) -> int:
     return found
 
 
+def sentinel_master(sentinel: Client, master_set: str) -> dict[str, str]:
+    """``SENTINEL MASTER``: what the sentinel knows of the master, as a dict."""
+    reply = sentinel.call("SENTINEL", "master", master_set)
+    assert isinstance(reply, list), reply
+    return {str(k): str(v) for k, v in zip(reply[::2], reply[1::2], strict=True)}
+
+
 def report(capsys: pytest.CaptureFixture[str], text: str) -> None:
     """Print a measured figure (visible in the pytest output)."""
     with capsys.disabled():
@@ -409,3 +417,46 @@ def test_master_refuses_writes_without_a_replica(settled: Cluster) -> None:
         time.sleep(0.5)
     assert refused is not None and refused.startswith("NOREPLICAS"), refused
     assert settled.master_index() == master
+
+
+def test_a_password_with_quotes_backslashes_and_spaces_works(
+    manifests: tuple[Redis, list[Manifest]],
+) -> None:
+    need_root()
+    need(*POD_BINARIES)
+    construct, objects = manifests
+    awkward = secrets.token_urlsafe(16) + " \"\\'$`#;\\n{}%s"
+    secret = {construct.password.name: {construct.password.key: awkward}}
+    with (
+        run_network("journal") as network,
+        run_stateful_set(objects, construct.name, secret, network) as redis,
+        run_stateful_set(objects, construct.proxy_name, secret, network) as proxy,
+    ):
+        redis.start(0)
+        redis.wait_ready(0)  # the probes of both containers authenticate with it
+        proxy.start(0)
+        proxy.wait_ready(0)  # ready: its AUTH check passed and redis-0 reports role:master
+        clients = [
+            Client(network.connect(address, port))
+            for address, port in (
+                (redis.pods[0].address, 26379),
+                (proxy.pods[0].address, 6379),
+            )
+        ]
+        try:
+            for client in clients:
+                assert client.call("AUTH", awkward) == "OK"
+            sentinel, through_proxy = clients
+            # The sentinel's INFO to redis-0 authenticates with it (auth-pass): only then
+            # does it learn the server's run id.
+            server = str(through_proxy.call("INFO", "server"))
+            run_id = re.search(r"^run_id:(\w+)", server, re.M)
+            assert run_id is not None, server
+            deadline = time.monotonic() + 5
+            while (fields := sentinel_master(sentinel, construct.name))["runid"] != run_id[1]:
+                assert time.monotonic() < deadline, fields
+                time.sleep(0.2)
+            assert replication(through_proxy)["role"] == "master"
+        finally:
+            for client in clients:
+                client.close()

@@ -28,6 +28,7 @@ LAUNCH_SH = f"""\
 set -eu
 password="$(cat "$1")"
 length="$(printf '%s' "$password" | wc -c | tr -d ' ')"
+# shellcheck disable=SC2016 # the $ are RESP length markers, not expansions
 auth="$(printf '*2\\r\\n$4\\r\\nAUTH\\r\\n$%s\\r\\n%s\\r\\n' "$length" "$password" \\
   | od -An -v -tx1 | tr -d ' \\n')"
 umask 077
