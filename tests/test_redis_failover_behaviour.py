@@ -244,6 +244,19 @@ def keys_present(client: Client, keys: list[str]) -> int:
     return found
 
 
+INSTALL_STAND_IN = """\
+mkdir "$1/bin"
+printf '#!/bin/sh\\necho "argv: $*"\\nenv\\n' > "$1/bin/$2"
+chmod 755 "$1/bin/$2"
+PATH="$1/bin:$PATH"
+export PATH
+shift 2
+exec "$@"
+"""
+"""Runs ``$3...`` with a stand-in ``$2`` (in the writable directory ``$1``) that prints its
+arguments and environment instead of serving."""
+
+
 def sentinel_master(sentinel: Client, master_set: str) -> dict[str, str]:
     """``SENTINEL MASTER``: what the sentinel knows of the master, as a dict."""
     reply = sentinel.call("SENTINEL", "master", master_set)
@@ -301,13 +314,30 @@ def test_passwords_reach_sentinel_and_haproxy_through_private_files_only(settled
                 seen += 1
     assert seen > 2 * REPLICAS
     for run, container, path, owner in (
+        (settled.redis, "redis", "run/redis/redis.conf", 999),
         (settled.redis, "sentinel", "run/sentinel/sentinel.conf", 999),
         (settled.proxy, "haproxy", "run/haproxy/haproxy.cfg", 99),
     ):
-        for pod in run.pods:
+        for index, pod in enumerate(run.pods):
+            # What the server gets, shown by a stand-in: argv and environment (redis-server
+            # overwrites its /proc environ with its process title, so /proc cannot tell).
+            binary = {"redis": "redis-server", "sentinel": "redis-sentinel"}.get(
+                container, "haproxy"
+            )
+            argv = [
+                "/bin/sh",
+                "-c",
+                INSTALL_STAND_IN,
+                "sh",
+                f"/{Path(path).parent}",
+                binary,
+                *run.containers[container]["command"],
+            ]
+            returncode, output = run.run(index, argv, timeout=15, container=container)
+            assert returncode == 0 and output.count("argv: ") == 1, output
+            assert settled.password not in output, f"{pod.name} {container}"
+            assert "REDISCLI_AUTH" not in output, f"{pod.name} {container}"
             process = pod.processes[container]
-            environ = Path(f"/proc/{process.pid}/environ").read_bytes()
-            assert secret not in environ, pod.name
             config = Path(f"/proc/{process.pid}/root/{path}")
             stat = config.stat()
             assert (stat.st_mode & 0o777, stat.st_uid) == (0o600, owner), pod.name

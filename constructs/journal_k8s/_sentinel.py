@@ -78,6 +78,7 @@ umask 077
     printf 'replicaof %s %s\\n' "$master" 6379
   fi
 }} > "{run_dir}/redis.conf"
+unset REDISCLI_AUTH
 exec redis-server "{run_dir}/redis.conf"
 """
 
@@ -123,6 +124,7 @@ umask 077
   printf 'sentinel failover-timeout {master_set} {failover_timeout_ms}\\n'
   printf 'sentinel parallel-syncs {master_set} 1\\n'
 }} > "{SENTINEL_DIR}/sentinel.conf"
+unset REDISCLI_AUTH
 exec redis-sentinel "{SENTINEL_DIR}/sentinel.conf"
 """
 
