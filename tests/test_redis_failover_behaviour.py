@@ -490,3 +490,33 @@ def test_a_password_with_quotes_backslashes_and_spaces_works(
         finally:
             for client in clients:
                 client.close()
+
+
+def test_pod_0_bootstraps_as_master_only_when_no_other_sentinel_answers(
+    manifests: tuple[Redis, list[Manifest]],
+) -> None:
+    # No pod runs: every question to the other sentinels fails, so pod 0 starts as the master
+    # and pod 1 as a replica of pod 0 (what a stand-in redis-server is given shows it).
+    need_root()
+    need(*POD_BINARIES)
+    construct, objects = manifests
+    secret = {construct.password.name: {construct.password.key: secrets.token_urlsafe(16)}}
+    with (
+        run_network("journal") as network,
+        run_stateful_set(objects, construct.name, secret, network) as redis,
+    ):
+        configs = []
+        for index in (0, 1):
+            argv = ["/bin/sh", "-c", INSTALL_STAND_IN, "sh", "/run/redis", "redis-server"]
+            show = "cat /run/redis/redis.conf"
+            command = [*redis.container["command"]]
+            returncode, output = redis.run(
+                index,
+                [*argv, "/bin/sh", "-c", f'"$@" >/dev/null; {show}', "sh", *command],
+                timeout=30,
+            )
+            assert returncode == 0, output
+            configs.append(output)
+    assert "replicaof" not in configs[0], configs[0]
+    assert "replicaof redis-0.redis-headless 6379" in configs[1], configs[1]
+    assert "replica-announce-ip redis-1.redis-headless" in configs[1]
