@@ -407,6 +407,60 @@ def test_master_kill_9_fails_over_and_the_old_master_rejoins_as_a_replica(
     assert kept_on_old == len(written_to_new)
 
 
+def test_a_master_back_during_the_failover_waits_and_rejoins_as_a_replica(
+    settled: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = settled.master_index()
+    others = [i for i in range(REPLICAS) if i != old]
+    stream = WriteStream(settled)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        writer = pool.submit(stream.run, 150)
+        time.sleep(3)
+        killed_at = time.monotonic()
+        settled.redis.kill(old)
+        # Restart the old master's pod as soon as a sentinel deems it objectively down: the
+        # failover is under way, and no other master exists yet.
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        flags = ""
+        while "o_down" not in flags:
+            assert time.monotonic() < deadline, flags
+            time.sleep(0.1)
+            with contextlib.suppress(OSError, ReplyError):
+                flags = ",".join(
+                    sentinel_master(settled.client(settled.redis.pods[i].address, 26379), "redis")[
+                        "flags"
+                    ]
+                    for i in others
+                )
+        restarted_at = time.monotonic()
+        settled.redis.start(old)
+        settled.redis.wait_ready(old, SETTLE_TIMEOUT)
+        new = settled.wait_settled()
+        time.sleep(3)
+        stream.stop_at = time.monotonic()
+        writer.result(timeout=SETTLE_TIMEOUT)
+    outage, resumed = stream.outage(killed_at)
+    acknowledged = [key for key, _ in stream.acknowledged]
+    client = settled.pod_client(new)
+    kept = keys_present(client, acknowledged)
+    rejoined = replication(settled.pod_client(old))
+    waited = "failing over from this pod" in settled.redis.log(old)
+    errors_after = [e for t, e in stream.errors if t > resumed]
+    report(
+        capsys,
+        f"master back during the failover (pod {old} restarted "
+        f"{restarted_at - killed_at:.1f} s after its kill, at o_down; waited for the "
+        f"sentinels: {waited}): writes resumed after {outage:.1f} s; pod {new} master, pod "
+        f"{old} {rejoined['role']}; {kept}/{len(acknowledged)} writes acknowledged by WAIT 1 "
+        f"on the master; {len(errors_after)} errors after the switch",
+    )
+    assert new != old and waited
+    assert rejoined["role"] == "slave"
+    assert kept == len(acknowledged)
+    assert errors_after == []
+    assert outage <= 30
+
+
 def test_replica_kill_9_keeps_writes_flowing(
     settled: Cluster, capsys: pytest.CaptureFixture[str]
 ) -> None:

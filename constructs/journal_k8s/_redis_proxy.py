@@ -35,8 +35,8 @@ umask 077
 # Shell built-ins only from here on: the hex must not reach a command line either.
 while IFS= read -r line; do
   case "$line" in
-    *@AUTH@*) printf '%s%s%s\n' "${{line%%@AUTH@*}}" "$auth" "${{line#*@AUTH@}}" ;;
-    *) printf '%s\n' "$line" ;;
+    *@AUTH@*) printf '%s%s%s\\n' "${{line%%@AUTH@*}}" "$auth" "${{line#*@AUTH@}}" ;;
+    *) printf '%s\\n' "$line" ;;
   esac
 done < "{CONFIG_DIR}/haproxy.cfg" > "{RUN_DIR}/haproxy.cfg"
 exec haproxy -db -f "{RUN_DIR}/haproxy.cfg"

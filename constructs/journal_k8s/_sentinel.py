@@ -15,20 +15,24 @@ SENTINEL_DIR = "/run/sentinel"
 
 
 def _ask_sentinels(master_set: str, peers: Sequence[str]) -> str:
-    """A POSIX sh function printing the master's host name as another pod's sentinel
-    knows it, or nothing. It needs ``self`` and ``REDISCLI_AUTH``."""
+    """POSIX sh: ``ask_sentinels`` sets ``master`` to the master's host as the first other
+    pod's sentinel that knows one names it (empty if none does), and ``flags`` to every
+    flag those sentinels give it. It needs ``self`` and ``REDISCLI_AUTH``."""
     return f"""\
-# Prints the master's host as the first other pod's sentinel that knows it says, or nothing.
+# Sets master to the master's host as the first other pod's sentinel that knows one names
+# it (empty if none does), and flags to the flags (s_down, o_down, ...) they all give it.
 ask_sentinels() {{
+  master=""
+  flags=""
   for peer in {" ".join(peers)}; do
     [ "$peer" = "$self" ] && continue
     reply="$(timeout 3 redis-cli --raw -h "$peer" -p {SENTINEL_PORT} \\
-      sentinel get-master-addr-by-name {master_set} 2>/dev/null)" || continue
-    host="$(printf '%s\\n' "$reply" | sed -n 1p)"
-    port="$(printf '%s\\n' "$reply" | sed -n 2p)"
+      sentinel master {master_set} 2>/dev/null)" || continue
+    host="$(printf '%s\\n' "$reply" | sed -n '/^ip$/{{n;p;q;}}')"
+    port="$(printf '%s\\n' "$reply" | sed -n '/^port$/{{n;p;q;}}')"
     if [ -n "$host" ] && [ "$port" = 6379 ]; then
-      printf '%s\\n' "$host"
-      return 0
+      [ -z "$master" ] && master="$host"
+      flags="$flags,$(printf '%s\\n' "$reply" | sed -n '/^flags$/{{n;p;q;}}')"
     fi
   done
 }}
@@ -51,8 +55,10 @@ def redis_launch_script(
     password_path: str,
     config_dir: str,
     run_dir: str,
+    failover_timeout_ms: int,
 ) -> str:
     """redis-server's entry point: replicate from the master the sentinels name."""
+    max_wait = 2 * failover_timeout_ms // 1000
     return f"""\
 #!/bin/sh
 # Starts redis-server as PID 1, as a replica of the master that the other pods' sentinels
@@ -63,7 +69,20 @@ set -eu
 self="$HOSTNAME.{domain}"
 {_PASSWORD.format(password_path=password_path)}
 {_ask_sentinels(master_set, peers)}
-master="$(ask_sentinels)"
+# A master that comes back while the sentinels are failing over from it waits for their
+# verdict (at most {max_wait} s) instead of taking writes that the failover would discard.
+waited=0
+ask_sentinels
+while [ "$master" = "$self" ] && [ "$waited" -lt {max_wait} ]; do
+  case "$flags" in
+    *o_down*|*failover_in_progress*) ;;
+    *) break ;;
+  esac
+  echo "the sentinels are failing over from this pod ($flags): waiting" >&2
+  sleep 2
+  waited=$((waited + 2))
+  ask_sentinels
+done
 if [ -z "$master" ]; then
   master="{peers[0]}"
 fi
@@ -104,7 +123,7 @@ set -eu
 self="$HOSTNAME.{domain}"
 {_PASSWORD.format(password_path=password_path)}
 {_ask_sentinels(master_set, peers)}
-master="$(ask_sentinels)"
+ask_sentinels
 if [ -z "$master" ]; then
   master="{peers[0]}"
 fi

@@ -540,6 +540,7 @@ class Redis(SelectablePods):
                 password_path=password_path,
                 config_dir=CONFIG_DIR,
                 run_dir=RUN_DIR,
+                failover_timeout_ms=failover.failover_timeout_ms,
             ),
             "probe.sh": PROBE_SH,
             "redis.conf": _sentinel.redis_conf(
