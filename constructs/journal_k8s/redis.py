@@ -110,8 +110,10 @@ class Redis(SelectablePods):
     """A Redis StatefulSet: pod 0 is the master, the other pods are read-only replicas.
 
     Reads go to the read Service (every ready pod), writes to the write Service (pod 0
-    only). The password comes from an existing Secret and never reaches a command line,
-    the manifests or the snapshots. It is a ``kplus.IPodSelector`` and network peer.
+    only). With ``failover``, Redis Sentinel picks the master and the write Service selects
+    HAProxy pods that follow it. The password comes from an existing Secret and never
+    reaches a command line, the manifests or the snapshots. It is a ``kplus.IPodSelector``
+    and network peer (of the Redis pods; ``allow_from`` also opens the HAProxy pods).
 
     Args:
         scope: the parent construct.
