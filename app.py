@@ -31,6 +31,7 @@ import cdk8s  # noqa: E402
 
 from journal_k8s import (  # noqa: E402
     ExistingSecret,
+    Failover,
     IngressTls,
     JournalService,
     PathRoute,
@@ -62,6 +63,19 @@ def gateway_route(chart: cdk8s.Chart, edge: values.Edge) -> PathRoute | None:
         data_plane_namespace=edge.data_plane_namespace,
         data_plane_labels=edge.data_plane_labels,
     )
+
+
+def redis_failover(failover: values.RedisFailover | None) -> Failover | None:
+    """The Redis failover settings; the keys the values leave unset keep the defaults."""
+    if failover is None:
+        return None
+    settings: dict[str, Any] = failover.model_dump(exclude_none=True)
+    if failover.proxy_image is not None:
+        settings["proxy_image"] = failover.proxy_image.reference
+    if failover.proxy_resources is not None:
+        resources = failover.proxy_resources
+        settings["proxy_resources"] = Resources(cpu=resources.cpu, memory=resources.memory)
+    return Failover(**settings)
 
 
 def ingress_arguments(ingress: values.Ingress | None) -> dict[str, Any]:
@@ -143,6 +157,7 @@ def journal(
         redis_password=ExistingSecret(
             name=v.redis.password_secret.name, key=v.redis.password_secret.key
         ),
+        redis_failover=redis_failover(v.redis.failover),
         edge=gateway_route(chart, v.edge),
         **ingress_arguments(v.ingress),
     )

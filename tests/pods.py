@@ -1,11 +1,15 @@
-"""Run the pods of a synthesized StatefulSet as local processes, each in namespaces of its own.
+"""Run the pods of synthesized StatefulSets and Deployments as local processes, in namespaces.
 
 Every pod gets a network namespace on a private bridge (addresses in 10.244.0.0/24 exist only
 inside the namespaces made here, and nothing routes out of them), a hosts file with the per-pod
 DNS names its governing headless Service would give, and a read-only root file system (the
 machine's, through an overlay) with the pod's volumes at their ``mountPath``s. Its command runs
 with the pod's user and group, as a container's would. A "node" namespace holds the bridge and
-is where the test's own connections come from. Everything is removed on exit, also on failure.
+is where the test's own connections come from; it also runs a small DNS server that answers
+for every pod's name, as the cluster DNS would. Several workloads can share one ``Network``.
+Every container of a pod is a process of its own (sharing the pod's network namespace). Exec
+and HTTP probes run as the kubelet would run them. Everything is removed on exit, also on
+failure.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ import shlex
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +52,20 @@ _KERNEL_DIRS = ("dev", "proc", "sys")
 
 @dataclass
 class Pod:
-    """One pod of the StatefulSet and the process of its container, if it runs."""
+    """One pod of the workload and the processes of its containers, while they run."""
 
     name: str
     address: str
     netns: str
     labels: dict[str, str]
     volumes: Path
-    process: subprocess.Popen[bytes] | None = None
+    main: str
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The main (first) container's process, if it runs."""
+        return self.processes.get(self.main)
 
 
 @dataclass(frozen=True)
@@ -64,8 +76,59 @@ class ProbeResult:
     output: str
 
 
+class Network:
+    """A private bridge in a "node" network namespace, with a DNS server for the pods' names.
+
+    Create it with ``run_network``; pods of several workloads then reach one another.
+    """
+
+    def __init__(self, stack: contextlib.ExitStack, namespace: str) -> None:
+        self._stack = stack
+        self.namespace = namespace
+        self.prefix = f"jk{os.getpid()}-{secrets.token_hex(2)}"
+        self.node_netns = f"{self.prefix}-node"
+        self.records: dict[str, str] = {}
+        """Fully qualified names and the pod addresses the DNS server answers with."""
+        self._next_host = 10
+        self.add_netns(self.node_netns)
+        for command in (
+            ["link", "add", "br0", "type", "bridge"],
+            ["addr", "add", f"{NODE_ADDRESS}/24", "dev", "br0"],
+            ["link", "set", "br0", "up"],
+        ):
+            _check(["ip", "-n", self.node_netns, *command])
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            dns = pool.submit(_udp_socket_in, self.node_netns, (NODE_ADDRESS, 53)).result()
+        stack.callback(dns.close)
+        server = threading.Thread(target=_serve_dns, args=(dns, self.records), daemon=True)
+        server.start()
+
+    @property
+    def search(self) -> list[str]:
+        """The DNS search domains of a pod in ``namespace``, as the kubelet writes them."""
+        return [f"{self.namespace}.svc.{CLUSTER_DOMAIN}", f"svc.{CLUSTER_DOMAIN}", CLUSTER_DOMAIN]
+
+    def allocate(self) -> str:
+        """A free pod address on the bridge."""
+        if self._next_host > 250:
+            raise ValueError("at most 240 pods fit the harness's subnet")
+        self._next_host += 1
+        return f"{SUBNET}.{self._next_host - 1}"
+
+    def add_netns(self, netns: str) -> None:
+        """Create network namespace ``netns`` (removed at exit) with its loopback up."""
+        _check(["ip", "netns", "add", netns])
+        self._stack.callback(_check, ["ip", "netns", "delete", netns])
+        _check(["ip", "-n", netns, "link", "set", "lo", "up"])
+
+    def connect(self, address: str, port: int, timeout: float = 5) -> socket.socket:
+        """A TCP connection to ``address`` opened from the node's network namespace."""
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(_connect_in, self.node_netns, (address, port), timeout).result()
+
+
 class StatefulSetRun:
-    """The pods of one StatefulSet; create it with ``run_stateful_set``."""
+    """The pods of one StatefulSet or Deployment; create it with ``run_stateful_set``."""
 
     def __init__(
         self,
@@ -74,72 +137,85 @@ class StatefulSetRun:
         secret_data: Mapping[str, Mapping[str, str]],
         workdir: Path,
         stack: contextlib.ExitStack,
+        network: Network,
     ) -> None:
         self._objects = objects
         self._workdir = workdir
         self._stack = stack
-        stateful_set = _find(objects, "StatefulSet", name)
-        spec = stateful_set["spec"]
-        self._namespace: str = stateful_set["metadata"].get("namespace", "default")
+        self.network = network
+        kinds = [o for o in objects if o["metadata"]["name"] == name]
+        workload = next(
+            (o for o in kinds if o["kind"] in ("StatefulSet", "Deployment")), None
+        ) or _find(objects, "StatefulSet", name)
+        spec = workload["spec"]
+        self._namespace: str = workload["metadata"].get("namespace", "default")
         self._pod_spec: Manifest = spec["template"]["spec"]
-        (self.container,) = self._pod_spec["containers"]
-        security = {
-            **self._pod_spec.get("securityContext", {}),
-            **self.container.get("securityContext", {}),
-        }
-        if "runAsUser" not in security or "runAsGroup" not in security:
-            raise ValueError(f"{name}: the harness needs runAsUser and runAsGroup")
-        self._uid: int = security["runAsUser"]
-        self._gid: int = security["runAsGroup"]
+        self.containers: dict[str, Manifest] = {c["name"]: c for c in self._pod_spec["containers"]}
+        self.container = self._pod_spec["containers"][0]
+        """The main (first) container."""
+        self._ids = {c: self._user(spec, name) for c, spec in self.containers.items()}
         self._fs_group: int | None = self._pod_spec.get("securityContext", {}).get("fsGroup")
         self._claims = {claim["metadata"]["name"] for claim in spec.get("volumeClaimTemplates", [])}
+        self.node_netns = network.node_netns
 
-        prefix = f"jk{os.getpid()}-{secrets.token_hex(2)}"
-        self.node_netns = f"{prefix}-node"
-        self._add_netns(self.node_netns)
-        for command in (
-            ["link", "add", "br0", "type", "bridge"],
-            ["addr", "add", f"{NODE_ADDRESS}/24", "dev", "br0"],
-            ["link", "set", "br0", "up"],
-        ):
-            _check(["ip", "-n", self.node_netns, *command])
-
+        stateful = workload["kind"] == "StatefulSet"
         template_labels: dict[str, str] = spec["template"]["metadata"].get("labels", {})
-        self.pods = [
-            Pod(
-                name=f"{name}-{index}",
-                address=f"{SUBNET}.{10 + index}",
-                netns=f"{prefix}-{name}-{index}",
-                labels={
-                    **template_labels,
-                    "statefulset.kubernetes.io/pod-name": f"{name}-{index}",
+        self.pods = []
+        for index in range(spec.get("replicas", 1)):
+            pod_name = f"{name}-{index}" if stateful else f"{name}-pod{index}"
+            extra = (
+                {
+                    "statefulset.kubernetes.io/pod-name": pod_name,
                     "apps.kubernetes.io/pod-index": str(index),
-                },
-                volumes=workdir / "pods" / f"{name}-{index}",
+                }
+                if stateful
+                else {}
             )
-            for index in range(spec.get("replicas", 1))
-        ]
-        if len(self.pods) > 200:
-            raise ValueError(f"{name}: at most 200 pods fit the harness's subnet")
-        for index, pod in enumerate(self.pods):
-            self._add_pod_network(index, self._hosts(pod, spec.get("serviceName")))
+            self.pods.append(
+                Pod(
+                    name=pod_name,
+                    address=network.allocate(),
+                    netns=f"{network.prefix}-{pod_name}",
+                    labels={**template_labels, **extra},
+                    volumes=workdir / "pods" / pod_name,
+                    main=self.container["name"],
+                )
+            )
+        service_name = spec.get("serviceName") if stateful else None
+        for pod in self.pods:
+            self._add_pod_network(pod, self._hosts(pod, service_name))
             self._prepare_volumes(pod, secret_data)
         self._stack.callback(self._kill_all)
 
-    def start(self, index: int) -> None:
-        """Start the container of pod ``index`` (again: its volumes keep their data)."""
-        pod = self.pods[index]
-        if pod.process is not None and pod.process.poll() is None:
-            raise RuntimeError(f"{pod.name} is already running")
-        argv = self.container["command"] + self.container.get("args", [])
-        with (self._workdir / f"{pod.name}.log").open("ab") as log:
-            pod.process = subprocess.Popen(
-                self._in_pod(pod, argv),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+    def _user(self, container: Manifest, name: str) -> tuple[int, int]:
+        """The uid and gid a container runs with (its own context over the pod's)."""
+        security = {
+            **self._pod_spec.get("securityContext", {}),
+            **container.get("securityContext", {}),
+        }
+        if "runAsUser" not in security or "runAsGroup" not in security:
+            raise ValueError(
+                f"{name} {container['name']}: the harness needs runAsUser and runAsGroup"
             )
+        return security["runAsUser"], security["runAsGroup"]
+
+    def start(self, index: int, containers: Sequence[str] | None = None) -> None:
+        """Start the containers of pod ``index`` (default: all; again: volumes keep data)."""
+        pod = self.pods[index]
+        for container in containers or list(self.containers):
+            process = pod.processes.get(container)
+            if process is not None and process.poll() is None:
+                raise RuntimeError(f"{pod.name} {container} is already running")
+            spec = self.containers[container]
+            argv = spec["command"] + spec.get("args", [])
+            with (self._workdir / f"{pod.name}.{container}.log").open("ab") as log:
+                pod.processes[container] = subprocess.Popen(
+                    self._in_pod(pod, argv, container),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
 
     def start_all(self, timeout: float = 30) -> None:
         """Start every pod in order, each ready before the next (``OrderedReady``)."""
@@ -147,55 +223,68 @@ class StatefulSetRun:
             self.start(index)
             self.wait_ready(index, timeout)
 
-    def signal(self, index: int, signum: signal.Signals) -> None:
-        """Send ``signum`` to every process of pod ``index``'s container."""
-        process = self.pods[index].process
+    def signal(self, index: int, signum: signal.Signals, container: str | None = None) -> None:
+        """Send ``signum`` to every process of one container of pod ``index`` (the main one)."""
+        process = self.pods[index].processes.get(container or self.container["name"])
         if process is None or process.returncode is not None:
             raise RuntimeError(f"{self.pods[index].name} is not running")
         os.killpg(process.pid, signum)
 
-    def kill(self, index: int) -> None:
-        """``kill -9`` every process of pod ``index``'s container and reap it."""
-        process = self.pods[index].process
-        if process is None:
-            return
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-        self.pods[index].process = None
+    def kill(self, index: int, containers: Sequence[str] | None = None) -> None:
+        """``kill -9`` every process of the containers of pod ``index`` (all) and reap them."""
+        pod = self.pods[index]
+        for container in containers or list(self.containers):
+            process = pod.processes.pop(container, None)
+            if process is None:
+                continue
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
-    def run(self, index: int, argv: Sequence[str], timeout: float) -> tuple[int | None, str]:
-        """Run ``argv`` in a fresh container of pod ``index``: its exit status and output.
+    def run(
+        self, index: int, argv: Sequence[str], timeout: float, container: str | None = None
+    ) -> tuple[int | None, str]:
+        """Run ``argv`` in a fresh copy of a container of pod ``index`` (the main one): its
+        exit status and output. The status is None if it did not finish within ``timeout``."""
+        return _run(self._in_pod(self.pods[index], argv, container), timeout)
 
-        The status is None if ``argv`` did not finish within ``timeout`` seconds.
-        """
-        return _run(self._in_pod(self.pods[index], argv), timeout)
-
-    def probe(self, index: int, kind: str) -> ProbeResult:
-        """Run the container's ``kind`` exec probe (e.g. ``readinessProbe``) once, in the pod."""
-        probe = self.container[kind]
-        returncode, output = self.run(
-            index, probe["exec"]["command"], probe.get("timeoutSeconds", 1)
-        )
+    def probe(self, index: int, kind: str, container: str | None = None) -> ProbeResult:
+        """Run a container's ``kind`` probe (e.g. ``readinessProbe``) once, as the kubelet."""
+        spec = self.containers[container or self.container["name"]]
+        probe = spec[kind]
+        timeout = probe.get("timeoutSeconds", 1)
+        if "httpGet" in probe:
+            return self._http_probe(self.pods[index], spec, probe["httpGet"], timeout)
+        returncode, output = self.run(index, probe["exec"]["command"], timeout, spec["name"])
         return ProbeResult(passed=returncode == 0, output=output)
 
     def wait_ready(self, index: int, timeout: float = 30) -> None:
-        """Wait until pod ``index`` passes its startup probe, then its readiness probe."""
+        """Wait until every container of pod ``index`` passes its startup, then readiness probe."""
         pod = self.pods[index]
         deadline = time.monotonic() + timeout
-        for kind in ("startupProbe", "readinessProbe"):
-            while not (result := self.probe(index, kind)).passed:
-                if pod.process is None or pod.process.poll() is not None:
-                    raise RuntimeError(f"{pod.name} exited:\n{self.log(index)}")
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{pod.name} {kind}: {result.output}\n{self.log(index)}")
-                time.sleep(0.1)
+        for container, spec in self.containers.items():
+            for kind in ("startupProbe", "readinessProbe"):
+                if kind not in spec:
+                    continue
+                while not (result := self.probe(index, kind, container)).passed:
+                    process = pod.processes.get(container)
+                    if process is None or process.poll() is not None:
+                        raise RuntimeError(f"{pod.name} {container} exited:\n{self.log(index)}")
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(
+                            f"{pod.name} {container} {kind}: {result.output}\n{self.log(index)}"
+                        )
+                    time.sleep(0.1)
 
     def log(self, index: int) -> str:
-        """Everything pod ``index``'s container printed, over all its starts."""
-        path = self._workdir / f"{self.pods[index].name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        """Everything pod ``index``'s containers printed, over all their starts."""
+        texts = []
+        for container in self.containers:
+            path = self._workdir / f"{self.pods[index].name}.{container}.log"
+            if path.exists():
+                texts.append(f"--- {container}\n" + path.read_text(errors="replace"))
+        return "\n".join(texts)
 
     def endpoints(self, service: str) -> list[Pod]:
         """The pods that the Service named ``service`` selects."""
@@ -204,25 +293,41 @@ class StatefulSetRun:
 
     def connect(self, address: str, port: int, timeout: float = 5) -> socket.socket:
         """A TCP connection to ``address`` opened from the node's network namespace."""
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(_connect_in, self.node_netns, (address, port), timeout).result()
+        return self.network.connect(address, port, timeout)
 
-    def _add_netns(self, netns: str) -> None:
-        _check(["ip", "netns", "add", netns])
-        self._stack.callback(_check, ["ip", "netns", "delete", netns])
-        _check(["ip", "-n", netns, "link", "set", "lo", "up"])
+    def _http_probe(
+        self, pod: Pod, container: Manifest, action: Manifest, timeout: float
+    ) -> ProbeResult:
+        port = action["port"]
+        if isinstance(port, str):
+            port = next(p["containerPort"] for p in container["ports"] if p["name"] == port)
+        try:
+            with self.connect(pod.address, port, timeout) as connection:
+                connection.sendall(
+                    f"GET {action['path']} HTTP/1.0\r\nHost: {pod.address}\r\n\r\n".encode()
+                )
+                reply = b""
+                while chunk := connection.recv(4096):
+                    reply += chunk
+        except OSError as error:
+            return ProbeResult(passed=False, output=str(error))
+        status = reply.split(b" ", 2)[1:2]
+        passed = bool(status) and status[0].isdigit() and 200 <= int(status[0]) < 400
+        return ProbeResult(passed=passed, output=reply.decode(errors="replace"))
 
-    def _add_pod_network(self, index: int, hosts: str) -> None:
-        pod = self.pods[index]
+    def _add_pod_network(self, pod: Pod, hosts: str) -> None:
         if not _NETNS_HOSTS.exists():
             _NETNS_HOSTS.mkdir()
             self._stack.callback(_remove_if_empty, _NETNS_HOSTS)
-        self._add_netns(pod.netns)
+        self.network.add_netns(pod.netns)
         hosts_dir = _NETNS_HOSTS / pod.netns
         hosts_dir.mkdir()
         self._stack.callback(shutil.rmtree, hosts_dir)
         (hosts_dir / "hosts").write_text(hosts)
-        host_end = f"veth{index}"
+        (hosts_dir / "resolv.conf").write_text(
+            f"nameserver {NODE_ADDRESS}\nsearch {' '.join(self.network.search)}\noptions ndots:5\n"
+        )
+        host_end = f"veth{pod.address.rsplit('.', 1)[1]}"
         pair = ["type", "veth", "peer", "name", "eth0", "netns", pod.netns]
         for command in (
             ["-n", self.node_netns, "link", "add", host_end, *pair],
@@ -235,7 +340,8 @@ class StatefulSetRun:
     def _hosts(self, pod: Pod, service_name: str | None) -> str:
         """The kubelet's hosts file plus what cluster DNS would answer for the other pods.
 
-        Pods have DNS names only when the governing Service exists, is headless and selects them.
+        Pods have DNS names only when the governing Service exists, is headless and selects
+        them; those names also go to the network's DNS server.
         """
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
         services = [
@@ -252,6 +358,7 @@ class StatefulSetRun:
             fqdn = f"{host}.{self._namespace}.svc.{CLUSTER_DOMAIN}"
             alias = f" {other.name}" if other is pod else ""
             lines.append(f"{other.address}\t{fqdn} {host}{alias}")
+            self.network.records[fqdn] = other.address
         if pod not in named:
             lines.append(f"{pod.address}\t{pod.name}")
         return "\n".join(lines) + "\n"
@@ -288,8 +395,9 @@ class StatefulSetRun:
             mode |= 0o440
         path.chmod(mode)
 
-    def _in_pod(self, pod: Pod, argv: Sequence[str]) -> list[str]:
-        """A command line that runs ``argv`` like a container of ``pod``.
+    def _in_pod(self, pod: Pod, argv: Sequence[str], container: str | None = None) -> list[str]:
+        """A command line that runs ``argv`` like container ``container`` (the main one) of
+        ``pod``.
 
         It joins the pod's network namespace (``ip netns exec`` also gives it a private mount
         namespace), mounts a read-only overlay of the machine's root with the mount points
@@ -299,7 +407,9 @@ class StatefulSetRun:
         scratch = self._workdir / "scratch"
         scratch.mkdir(exist_ok=True)
         root, lower = scratch / "root", scratch / "lower"
-        mounts = self.container.get("volumeMounts", [])
+        spec = self.containers[container or self.container["name"]]
+        uid, gid = self._ids[spec["name"]]
+        mounts = spec.get("volumeMounts", [])
         q = shlex.quote
         lines = [
             "set -eu",
@@ -309,6 +419,7 @@ class StatefulSetRun:
             f"mount -t overlay -o {q(f'ro,lowerdir={lower}:/')} pod-root {q(str(root))}",
             *(f"mount --rbind /{name} {q(f'{root}/{name}')}" for name in _KERNEL_DIRS),
             f"mount --bind -o ro /etc/hosts {q(f'{root}/etc/hosts')}",
+            f"mount --bind -o ro /etc/resolv.conf {q(f'{root}/etc/resolv.conf')}",
         ]
         volumes = {volume["name"]: volume for volume in self._pod_spec.get("volumes", [])}
         for mount in mounts:
@@ -328,9 +439,9 @@ class StatefulSetRun:
                     f"{mount['name']}: not a claim, configMap, secret or emptyDir"
                 )
         env = [f"HOSTNAME={pod.name}", f"PATH={IMAGE_PATH}", "HOME=/"]
-        env += [f"{var['name']}={var['value']}" for var in self.container.get("env", [])]
+        env += [f"{var['name']}={var['value']}" for var in spec.get("env", [])]
         lines.append(
-            f"exec chroot {q(str(root))} setpriv --reuid {self._uid} --regid {self._gid}"
+            f"exec chroot {q(str(root))} setpriv --reuid {uid} --regid {gid}"
             f' --clear-groups -- env -i {" ".join(q(item) for item in env)} "$@"'
         )
         return ["ip", "netns", "exec", pod.netns, "/bin/sh", "-c", "\n".join(lines), "pod", *argv]
@@ -353,10 +464,21 @@ class StatefulSetRun:
 
 
 @contextlib.contextmanager
+def run_network(namespace: str = "default") -> Iterator[Network]:
+    """A private network for the pods of namespace ``namespace``; torn down after."""
+    with contextlib.ExitStack() as stack:
+        yield Network(stack, namespace)
+
+
+@contextlib.contextmanager
 def run_stateful_set(
-    objects: Sequence[Manifest], name: str, secret_data: Mapping[str, Mapping[str, str]]
+    objects: Sequence[Manifest],
+    name: str,
+    secret_data: Mapping[str, Mapping[str, str]],
+    network: Network | None = None,
 ) -> Iterator[StatefulSetRun]:
-    """Set up the pods of the StatefulSet ``name`` (not started); tear everything down after.
+    """Set up the pods of the StatefulSet (or Deployment) ``name``, not started, on
+    ``network`` (default: a network of their own); tear everything down after.
 
     ``secret_data`` maps a Secret's name to its keys and values: the Secrets the pods mount
     that are not in ``objects``.
@@ -365,7 +487,13 @@ def run_stateful_set(
         tempfile.TemporaryDirectory(prefix="journal-pods-") as workdir,
         contextlib.ExitStack() as stack,
     ):
-        yield StatefulSetRun(objects, name, secret_data, Path(workdir), stack)
+        if network is None:
+            namespace = next(
+                (o["metadata"].get("namespace") for o in objects if o["metadata"]["name"] == name),
+                None,
+            )
+            network = Network(stack, namespace or "default")
+        yield StatefulSetRun(objects, name, secret_data, Path(workdir), stack, network)
 
 
 def _find(objects: Sequence[Manifest], kind: str, name: str) -> Manifest:
@@ -410,3 +538,49 @@ def _connect_in(netns: str, address: tuple[str, int], timeout: float) -> socket.
 def _remove_if_empty(directory: Path) -> None:
     with contextlib.suppress(OSError):
         directory.rmdir()
+
+
+def _udp_socket_in(netns: str, address: tuple[str, int]) -> socket.socket:
+    """A UDP socket bound in ``netns``; call in a thread of its own (setns is per thread)."""
+    fd = os.open(f"/run/netns/{netns}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _LIBC.setns(fd, _CLONE_NEWNET) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"setns {netns}: {os.strerror(errno)}")
+    finally:
+        os.close(fd)
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(address)
+    return server
+
+
+def _serve_dns(server: socket.socket, records: Mapping[str, str]) -> None:
+    """Answer A queries for ``records`` (TTL 1 s), NXDOMAIN for other names, until closed."""
+    server.settimeout(0.2)
+    while server.fileno() >= 0:
+        try:
+            query, client = server.recvfrom(1500)
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        with contextlib.suppress(Exception):
+            server.sendto(_dns_answer(query, records), client)
+
+
+def _dns_answer(query: bytes, records: Mapping[str, str]) -> bytes:
+    """The reply to one DNS query (its first question only)."""
+    (ident,) = struct.unpack("!H", query[:2])
+    labels, offset = [], 12
+    while length := query[offset]:
+        labels.append(query[offset + 1 : offset + 1 + length].decode().lower())
+        offset += 1 + length
+    qtype, _ = struct.unpack("!HH", query[offset + 1 : offset + 5])
+    question = query[12 : offset + 5]
+    address = records.get(".".join(labels))
+    answers = b""
+    if address is not None and qtype == 1:
+        answers = struct.pack("!HHHIH", 0xC00C, 1, 1, 1, 4) + socket.inet_aton(address)
+    rcode = 0 if address is not None else 3
+    header = struct.pack("!HHHHHH", ident, 0x8180 | rcode, 1, 1 if answers else 0, 0, 0)
+    return header + question + answers

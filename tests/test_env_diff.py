@@ -59,8 +59,11 @@ def test_dev_to_prod_names_replicas_storage_tls_and_namespace(
         "Ingress/frontend-ingress  spec.tls: (absent) → "
         "[{hosts: [journal.example.com], secretName: journal-tls}]"
     ) in lines
-    assert re.fullmatch(r"\d+ changed, 0 only in dev, 1 only in prod, \d+ identical", lines[-1])
-    assert "+ NetworkPolicy/frontend-ingress-acme-solver  only in prod" in lines  # TLS brings it
+    # TLS brings the solver policy; Redis failover the proxy and its policies (9 objects).
+    assert re.fullmatch(r"\d+ changed, 0 only in dev, 10 only in prod, \d+ identical", lines[-1])
+    assert "+ NetworkPolicy/frontend-ingress-acme-solver  only in prod" in lines
+    assert "+ Deployment/redis-proxy  only in prod" in lines
+    assert "+ NetworkPolicy/redis-sentinel  only in prod" in lines
 
 
 def test_identical_environments_print_no_differences(

@@ -33,9 +33,11 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
     assert (ROOT / "constructs" / "journal_k8s" / "py.typed").is_file()
     assert set(journal_k8s.__all__) == {
         "CONFIG_HASH_ANNOTATION",
+        "DEFAULT_PROXY_IMAGE",
         "ApiFrontend",
         "Backend",
         "ExistingSecret",
+        "Failover",
         "IngressTls",
         "JournalService",
         "PathIngress",

@@ -12,6 +12,7 @@ or by container port name, TCP by default.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -199,21 +200,50 @@ def env(request: pytest.FixtureRequest, manifests: dict[str, list[Manifest]]) ->
 
 
 def redis_pods(env: World) -> list[Pod]:
-    return [pod for name, pod in env.pods.items() if name.startswith("redis-")]
+    return [pod for name, pod in env.pods.items() if re.fullmatch(r"redis-\d+", name)]
+
+
+def proxies(env: World) -> list[str]:
+    """The HAProxy pod of Redis failover, where the environment turns it on."""
+    return ["redis-proxy"] if env.environment.values.redis.failover else []
 
 
 def test_pods_and_policies_are_found(env: World) -> None:
     replicas = len(redis_pods(env))
-    assert sorted(env.pods) == ["fileserver", "frontend", *(f"redis-{i}" for i in range(replicas))]
+    assert sorted(env.pods) == [
+        "fileserver",
+        "frontend",
+        *(f"redis-{i}" for i in range(replicas)),
+        *proxies(env),
+    ]
     assert replicas == env.environment.values.redis.replicas
     assert all(p["metadata"]["namespace"] == env.namespace for p in env.cluster.policies)
+    assert bool(proxies(env)) == (env.environment.name == "prod")
 
 
-def test_only_the_frontend_and_redis_reach_redis(env: World) -> None:
+def test_only_the_frontend_the_proxy_and_redis_reach_redis(env: World) -> None:
     everyone = [*env.pods.values(), *env.outsiders]
     for redis in redis_pods(env):
         reach = {pod.name for pod in everyone if env.cluster.allows(pod, redis, 6379)}
-        assert reach == {"frontend", *(pod.name for pod in redis_pods(env))}, redis.name
+        assert reach == {"frontend", *proxies(env), *(p.name for p in redis_pods(env))}, redis.name
+
+
+def test_only_redis_pods_reach_the_sentinels(env: World) -> None:
+    everyone = [*env.pods.values(), *env.outsiders]
+    for redis in redis_pods(env):
+        reach = {pod.name for pod in everyone if env.cluster.allows(pod, redis, 26379)}
+        expected = {p.name for p in redis_pods(env)} if proxies(env) else set()
+        assert reach == expected, redis.name
+
+
+def test_only_the_frontend_reaches_the_proxy(manifests: dict[str, list[Manifest]]) -> None:
+    env = world(manifests["prod"], "prod")  # the environment with Redis failover
+    everyone = [*env.pods.values(), *env.outsiders]
+    proxy = env.pods["redis-proxy"]
+    assert {pod.name for pod in everyone if env.cluster.allows(pod, proxy, 6379)} == {"frontend"}
+    assert not any(env.cluster.allows(pod, proxy, 8404) for pod in everyone)
+    assert all(env.cluster.allows(proxy, redis, 6379) for redis in redis_pods(env))
+    assert not any(env.cluster.allows(proxy, redis, 26379) for redis in redis_pods(env))
 
 
 def test_fails_static_server_reaching_redis(env: World) -> None:

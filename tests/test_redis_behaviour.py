@@ -31,6 +31,8 @@ REPLICAS = 3
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 PACKAGES = {
     "redis-server": "redis-server",
+    "redis-sentinel": "redis-sentinel",
+    "haproxy": "haproxy",
     "redis-cli": "redis-tools",
     "ip": "iproute2",
     "setpriv": "util-linux",

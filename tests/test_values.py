@@ -40,6 +40,8 @@ def test_the_three_environments_differ_where_decided() -> None:
     assert dev.ingress.tls is None and prod.ingress.tls is not None
     assert prod.redis.storage.size == "50Gi" and prod.redis.storage.storage_class == "ssd"
     assert staging.frontend.image == prod.frontend.image  # inherited from _base.yaml
+    assert dev.redis.failover is None and staging.redis.failover is None
+    assert prod.redis.failover is not None and prod.redis.failover.min_replicas_to_write == 1
 
 
 def test_base_is_a_layer_not_an_environment() -> None:
@@ -87,6 +89,19 @@ def test_overlay_merges_deeply(environments: Path) -> None:
         (
             "frontend:\n  image: {tag: latest}\n",
             "dev.yaml:2: frontend.image.tag: 'latest' is not allowed: a pinned tag",
+        ),
+        (
+            "redis:\n  replicas: 1\n  failover: {}\n",
+            "dev.yaml:3: redis.failover: {} is not allowed: Value error, failover needs "
+            "replicas >= 3",
+        ),
+        (
+            "redis:\n  replicas: 3\n  failover: {minReplicasToWrite: -1}\n",
+            "dev.yaml:3: redis.failover.minReplicasToWrite: -1 is not allowed",
+        ),
+        (
+            "redis:\n  replicas: 3\n  failover: {quorum: 2}\n",
+            "dev.yaml:3: redis.failover.quorum: unknown key",
         ),
         (
             "ingress: {tls: {secretName: 3}}\n",

@@ -7,7 +7,17 @@ from ._pod import (
     restricted_container_security,
     restricted_pod_security,
 )
-from ._types import Backend, ExistingSecret, IngressTls, PodOptions, Quota, Resources, Workload
+from ._types import (
+    DEFAULT_PROXY_IMAGE,
+    Backend,
+    ExistingSecret,
+    Failover,
+    IngressTls,
+    PodOptions,
+    Quota,
+    Resources,
+    Workload,
+)
 from .api_frontend import ApiFrontend
 from .journal_service import JournalService
 from .path_ingress import PathIngress
@@ -19,9 +29,11 @@ from .static_site import StaticSite
 
 __all__ = [
     "CONFIG_HASH_ANNOTATION",
+    "DEFAULT_PROXY_IMAGE",
     "ApiFrontend",
     "Backend",
     "ExistingSecret",
+    "Failover",
     "IngressTls",
     "JournalService",
     "PathIngress",

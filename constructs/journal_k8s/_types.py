@@ -354,3 +354,101 @@ def _check_new_names(argument: str, new: Sequence[str], own: Sequence[str]) -> N
                 f"(its own: {sorted(own)}), or it is given twice"
             )
         taken.add(name)
+
+
+DEFAULT_PROXY_IMAGE = "haproxy:2.6.12-alpine"
+"""HAProxy 2.6 (LTS) on Alpine, pinned; its ``haproxy`` user is uid 99, gid 99."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Failover:
+    """Automatic failover of a ``Redis``: Redis Sentinel in every pod, HAProxy in front.
+
+    A sentinel runs beside each Redis server; when ``quorum`` of them find the master
+    unreachable for ``down_after_ms``, they promote the best replica and repoint the others.
+    The write Service then selects HAProxy pods that send every connection to the one server
+    whose ``INFO replication`` says ``role:master``.
+
+    Args:
+        quorum: sentinels that must agree the master is down before a failover starts (the
+            failover itself also needs a majority of all sentinels). Default: a majority of
+            the Redis pods.
+        down_after_ms: milliseconds without a valid reply before a sentinel deems the
+            master down. Lower fails over sooner, and on shorter hiccups. Default: 5000.
+        failover_timeout_ms: Sentinel's ``failover-timeout``: how long a failover may take
+            before another sentinel retries it (after twice this). Default: 20000.
+        min_replicas_to_write: the master refuses writes (``NOREPLICAS``) unless this many
+            replicas are connected with a lag of at most ``min_replicas_max_lag`` seconds.
+            It bounds the writes a master cut off from its replicas can accept (and lose at
+            the next failover) to ``min_replicas_max_lag`` seconds' worth, at the price of
+            refusing every write while fewer replicas are up. 0 turns it off. Default: 1.
+        min_replicas_max_lag: seconds; see ``min_replicas_to_write``. Default: 10.
+        check_interval_ms: how often HAProxy checks each Redis server's role. Default: 1000.
+        proxy_replicas: HAProxy pods behind the write Service. Default: 2.
+        proxy_image: HAProxy's image, 2.6 or later. Default: ``DEFAULT_PROXY_IMAGE``.
+        proxy_resources: CPU and memory of each HAProxy pod. Default: 200m, 128Mi.
+        sentinel_resources: CPU and memory of each sentinel container. Default: 100m, 64Mi.
+        cluster_domain: the cluster's DNS domain; HAProxy resolves the Redis pods by
+            fully qualified name. Default: ``"cluster.local"``.
+    """
+
+    quorum: int | None = None
+    down_after_ms: int = 5000
+    failover_timeout_ms: int = 20000
+    min_replicas_to_write: int = 1
+    min_replicas_max_lag: int = 10
+    check_interval_ms: int = 1000
+    proxy_replicas: int = 2
+    proxy_image: str = DEFAULT_PROXY_IMAGE
+    proxy_resources: Resources = field(
+        default_factory=lambda: Resources(cpu="200m", memory="128Mi")
+    )
+    sentinel_resources: Resources = field(
+        default_factory=lambda: Resources(cpu="100m", memory="64Mi")
+    )
+    cluster_domain: str = "cluster.local"
+
+    def __post_init__(self) -> None:
+        if self.quorum is not None:
+            check_positive("failover quorum", self.quorum)
+        check_positive("failover down_after_ms", self.down_after_ms, minimum=100)
+        check_positive("failover failover_timeout_ms", self.failover_timeout_ms, minimum=1000)
+        check_positive("failover min_replicas_to_write", self.min_replicas_to_write, minimum=0)
+        check_positive("failover min_replicas_max_lag", self.min_replicas_max_lag)
+        check_positive("failover check_interval_ms", self.check_interval_ms, minimum=100)
+        check_positive("failover proxy_replicas", self.proxy_replicas)
+        check_image("failover proxy_image", self.proxy_image)
+        for argument, resources in (
+            ("failover proxy_resources", self.proxy_resources),
+            ("failover sentinel_resources", self.sentinel_resources),
+        ):
+            if not isinstance(resources, Resources):
+                raise TypeError(
+                    f"{argument}={resources!r} is not allowed: expected journal_k8s.Resources"
+                )
+        check_dns_subdomain("failover cluster_domain", self.cluster_domain)
+
+    def check_against(self, replicas: int) -> int:
+        """The quorum for ``replicas`` Redis pods.
+
+        Raises:
+            ValueError: too few pods for a failover, or a setting they cannot meet.
+        """
+        if replicas < 3:
+            raise ValueError(
+                f"replicas={replicas} is not allowed with failover: expected at least 3 (a "
+                "majority of the sentinels must survive the loss of the master's pod)"
+            )
+        if self.min_replicas_to_write > replicas - 1:
+            raise ValueError(
+                f"failover min_replicas_to_write={self.min_replicas_to_write} is not allowed "
+                f"with replicas={replicas}: expected 0..{replicas - 1} (the master would "
+                "refuse every write)"
+            )
+        quorum = replicas // 2 + 1 if self.quorum is None else self.quorum
+        if quorum > replicas:
+            raise ValueError(
+                f"failover quorum={quorum} is not allowed with replicas={replicas}: expected "
+                f"1..{replicas} (one sentinel per Redis pod)"
+            )
+        return quorum

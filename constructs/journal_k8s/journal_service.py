@@ -5,7 +5,14 @@ from __future__ import annotations
 from constructs import Construct
 
 from . import api_frontend, redis, static_site
-from ._types import ExistingSecret, IngressTls, PodOptions, Resources, check_service_name
+from ._types import (
+    ExistingSecret,
+    Failover,
+    IngressTls,
+    PodOptions,
+    Resources,
+    check_service_name,
+)
 from .api_frontend import ApiFrontend
 from .path_ingress import PathIngress
 from .path_route import PathRoute
@@ -41,6 +48,8 @@ class JournalService(Construct):
         redis_storage_class: StorageClass of the Redis volumes. Default: the cluster's.
         redis_password: the existing Secret key with the Redis password.
             Default: ``redis-passwd`` / ``passwd``.
+        redis_failover: Redis Sentinel failover with HAProxy behind the write Service
+            (see ``Redis``). Default: none, pod 0 is the master.
         ingress_class: the ``ingressClassName``. Default: ``"nginx"``.
         host: the public host name. Default: every host.
         tls: TLS for ``host``. Default: plain HTTP.
@@ -76,6 +85,7 @@ class JournalService(Construct):
         redis_storage: str = "10Gi",
         redis_storage_class: str | None = None,
         redis_password: ExistingSecret | None = None,
+        redis_failover: Failover | None = None,
         ingress_class: str = "nginx",
         host: str | None = None,
         tls: IngressTls | None = None,
@@ -101,6 +111,7 @@ class JournalService(Construct):
             storage=redis_storage,
             storage_class=redis_storage_class,
             password=redis_password,
+            failover=redis_failover,
         )
         """The Redis tier."""
         self.api = ApiFrontend(

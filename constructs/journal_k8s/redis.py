@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import cdk8s
@@ -9,10 +10,12 @@ import cdk8s_plus_27 as kplus
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from . import _bulk, _network, _pod
+from . import _bulk, _network, _pod, _redis_proxy, _sentinel
+from ._network import Pods
 from ._peers import SelectablePods, lookup, pods_of
 from ._types import (
     ExistingSecret,
+    Failover,
     PodOptions,
     Resources,
     check_dns_subdomain,
@@ -32,6 +35,7 @@ RUN_DIR = "/run/redis"
 DATA_DIR = "/data"
 _UID, _GID = 999, 1000
 _ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany")
+_SENTINEL_SCRIPTS = ("sentinel.sh", "sentinel-probe.sh")
 
 REDIS_CONF = f"""\
 # Shared by every Redis pod; the launch script adds the password and the replication line.
@@ -106,8 +110,10 @@ class Redis(SelectablePods):
     """A Redis StatefulSet: pod 0 is the master, the other pods are read-only replicas.
 
     Reads go to the read Service (every ready pod), writes to the write Service (pod 0
-    only). The password comes from an existing Secret and never reaches a command line,
-    the manifests or the snapshots. It is a ``kplus.IPodSelector`` and network peer.
+    only). With ``failover``, Redis Sentinel picks the master and the write Service selects
+    HAProxy pods that follow it. The password comes from an existing Secret and never
+    reaches a command line, the manifests or the snapshots. It is a ``kplus.IPodSelector``
+    and network peer (of the Redis pods; ``allow_from`` also opens the HAProxy pods).
 
     Args:
         scope: the parent construct.
@@ -125,6 +131,10 @@ class Redis(SelectablePods):
         resources: CPU and memory of each pod. Default: 500m, 512Mi (limits equal requests).
         pod: typed additions to the pods (tolerations, node selector, sidecars, …).
             Default: none.
+        failover: automatic failover (``Failover``): a Redis Sentinel beside every Redis
+            server and HAProxy pods behind the write Service, which follow whichever pod is
+            the master. Needs 3 or more replicas and a chart namespace. Default: ``None``,
+            pod 0 is the master for ever and the write Service selects it.
     """
 
     def __init__(
@@ -141,6 +151,7 @@ class Redis(SelectablePods):
         access_mode: str = "ReadWriteOnce",
         resources: Resources | None = None,
         pod: PodOptions | None = None,
+        failover: Failover | None = None,
     ) -> None:
         check_service_name("name", name, max_length=52)
         super().__init__(scope, id, name=name)
@@ -153,6 +164,14 @@ class Redis(SelectablePods):
                 f"access_mode={access_mode!r} is not allowed: expected one of {_ACCESS_MODES}"
             )
         check_image("image", image)
+        self._image = image
+        if failover is not None and not isinstance(failover, Failover):
+            raise TypeError(
+                f"failover={failover!r} is not allowed: expected journal_k8s.Failover or None"
+            )
+        self.failover = failover
+        """The failover settings, or ``None`` (pod 0 is the master for ever)."""
+        quorum = failover.check_against(replicas) if failover is not None else 0
         self.password = password or ExistingSecret(name="redis-passwd", key="passwd")
         """The Secret key that holds the Redis password."""
         resources = resources or Resources(cpu="500m", memory="512Mi")
@@ -162,25 +181,39 @@ class Redis(SelectablePods):
         self.read_host = name
         """The read Service's host name (every ready pod), inside the namespace."""
         self.write_host = f"{name}-write"
-        """The write Service's host name (pod 0, the master, only), inside the namespace."""
+        """The write Service's host name (the master only), inside the namespace."""
         self.port = PORT
         """The Redis port of every Service."""
         self.master_host = f"{name}-0.{self.headless_service_name}"
-        """The master's per-pod DNS name, resolvable inside the namespace."""
+        """Pod 0's DNS name, inside the namespace: the master's (with failover, the first one's)."""
+        self.proxy_name = f"{name}-proxy"
+        """With failover, the HAProxy Deployment's name (the write Service's pods)."""
         self._allowed: set[str] = set()
         self._password_secret: kplus.ISecret | None = None
         labels = _pod.object_labels(name, "storage")
 
-        files = {
-            "launch.sh": launch_script(
-                master_host=self.master_host, password_file=self.password.key
-            ),
-            "probe.sh": PROBE_SH,
-            "redis.conf": REDIS_CONF,
-        }
-        write_selector = {**self._pod_labels, "statefulset.kubernetes.io/pod-name": f"{name}-0"}
+        if failover is None:
+            files = {
+                "launch.sh": launch_script(
+                    master_host=self.master_host, password_file=self.password.key
+                ),
+                "probe.sh": PROBE_SH,
+                "redis.conf": REDIS_CONF,
+            }
+            write_selector = {
+                **self._pod_labels,
+                "statefulset.kubernetes.io/pod-name": f"{name}-0",
+            }
+        else:
+            files = self._failover_files(failover, quorum)
+            write_selector = _pod.selector_labels(self.proxy_name)
         own_pods = k8s.LabelSelector(match_labels=dict(self._pod_labels))
         peers = [k8s.NetworkPolicyPeer(pod_selector=own_pods)]
+        pod_options = pod or PodOptions()
+        if failover is not None:
+            pod_options = dataclasses.replace(
+                pod_options, sidecars=[self._sentinel(failover), *pod_options.sidecars]
+            )
         self._namespace = _bulk.define(
             self,
             {
@@ -198,7 +231,7 @@ class Redis(SelectablePods):
                         pod_management_policy="OrderedReady",
                         selector=own_pods,
                         template=self._pod_template(
-                            image, resources, labels, _pod.content_hash(files), pod or PodOptions()
+                            image, resources, labels, _pod.content_hash(files), pod_options
                         ),
                         volume_claim_templates=[
                             k8s.KubePersistentVolumeClaimProps(
@@ -231,6 +264,7 @@ class Redis(SelectablePods):
                     port=PORT,
                     labels=labels,
                 ),
+                **(self._failover_objects(failover, own_pods) if failover else {}),
             },
         )
 
@@ -259,6 +293,17 @@ class Redis(SelectablePods):
         return _bulk.api_object(self, "Config")
 
     @property
+    def proxy_deployment(self) -> cdk8s.ApiObject:
+        """With failover, the HAProxy Deployment (construct id ``ProxyDeployment``).
+
+        Raises:
+            ValueError: the Redis has no failover.
+        """
+        if self.failover is None:
+            raise ValueError(f"Redis {self.node.path} has no failover, hence no proxy")
+        return _bulk.api_object(self, "ProxyDeployment")
+
+    @property
     def headless_service(self) -> cdk8s.ApiObject:
         """The governing headless Service (construct id ``Headless``)."""
         return _bulk.api_object(self, "Headless")
@@ -270,7 +315,8 @@ class Redis(SelectablePods):
 
     @property
     def write_service(self) -> cdk8s.ApiObject:
-        """The write Service to pod 0 (construct id ``WriteService``)."""
+        """The write Service (construct id ``WriteService``): to pod 0, or with failover to
+        the HAProxy pods."""
         return _bulk.api_object(self, "WriteService")
 
     def hosts(self, seen_from: str | None, *, cluster_domain: str | None = None) -> tuple[str, str]:
@@ -328,10 +374,32 @@ class Redis(SelectablePods):
             port=PORT,
             labels=labels,
         )
+        own_objects = {f"AllowFrom-{client.name}": ingress}
+        client_objects = {f"AllowTo-{self._name}": egress}
+        if self.failover is not None:
+            proxy = Pods(
+                self.proxy_name, self, own.namespace, _pod.selector_labels(self.proxy_name)
+            )
+            own_objects[f"ProxyAllowFrom-{client.name}"] = _network.allow(
+                direction="Ingress",
+                name=f"{self.proxy_name}-from-{client.name}",
+                pods=proxy.selector(),
+                peers=[client.peer(seen_from=proxy)],
+                port=PORT,
+                labels=labels,
+            )
+            client_objects[f"AllowTo-{self.proxy_name}"] = _network.allow(
+                direction="Egress",
+                name=f"{client.name}-to-{self.proxy_name}",
+                pods=client.selector(),
+                peers=[proxy.peer(seen_from=client)],
+                port=PORT,
+                labels=labels,
+            )
         _bulk.define(
             self,
-            {f"AllowFrom-{client.name}": ingress},
-            elsewhere=[(client.scope, f"AllowTo-{self._name}", egress)],
+            own_objects,
+            elsewhere=[(client.scope, id, body) for id, body in client_objects.items()],
         )
         self._allowed.add(client.key)
 
@@ -436,15 +504,154 @@ class Redis(SelectablePods):
                             k8s.KeyToPath(key="launch.sh", path="launch.sh", mode=0o555),
                             k8s.KeyToPath(key="probe.sh", path="probe.sh", mode=0o555),
                             k8s.KeyToPath(key="redis.conf", path="redis.conf"),
+                            *(
+                                k8s.KeyToPath(key=script, path=script, mode=0o555)
+                                for script in _SENTINEL_SCRIPTS
+                                if self.failover is not None
+                            ),
                         ],
                     ),
                 ),
                 _pod.secret_volume("password", self.password),
-                k8s.Volume(
-                    name="run",
-                    empty_dir=k8s.EmptyDirVolumeSource(
-                        medium="Memory", size_limit=_bulk.quantity("1Mi")
-                    ),
+                *(
+                    k8s.Volume(
+                        name=volume,
+                        empty_dir=k8s.EmptyDirVolumeSource(
+                            medium="Memory", size_limit=_bulk.quantity("1Mi")
+                        ),
+                    )
+                    for volume in ("run", "sentinel")
+                    if volume == "run" or self.failover is not None
                 ),
             ],
         )
+
+    def _failover_files(self, failover: Failover, quorum: int) -> dict[str, str]:
+        """The ConfigMap's files in failover mode: both launch scripts and both probes."""
+        peers = [f"{self._name}-{i}.{self.headless_service_name}" for i in range(self._replicas)]
+        password_path = f"{PASSWORD_DIR}/{self.password.key}"
+        return {
+            "launch.sh": _sentinel.redis_launch_script(
+                master_set=self._name,
+                peers=peers,
+                domain=self.headless_service_name,
+                password_path=password_path,
+                config_dir=CONFIG_DIR,
+                run_dir=RUN_DIR,
+                failover_timeout_ms=failover.failover_timeout_ms,
+            ),
+            "probe.sh": PROBE_SH,
+            "redis.conf": _sentinel.redis_conf(
+                REDIS_CONF,
+                min_replicas_to_write=failover.min_replicas_to_write,
+                min_replicas_max_lag=failover.min_replicas_max_lag,
+            ),
+            "sentinel.sh": _sentinel.sentinel_launch_script(
+                master_set=self._name,
+                peers=peers,
+                domain=self.headless_service_name,
+                password_path=password_path,
+                quorum=quorum,
+                down_after_ms=failover.down_after_ms,
+                failover_timeout_ms=failover.failover_timeout_ms,
+            ),
+            "sentinel-probe.sh": _sentinel.sentinel_probe_script(
+                master_set=self._name, password_dir=PASSWORD_DIR
+            ),
+        }
+
+    def _sentinel(self, failover: Failover) -> k8s.Container:
+        """The sentinel container of every Redis pod."""
+
+        def probe(mode: str, *, period: int, failures: int) -> k8s.Probe:
+            return k8s.Probe(
+                exec=k8s.ExecAction(
+                    command=[
+                        "/bin/sh",
+                        f"{CONFIG_DIR}/sentinel-probe.sh",
+                        self.password.key,
+                        mode,
+                    ]
+                ),
+                period_seconds=period,
+                timeout_seconds=3,
+                failure_threshold=failures,
+            )
+
+        return k8s.Container(
+            name="sentinel",
+            image=self._image,
+            image_pull_policy="IfNotPresent",
+            command=["/bin/sh", f"{CONFIG_DIR}/sentinel.sh"],
+            ports=[_pod.tcp_port("sentinel", _sentinel.SENTINEL_PORT)],
+            resources=_pod.resources(failover.sentinel_resources),
+            security_context=_pod.restricted_container_security(),
+            liveness_probe=probe("alive", period=10, failures=6),
+            readiness_probe=probe("ready", period=5, failures=2),
+            volume_mounts=[
+                k8s.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
+                k8s.VolumeMount(name="password", mount_path=PASSWORD_DIR, read_only=True),
+                k8s.VolumeMount(name="sentinel", mount_path=_sentinel.SENTINEL_DIR),
+            ],
+        )
+
+    def _failover_objects(
+        self, failover: Failover, own_pods: k8s.LabelSelector
+    ) -> dict[str, _bulk.Struct]:
+        """HAProxy (ConfigMap, Deployment, budget) and the sentinel and proxy policies."""
+        namespace = self.namespace
+        if namespace is None:
+            raise ValueError(
+                f"failover={failover!r} is not allowed for Redis {self.node.path}: its chart "
+                "sets no namespace, and HAProxy resolves the Redis pods by fully qualified "
+                "name; give the chart a namespace"
+            )
+        suffix = f"{self.headless_service_name}.{namespace}.svc.{failover.cluster_domain}"
+        servers = [
+            (f"{self._name}-{i}", f"{self._name}-{i}.{suffix}") for i in range(self._replicas)
+        ]
+        labels = _pod.object_labels(self._name, "storage")
+        proxy_pods = k8s.LabelSelector(match_labels=_pod.selector_labels(self.proxy_name))
+        sentinels = [k8s.NetworkPolicyPeer(pod_selector=own_pods)]
+        return {
+            **_redis_proxy.proxy_objects(
+                name=self.proxy_name,
+                port=PORT,
+                servers=servers,
+                password_secret=self.password.name,
+                password_key=self.password.key,
+                failover=failover,
+            ),
+            "SentinelPolicy": _network.allow(
+                direction="Ingress",
+                name=f"{self._name}-sentinel",
+                pods=own_pods,
+                peers=sentinels,
+                port=_sentinel.SENTINEL_PORT,
+                labels=labels,
+            ),
+            "SentinelEgressPolicy": _network.allow(
+                direction="Egress",
+                name=f"{self._name}-sentinel-peers",
+                pods=own_pods,
+                peers=sentinels,
+                port=_sentinel.SENTINEL_PORT,
+                labels=labels,
+            ),
+            "ProxyPolicy": _network.allow(
+                direction="Ingress",
+                name=f"{self._name}-from-{self.proxy_name}",
+                pods=own_pods,
+                peers=[k8s.NetworkPolicyPeer(pod_selector=proxy_pods)],
+                port=PORT,
+                labels=labels,
+            ),
+            "ProxyEgressPolicy": _network.allow(
+                direction="Egress",
+                name=f"{self.proxy_name}-to-{self._name}",
+                pods=proxy_pods,
+                peers=[k8s.NetworkPolicyPeer(pod_selector=own_pods)],
+                port=PORT,
+                labels=labels,
+            ),
+        }

@@ -162,6 +162,19 @@ class SecretKey(_Values):
     key: Annotated[str, Field(pattern=SECRET_KEY, max_length=253)]
 
 
+class RedisFailover(_Values):
+    """Sentinel failover, HAProxy behind the write Service (``journal_k8s.Failover``);
+    an unset key keeps the library's default."""
+
+    down_after_ms: Annotated[int, Field(ge=100)] | None = None
+    failover_timeout_ms: Annotated[int, Field(ge=1000)] | None = None
+    min_replicas_to_write: Annotated[int, Field(ge=0)] | None = None
+    min_replicas_max_lag: Annotated[int, Field(ge=1)] | None = None
+    proxy_replicas: Replicas | None = None
+    proxy_image: Image | None = None
+    proxy_resources: Resources | None = None
+
+
 class Redis(_Values):
     """The Redis tier."""
 
@@ -170,6 +183,15 @@ class Redis(_Values):
     resources: Resources
     storage: Storage
     password_secret: SecretKey
+    failover: RedisFailover | None = None
+    """Automatic failover; ``null`` (the default) keeps pod 0 the master."""
+
+    @field_validator("failover")
+    @classmethod
+    def _enough_pods(cls, failover: RedisFailover | None, info: ValidationInfo) -> Any:
+        if failover is not None and info.data.get("replicas", 3) < 3:
+            raise ValueError("failover needs replicas >= 3 (a majority of sentinels must survive)")
+        return failover
 
 
 class Tls(_Values):
