@@ -91,9 +91,9 @@ def test_overlay_merges_deeply(environments: Path) -> None:
             "dev.yaml:2: frontend.image.tag: 'latest' is not allowed: a pinned tag",
         ),
         (
+            "namespace: journal-dev\nquota: {cpu: '4', memory: 4Gi, storage: 5Gi, pods: 10}\n"
             "redis:\n  replicas: 1\n  failover: {}\n",
-            "dev.yaml:3: redis.failover: {} is not allowed: Value error, failover needs "
-            "replicas >= 3",
+            "dev.yaml:5: redis.failover: {} is not allowed: failover needs replicas >= 3",
         ),
         (
             "redis:\n  replicas: 3\n  failover: {minReplicasToWrite: -1}\n",

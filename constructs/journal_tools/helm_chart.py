@@ -436,7 +436,8 @@ def _observed(tree: Tree | None, samples: list[Any], key: str = "") -> dict[str,
 
 
 def _sampled(key: str, samples: list[Any]) -> dict[str, Any]:
-    """A derived value's schema: its grammar when ``key`` is known, else its observed shape.
+    """A derived value's schema: its grammar when ``key`` is known, else its observed shape,
+    down to leaves that may only take the values the environments produce.
 
     Mappings and lists are described down to their leaves (keys required where every sample
     has them, no others), so a derived value carries the constraints of what it derives from.
@@ -460,7 +461,10 @@ def _sampled(key: str, samples: list[Any]) -> dict[str, Any]:
         items = [item for sample in samples for item in sample]
         return {"type": "array", "items": _sampled(key, items)} if items else {"type": "array"}
     types = sorted({_JSON_TYPES[type(sample)] for sample in samples})
-    return {"type": types[0] if len(types) == 1 else types}
+    schema = {"type": types[0] if len(types) == 1 else types}
+    # A value the constructs compute and no values key feeds (a script, a probe, a port):
+    # only what the constructs produce for some environment is allowed.
+    return {**schema, "enum": list(dict.fromkeys(samples))} if samples else schema
 
 
 class _Planner:
