@@ -589,9 +589,9 @@ def test_every_quantity_key_of_the_schema_is_checked(
             in_schema.add(".".join(key))
     assert in_schema == {key for keys in QUANTITY_KEYS.values() for key in keys}
     checks = (exported[0] / "templates" / helm_chart.QUANTITY_CHECKS).read_text()
-    for kind, keys in QUANTITY_KEYS.items():
-        for key in keys:
-            assert f'"{key}" . "{KINDS[kind].text}" $bounds{kind.capitalize()}' in checks
+    for kind, names in QUANTITY_KEYS.items():
+        for name in names:
+            assert f'"{name}" . "{KINDS[kind].text}" $bounds{kind.capitalize()}' in checks
 
 
 @pytest.mark.parametrize(
@@ -610,7 +610,12 @@ def test_template_refuses_quantities_out_of_bounds(
     with pytest.raises(ValueError, match="out of range"):
         grammar.check_quantity(value, KINDS[kind], whole=kind != "cpu")
     chart_dir = exported[0]
-    values = ["-f", chart_dir / "values-prod.yaml", "--set-string", f"{key}={value}"]
+    values: list[str | Path] = [
+        "-f",
+        chart_dir / "values-prod.yaml",
+        "--set-string",
+        f"{key}={value}",
+    ]
     result = run_helm(helm, "template", "journal", chart_dir, *values)
     assert result.returncode != 0, f"{key}={value}: helm rendered it"
     message = f"{key}: '{value}' is not allowed: out of range: allowed {KINDS[kind].text}"
@@ -625,6 +630,6 @@ def test_template_accepts_quantities_at_the_bounds(
     for value in AT_THE_BOUNDS[kind]:
         grammar.check_quantity(value, KINDS[kind], whole=kind != "cpu")
         settings = ",".join(f"{key}={value}" for key in QUANTITY_KEYS[kind])
-        values = ["-f", chart_dir / "values-prod.yaml", "--set-string", settings]
+        values: list[str | Path] = ["-f", chart_dir / "values-prod.yaml", "--set-string", settings]
         result = run_helm(helm, "template", "journal", chart_dir, *values)
         assert result.returncode == 0, f"{settings}: {result.stderr}"

@@ -32,8 +32,15 @@ the environment model (``EnvironmentValues``, with its patterns and bounds) cut 
 keys used, plus ``derived`` and ``objects``: a derived value gets the grammar of what it is
 derived from (``DERIVED_SCHEMAS``, by key), mappings and lists are closed down to their
 leaves, other leaves get their observed type; unknown keys are refused. The quantity
-patterns are in the schema, their numeric bounds (memory from 1Mi, …) are not: JSON Schema
-cannot compare quantities, so those are checked by the Python values only.
+patterns are in the schema; their bounds (``grammar.Bounds``: memory from 1Mi, …), which JSON
+Schema cannot compare, are checked by ``templates/quantities.yaml``: for each quantity key the
+templates read (``values.quantity_keys``), a render out of bounds fails with the key, the value
+and the range, as the Python values say them. The comparison is exact (``_quantities.tpl``:
+decimal digits compared as text, no floating point), so chart and Python agree on every
+quantity; a test holds them to it on thousands of samples. A pattern per range was the other
+way, and no exact one is small: an exponent takes any of 1,999 values (``e-999`` … ``e999``)
+and a number any count of leading zeros (``0.0…01e999`` is a CPU quantity), so it would need
+a branch per exponent.
 ``values.yaml`` is empty on purpose: defaults from one environment would silently fill the
 keys another environment leaves out, so every render names its values file (the schema
 refuses a render without one).
