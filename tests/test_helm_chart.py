@@ -633,3 +633,36 @@ def test_template_accepts_quantities_at_the_bounds(
         values: list[str | Path] = ["-f", chart_dir / "values-prod.yaml", "--set-string", settings]
         result = run_helm(helm, "template", "journal", chart_dir, *values)
         assert result.returncode == 0, f"{settings}: {result.stderr}"
+
+
+def test_a_quantity_key_of_some_environments_only_is_checked_where_it_is_set(
+    helm: Path, build: synth.Builder, tmp_path: Path
+) -> None:
+    """Two environments with failover give its proxy different resources; the others have
+    no such key."""
+    folder = shutil.copytree(ROOT / "environments", tmp_path / "environments")
+    prod = folder / "prod.yaml"
+    prod.write_text(
+        prod.read_text().replace(
+            "    minReplicasToWrite: 1\n",
+            "    minReplicasToWrite: 1\n    proxyResources: {cpu: 200m, memory: 96Mi}\n",
+        )
+    )
+    (folder / "qa.yaml").write_text(
+        "namespace: journal-qa\n"
+        "redis: {failover: {proxyResources: {cpu: 300m, memory: 128Mi}}}\n"
+        "ingress: {host: journal.qa.example.com}\n"
+        "quota: {cpu: '8', memory: 8Gi, storage: 40Gi, pods: 15}\n"
+    )
+    environments = load_environments(folder)
+    chart_dir, expected = export_chart(tmp_path / "journal", environments, build)
+    checks = (chart_dir / "templates" / helm_chart.QUANTITY_CHECKS).read_text()
+    assert '"redis.failover.proxyResources.memory"' in checks
+    for environment in environments:  # dev and staging have no such key: nothing to check
+        assert_round_trip(helm, chart_dir, environment, expected[environment.name])
+        assert_lint_strict(helm, chart_dir, environment)
+    key = "redis.failover.proxyResources.memory"
+    values: list[str | Path] = ["-f", chart_dir / "values-qa.yaml", "--set-string", f"{key}=1Ki"]
+    result = run_helm(helm, "template", "journal", chart_dir, *values)
+    assert result.returncode != 0
+    assert f"{key}: '1Ki' is not allowed: out of range: allowed from 1Mi to 64Ti" in result.stderr
