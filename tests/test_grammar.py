@@ -88,3 +88,37 @@ def test_system_namespaces_are_refused() -> None:
         with pytest.raises(ValueError, match="a system namespace"):
             grammar.check_namespace(name)
     assert grammar.check_namespace("journal-dev") == "journal-dev"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Fraction(4096), (4, "4096")),
+        (Fraction(1, 1000), (-2, "1")),
+        (Fraction(1, 2), (0, "5")),
+        (Fraction(1000), (4, "1")),
+        (Fraction(1024**2, 1000**3), (-2, "1048576")),
+        (Fraction(1, 1024), (-3, "9765625")),
+    ],
+)
+def test_scientific_is_exact(value: Fraction, expected: tuple[int, str]) -> None:
+    magnitude, digits = grammar.scientific(value)
+    assert (magnitude, digits) == expected
+    assert Fraction(f"0.{digits}") * Fraction(10) ** magnitude == value
+
+
+@pytest.mark.parametrize("value", [Fraction(0), Fraction(-1), Fraction(1, 3)])
+def test_scientific_refuses_what_it_cannot_write(value: Fraction) -> None:
+    with pytest.raises(ValueError, match=r"not positive|no finite decimal"):
+        grammar.scientific(value)
+
+
+@pytest.mark.parametrize("bounds", [grammar.CPU, grammar.MEMORY, grammar.STORAGE])
+def test_binary_bounds_are_the_bounds_divided_by_each_binary_suffix(
+    bounds: grammar.Bounds,
+) -> None:
+    table = grammar.binary_bounds(bounds)
+    assert list(table) == list(grammar.BINARY_SUFFIXES)
+    for power, (low, high) in enumerate(table.values()):
+        for (magnitude, digits), bound in ((low, bounds.low), (high, bounds.high)):
+            assert Fraction(f"0.{digits}") * Fraction(10) ** magnitude * 1024**power == bound

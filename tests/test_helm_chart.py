@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import re
 import shutil
 import subprocess
+from fractions import Fraction
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -28,10 +31,15 @@ from journal_k8s import (
     StaticSite,
     content_hash,
 )
-from journal_tools import helm_binary, helm_chart, synth
+from journal_tools import grammar, helm_binary, helm_chart, synth
 from journal_tools.manifests import from_yaml
 from journal_tools.publish import publish
-from journal_tools.values import Environment, environment_names, load_environments
+from journal_tools.values import (
+    Environment,
+    environment_names,
+    load_environments,
+    quantity_keys,
+)
 from support import ROOT, Manifest
 
 ENVIRONMENTS = environment_names(ROOT / "environments")
@@ -372,3 +380,289 @@ def test_helm_computes_the_hash_of_a_multi_file_config_map(
     assert "sha256sum" in template and "config-map-fileserver-nginx.yaml" in template
     for environment in environments:
         assert_round_trip(helm, chart_dir, environment, expected[environment.name])
+
+
+# Quantity bounds: JSON Schema cannot compare quantities, so templates/quantities.yaml does
+# (grammar.Bounds, exactly). The schema's pattern has refused what is no quantity before.
+
+KINDS = {"cpu": grammar.CPU, "memory": grammar.MEMORY, "storage": grammar.STORAGE}
+EXPONENTS = {
+    "cpu": ["e0", "e3", "E+03", "e-3", "e-003", "e12", "e-12", "E7", "e999", "e-999"],
+    "memory": ["e0", "e3", "E+03", "e6", "e010", "e15", "E9", "e999"],
+}
+EXPONENTS["storage"] = EXPONENTS["memory"]
+SUFFIXES = {
+    "cpu": ["", "m", *"kMGTPE", *grammar.BINARY_SUFFIXES[1:], *EXPONENTS["cpu"]],
+    "memory": ["", *"kMGTPE", *grammar.BINARY_SUFFIXES[1:], *EXPONENTS["memory"]],
+}
+SUFFIXES["storage"] = SUFFIXES["memory"]
+
+
+def decimal_text(value: Fraction) -> str:
+    """A terminating decimal, written plainly (no exponent): ``0.001``, ``4096``."""
+    places = 0
+    while (value * 10**places).denominator != 1:
+        places += 1
+    digits = str(value * 10**places).rjust(places + 1, "0")
+    whole, fraction = digits[: len(digits) - places], digits[len(digits) - places :]
+    return f"{whole}.{fraction}" if fraction else whole
+
+
+def spellings(text: str) -> list[str]:
+    """Ways to write one number: leading zeros, trailing zeros, no leading ``0``."""
+    found = [text, f"00{text}", f"{text}000" if "." in text else f"{text}.000"]
+    if "." not in text:
+        found.append(f"{text}.")
+    if text.startswith("0."):
+        found.append(text[1:])
+    return found
+
+
+def multiplier(suffix: str) -> Fraction:
+    if suffix[:1] in ("e", "E") and suffix[1:] not in ("", "i"):
+        return Fraction(10) ** int(suffix[1:])
+    return grammar.quantity_value(f"1{suffix}")
+
+
+def boundary_samples(kind: str) -> list[str]:
+    """Each bound in every suffix, exactly and a little either side, in several spellings."""
+    bounds = KINDS[kind]
+    samples = []
+    for suffix in SUFFIXES[kind]:
+        for bound in (bounds.low, bounds.high):
+            number = bound / multiplier(suffix)
+            places = len(decimal_text(number).partition(".")[2])
+            steps = [Fraction(1, 10 ** (places + k)) for k in (1, 20)] + [number / 1000]
+            if number >= 2:
+                steps.append(Fraction(1))
+            for value in [number, *(number + s for s in steps), *(number - s for s in steps)]:
+                if value > 0:
+                    samples += [f"{t}{suffix}" for t in spellings(decimal_text(value))]
+    return samples
+
+
+def random_samples(kind: str, count: int, seed: int) -> list[str]:
+    """Quantities of random digits, decimal point and suffix (many near the bounds' sizes)."""
+    rng = random.Random(seed)
+    samples = []
+    for _ in range(count):
+        whole = "".join(rng.choices("0123456789", k=rng.randint(0, 8)))
+        fraction = "".join(rng.choices("0123456789", k=rng.randint(0, 8)))
+        number = f"{whole}.{fraction}" if fraction or rng.random() < 0.2 else whole
+        if number in ("", "."):
+            number = "0"
+        samples.append(number + rng.choice(SUFFIXES[kind]))
+    return samples
+
+
+def python_verdict(text: str, bounds: grammar.Bounds) -> str:
+    """What the Python values say: ``""`` (allowed), ``below`` or ``above`` its bounds."""
+    value = grammar.quantity_value(text)
+    return "below" if value < bounds.low else "above" if value > bounds.high else ""
+
+
+def test_chart_and_python_agree_on_every_quantity_bound(
+    helm: Path, exported: tuple[Path, dict[str, list[Manifest]]], tmp_path: Path
+) -> None:
+    """The chart's own _quantities.tpl, given many quantities in one render: its verdict is
+    check_quantity's, for every sample (boundaries in every suffix and spelling, and random)."""
+    samples = []
+    for index, kind in enumerate(KINDS):
+        pattern = grammar.QUANTITY if kind == "cpu" else grammar.WHOLE_QUANTITY
+        texts = boundary_samples(kind) + random_samples(kind, 3000, seed=index)
+        samples += [
+            {"kind": kind, "value": t} for t in dict.fromkeys(texts) if re.match(pattern, t)
+        ]
+    chart = tmp_path / "verdicts"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: verdicts\nversion: 0.1.0\n")
+    helpers = exported[0] / "templates" / helm_chart.QUANTITY_HELPERS
+    shutil.copy(helpers, chart / "templates")
+    tables = " ".join(f'"{kind}" ({helm_chart.bounds_dict(b)})' for kind, b in KINDS.items())
+    (chart / "templates" / "verdicts.yaml").write_text(
+        f"{{{{- $bounds := dict {tables} }}}}\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: verdicts}\ndata:\n"
+        "{{- range $index, $sample := .Values.samples }}\n"
+        '  "{{ $index }}": {{ include "journal-k8s.quantityOutOfRange" '
+        "(list $sample.value (index $bounds $sample.kind)) | quote }}\n"
+        "{{- end }}\n"
+    )
+    (tmp_path / "samples.json").write_text(json.dumps({"samples": samples}))
+    result = run_helm(helm, "template", "verdicts", chart, "-f", tmp_path / "samples.json")
+    assert result.returncode == 0, result.stderr
+    (config,) = from_yaml(result.stdout)
+    verdicts = [config["data"][str(index)] for index in range(len(samples))]
+    expected = [python_verdict(s["value"], KINDS[s["kind"]]) for s in samples]
+    disagreements = [
+        (s, chart_says, python_says)
+        for s, chart_says, python_says in zip(samples, verdicts, expected, strict=True)
+        if chart_says != python_says
+    ]
+    assert disagreements == []
+    counts = {verdict: expected.count(verdict) for verdict in ("", "below", "above")}
+    print(f"{len(samples)} samples: {counts}")
+    assert len(samples) > 10_000 and min(counts.values()) > 1_000, counts
+
+
+QUANTITY_KEYS = {
+    "cpu": ["frontend.resources.cpu", "static.resources.cpu", "quota.cpu"],
+    "memory": ["frontend.resources.memory", "static.resources.memory", "quota.memory"],
+    "storage": ["redis.storage.size", "quota.storage"],
+}
+OUT_OF_BOUNDS = {
+    "cpu": [
+        "0",
+        "0.9m",
+        "0.000999",
+        "999e-6",
+        ".0009",
+        "4096.0000001",
+        "4097",
+        "5000",
+        "4.0961k",
+        "4096001m",
+        "4.001Ki",
+        "4.0961E+3",
+    ],
+    "memory": [
+        "1Ki",
+        "1048575",
+        "1023Ki",
+        "0.9999Mi",
+        "1.048575e6",
+        "64.001Ti",
+        "100Ti",
+        "70368744177665",
+        "65536.001Gi",
+        "0.0625001Pi",
+        "7.04e13",
+    ],
+    "storage": [
+        "1Ki",
+        "1048575",
+        "1023.999Ki",
+        "0.000976Gi",
+        "1.001Pi",
+        "1025Ti",
+        "1125899906842625",
+        "2P",
+        "1.2e15",
+    ],
+}
+AT_THE_BOUNDS = {
+    "cpu": [
+        "1m",
+        "0.001",
+        "1e-3",
+        ".001",
+        "4096",
+        "4.096k",
+        "4Ki",
+        "4096000m",
+        "4096.000",
+        "4.096E+03",
+    ],
+    "memory": [
+        "1Mi",
+        "1048576",
+        "1024Ki",
+        "1.048576e6",
+        "64Ti",
+        "70368744177664",
+        "65536Gi",
+        "0.0625Pi",
+    ],
+    "storage": ["1Mi", "1048576.0", "1Pi", "1024Ti", "1125899906842624", "1.125899906842624e15"],
+}
+
+
+def test_every_quantity_key_of_the_schema_is_checked(
+    exported: tuple[Path, dict[str, list[Manifest]]],
+) -> None:
+    schema = json.loads((exported[0] / "values.schema.json").read_text())
+    in_schema = set()
+    for key in quantity_keys():
+        node = schema
+        for part in key:
+            node = node.get("properties", {}).get(part, {})
+        if node:
+            in_schema.add(".".join(key))
+    assert in_schema == {key for keys in QUANTITY_KEYS.values() for key in keys}
+    checks = (exported[0] / "templates" / helm_chart.QUANTITY_CHECKS).read_text()
+    for kind, names in QUANTITY_KEYS.items():
+        for name in names:
+            assert f'"{name}" . "{KINDS[kind].text}" $bounds{kind.capitalize()}' in checks
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        (key, value)
+        for kind, keys in QUANTITY_KEYS.items()
+        for key in keys
+        for value in OUT_OF_BOUNDS[kind]
+    ],
+)
+def test_template_refuses_quantities_out_of_bounds(
+    helm: Path, exported: tuple[Path, dict[str, list[Manifest]]], key: str, value: str
+) -> None:
+    kind = next(kind for kind, keys in QUANTITY_KEYS.items() if key in keys)
+    with pytest.raises(ValueError, match="out of range"):
+        grammar.check_quantity(value, KINDS[kind], whole=kind != "cpu")
+    chart_dir = exported[0]
+    values: list[str | Path] = [
+        "-f",
+        chart_dir / "values-prod.yaml",
+        "--set-string",
+        f"{key}={value}",
+    ]
+    result = run_helm(helm, "template", "journal", chart_dir, *values)
+    assert result.returncode != 0, f"{key}={value}: helm rendered it"
+    message = f"{key}: '{value}' is not allowed: out of range: allowed {KINDS[kind].text}"
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize("kind", sorted(AT_THE_BOUNDS))
+def test_template_accepts_quantities_at_the_bounds(
+    helm: Path, exported: tuple[Path, dict[str, list[Manifest]]], kind: str
+) -> None:
+    chart_dir = exported[0]
+    for value in AT_THE_BOUNDS[kind]:
+        grammar.check_quantity(value, KINDS[kind], whole=kind != "cpu")
+        settings = ",".join(f"{key}={value}" for key in QUANTITY_KEYS[kind])
+        values: list[str | Path] = ["-f", chart_dir / "values-prod.yaml", "--set-string", settings]
+        result = run_helm(helm, "template", "journal", chart_dir, *values)
+        assert result.returncode == 0, f"{settings}: {result.stderr}"
+
+
+def test_a_quantity_key_of_some_environments_only_is_checked_where_it_is_set(
+    helm: Path, build: synth.Builder, tmp_path: Path
+) -> None:
+    """Two environments with failover give its proxy different resources; the others have
+    no such key."""
+    folder = shutil.copytree(ROOT / "environments", tmp_path / "environments")
+    prod = folder / "prod.yaml"
+    prod.write_text(
+        prod.read_text().replace(
+            "    minReplicasToWrite: 1\n",
+            "    minReplicasToWrite: 1\n    proxyResources: {cpu: 200m, memory: 96Mi}\n",
+        )
+    )
+    (folder / "qa.yaml").write_text(
+        "namespace: journal-qa\n"
+        "redis: {failover: {proxyResources: {cpu: 300m, memory: 128Mi}}}\n"
+        "ingress: {host: journal.qa.example.com}\n"
+        "quota: {cpu: '8', memory: 8Gi, storage: 40Gi, pods: 15}\n"
+    )
+    environments = load_environments(folder)
+    chart_dir, expected = export_chart(tmp_path / "journal", environments, build)
+    checks = (chart_dir / "templates" / helm_chart.QUANTITY_CHECKS).read_text()
+    assert '"redis.failover.proxyResources.memory"' in checks
+    for environment in environments:  # dev and staging have no such key: nothing to check
+        assert_round_trip(helm, chart_dir, environment, expected[environment.name])
+        assert_lint_strict(helm, chart_dir, environment)
+    key = "redis.failover.proxyResources.memory"
+    values: list[str | Path] = ["-f", chart_dir / "values-qa.yaml", "--set-string", f"{key}=1Ki"]
+    result = run_helm(helm, "template", "journal", chart_dir, *values)
+    assert result.returncode != 0
+    assert f"{key}: '1Ki' is not allowed: out of range: allowed from 1Mi to 64Ti" in result.stderr

@@ -41,11 +41,15 @@ class Bounds:
     low: Fraction
     high: Fraction
     text: str
+    name: str
+    """What is bounded, as an identifier (``cpu``): it names the bounds in the Helm chart."""
 
 
-CPU = Bounds(Fraction(1, 1000), Fraction(4096), "from 1m to 4096 (cores)")
-MEMORY = Bounds(Fraction(1024**2), Fraction(64 * 1024**4), "from 1Mi to 64Ti (bytes)")
-STORAGE = Bounds(Fraction(1024**2), Fraction(1024**5), "from 1Mi to 1Pi (bytes)")
+CPU = Bounds(Fraction(1, 1000), Fraction(4096), "from 1m to 4096 (cores)", "cpu")
+MEMORY = Bounds(Fraction(1024**2), Fraction(64 * 1024**4), "from 1Mi to 64Ti (bytes)", "memory")
+STORAGE = Bounds(Fraction(1024**2), Fraction(1024**5), "from 1Mi to 1Pi (bytes)", "storage")
+BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+"""A quantity's binary suffix (``""`` for none): its multiplier is not a power of ten."""
 
 
 def quantity_value(text: str) -> Fraction:
@@ -56,6 +60,41 @@ def quantity_value(text: str) -> Fraction:
     if suffix[:1] in ("e", "E") and suffix[1:] not in ("", "i"):
         return number * Fraction(10) ** int(suffix[1:])
     return number * _MULTIPLIERS[suffix]
+
+
+def scientific(value: Fraction) -> tuple[int, str]:
+    """A positive terminating decimal as ``(m, digits)``: ``value = 0.<digits> * 10**m``.
+
+    ``digits`` has no leading and no trailing zero, so two values of one ``m`` compare as their
+    ``digits`` compare as text (a prefix is smaller): exact comparison without arithmetic.
+
+    Raises:
+        ValueError: ``value`` is not positive or has no finite decimal expansion.
+    """
+    if value <= 0:
+        raise ValueError(f"{value} is not positive")
+    denominator, twos, fives = value.denominator, 0, 0
+    while denominator % 2 == 0:
+        denominator, twos = denominator // 2, twos + 1
+    while denominator % 5 == 0:
+        denominator, fives = denominator // 5, fives + 1
+    if denominator != 1:
+        raise ValueError(f"{value} has no finite decimal expansion")
+    places = max(twos, fives)
+    text = str(int(value * 10**places))
+    return len(text) - places, text.rstrip("0")
+
+
+def binary_bounds(bounds: Bounds) -> dict[str, tuple[tuple[int, str], tuple[int, str]]]:
+    """Per binary suffix, the bounds of the rest of a quantity (number and any decimal
+    suffix or exponent) as ``scientific`` pairs: ``(low / 1024**k, high / 1024**k)``."""
+    return {
+        suffix: (
+            scientific(bounds.low / _MULTIPLIERS[suffix]),
+            scientific(bounds.high / _MULTIPLIERS[suffix]),
+        )
+        for suffix in BINARY_SUFFIXES
+    }
 
 
 def check_quantity(text: str, bounds: Bounds, *, whole: bool = False) -> str:

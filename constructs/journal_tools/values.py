@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -47,9 +47,17 @@ def _number_as_text(value: Any) -> Any:
     return value
 
 
-def _within(bounds: grammar.Bounds, *, whole: bool = False) -> Callable[[str], str]:
-    """A validator: the quantity is within ``bounds`` (and a byte count when ``whole``)."""
-    return lambda text: grammar.check_quantity(text, bounds, whole=whole)
+@dataclass(frozen=True)
+class _Within:
+    """A validator: the quantity is within ``bounds`` (and a byte count when ``whole``).
+
+    A class, not a closure, so that ``quantity_keys`` finds the bounds of each key."""
+
+    bounds: grammar.Bounds
+    whole: bool = False
+
+    def __call__(self, text: str) -> str:
+        return grammar.check_quantity(text, self.bounds, whole=self.whole)
 
 
 def _not_latest(tag: str) -> str:
@@ -82,19 +90,19 @@ Cpu = Annotated[
     str,
     BeforeValidator(_number_as_text),
     Field(pattern=grammar.QUANTITY, json_schema_extra={"pattern": grammar.QUANTITY}),
-    AfterValidator(_within(grammar.CPU)),
+    AfterValidator(_Within(grammar.CPU)),
 ]
 Memory = Annotated[
     str,
     BeforeValidator(_number_as_text),
     _BYTES,
-    AfterValidator(_within(grammar.MEMORY, whole=True)),
+    AfterValidator(_Within(grammar.MEMORY, whole=True)),
 ]
 StorageSize = Annotated[
     str,
     BeforeValidator(_number_as_text),
     _BYTES,
-    AfterValidator(_within(grammar.STORAGE, whole=True)),
+    AfterValidator(_Within(grammar.STORAGE, whole=True)),
 ]
 Replicas = Annotated[int, Field(ge=1, le=100)]
 
@@ -274,6 +282,20 @@ class EnvironmentValues(_Values):
                 "kind 'gateway' takes no ingress keys: set 'ingress: null' to drop the base layer's"
             )
         return edge
+
+
+def quantity_keys(model: type[BaseModel] | None = None) -> dict[tuple[str, ...], grammar.Bounds]:
+    """Every quantity key of the values (a path of aliases) with its bounds, in model order."""
+    keys: dict[tuple[str, ...], grammar.Bounds] = {}
+    for name, info in (model or EnvironmentValues).model_fields.items():
+        key = info.alias or name
+        for meta in info.metadata:
+            if isinstance(meta, AfterValidator) and isinstance(meta.func, _Within):
+                keys[(key,)] = meta.func.bounds
+        for candidate in typing.get_args(info.annotation) or (info.annotation,):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                keys |= {(key, *sub): b for sub, b in quantity_keys(candidate).items()}
+    return keys
 
 
 @dataclass(frozen=True)
