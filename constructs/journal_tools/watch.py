@@ -8,6 +8,8 @@ again; the others keep their last rendering, which is the same function of the s
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -105,4 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # jsii stops Node at exit: a Ctrl-C then ends the process at once, without a traceback.
+    signal.signal(signal.SIGINT, lambda _signum, _frame: os._exit(130))
+    sys.exit(code)
