@@ -10,7 +10,7 @@ import cdk8s
 import pytest
 
 from journal_k8s import ApiFrontend, JournalService, PathIngress, Redis, StaticSite
-from journal_k8s.path_ingress import shadows
+from journal_k8s._paths import shadows
 from support import find, synth
 
 Path = Mapping[str, Any]

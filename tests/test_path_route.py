@@ -9,13 +9,13 @@ import pytest
 import yaml
 
 from journal_k8s import ApiFrontend, PathRoute, Redis, StaticSite, _gateway
+from journal_k8s._paths import elements as path_elements
 from journal_k8s.path_route import (
     _ENUM_VALUES,
     GATEWAY_NAME_LABEL,
     HTTP_ROUTE,
     MAX_RULES,
     REFERENCE_GRANT,
-    path_elements,
 )
 from journal_tools import crds
 from support import ROOT, Backend, Manifest, find, synth

@@ -9,29 +9,13 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _network, _pod
+from ._paths import elements, most_specific_first
 from ._peers import ServiceTarget, service_of
 from ._types import IngressTls, check_dns_label, check_dns_subdomain, check_host
 
 ACME_SOLVER_PORT = 8089
 """The port of cert-manager's HTTP-01 solver pods."""
 _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
-
-
-def elements(path: str) -> tuple[str, ...]:
-    """The ``/``-separated elements a Prefix path matches by (a trailing slash is ignored)."""
-    return tuple(e for e in path.split("/") if e)
-
-
-def shadows(earlier: str, later: str) -> bool:
-    """Whether the Prefix path ``earlier`` matches every request that ``later`` matches."""
-    prefix = elements(earlier)
-    return elements(later)[: len(prefix)] == prefix
-
-
-def most_specific_first(paths: list[str]) -> list[str]:
-    """``paths`` with every path before each shorter prefix that contains it, whatever order
-    they came in: more elements first, then by name."""
-    return sorted(paths, key=lambda path: (-len(elements(path)), path))
 
 
 class PathIngress(Construct):

@@ -13,6 +13,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _gateway, _network, _pod
+from ._paths import elements, specificity
 from ._peers import service_of
 from ._types import Backend, check_dns_label, check_dns_subdomain
 
@@ -37,16 +38,6 @@ jsii's Python enums carry the member name (``PATH_PREFIX``); the value lives in 
 # encoded "/" (the HTTPRoute CRD's CEL rules refuse "//", "/./", "/../", "%2F" and "#").
 _ELEMENT = re.compile(r"^(?:[-A-Za-z0-9._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+$")
 _HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
-def path_elements(path: str) -> tuple[str, ...]:
-    """The ``/``-separated elements a PathPrefix matches on (a trailing slash is ignored)."""
-    return tuple(e for e in path.split("/") if e)
-
-
-def rule_order(path: str) -> tuple[int, str]:
-    """Sort key of a path: more elements first, so a prefix follows every path it contains."""
-    return -len(path_elements(path)), path
 
 
 def _check_path(path: str) -> str:
@@ -219,7 +210,7 @@ class PathRoute(Construct):
         """
         _check_path(path)
         for earlier in self._paths:
-            if path_elements(earlier) == path_elements(path):
+            if elements(earlier) == elements(path):
                 raise ValueError(
                     f"path={path!r} is routed twice in HTTPRoute {self._name!r} "
                     f"(already as {earlier!r}): expected each path prefix once"
@@ -250,7 +241,7 @@ class PathRoute(Construct):
                 ],
             )
         )
-        index = sorted([*self._paths, path], key=rule_order).index(path)
+        index = sorted([*self._paths, path], key=specificity).index(path)
         objects: dict[str, Any] = {}
         patches: list[_bulk.Patch] = []
         if self._paths:
