@@ -1,10 +1,12 @@
-"""The library's bridge to the jsii kernel: many API objects per round trip.
+"""The library's bridge to the jsii kernel: many typed API objects per round trip.
 
 Every jsii call is a round trip to the Node process (about 0.5 ms on a small machine), and
 ``Chart.to_json()`` pays a further one per value it sends back. So the constructs build their
-manifests as plain data and hand each batch over as one JSON text; ``chart_manifests`` reads a
-whole chart back the same way. In Node they are ordinary ``cdk8s.ApiObject`` children, so
-``cdk8s synth``, chart labels, namespaces and JSON patches behave as for any construct.
+objects as generated Kubernetes L1 structs in Python (no round trip), and hand each batch over
+as one JSON text of jsii names, with the Quantity and IntOrString objects beside it by
+reference; in Node the generated code renders them. ``chart_manifests`` reads a whole chart back
+the same way. In Node they are ordinary ``cdk8s.ApiObject`` children, so ``cdk8s synth``, chart
+labels, namespaces and JSON patches behave as for any construct.
 """
 
 from __future__ import annotations
