@@ -128,3 +128,40 @@ def allow(
             egress=[k8s.NetworkPolicyEgressRule(to=peers, ports=tcp(port)), dns()],
         )
     return k8s.KubeNetworkPolicyProps(metadata=metadata(name, labels), spec=spec)
+
+
+def connection(
+    *,
+    server: Pods,
+    client: Pods,
+    port: int,
+    labels: Mapping[str, str],
+    names: tuple[str, str] | None = None,
+) -> tuple[k8s.KubeNetworkPolicyProps, k8s.KubeNetworkPolicyProps]:
+    """The two policies that let ``client``'s pods reach ``server``'s on TCP ``port``.
+
+    The server's ingress and the client's egress, each naming the other side's namespace where
+    it differs. ``names`` default to ``<server>-from-<client>`` and ``<client>-to-<server>``.
+    """
+    ingress, egress = names or (
+        f"{server.name}-from-{client.name}",
+        f"{client.name}-to-{server.name}",
+    )
+    return (
+        allow(
+            direction="Ingress",
+            name=ingress,
+            pods=server.selector(),
+            peers=[client.peer(seen_from=server)],
+            port=port,
+            labels=labels,
+        ),
+        allow(
+            direction="Egress",
+            name=egress,
+            pods=client.selector(),
+            peers=[server.peer(seen_from=client)],
+            port=port,
+            labels=labels,
+        ),
+    )

@@ -208,7 +208,7 @@ class Redis(SelectablePods):
             files = self._failover_files(failover, quorum)
             write_selector = _pod.selector_labels(self.proxy_name)
         own_pods = k8s.LabelSelector(match_labels=dict(self._pod_labels))
-        peers = [k8s.NetworkPolicyPeer(pod_selector=own_pods)]
+        own = Pods(name, self, None, self._pod_labels)  # both sides share one namespace
         pod_options = pod or PodOptions()
         if failover is not None:
             pod_options = dataclasses.replace(
@@ -248,23 +248,20 @@ class Redis(SelectablePods):
                     ),
                 ),
                 "Budget": _pod.disruption_budget(name, "storage"),
-                "ReplicationPolicy": _network.allow(
-                    direction="Ingress",
-                    name=name,
-                    pods=own_pods,
-                    peers=peers,
-                    port=PORT,
-                    labels=labels,
+                **dict(
+                    zip(
+                        ("ReplicationPolicy", "ReplicationEgressPolicy"),
+                        _network.connection(
+                            server=own,
+                            client=own,
+                            port=PORT,
+                            labels=labels,
+                            names=(name, f"{name}-replication"),
+                        ),
+                        strict=True,
+                    )
                 ),
-                "ReplicationEgressPolicy": _network.allow(
-                    direction="Egress",
-                    name=f"{name}-replication",
-                    pods=own_pods,
-                    peers=peers,
-                    port=PORT,
-                    labels=labels,
-                ),
-                **(self._failover_objects(failover, own_pods) if failover else {}),
+                **(self._failover_objects(failover) if failover else {}),
             },
         )
 
@@ -358,44 +355,18 @@ class Redis(SelectablePods):
             return
         own = self.pods()
         labels = _pod.object_labels(self._name, "storage")
-        ingress = _network.allow(
-            direction="Ingress",
-            name=f"{self._name}-from-{client.name}",
-            pods=own.selector(),
-            peers=[client.peer(seen_from=own)],
-            port=PORT,
-            labels=labels,
-        )
-        egress = _network.allow(
-            direction="Egress",
-            name=f"{client.name}-to-{self._name}",
-            pods=client.selector(),
-            peers=[own.peer(seen_from=client)],
-            port=PORT,
-            labels=labels,
-        )
+        ingress, egress = _network.connection(server=own, client=client, port=PORT, labels=labels)
         own_objects = {f"AllowFrom-{client.name}": ingress}
         client_objects = {f"AllowTo-{self._name}": egress}
         if self.failover is not None:
             proxy = Pods(
                 self.proxy_name, self, own.namespace, _pod.selector_labels(self.proxy_name)
             )
-            own_objects[f"ProxyAllowFrom-{client.name}"] = _network.allow(
-                direction="Ingress",
-                name=f"{self.proxy_name}-from-{client.name}",
-                pods=proxy.selector(),
-                peers=[client.peer(seen_from=proxy)],
-                port=PORT,
-                labels=labels,
+            ingress, egress = _network.connection(
+                server=proxy, client=client, port=PORT, labels=labels
             )
-            client_objects[f"AllowTo-{self.proxy_name}"] = _network.allow(
-                direction="Egress",
-                name=f"{client.name}-to-{self.proxy_name}",
-                pods=client.selector(),
-                peers=[proxy.peer(seen_from=client)],
-                port=PORT,
-                labels=labels,
-            )
+            own_objects[f"ProxyAllowFrom-{client.name}"] = ingress
+            client_objects[f"AllowTo-{self.proxy_name}"] = egress
         _bulk.define(
             self,
             own_objects,
@@ -595,9 +566,7 @@ class Redis(SelectablePods):
             ],
         )
 
-    def _failover_objects(
-        self, failover: Failover, own_pods: k8s.LabelSelector
-    ) -> dict[str, _bulk.Struct]:
+    def _failover_objects(self, failover: Failover) -> dict[str, _bulk.Struct]:
         """HAProxy (ConfigMap, Deployment, budget) and the sentinel and proxy policies."""
         namespace = self.namespace
         if namespace is None:
@@ -611,8 +580,16 @@ class Redis(SelectablePods):
             (f"{self._name}-{i}", f"{self._name}-{i}.{suffix}") for i in range(self._replicas)
         ]
         labels = _pod.object_labels(self._name, "storage")
-        proxy_pods = k8s.LabelSelector(match_labels=_pod.selector_labels(self.proxy_name))
-        sentinels = [k8s.NetworkPolicyPeer(pod_selector=own_pods)]
+        own = Pods(self._name, self, namespace, self._pod_labels)
+        proxy = Pods(self.proxy_name, self, namespace, _pod.selector_labels(self.proxy_name))
+        sentinel = _network.connection(
+            server=own,
+            client=own,
+            port=_sentinel.SENTINEL_PORT,
+            labels=labels,
+            names=(f"{self._name}-sentinel", f"{self._name}-sentinel-peers"),
+        )
+        from_proxy = _network.connection(server=own, client=proxy, port=PORT, labels=labels)
         return {
             **_redis_proxy.proxy_objects(
                 name=self.proxy_name,
@@ -622,36 +599,6 @@ class Redis(SelectablePods):
                 password_key=self.password.key,
                 failover=failover,
             ),
-            "SentinelPolicy": _network.allow(
-                direction="Ingress",
-                name=f"{self._name}-sentinel",
-                pods=own_pods,
-                peers=sentinels,
-                port=_sentinel.SENTINEL_PORT,
-                labels=labels,
-            ),
-            "SentinelEgressPolicy": _network.allow(
-                direction="Egress",
-                name=f"{self._name}-sentinel-peers",
-                pods=own_pods,
-                peers=sentinels,
-                port=_sentinel.SENTINEL_PORT,
-                labels=labels,
-            ),
-            "ProxyPolicy": _network.allow(
-                direction="Ingress",
-                name=f"{self._name}-from-{self.proxy_name}",
-                pods=own_pods,
-                peers=[k8s.NetworkPolicyPeer(pod_selector=proxy_pods)],
-                port=PORT,
-                labels=labels,
-            ),
-            "ProxyEgressPolicy": _network.allow(
-                direction="Egress",
-                name=f"{self.proxy_name}-to-{self._name}",
-                pods=proxy_pods,
-                peers=[k8s.NetworkPolicyPeer(pod_selector=own_pods)],
-                port=PORT,
-                labels=labels,
-            ),
+            **dict(zip(("SentinelPolicy", "SentinelEgressPolicy"), sentinel, strict=True)),
+            **dict(zip(("ProxyPolicy", "ProxyEgressPolicy"), from_proxy, strict=True)),
         }
