@@ -270,3 +270,13 @@ def test_fails_on_an_option_of_the_wrong_type() -> None:
 def test_a_misspelt_body_field_fails_when_the_struct_is_built() -> None:
     with pytest.raises(TypeError, match="unexpected keyword argument 'mount_pth'"):
         k8s.VolumeMount(name="x", mount_pth="/x")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("request_", "limit"),
+    [("1P", "1E"), ("1Pi", "1Ei"), ("999", "1e3"), ("1.5e-3", "2m"), ("1E", "1.000001E")],
+)
+def test_limits_compare_exactly_in_every_suffix(request_: str, limit: str) -> None:
+    Resources(cpu="1", memory=request_, memory_limit=limit)
+    with pytest.raises(ValueError, match="expected at least the request"):
+        Resources(cpu="1", memory=limit, memory_limit=request_)

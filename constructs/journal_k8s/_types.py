@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from fractions import Fraction
 from typing import Protocol
 
 from cdk8s_plus_27 import k8s
@@ -31,12 +31,13 @@ IMAGE_REFERENCE = (
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64}|@sha512:[a-f0-9]{128})$"
 )
 """A whole image reference: ``repository:tag`` or ``repository@digest``."""
-_SUFFIXES = {
-    **{s: Decimal(1000) ** (i + 1) for i, s in enumerate("kMGTPE")},
-    **{s + "i": Decimal(1024) ** (i + 1) for i, s in enumerate("KMGTPE")},
-    "m": Decimal("0.001"),
-    "": Decimal(1),
+QUANTITY_SUFFIXES = {
+    "": Fraction(1),
+    "m": Fraction(1, 1000),
+    **{s: Fraction(1000**i) for i, s in enumerate("kMGTPE", start=1)},
+    **{f"{s}i": Fraction(1024**i) for i, s in enumerate("KMGTPE", start=1)},
 }
+"""The multiplier of each quantity suffix; any other suffix is a decimal exponent (``e3``)."""
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
@@ -117,14 +118,14 @@ def check_quantity(argument: str, value: str) -> str:
     return value
 
 
-def quantity_value(value: str) -> Decimal:
-    """The amount a valid quantity (see ``check_quantity``) stands for, in base units."""
+def quantity_value(value: str) -> Fraction:
+    """The exact amount a valid quantity (see ``check_quantity``) stands for, in base units."""
     match = _QUANTITY.match(value)
     assert match is not None, value
-    number, suffix = Decimal(match[1]), match[3] or ""
-    if suffix[:1] in ("e", "E"):
-        return number.scaleb(int(suffix[1:]))
-    return number * _SUFFIXES[suffix]
+    number, suffix = Fraction(match[1]), match[3] or ""
+    if suffix in QUANTITY_SUFFIXES:
+        return number * QUANTITY_SUFFIXES[suffix]
+    return number * Fraction(10) ** int(suffix[1:])
 
 
 def check_positive(argument: str, value: int, *, minimum: int = 1) -> int:

@@ -11,9 +11,23 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 # The library's own grammars: what the values accept is what the constructs accept.
-from journal_k8s._types import HOST, IMAGE_REFERENCE, IMAGE_REPOSITORY, QUANTITY
+from journal_k8s._types import (
+    HOST,
+    IMAGE_REFERENCE,
+    IMAGE_REPOSITORY,
+    QUANTITY,
+    QUANTITY_SUFFIXES,
+    quantity_value,
+)
 
-__all__ = ["HOST", "IMAGE_REFERENCE", "IMAGE_REPOSITORY", "QUANTITY"]
+__all__ = [
+    "HOST",
+    "IMAGE_REFERENCE",
+    "IMAGE_REPOSITORY",
+    "QUANTITY",
+    "QUANTITY_SUFFIXES",
+    "quantity_value",
+]
 
 _LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 DNS_LABEL = rf"^{_LABEL}$"
@@ -25,13 +39,6 @@ WHOLE_QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[kMGTPE]|[eE]
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 SYSTEM_PREFIX = "kube-"
-
-_MULTIPLIERS = {
-    "": Fraction(1),
-    "m": Fraction(1, 1000),
-    **{s: Fraction(1000**i) for i, s in enumerate("kMGTPE", start=1)},
-    **{f"{s}i": Fraction(1024**i) for i, s in enumerate("KMGTPE", start=1)},
-}
 
 
 @dataclass(frozen=True)
@@ -50,16 +57,6 @@ MEMORY = Bounds(Fraction(1024**2), Fraction(64 * 1024**4), "from 1Mi to 64Ti (by
 STORAGE = Bounds(Fraction(1024**2), Fraction(1024**5), "from 1Mi to 1Pi (bytes)", "storage")
 BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 """A quantity's binary suffix (``""`` for none): its multiplier is not a power of ten."""
-
-
-def quantity_value(text: str) -> Fraction:
-    """The exact value of a quantity matching ``QUANTITY``."""
-    match = re.match(r"([0-9.]+)(.*)", text)
-    assert match is not None
-    number, suffix = Fraction(match[1]), match[2]
-    if suffix[:1] in ("e", "E") and suffix[1:] not in ("", "i"):
-        return number * Fraction(10) ** int(suffix[1:])
-    return number * _MULTIPLIERS[suffix]
 
 
 def scientific(value: Fraction) -> tuple[int, str]:
@@ -90,8 +87,8 @@ def binary_bounds(bounds: Bounds) -> dict[str, tuple[tuple[int, str], tuple[int,
     suffix or exponent) as ``scientific`` pairs: ``(low / 1024**k, high / 1024**k)``."""
     return {
         suffix: (
-            scientific(bounds.low / _MULTIPLIERS[suffix]),
-            scientific(bounds.high / _MULTIPLIERS[suffix]),
+            scientific(bounds.low / QUANTITY_SUFFIXES[suffix]),
+            scientific(bounds.high / QUANTITY_SUFFIXES[suffix]),
         )
         for suffix in BINARY_SUFFIXES
     }
