@@ -189,6 +189,26 @@ def test_the_kplus_workload_adopts_the_restricted_settings(
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
 
 
+def test_the_example_type_checks_under_mypy_strict(tmp_path: Path) -> None:
+    """A team's app gets the library's types: routes and peers take kplus objects too."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--cache-dir",
+            str(tmp_path),
+            str(EXAMPLE),
+        ],
+        env={**os.environ, "MYPYPATH": str(ROOT / "constructs")},
+        text=True,
+        capture_output=True,
+    )
+    assert result.returncode == 0, result.stdout
+
+
 def test_the_readme_shows_this_example_as_it_is() -> None:
     section = (ROOT / "README.md").read_text().split("## Use it in your own cdk8s app", 1)[1]
     block = section.split("```python\n", 1)[1].split("```", 1)[0]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol
 
+import cdk8s_plus_27 as kplus
 from cdk8s_plus_27 import k8s
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -248,6 +249,11 @@ class Workload(Protocol):
     def pod_labels(self) -> Mapping[str, str]: ...
 
 
+Peer = Workload | kplus.IPodSelector | kplus.INetworkPolicyPeer | kplus.Service
+"""What a NetworkPolicy relation takes: a journal tier, or a cdk8s-plus workload, pod selector
+or Service."""
+
+
 class Backend(Workload, Protocol):
     """A workload behind a Service: the Service's name and port, and the pods' port."""
 
@@ -259,6 +265,10 @@ class Backend(Workload, Protocol):
 
     @property
     def container_port(self) -> int: ...
+
+
+Route = Backend | kplus.Service
+"""What a path route sends requests to: a construct with a Service, or a ``kplus.Service``."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,7 +11,7 @@ from constructs import Construct
 from . import _bulk, _network, _pod
 from ._paths import elements, most_specific_first
 from ._peers import ServiceTarget, service_of
-from ._types import IngressTls, check_dns_label, check_dns_subdomain, check_host
+from ._types import IngressTls, Route, check_dns_label, check_dns_subdomain, check_host
 
 ACME_SOLVER_PORT = 8089
 """The port of cert-manager's HTTP-01 solver pods."""
@@ -90,7 +90,7 @@ class PathIngress(Construct):
         """The routed paths, in manifest order (most specific first)."""
         return tuple(most_specific_first(list(self._routes)))
 
-    def route(self, path: str, backend: Any) -> None:
+    def route(self, path: str, backend: Route) -> None:
         """Send requests under ``path`` (a ``Prefix``) to ``backend``'s Service.
 
         ``backend`` is a journal tier (``ApiFrontend``, ``StaticSite``), a ``kplus.Service``

@@ -15,7 +15,7 @@ from constructs import Construct
 from . import _bulk, _gateway, _network, _pod
 from ._paths import elements, specificity
 from ._peers import service_of
-from ._types import Backend, check_dns_label, check_dns_subdomain
+from ._types import Route, check_dns_label, check_dns_subdomain
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 HTTP_ROUTE = (f"{GATEWAY_GROUP}/v1", "HTTPRoute")
@@ -200,7 +200,7 @@ class PathRoute(Construct):
         """The HTTPRoute (construct id ``Resource``), for JSON patches; after the first route."""
         return _bulk.api_object(self, "Resource")
 
-    def route(self, path: str, backend: Backend) -> None:
+    def route(self, path: str, backend: Route) -> None:
         """Send requests under ``path`` (a ``PathPrefix``) to ``backend``'s Service.
 
         Raises:

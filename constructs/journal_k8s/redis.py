@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import cdk8s
 import cdk8s_plus_27 as kplus
@@ -16,6 +15,7 @@ from ._peers import SelectablePods, lookup, pods_of
 from ._types import (
     ExistingSecret,
     Failover,
+    Peer,
     PodOptions,
     Resources,
     check_dns_subdomain,
@@ -336,7 +336,7 @@ class Redis(SelectablePods):
         suffix = f".{namespace}.svc" + (f".{cluster_domain}" if cluster_domain else "")
         return self.read_host + suffix, self.write_host + suffix
 
-    def allow_from(self, peer: Any) -> None:
+    def allow_from(self, peer: Peer) -> None:
         """Let ``peer``'s pods reach Redis on its port (both directions of the policy).
 
         ``peer`` is a journal construct, a cdk8s-plus workload, pod selector
