@@ -50,10 +50,12 @@ PATH_ELEMENT = r"^([-A-Za-z0-9._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+$"
 """One element of an HTTP prefix path: RFC 3986 path characters or ``%XX``; a path is ``/``
 and elements joined by ``/`` (never ``.``, ``..`` or an encoded ``/``, see ``is_path``)."""
 
-LABEL_NAME = r"^([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$"
-"""The name part of a label key (after an optional DNS subdomain prefix and ``/``)."""
-LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
-"""A label value: empty, or at most 63 alphanumerics, '-', '_' and '.'."""
+_NAME_PART = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)"
+LABEL_KEY = rf"^({_LABEL}(\.{_LABEL})*/)?{_NAME_PART}$"
+"""A label or annotation key: an optional DNS subdomain prefix and ``/``, then a name of at
+most 63 characters (letters, digits, ``-``, ``_``, ``.``; alphanumeric at both ends)."""
+LABEL_VALUE = rf"^{_NAME_PART}?$"
+"""A label value: empty, or a name as in ``LABEL_KEY`` (at most 63 characters)."""
 SECRET_KEY = r"^[-._a-zA-Z0-9]{1,253}$"
 """A key of a Secret or ConfigMap."""
 

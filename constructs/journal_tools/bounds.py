@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from journal_k8s._types import MIN_BYTES
 from journal_k8s.grammar import QUANTITY, QUANTITY_SUFFIXES, WHOLE_QUANTITY, quantity_value
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -28,8 +29,8 @@ class Bounds:
 
 
 CPU = Bounds(Fraction(1, 1000), Fraction(4096), "from 1m to 4096 (cores)", "cpu")
-MEMORY = Bounds(Fraction(1024**2), Fraction(64 * 1024**4), "from 1Mi to 64Ti (bytes)", "memory")
-STORAGE = Bounds(Fraction(1024**2), Fraction(1024**5), "from 1Mi to 1Pi (bytes)", "storage")
+MEMORY = Bounds(MIN_BYTES, Fraction(64 * 1024**4), "from 1Mi to 64Ti (bytes)", "memory")
+STORAGE = Bounds(MIN_BYTES, Fraction(1024**5), "from 1Mi to 1Pi (bytes)", "storage")
 BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 """A quantity's binary suffix (``""`` for none): its multiplier is not a power of ten."""
 

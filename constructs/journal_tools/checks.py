@@ -205,12 +205,10 @@ def _label_problems(key: Any, value: Any) -> Iterator[str]:
             f"the label {key!r} is not allowed: it holds a hash of the construct path, "
             "which changes when a construct is renamed; use explicit app.kubernetes.io/* labels"
         )
-    prefix, _, name = str(key).rpartition("/")
     if (
         not isinstance(key, str)
-        or len(name) > 63
-        or not re.fullmatch(grammar.LABEL_NAME, name)
-        or (prefix and (len(prefix) > 253 or not re.fullmatch(grammar.DNS_SUBDOMAIN, prefix)))
+        or len(key.rpartition("/")[0]) > 253
+        or not re.fullmatch(grammar.LABEL_KEY, key)
     ):
         yield (
             f"the label key {key!r} is not allowed: expected an optional DNS subdomain prefix "
