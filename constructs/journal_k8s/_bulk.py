@@ -6,7 +6,8 @@ objects as generated Kubernetes L1 structs in Python (no round trip), and hand e
 as one JSON text of jsii names, with the Quantity and IntOrString objects beside it by
 reference; in Node the generated code renders them. ``chart_manifests`` reads a whole chart back
 the same way. In Node they are ordinary ``cdk8s.ApiObject`` children, so ``cdk8s synth``, chart
-labels, namespaces and JSON patches behave as for any construct.
+labels, namespaces and JSON patches behave as for any construct. Node only transports: the
+rules over the final manifests are Python (``rules``), called back at every synth.
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ import enum
 import functools
 import json
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import cdk8s
 import cdk8s_plus_27 as kplus
+import constructs
 import jsii
 from cdk8s_plus_27 import k8s
 from constructs import Construct, IConstruct
+
+from . import rules
 
 Manifest = dict[str, Any]
 """A Kubernetes object as plain JSON data (camelCase keys, as in a manifest file)."""
@@ -54,11 +58,23 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
         objects: str,
         refs: Sequence[Any],
         patches: str,
-        required: str,
     ) -> str:
-        return typing.cast(
-            str, jsii.sinvoke(cls, "define", [scopes, objects, refs, patches, required])
-        )
+        return typing.cast(str, jsii.sinvoke(cls, "define", [scopes, objects, refs, patches]))
+
+    @jsii.member(jsii_name="useRules")
+    @builtins.classmethod
+    def use_rules(cls, validation: constructs.IValidation) -> None:
+        jsii.sinvoke(cls, "useRules", [validation])
+
+    @jsii.member(jsii_name="objects")
+    @builtins.classmethod
+    def objects(cls) -> str:
+        return typing.cast(str, jsii.sinvoke(cls, "objects", []))
+
+    @jsii.member(jsii_name="report")
+    @builtins.classmethod
+    def report(cls, problems: str) -> None:
+        jsii.sinvoke(cls, "report", [problems])
 
     @jsii.member(jsii_name="namespaces")
     @builtins.classmethod
@@ -74,6 +90,37 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
     @builtins.classmethod
     def render(cls, chart: cdk8s.Chart) -> str:
         return typing.cast(str, jsii.sinvoke(cls, "render", [chart]))
+
+
+@jsii.implements(constructs.IValidation)
+class _FinalManifests:
+    """The library's rules (``rules.LIBRARY_RULES``) over the final manifests of the app being
+    synthesized; cdk8s reports each problem under the construct path of its object."""
+
+    def validate(self) -> list[str]:
+        found = [(path, obj, own) for path, obj, own in json.loads(_Manifests.objects())]
+        problems = rules.library_problems(found)
+        if problems:
+            _Manifests.report(json.dumps(problems))
+        return []
+
+
+_Manifests.use_rules(_FinalManifests())
+
+
+@jsii.implements(cdk8s.IAnyProducer)
+class _Producer:
+    def __init__(self, render: Callable[[], Any]) -> None:
+        self._render = render
+
+    def produce(self) -> Any:
+        return self._render()
+
+
+def lazy(render: Callable[[], Any]) -> Any:
+    """A value ``render`` makes at synth (a ``cdk8s.Lazy``): a construct keeps private state
+    and renders it once, before any JSON patch applies (as cdk8s-plus objects do)."""
+    return cdk8s.Lazy.any(_Producer(render))
 
 
 @functools.cache
@@ -162,19 +209,17 @@ def define(
     patches: Iterable[Patch] = (),
     *,
     elsewhere: Iterable[tuple[Construct, str, Body]] = (),
-    required: Iterable[tuple[str, str]] = (),
 ) -> str | None:
     """Define one child of ``scope`` per construct id of ``objects``, in order, in one round trip.
 
     A ``k8s.Kube<Kind>Props`` becomes a ``cdk8s.ApiObject`` with the manifest the generated
-    ``k8s.Kube<Kind>`` renders (a Namespace enforcing Pod Security ``restricted`` also gets the
-    synth-time check of its pods); a ``SelectingService`` becomes a ``kplus.Service``; a plain
+    ``k8s.Kube<Kind>`` renders; a ``SelectingService`` becomes a ``kplus.Service``; a plain
     ``Manifest`` (rendered in Python, e.g. from the Gateway API classes) an ApiObject. Each
     ``(scope, id, body)`` of ``elsewhere`` is defined the same way under another scope. Each
     ``(id, operation)`` of ``patches`` then adds a JSON patch (an RFC 6902 ``add`` or
     ``remove``) to the child ``id``; a patch value that is a struct, or a list of structs, is
-    rendered by the generated code too. Each ``(id, message)`` of ``required`` fails the synth
-    with ``message`` while ``scope`` has no child ``id``.
+    rendered by the generated code too. The first call in an app makes the
+    library's rules (``rules.LIBRARY_RULES``) a validation of the app.
 
     Returns:
         The namespace of ``scope``'s chart (``None`` where it sets none).
@@ -187,10 +232,12 @@ def define(
             scopes.append(other)
         items.append([scopes.index(other), id, encoder.struct(body)])
     operations = [[0, id, _operation(encoder, op)] for id, op in patches]
-    checks = [[0, id, message] for id, message in required]
     found: list[str | None] = json.loads(
         _Manifests.define(
-            scopes, json.dumps(items), encoder.refs, json.dumps(operations), json.dumps(checks)
+            scopes,
+            json.dumps(items),
+            encoder.refs,
+            json.dumps(operations),
         )
     )
     return found[0]

@@ -116,6 +116,10 @@ def render(
             ) from None
         except (ValueError, JSIIError) as error:
             raise SynthError(f"{where}: {_cut(str(error))}") from None
+        except RuntimeError as error:
+            # A failed validation: cdk8s's header line, then "[construct path] problem" lines.
+            lines = [line.strip() for line in str(error).splitlines()[1:]] or [str(error)]
+            raise SynthError("\n".join([f"{where}: {len(lines)} problem(s):", *lines])) from None
         # The values declare which Secrets exist in the cluster outside the synth.
         external = {environment.values.redis.password_secret.name}
         found = problems(objects, external_secrets=external)
