@@ -23,7 +23,6 @@ from typing import Any
 
 import cdk8s
 import cdk8s_plus_27 as kplus
-import constructs
 import jsii
 from cdk8s_plus_27 import k8s
 from constructs import Construct, IConstruct
@@ -47,6 +46,7 @@ _STRUCT = "$jsii.struct"
 _REF = "$jsii.ref"
 _ENUM = "$jsii.enum"
 _MANIFEST = "$manifest"
+_LAZY = "$lazy"
 
 
 class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"):
@@ -63,8 +63,8 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
 
     @jsii.member(jsii_name="useRules")
     @builtins.classmethod
-    def use_rules(cls, validation: constructs.IValidation) -> None:
-        jsii.sinvoke(cls, "useRules", [validation])
+    def use_rules(cls, python: _IRules) -> None:
+        jsii.sinvoke(cls, "useRules", [python])
 
     @jsii.member(jsii_name="objects")
     @builtins.classmethod
@@ -92,10 +92,23 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
         return typing.cast(str, jsii.sinvoke(cls, "render", [chart]))
 
 
-@jsii.implements(constructs.IValidation)
-class _FinalManifests:
-    """The library's rules (``rules.LIBRARY_RULES``) over the final manifests of the app being
-    synthesized; cdk8s reports each problem under the construct path of its object."""
+@jsii.interface(jsii_type="journal-k8s-bulk.IRules")
+class _IRules(typing.Protocol):
+    @jsii.member(jsii_name="validate")
+    def validate(self) -> list[str]: ...
+
+    @jsii.member(jsii_name="render")
+    def render(self, key: float) -> Any: ...
+
+
+@jsii.implements(_IRules)
+class _Python:
+    """What Node calls back at synth: the library's rules (``rules.LIBRARY_RULES``) over the
+    final manifests of the app (cdk8s reports each problem under its object's construct path),
+    and the values constructs render from their private state (``lazy``)."""
+
+    def __init__(self) -> None:
+        self.renders: list[Callable[[], Any]] = []
 
     def validate(self) -> list[str]:
         found = [(path, obj, own) for path, obj, own in json.loads(_Manifests.objects())]
@@ -104,23 +117,24 @@ class _FinalManifests:
             _Manifests.report(json.dumps(problems))
         return []
 
+    def render(self, key: float) -> Any:
+        return self.renders[int(key)]()
 
-_Manifests.use_rules(_FinalManifests())
+
+_PYTHON = _Python()
+_Manifests.use_rules(_PYTHON)
 
 
-@jsii.implements(cdk8s.IAnyProducer)
-class _Producer:
-    def __init__(self, render: Callable[[], Any]) -> None:
-        self._render = render
-
-    def produce(self) -> Any:
-        return self._render()
+@dataclass(frozen=True)
+class _Lazy:
+    key: int
 
 
 def lazy(render: Callable[[], Any]) -> Any:
-    """A value ``render`` makes at synth (a ``cdk8s.Lazy``): a construct keeps private state
-    and renders it once, before any JSON patch applies (as cdk8s-plus objects do)."""
-    return cdk8s.Lazy.any(_Producer(render))
+    """A value that ``render`` makes at synth, before any JSON patch applies: a construct keeps
+    private state and renders it once (as cdk8s-plus objects do with ``cdk8s.Lazy``)."""
+    _PYTHON.renders.append(render)
+    return _Lazy(len(_PYTHON.renders) - 1)
 
 
 @functools.cache
@@ -169,6 +183,8 @@ class _Encoder:
             return [self.value(v) for v in value]
         if isinstance(value, enum.Enum):
             return {_ENUM: [kind.__jsii_type__, value.value]}
+        if kind is _Lazy:
+            return {_LAZY: value.key}
         if hasattr(value, "__jsii_ref__"):
             index = self._ref_index.setdefault(id(value), len(self.refs))
             if index == len(self.refs):

@@ -10,6 +10,7 @@ const STRUCT = "$jsii.struct";
 const REF = "$jsii.ref";
 const ENUM = "$jsii.enum";
 const MANIFEST = "$manifest";
+const LAZY = "$lazy";
 const VALIDATED = Symbol.for("journal-k8s.validated");
 const OWN = Symbol.for("journal-k8s.own");
 let rules;
@@ -25,7 +26,8 @@ class Manifests {
    * the manifest m. Then adds each [scope index, id, operation] of `patches` (an RFC 6902
    * "add" or "remove") to that ApiObject. Values
    * `{"$jsii.ref": i}` stand for `refs[i]` (Quantity and IntOrString objects),
-   * `{"$jsii.enum": [fqn, member]}` for enum members. The first call for an app adds the
+   * `{"$jsii.enum": [fqn, member]}` for enum members, `{"$lazy": key}` for a value made at
+   * synth by the library's Python side (`useRules`). The first call for an app adds the
    * validation of `useRules` to its root. Returns the namespace of each scope's chart, as a
    * JSON array (null where none).
    */
@@ -55,12 +57,13 @@ class Manifests {
   }
 
   /**
-   * Makes `validation` (the library's rules, in Python) a validation of every app's root
-   * (added by the first `define` in the app); it reads the app with `objects` and reports
-   * with `report`.
+   * Hands over the library's Python side: `python.validate()` becomes a validation of every
+   * app's root (added by the first `define` in the app; it reads the app with `objects` and
+   * reports with `report`), and `python.render(key)` produces each `{"$lazy": key}` value at
+   * synth.
    */
-  static useRules(validation) {
-    rules = validation;
+  static useRules(python) {
+    rules = python;
   }
 
   /**
@@ -168,6 +171,10 @@ function revive(value, refs) {
   }
   if (REF in value) {
     return refs[value[REF]];
+  }
+  if (LAZY in value) {
+    const key = value[LAZY];
+    return cdk8s.Lazy.any({ produce: () => rules.render(key) });
   }
   if (ENUM in value) {
     const [fqn, member] = value[ENUM];
