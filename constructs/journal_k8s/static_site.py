@@ -7,7 +7,7 @@ from constructs import Construct
 
 from . import _pod
 from ._served import ServedWorkload
-from ._types import PodOptions, Resources, check_image, check_port, check_positive
+from ._types import PodOptions, Resources, check_image, check_instance, check_port, check_positive
 
 DEFAULT_IMAGE = "my-repo/static-files:v1-abcde"
 """The book's static files image (NGINX with the site under the document root)."""
@@ -125,7 +125,10 @@ class StaticSite(ServedWorkload):
             raise ValueError(
                 f"document_root={document_root!r} is not allowed: expected an absolute path"
             )
-        resources = resources or Resources(cpu="1", memory="1G")
+        resources = check_instance(
+            "resources", resources, Resources, Resources(cpu="1", memory="1G")
+        )
+        options = check_instance("pod", pod, PodOptions, PodOptions())
         files = {
             "nginx.conf": nginx_conf(port=container_port, document_root=document_root),
             "security-headers.conf": SECURITY_HEADERS_CONF,
@@ -136,7 +139,7 @@ class StaticSite(ServedWorkload):
             config=files,
             replicas=replicas,
             uid=_UID,
-            options=pod or PodOptions(),
+            options=options,
             container=self._container(image, resources, container_port),
             volumes=[
                 k8s.Volume(
