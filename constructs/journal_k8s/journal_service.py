@@ -6,6 +6,8 @@ from constructs import Construct
 
 from . import api_frontend, redis, static_site
 from ._types import (
+    Autoscaling,
+    DisruptionBudget,
     ExistingSecret,
     Failover,
     IngressTls,
@@ -64,6 +66,21 @@ class JournalService(Construct):
         edge: a Gateway API ``PathRoute`` (without routes yet) that takes the routes instead
             of an Ingress; the ``ingress_*``, ``host`` and ``tls`` arguments are then not used.
             Default: a ``PathIngress``.
+        frontend_autoscaling: a HorizontalPodAutoscaler for the API pods, instead of
+            ``frontend_replicas``. Default: none.
+        static_autoscaling: a HorizontalPodAutoscaler for the NGINX pods, instead of
+            ``static_replicas``. Default: none.
+        frontend_budget: the API pods' disruption budget. Default: the rule below.
+        static_budget: the NGINX pods' disruption budget. Default: the rule below.
+        redis_budget: the Redis pods' disruption budget. Default: the rule below.
+
+    Disruption budgets: by default each tier lets a drain take one pod at a time
+    (``maxUnavailable: 1``), except a tier whose autoscaler may hold a single pod
+    (``min_replicas=1``), which keeps ``minAvailable: 1`` so that a drain never takes its last
+    pod (the drain waits until the autoscaler or a person adds one). A tier of one fixed pod
+    keeps ``maxUnavailable: 1``: nothing would ever add a pod, and a drain must not hang. A
+    given budget that lets every pod go at once at the fewest pods, or blocks every eviction
+    at the most, is refused.
     """
 
     def __init__(
@@ -95,6 +112,11 @@ class JournalService(Construct):
         static_pod: PodOptions | None = None,
         redis_pod: PodOptions | None = None,
         edge: PathRoute | None = None,
+        frontend_autoscaling: Autoscaling | None = None,
+        static_autoscaling: Autoscaling | None = None,
+        frontend_budget: DisruptionBudget | None = None,
+        static_budget: DisruptionBudget | None = None,
+        redis_budget: DisruptionBudget | None = None,
     ) -> None:
         super().__init__(scope, id)
         if name is not None:
@@ -112,6 +134,7 @@ class JournalService(Construct):
             storage_class=redis_storage_class,
             password=redis_password,
             failover=redis_failover,
+            budget=redis_budget,
         )
         """The Redis tier."""
         self.api = ApiFrontend(
@@ -124,6 +147,8 @@ class JournalService(Construct):
             replicas=frontend_replicas,
             resources=frontend_resources,
             journal_entries=journal_entries,
+            autoscaling=frontend_autoscaling,
+            budget=frontend_budget,
         )
         """The API tier."""
         self.static_site = StaticSite(
@@ -134,6 +159,8 @@ class JournalService(Construct):
             image=static_image,
             replicas=static_replicas,
             resources=static_resources,
+            autoscaling=static_autoscaling,
+            budget=static_budget,
         )
         """The static file tier."""
         self.ingress: PathIngress | None = None

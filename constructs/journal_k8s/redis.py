@@ -10,9 +10,11 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _network, _pod, _redis_proxy, _sentinel
+from ._autoscaling import tier_budget
 from ._network import Pods
 from ._peers import SelectablePods, lookup, pods_of
 from ._types import (
+    DisruptionBudget,
     ExistingSecret,
     Failover,
     Peer,
@@ -135,6 +137,8 @@ class Redis(SelectablePods):
             server and HAProxy pods behind the write Service, which follow whichever pod is
             the master. Needs 3 or more replicas and a chart namespace. Default: ``None``,
             pod 0 is the master for ever and the write Service selects it.
+        budget: the Redis pods' disruption budget. Default: one pod at a time
+            (``maxUnavailable: 1``; see ``JournalService`` for the rule).
     """
 
     def __init__(
@@ -152,6 +156,7 @@ class Redis(SelectablePods):
         resources: Resources | None = None,
         pod: PodOptions | None = None,
         failover: Failover | None = None,
+        budget: DisruptionBudget | None = None,
     ) -> None:
         check_service_name("name", name, max_length=52)
         super().__init__(scope, id, name=name)
@@ -247,7 +252,9 @@ class Redis(SelectablePods):
                         ],
                     ),
                 ),
-                "Budget": _pod.disruption_budget(name, "storage"),
+                "Budget": _pod.disruption_budget(
+                    name, "storage", tier_budget("budget", budget, replicas, replicas)
+                ),
                 **dict(
                     zip(
                         ("ReplicationPolicy", "ReplicationEgressPolicy"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from . import _bulk, _network
+from . import _bulk, _capacity, _network
 from ._types import Quota, check_dns_label
 
 POD_SECURITY_VERSION = "v1.27"
@@ -20,7 +20,11 @@ class RestrictedNamespace(Construct):
     (``adopt_restricted`` fixes a cdk8s-plus workload). Every pod of the namespace is denied
     all traffic but DNS until a NetworkPolicy (such as
     those of the journal constructs) lets it through. Containers without resources get the
-    LimitRange defaults (requests 100m/128Mi, limits 500m/512Mi).
+    LimitRange defaults (requests 100m/128Mi, limits 500m/512Mi). At synth, the quota must
+    hold every workload of the namespace at its most (``journal_k8s.capacity_problems``): an
+    autoscaler's ``maxReplicas`` plus the rolling-update surge, times each pod's requests and
+    limits, sidecars and init containers included; a failure names the quota key, the
+    workloads and the figures.
 
     Args:
         scope: the parent construct.
@@ -86,3 +90,4 @@ class RestrictedNamespace(Construct):
             # A Namespace is cluster-scoped: drop the namespace the chart gives every object.
             [("Resource", {"op": "remove", "path": "/metadata/namespace"})],
         )
+        _capacity.require(self)
