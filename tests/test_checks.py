@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import shutil
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 

@@ -84,7 +84,7 @@ def budget_problem(field: str, value: int | str, floor: int, peak: int) -> str |
         down = _pods(value, floor)
         if down >= floor and peak > 1:
             return (
-                f"maxUnavailable: {value!r} lets all {floor} pods go at once at the fewest "
+                f"maxUnavailable: {value!r} lets every pod go at once at the fewest pods "
                 f"({floor}): a full outage; expected fewer than {floor}, or minAvailable"
             )
         if down < 1:
