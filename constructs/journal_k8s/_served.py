@@ -19,6 +19,7 @@ from ._types import (
     DisruptionBudget,
     PodOptions,
     Resources,
+    check_instance,
     check_service_name,
     quantity_value,
 )
@@ -148,14 +149,10 @@ class ServedWorkload(SelectablePods):
         user's ``options``, and carry a hash of ``config``, so a configuration change rolls
         them.
         """
-        if autoscaling is not None and not isinstance(autoscaling, Autoscaling):
-            raise TypeError(
-                f"autoscaling={autoscaling!r} is not allowed: expected journal_k8s.Autoscaling"
-            )
-        if budget is not None and not isinstance(budget, DisruptionBudget):
-            raise TypeError(
-                f"budget={budget!r} is not allowed: expected journal_k8s.DisruptionBudget"
-            )
+        if autoscaling is not None:
+            check_instance("autoscaling", autoscaling, Autoscaling, autoscaling)
+        if budget is not None:
+            check_instance("budget", budget, DisruptionBudget, budget)
         if autoscaling is None:
             floor = peak = replicas
         else:

@@ -23,10 +23,11 @@ from ._types import (
     Peer,
     PodOptions,
     Resources,
+    check_bytes,
     check_dns_subdomain,
     check_image,
+    check_instance,
     check_positive,
-    check_quantity,
     check_service_name,
 )
 
@@ -56,7 +57,7 @@ class Redis(SelectablePods):
             ``redis-passwd``, key ``passwd``, which must exist in the namespace.
         replicas: number of pods; 1 runs a lone master. Default: 3.
         image: the container image. Default: ``DEFAULT_IMAGE``.
-        storage: size of each pod's data volume. Default: ``"10Gi"``.
+        storage: size of each pod's data volume, in bytes (at least 1Mi). Default: ``"10Gi"``.
         storage_class: the StorageClass of the data volumes. Default: the cluster's default.
         access_mode: the access mode of the data volumes. Default: ``"ReadWriteOnce"``.
         resources: CPU and memory of each pod. Default: 500m, 512Mi (limits equal requests).
@@ -90,7 +91,7 @@ class Redis(SelectablePods):
         check_service_name("name", name, max_length=52)
         super().__init__(scope, id, name=name)
         self._replicas = check_positive("replicas", replicas)
-        check_quantity("storage", storage)
+        check_bytes("storage", storage)
         if storage_class is not None:
             check_dns_subdomain("storage_class", storage_class)
         if access_mode not in _ACCESS_MODES:
@@ -104,13 +105,17 @@ class Redis(SelectablePods):
             )
         self.failover = failover
         """The failover settings, or ``None`` (pod 0 is the master for ever)."""
-        self.password = password or ExistingSecret(name="redis-passwd", key="passwd")
+        self.password = check_instance(
+            "password", password, ExistingSecret, ExistingSecret(name="redis-passwd", key="passwd")
+        )
         """The Secret key that holds the Redis password."""
         pods = RedisPods(self, replicas, image, self.password)
         self._topology: Topology = (
             FixedMaster(pods) if failover is None else SentinelProxy(pods, failover)
         )
-        resources = resources or Resources(cpu="500m", memory="512Mi")
+        resources = check_instance(
+            "resources", resources, Resources, Resources(cpu="500m", memory="512Mi")
+        )
 
         self.headless_service_name = f"{name}-headless"
         """The governing headless Service: it gives every pod a DNS name."""
@@ -132,7 +137,7 @@ class Redis(SelectablePods):
         write_selector = self._topology.write_selector()
         own_pods = k8s.LabelSelector(match_labels=dict(self._pod_labels))
         own = Pods(name, self, None, self._pod_labels)  # both sides share one namespace
-        pod_options = pod or PodOptions()
+        pod_options = check_instance("pod", pod, PodOptions, PodOptions())
         pod_options = dataclasses.replace(
             pod_options, sidecars=[*self._topology.sidecars(), *pod_options.sidecars]
         )

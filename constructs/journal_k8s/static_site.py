@@ -13,6 +13,7 @@ from ._types import (
     PodOptions,
     Resources,
     check_image,
+    check_instance,
     check_port,
     check_positive,
 )
@@ -142,7 +143,10 @@ class StaticSite(ServedWorkload):
             raise ValueError(
                 f"document_root={document_root!r} is not allowed: expected an absolute path"
             )
-        resources = resources or Resources(cpu="1", memory="1G")
+        resources = check_instance(
+            "resources", resources, Resources, Resources(cpu="1", memory="1G")
+        )
+        options = check_instance("pod", pod, PodOptions, PodOptions())
         files = {
             "nginx.conf": nginx_conf(port=container_port, document_root=document_root),
             "security-headers.conf": SECURITY_HEADERS_CONF,
@@ -155,7 +159,7 @@ class StaticSite(ServedWorkload):
             autoscaling=autoscaling,
             budget=budget,
             uid=_UID,
-            options=pod or PodOptions(),
+            options=options,
             resources=resources,
             container=self._container(image, resources, container_port),
             volumes=[
