@@ -32,7 +32,7 @@ from constructs import IConstruct, IValidation
 from . import _bulk
 from ._autoscaling import budget_problem
 from ._selectors import selects
-from ._types import QUANTITY_SUFFIXES, quantity_value
+from .grammar import QUANTITY_SUFFIXES, quantity_value
 
 Manifest = Mapping[str, Any]
 

@@ -21,8 +21,8 @@ from ._types import (
     Resources,
     check_instance,
     check_service_name,
-    quantity_value,
 )
+from .grammar import quantity_value
 
 
 @jsii.implements(kplus.IScalable)

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
-from journal_k8s import capacity_problems
+from journal_k8s import capacity_problems, grammar
 
 from .selectors import pod_labels, selects_any
 
@@ -43,11 +43,6 @@ _TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
 
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
 _ALLOWED_VOLUMES = frozenset(
     {
@@ -164,12 +159,12 @@ def _names(objects: Sequence[Manifest]) -> Iterator[str]:
     for obj in objects:
         name = _get(obj, "metadata", "name")
         if obj.get("kind") == "Service":
-            pattern, limit, expected = _DNS_1035_LABEL, 63, "a DNS-1035 label"
+            pattern, limit, expected = grammar.DNS_1035_LABEL, 63, "a DNS-1035 label"
         elif obj.get("kind") == "Namespace":
-            pattern, limit, expected = _DNS_LABEL, 63, "a DNS-1123 label"
+            pattern, limit, expected = grammar.DNS_LABEL, 63, "a DNS-1123 label"
         else:
-            pattern, limit, expected = _DNS_SUBDOMAIN, 253, "a DNS-1123 subdomain"
-        if not isinstance(name, str) or len(name) > limit or not pattern.fullmatch(name):
+            pattern, limit, expected = grammar.DNS_SUBDOMAIN, 253, "a DNS-1123 subdomain"
+        if not isinstance(name, str) or len(name) > limit or not re.fullmatch(pattern, name):
             yield _problem(
                 obj,
                 "metadata.name",
@@ -212,19 +207,21 @@ def _label_problems(key: Any, value: Any) -> Iterator[str]:
             f"the label {key!r} is not allowed: it holds a hash of the construct path, "
             "which changes when a construct is renamed; use explicit app.kubernetes.io/* labels"
         )
-    prefix, _, name = str(key).rpartition("/")
     if (
         not isinstance(key, str)
-        or len(name) > 63
-        or not _LABEL_NAME.fullmatch(name)
-        or (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)))
+        or len(key.rpartition("/")[0]) > 253
+        or not re.fullmatch(grammar.LABEL_KEY, key)
     ):
         yield (
             f"the label key {key!r} is not allowed: expected an optional DNS subdomain prefix "
             "(at most 253 characters) and '/', then a name of at most 63 characters "
             "(alphanumerics, '-', '_', '.', starting and ending with an alphanumeric)"
         )
-    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
+    if (
+        not isinstance(value, str)
+        or len(value) > 63
+        or not re.fullmatch(grammar.LABEL_VALUE, value)
+    ):
         yield (
             f"the label value {value!r} is not allowed: expected a string of at most 63 "
             "characters (alphanumerics, '-', '_', '.', starting and ending with an alphanumeric)"
@@ -372,9 +369,9 @@ def _parent_refs(route: Manifest) -> Iterator[str]:
             )
         for name_field in ("name", "namespace", "sectionName"):
             value = ref.get(name_field)
-            pattern = _DNS_LABEL if name_field == "namespace" else _DNS_SUBDOMAIN
+            pattern = grammar.DNS_LABEL if name_field == "namespace" else grammar.DNS_SUBDOMAIN
             if (value is not None or name_field != "sectionName") and (
-                not isinstance(value, str) or len(value) > 253 or not pattern.fullmatch(value)
+                not isinstance(value, str) or len(value) > 253 or not re.fullmatch(pattern, value)
             ):
                 yield _problem(
                     route,
