@@ -1,6 +1,7 @@
 """Typed cdk8s constructs for the journal service of *Kubernetes Best Practices*, chapter 1."""
 
 from ._bulk import chart_manifests
+from ._capacity import problems as capacity_problems
 from ._pod import (
     CONFIG_HASH_ANNOTATION,
     content_hash,
@@ -9,7 +10,9 @@ from ._pod import (
 )
 from ._types import (
     DEFAULT_PROXY_IMAGE,
+    Autoscaling,
     Backend,
+    DisruptionBudget,
     ExistingSecret,
     Failover,
     IngressTls,
@@ -33,7 +36,9 @@ __all__ = [
     "CONFIG_HASH_ANNOTATION",
     "DEFAULT_PROXY_IMAGE",
     "ApiFrontend",
+    "Autoscaling",
     "Backend",
+    "DisruptionBudget",
     "ExistingSecret",
     "Failover",
     "IngressTls",
@@ -50,6 +55,7 @@ __all__ = [
     "StaticSite",
     "Workload",
     "adopt_restricted",
+    "capacity_problems",
     "chart_manifests",
     "content_hash",
     "restricted_container_security",
