@@ -9,6 +9,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _network, _pod
+from ._base import JournalConstruct
 from ._paths import elements, most_specific_first
 from ._peers import ServiceTarget, service_of
 from ._types import IngressTls, Route, check_dns_label, check_dns_subdomain, check_host
@@ -18,7 +19,7 @@ ACME_SOLVER_PORT = 8089
 _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 
 
-class PathIngress(Construct):
+class PathIngress(JournalConstruct):
     """A ``networking.k8s.io/v1`` Ingress of ``Prefix`` paths, the most specific path first.
 
     Conformant controllers pick the longest matching prefix; some controllers follow the
