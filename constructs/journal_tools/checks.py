@@ -22,7 +22,8 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from . import grammar
+from journal_k8s import grammar
+
 from .selectors import pod_labels, selects_any
 
 Manifest = Mapping[str, Any]
@@ -40,11 +41,6 @@ _TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
 
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
 _ALLOWED_VOLUMES = frozenset(
     {
@@ -161,12 +157,12 @@ def _names(objects: Sequence[Manifest]) -> Iterator[str]:
     for obj in objects:
         name = _get(obj, "metadata", "name")
         if obj.get("kind") == "Service":
-            pattern, limit, expected = _DNS_1035_LABEL, 63, "a DNS-1035 label"
+            pattern, limit, expected = grammar.DNS_1035_LABEL, 63, "a DNS-1035 label"
         elif obj.get("kind") == "Namespace":
-            pattern, limit, expected = _DNS_LABEL, 63, "a DNS-1123 label"
+            pattern, limit, expected = grammar.DNS_LABEL, 63, "a DNS-1123 label"
         else:
-            pattern, limit, expected = _DNS_SUBDOMAIN, 253, "a DNS-1123 subdomain"
-        if not isinstance(name, str) or len(name) > limit or not pattern.fullmatch(name):
+            pattern, limit, expected = grammar.DNS_SUBDOMAIN, 253, "a DNS-1123 subdomain"
+        if not isinstance(name, str) or len(name) > limit or not re.fullmatch(pattern, name):
             yield _problem(
                 obj,
                 "metadata.name",
@@ -209,19 +205,21 @@ def _label_problems(key: Any, value: Any) -> Iterator[str]:
             f"the label {key!r} is not allowed: it holds a hash of the construct path, "
             "which changes when a construct is renamed; use explicit app.kubernetes.io/* labels"
         )
-    prefix, _, name = str(key).rpartition("/")
     if (
         not isinstance(key, str)
-        or len(name) > 63
-        or not _LABEL_NAME.fullmatch(name)
-        or (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)))
+        or len(key.rpartition("/")[0]) > 253
+        or not re.fullmatch(grammar.LABEL_KEY, key)
     ):
         yield (
             f"the label key {key!r} is not allowed: expected an optional DNS subdomain prefix "
             "(at most 253 characters) and '/', then a name of at most 63 characters "
             "(alphanumerics, '-', '_', '.', starting and ending with an alphanumeric)"
         )
-    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
+    if (
+        not isinstance(value, str)
+        or len(value) > 63
+        or not re.fullmatch(grammar.LABEL_VALUE, value)
+    ):
         yield (
             f"the label value {value!r} is not allowed: expected a string of at most 63 "
             "characters (alphanumerics, '-', '_', '.', starting and ending with an alphanumeric)"
@@ -369,9 +367,9 @@ def _parent_refs(route: Manifest) -> Iterator[str]:
             )
         for name_field in ("name", "namespace", "sectionName"):
             value = ref.get(name_field)
-            pattern = _DNS_LABEL if name_field == "namespace" else _DNS_SUBDOMAIN
+            pattern = grammar.DNS_LABEL if name_field == "namespace" else grammar.DNS_SUBDOMAIN
             if (value is not None or name_field != "sectionName") and (
-                not isinstance(value, str) or len(value) > 253 or not pattern.fullmatch(value)
+                not isinstance(value, str) or len(value) > 253 or not re.fullmatch(pattern, value)
             ):
                 yield _problem(
                     route,
@@ -621,8 +619,6 @@ def quantity(text: Any) -> Decimal:
     Raises:
         ValueError: ``text`` is not a quantity of ``grammar.QUANTITY``.
     """
-    if not re.match(grammar.QUANTITY, str(text)):
-        raise ValueError(f"{text!r} is not a Kubernetes quantity")
     value = grammar.quantity_value(str(text))
     return Decimal(value.numerator) / Decimal(value.denominator)
 
@@ -644,8 +640,8 @@ def _quotas(objects: Sequence[Manifest]) -> Iterator[str]:
 
 def _like(amount: Decimal, example: Any) -> str:
     """``amount`` written in the unit of the quantity ``example`` (``6Gi`` next to ``5Gi``)."""
-    match = re.fullmatch(r"[0-9.]*(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE])", str(example))
-    suffix = match.group(1) if match else ""
+    text = str(example)
+    suffix = max((s for s in grammar.QUANTITY_SUFFIXES if text.endswith(s)), key=len)
     scale = quantity(f"1{suffix}")
     return f"{(amount / scale).normalize():f}{suffix}"
 
