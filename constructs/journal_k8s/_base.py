@@ -16,10 +16,11 @@ class _InitSignature:
     """
 
     def __get__(self, instance: object, owner: type) -> inspect.Signature:
+        init = owner.__init__  # type: ignore[misc]  # the class's own, which is what we show
         try:
-            signature = inspect.signature(owner.__init__, eval_str=True)
+            signature = inspect.signature(init, eval_str=True)
         except NameError:  # an annotation names something only a type checker imports
-            signature = inspect.signature(owner.__init__)
+            signature = inspect.signature(init)
         return signature.replace(parameters=list(signature.parameters.values())[1:])
 
 
