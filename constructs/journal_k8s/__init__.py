@@ -3,6 +3,7 @@
 from importlib.metadata import version as _version
 
 from ._bulk import chart_manifests
+from ._capacity import problems as capacity_problems
 from ._pod import (
     CONFIG_HASH_ANNOTATION,
     content_hash,
@@ -11,7 +12,9 @@ from ._pod import (
 )
 from ._types import (
     DEFAULT_PROXY_IMAGE,
+    Autoscaling,
     Backend,
+    DisruptionBudget,
     ExistingSecret,
     Failover,
     IngressTls,
@@ -38,7 +41,9 @@ __all__ = [
     "CONFIG_HASH_ANNOTATION",
     "DEFAULT_PROXY_IMAGE",
     "ApiFrontend",
+    "Autoscaling",
     "Backend",
+    "DisruptionBudget",
     "ExistingSecret",
     "Failover",
     "IngressTls",
@@ -55,6 +60,7 @@ __all__ = [
     "StaticSite",
     "Workload",
     "adopt_restricted",
+    "capacity_problems",
     "chart_manifests",
     "content_hash",
     "restricted_container_security",

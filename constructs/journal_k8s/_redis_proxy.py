@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from cdk8s_plus_27 import k8s
 
 from . import _bulk, _pod
-from ._types import Failover, PodOptions
+from ._types import DisruptionBudget, Failover, PodOptions
 
 CONFIG_DIR = "/opt/journal-redis-proxy"
 RUN_DIR = "/run/haproxy"
@@ -191,5 +191,5 @@ def proxy_objects(
                 ),
             ),
         ),
-        "ProxyBudget": _pod.disruption_budget(name, "proxy"),
+        "ProxyBudget": _pod.disruption_budget(name, "proxy", DisruptionBudget(max_unavailable=1)),
     }

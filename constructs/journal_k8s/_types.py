@@ -19,6 +19,7 @@ from .grammar import (
     IMAGE_REFERENCE,
     LABEL_KEY,
     LABEL_VALUE,
+    PERCENT,
     QUANTITY,
     SECRET_KEY,
     WHOLE_QUANTITY,
@@ -254,6 +255,106 @@ class Quota:
         check_bytes("quota memory", self.memory)
         check_bytes("quota storage", self.storage)
         check_positive("quota pods", self.pods)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Autoscaling:
+    """A HorizontalPodAutoscaler (``autoscaling/v2``) for a tier, on CPU (and memory) use.
+
+    The tier's Deployment then has no ``spec.replicas``, so an apply or a GitOps sync never
+    resets the count the autoscaler chose. A ``RestrictedNamespace`` quota must hold
+    ``max_replicas`` pods plus the rollout surge (checked at synth).
+
+    Args:
+        min_replicas: the fewest pods.
+        max_replicas: the most pods, at least ``min_replicas``.
+        cpu_utilization: the average CPU use to keep, in percent of the pods' CPU requests
+            (every container must request CPU). ``None`` scales on memory only. Default: 70.
+        memory_utilization: the average memory use to keep, in percent of the pods' memory
+            requests. Default: none (CPU only).
+        scale_down_stabilization: seconds of recommendations the autoscaler looks back on
+            before removing pods (0..3600), so a short dip does not shed pods. Default: 300.
+    """
+
+    min_replicas: int
+    max_replicas: int
+    cpu_utilization: int | None = 70
+    memory_utilization: int | None = None
+    scale_down_stabilization: int = 300
+
+    def __post_init__(self) -> None:
+        check_positive("autoscaling min_replicas", self.min_replicas)
+        check_positive("autoscaling max_replicas", self.max_replicas)
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"autoscaling max_replicas={self.max_replicas} is not allowed: expected at least "
+                f"min_replicas={self.min_replicas}"
+            )
+        for argument, percent in (
+            ("autoscaling cpu_utilization", self.cpu_utilization),
+            ("autoscaling memory_utilization", self.memory_utilization),
+        ):
+            if percent is not None:
+                check_positive(argument, percent)
+        if self.cpu_utilization is None and self.memory_utilization is None:
+            raise ValueError(
+                "autoscaling cpu_utilization=None is not allowed without memory_utilization: "
+                "expected a target for at least one of them"
+            )
+        check_positive(
+            "autoscaling scale_down_stabilization", self.scale_down_stabilization, minimum=0
+        )
+        if self.scale_down_stabilization > 3600:
+            raise ValueError(
+                "autoscaling scale_down_stabilization="
+                f"{self.scale_down_stabilization} is not allowed: expected 0..3600 seconds"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisruptionBudget:
+    """How many of a tier's pods a voluntary disruption (a node drain) may take at once.
+
+    Give exactly one of the two, as a number of pods or a percentage (``"50%"``, rounded up).
+
+    Args:
+        max_unavailable: the most pods down at once. Default: not this form.
+        min_available: the fewest pods that stay up. Default: not this form.
+    """
+
+    max_unavailable: int | str | None = None
+    min_available: int | str | None = None
+
+    def __post_init__(self) -> None:
+        given = [
+            (argument, value)
+            for argument, value in (
+                ("max_unavailable", self.max_unavailable),
+                ("min_available", self.min_available),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                f"budget {', '.join(f'{a}={v!r}' for a, v in given) or 'with neither'} is not "
+                "allowed: expected exactly one of max_unavailable and min_available"
+            )
+        argument, value = given[0]
+        if isinstance(value, str):
+            if not re.fullmatch(PERCENT, value):
+                raise ValueError(
+                    f"budget {argument}={value!r} is not allowed: expected a number of pods "
+                    "(>= 1) or a percentage '1%'..'100%'"
+                )
+        else:
+            check_positive(f"budget {argument}", value)
+
+    def form(self) -> tuple[str, int | str]:
+        """``("maxUnavailable" or "minAvailable", value)``: the field it sets."""
+        if self.max_unavailable is not None:
+            return "maxUnavailable", self.max_unavailable
+        assert self.min_available is not None
+        return "minAvailable", self.min_available
 
 
 @dataclass(frozen=True, kw_only=True)

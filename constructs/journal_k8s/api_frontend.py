@@ -9,6 +9,8 @@ from . import _pod
 from ._peers import lookup
 from ._served import ServedWorkload
 from ._types import (
+    Autoscaling,
+    DisruptionBudget,
     PodOptions,
     Resources,
     check_dns_subdomain,
@@ -54,6 +56,13 @@ class ApiFrontend(ServedWorkload):
             too. Default: none (``<service>.<namespace>.svc`` resolves through the pod's DNS
             search path).
         pod: typed additions to the pods (env, sidecars, tolerations, …). Default: none.
+        autoscaling: a HorizontalPodAutoscaler between ``min_replicas`` and ``max_replicas``
+            pods instead of ``replicas`` (the Deployment then has no ``spec.replicas``).
+            Default: none, ``replicas`` pods. A ``kplus.HorizontalPodAutoscaler`` can target
+            the tier instead (it is a ``kplus.IScalable``).
+        budget: the pods' disruption budget. Default: one pod at a time
+            (``maxUnavailable: 1``), or ``minAvailable: 1`` when an autoscaler may hold a
+            single pod, so that a drain never takes the last one (see ``JournalService``).
     """
 
     def __init__(
@@ -72,6 +81,8 @@ class ApiFrontend(ServedWorkload):
         live_path: str = "/healthz",
         cluster_domain: str | None = None,
         pod: PodOptions | None = None,
+        autoscaling: Autoscaling | None = None,
+        budget: DisruptionBudget | None = None,
     ) -> None:
         super().__init__(scope, id, name=name, service_port=port, container_port=port)
         check_image("image", image)
@@ -97,8 +108,11 @@ class ApiFrontend(ServedWorkload):
             config_name=f"{name}-config",
             config=config,
             replicas=replicas,
+            autoscaling=autoscaling,
+            budget=budget,
             uid=_UID,
             options=options,
+            resources=resources,
             container=k8s.Container(
                 name="api",
                 image=image,

@@ -58,6 +58,8 @@ LABEL_VALUE = rf"^{_NAME_PART}?$"
 """A label value: empty, or a name as in ``LABEL_KEY`` (at most 63 characters)."""
 SECRET_KEY = r"^[-._a-zA-Z0-9]{1,253}$"
 """A key of a Secret or ConfigMap."""
+PERCENT = r"^([1-9][0-9]?|100)%$"
+"""A whole percentage from 1% to 100% (a disruption budget's ``maxUnavailable``, ...)."""
 
 
 def is_path(path: object) -> bool:

@@ -10,12 +10,14 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _network, _pod
+from ._autoscaling import tier_budget
 from ._network import Pods
 from ._peers import SelectablePods, lookup, pods_of
 from ._redis_failover import SentinelProxy
 from ._redis_fixed import FixedMaster
 from ._redis_topology import CONFIG_DIR, DATA_DIR, PASSWORD_DIR, PORT, RUN_DIR, RedisPods, Topology
 from ._types import (
+    DisruptionBudget,
     ExistingSecret,
     Failover,
     Peer,
@@ -65,6 +67,8 @@ class Redis(SelectablePods):
             server and HAProxy pods behind the write Service, which follow whichever pod is
             the master. Needs 3 or more replicas and a chart namespace. Default: ``None``,
             pod 0 is the master for ever and the write Service selects it.
+        budget: the Redis pods' disruption budget. Default: one pod at a time
+            (``maxUnavailable: 1``; see ``JournalService`` for the rule).
     """
 
     def __init__(
@@ -82,6 +86,7 @@ class Redis(SelectablePods):
         resources: Resources | None = None,
         pod: PodOptions | None = None,
         failover: Failover | None = None,
+        budget: DisruptionBudget | None = None,
     ) -> None:
         check_service_name("name", name, max_length=52)
         super().__init__(scope, id, name=name)
@@ -167,7 +172,9 @@ class Redis(SelectablePods):
                         ],
                     ),
                 ),
-                "Budget": _pod.disruption_budget(name, "storage"),
+                "Budget": _pod.disruption_budget(
+                    name, "storage", tier_budget("budget", budget, replicas, replicas)
+                ),
                 **dict(
                     zip(
                         ("ReplicationPolicy", "ReplicationEgressPolicy"),
