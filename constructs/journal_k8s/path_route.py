@@ -12,6 +12,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _gateway, _network, _pod
+from ._base import JournalConstruct
 from ._paths import elements, specificity
 from ._peers import service_of
 from ._types import Route, check_dns_label, check_dns_subdomain, check_host, check_path
@@ -78,7 +79,7 @@ def _resolve(backend: Any) -> _Target:
     )
 
 
-class PathRoute(Construct):
+class PathRoute(JournalConstruct):
     """A ``gateway.networking.k8s.io/v1`` HTTPRoute on an existing Gateway, one rule per path.
 
     Each ``route`` adds a ``PathPrefix`` rule; rules are kept most specific first (``/api``
