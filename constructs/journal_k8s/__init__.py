@@ -8,11 +8,14 @@ from ._pod import (
     restricted_pod_security,
 )
 from ._types import (
+    DEFAULT_NGINX_EXPORTER_IMAGE,
     DEFAULT_PROXY_IMAGE,
+    DEFAULT_REDIS_EXPORTER_IMAGE,
     Backend,
     ExistingSecret,
     Failover,
     IngressTls,
+    Metrics,
     Peer,
     PodOptions,
     Quota,
@@ -27,17 +30,21 @@ from .path_route import PathRoute
 from .redis import Redis
 from .restricted import adopt_restricted
 from .restricted_namespace import RestrictedNamespace
+from .service_monitor import ServiceMonitor
 from .static_site import StaticSite
 
 __all__ = [
     "CONFIG_HASH_ANNOTATION",
+    "DEFAULT_NGINX_EXPORTER_IMAGE",
     "DEFAULT_PROXY_IMAGE",
+    "DEFAULT_REDIS_EXPORTER_IMAGE",
     "ApiFrontend",
     "Backend",
     "ExistingSecret",
     "Failover",
     "IngressTls",
     "JournalService",
+    "Metrics",
     "PathIngress",
     "PathRoute",
     "Peer",
@@ -47,6 +54,7 @@ __all__ = [
     "Resources",
     "RestrictedNamespace",
     "Route",
+    "ServiceMonitor",
     "StaticSite",
     "Workload",
     "adopt_restricted",

@@ -68,8 +68,10 @@ class ServedWorkload(SelectablePods):
         container: k8s.Container,
         volumes: list[k8s.Volume],
         options: PodOptions,
+        extra: Mapping[str, _bulk.Body] | None = None,
     ) -> None:
-        """Define the ConfigMap ``config_name``, the Deployment, its Service and budget.
+        """Define the ConfigMap ``config_name``, the Deployment, its Service and budget, then
+        the ``extra`` objects (by construct id).
 
         The pods run ``container`` as ``uid`` with ``volumes`` and the user's ``options``, and
         carry a hash of ``config``, so a configuration change rolls them.
@@ -116,5 +118,6 @@ class ServedWorkload(SelectablePods):
                     self._pod_labels,
                 ),
                 "Budget": _pod.disruption_budget(self._name, component),
+                **(extra or {}),
             },
         )

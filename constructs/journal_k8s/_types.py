@@ -40,6 +40,13 @@ QUANTITY_SUFFIXES = {
 }
 """The multiplier of each quantity suffix; any other suffix is a decimal exponent (``e3``)."""
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+LABEL_KEY = rf"^({_LABEL}(\.{_LABEL})*/)?{_LABEL_NAME}$"
+"""A label key: an optional DNS subdomain prefix and ``/``, then a name of at most 63 characters."""
+LABEL_VALUE = rf"^({_LABEL_NAME})?$"
+"""A label value: empty, or at most 63 letters, digits, ``-``, ``_`` and ``.``."""
+DURATION = r"^(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+"""A Prometheus duration as the Prometheus Operator CRDs take it (``30s``, ``1m30s``)."""
 
 
 def check_dns_label(argument: str, value: str, *, max_length: int = 63) -> str:
@@ -89,6 +96,42 @@ def check_host(argument: str, value: str) -> str:
         raise ValueError(
             f"{argument}={_shown(value)} is not allowed: expected a DNS name, optionally with a "
             "'*.' wildcard prefix (no IP address, no port)"
+        )
+    return value
+
+
+def check_labels(argument: str, value: Mapping[str, str], *, empty: bool = True) -> dict[str, str]:
+    """Return ``value`` as a dict if it is a map of Kubernetes label keys to label values.
+
+    Raises:
+        ValueError: naming the argument, the first bad key or value and what is allowed.
+    """
+    if not isinstance(value, Mapping) or (not empty and not value):
+        raise ValueError(
+            f"{argument}={_shown(value)} is not allowed: expected a "
+            f"{'' if empty else 'non-empty '}map of label keys to label values"
+        )
+    for key, text in value.items():
+        if not isinstance(key, str) or len(key) > 316 or not re.match(LABEL_KEY, key):
+            raise ValueError(
+                f"{argument}: key {_shown(key)} is not allowed: expected a label key "
+                "('[prefix/]name', the name at most 63 letters, digits, '-', '_' or '.')"
+            )
+        if not isinstance(text, str) or not re.match(LABEL_VALUE, text):
+            raise ValueError(
+                f"{argument}: {key}={_shown(text)} is not allowed: expected a label value (at "
+                "most 63 letters, digits, '-', '_' or '.', starting and ending with one of the "
+                "first two)"
+            )
+    return dict(value)
+
+
+def check_duration(argument: str, value: str) -> str:
+    """Return ``value`` if it is a Prometheus duration greater than zero (``30s``, ``1m``)."""
+    if not isinstance(value, str) or value in ("", "0") or not re.match(DURATION, value):
+        raise ValueError(
+            f"{argument}={_shown(value)} is not allowed: expected a Prometheus duration such as "
+            "'15s', '1m' or '1m30s' (units h, m, s, ms)"
         )
     return value
 
@@ -463,3 +506,68 @@ class Failover:
                 f"1..{replicas} (one sentinel per Redis pod)"
             )
         return quorum
+
+
+DEFAULT_REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.67.0-alpine"
+"""redis_exporter on Alpine (its shell writes the password file), pinned: ``/redis_exporter``."""
+DEFAULT_NGINX_EXPORTER_IMAGE = "nginx/nginx-prometheus-exporter:1.4.1"
+"""NGINX's Prometheus exporter, pinned; binary ``/usr/bin/nginx-prometheus-exporter``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metrics:
+    """Prometheus metrics of a tier: exporter sidecars, a ServiceMonitor, alerts and policies.
+
+    A ``Prometheus`` of the Prometheus Operator picks the ServiceMonitors and PrometheusRules
+    up by ``monitor_labels``; its pods (``prometheus_namespace`` AND ``prometheus_labels``) are
+    the only ones the NetworkPolicies let reach the metrics ports.
+
+    Args:
+        prometheus_namespace: the namespace of the Prometheus pods. Default: ``"monitoring"``.
+        prometheus_labels: labels of the Prometheus pods. Default:
+            ``app.kubernetes.io/name: prometheus`` (the label the Operator gives them).
+        monitor_labels: labels of every ServiceMonitor and PrometheusRule, for the
+            ``serviceMonitorSelector`` and ``ruleSelector`` of the ``Prometheus``.
+            Default: none (a ``Prometheus`` that selects every one).
+        interval: how often Prometheus scrapes. Default: ``"30s"``.
+        exporter_resources: CPU and memory of each exporter sidecar. Default: 50m, 64Mi.
+        redis_exporter_image: the Redis exporter sidecar's image (an Alpine build of
+            oliver006/redis_exporter: its shell writes the password file).
+            Default: ``DEFAULT_REDIS_EXPORTER_IMAGE``.
+        nginx_exporter_image: the NGINX exporter sidecar's image (1.x: it starts before
+            NGINX answers, and reports ``nginx_up 0`` meanwhile).
+            Default: ``DEFAULT_NGINX_EXPORTER_IMAGE``.
+        memory_ratio: the share of a Redis container's memory limit its resident memory may
+            use before ``RedisMemoryNearLimit`` fires. Default: 0.9.
+    """
+
+    prometheus_namespace: str = "monitoring"
+    prometheus_labels: Mapping[str, str] = field(
+        default_factory=lambda: {"app.kubernetes.io/name": "prometheus"}
+    )
+    monitor_labels: Mapping[str, str] = field(default_factory=dict)
+    interval: str = "30s"
+    exporter_resources: Resources = field(
+        default_factory=lambda: Resources(cpu="50m", memory="64Mi")
+    )
+    redis_exporter_image: str = DEFAULT_REDIS_EXPORTER_IMAGE
+    nginx_exporter_image: str = DEFAULT_NGINX_EXPORTER_IMAGE
+    memory_ratio: float = 0.9
+
+    def __post_init__(self) -> None:
+        check_dns_label("metrics prometheus_namespace", self.prometheus_namespace)
+        check_labels("metrics prometheus_labels", self.prometheus_labels, empty=False)
+        check_labels("metrics monitor_labels", self.monitor_labels)
+        check_duration("metrics interval", self.interval)
+        if not isinstance(self.exporter_resources, Resources):
+            raise TypeError(
+                f"metrics exporter_resources={self.exporter_resources!r} is not allowed: "
+                "expected journal_k8s.Resources"
+            )
+        check_image("metrics redis_exporter_image", self.redis_exporter_image)
+        check_image("metrics nginx_exporter_image", self.nginx_exporter_image)
+        ratio = self.memory_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1:
+            raise ValueError(
+                f"metrics memory_ratio={ratio!r} is not allowed: expected a number in (0, 1]"
+            )

@@ -9,6 +9,7 @@ from ._types import (
     ExistingSecret,
     Failover,
     IngressTls,
+    Metrics,
     PodOptions,
     Resources,
     check_service_name,
@@ -64,6 +65,11 @@ class JournalService(Construct):
         edge: a Gateway API ``PathRoute`` (without routes yet) that takes the routes instead
             of an Ingress; the ``ingress_*``, ``host`` and ``tls`` arguments are then not used.
             Default: a ``PathIngress``.
+        metrics: Prometheus metrics of every tier (``Metrics``): exporter sidecars for Redis
+            (and its HAProxy) and NGINX, ServiceMonitors, alerts and NetworkPolicies; the API
+            is scraped when ``frontend_metrics_port`` is given. Default: none.
+        frontend_metrics_port: the port the API serves its metrics on. Default: none.
+        frontend_metrics_path: the path of the API's metrics. Default: ``"/metrics"``.
     """
 
     def __init__(
@@ -95,6 +101,9 @@ class JournalService(Construct):
         static_pod: PodOptions | None = None,
         redis_pod: PodOptions | None = None,
         edge: PathRoute | None = None,
+        metrics: Metrics | None = None,
+        frontend_metrics_port: int | None = None,
+        frontend_metrics_path: str = "/metrics",
     ) -> None:
         super().__init__(scope, id)
         if name is not None:
@@ -112,6 +121,7 @@ class JournalService(Construct):
             storage_class=redis_storage_class,
             password=redis_password,
             failover=redis_failover,
+            metrics=metrics,
         )
         """The Redis tier."""
         self.api = ApiFrontend(
@@ -124,6 +134,9 @@ class JournalService(Construct):
             replicas=frontend_replicas,
             resources=frontend_resources,
             journal_entries=journal_entries,
+            metrics=metrics,
+            metrics_port=frontend_metrics_port,
+            metrics_path=frontend_metrics_path,
         )
         """The API tier."""
         self.static_site = StaticSite(
@@ -134,6 +147,7 @@ class JournalService(Construct):
             image=static_image,
             replicas=static_replicas,
             resources=static_resources,
+            metrics=metrics,
         )
         """The static file tier."""
         self.ingress: PathIngress | None = None

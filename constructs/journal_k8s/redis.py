@@ -9,12 +9,13 @@ import cdk8s_plus_27 as kplus
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from . import _bulk, _network, _pod, _redis_proxy, _sentinel
+from . import _alerts, _bulk, _exporters, _network, _pod, _redis_proxy, _sentinel
 from ._network import Pods
 from ._peers import SelectablePods, lookup, pods_of
 from ._types import (
     ExistingSecret,
     Failover,
+    Metrics,
     Peer,
     PodOptions,
     Resources,
@@ -23,7 +24,9 @@ from ._types import (
     check_positive,
     check_quantity,
     check_service_name,
+    quantity_value,
 )
+from .service_monitor import monitor_objects
 
 DEFAULT_IMAGE = "redis:7.4.2-alpine"
 """A supported Redis 7 on Alpine, pinned; its ``redis`` user is uid 999, gid 1000."""
@@ -135,6 +138,11 @@ class Redis(SelectablePods):
             server and HAProxy pods behind the write Service, which follow whichever pod is
             the master. Needs 3 or more replicas and a chart namespace. Default: ``None``,
             pod 0 is the master for ever and the write Service selects it.
+        metrics: Prometheus metrics (``Metrics``): a redis_exporter sidecar in every Redis
+            pod (it reads the password from the mounted Secret), with failover HAProxy's own
+            exporter, their ServiceMonitors, NetworkPolicies, and alerts that know the
+            topology (one master, ``replicas - 1`` replicas, ``min_replicas_to_write``, the
+            memory limit). Default: none.
     """
 
     def __init__(
@@ -152,6 +160,7 @@ class Redis(SelectablePods):
         resources: Resources | None = None,
         pod: PodOptions | None = None,
         failover: Failover | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         check_service_name("name", name, max_length=52)
         super().__init__(scope, id, name=name)
@@ -171,6 +180,10 @@ class Redis(SelectablePods):
             )
         self.failover = failover
         """The failover settings, or ``None`` (pod 0 is the master for ever)."""
+        if metrics is not None and not isinstance(metrics, Metrics):
+            raise TypeError(f"metrics={metrics!r} is not allowed: expected journal_k8s.Metrics")
+        self.metrics = metrics
+        """The metrics settings, or ``None`` (no exporter)."""
         quorum = failover.check_against(replicas) if failover is not None else 0
         self.password = password or ExistingSecret(name="redis-passwd", key="passwd")
         """The Secret key that holds the Redis password."""
@@ -207,12 +220,29 @@ class Redis(SelectablePods):
         else:
             files = self._failover_files(failover, quorum)
             write_selector = _pod.selector_labels(self.proxy_name)
+        if metrics is not None:
+            files["exporter.sh"] = _exporters.redis_exporter_script(
+                password_dir=PASSWORD_DIR, port=PORT
+            )
         own_pods = k8s.LabelSelector(match_labels=dict(self._pod_labels))
         own = Pods(name, self, None, self._pod_labels)  # both sides share one namespace
         pod_options = pod or PodOptions()
-        if failover is not None:
+        sidecars = [self._sentinel(failover)] if failover is not None else []
+        volumes = []
+        if metrics is not None:
+            exporter, volume = _exporters.redis_exporter(
+                metrics,
+                config_dir=CONFIG_DIR,
+                password_dir=PASSWORD_DIR,
+                password_key=self.password.key,
+            )
+            sidecars.append(exporter)
+            volumes.append(volume)
+        if sidecars:
             pod_options = dataclasses.replace(
-                pod_options, sidecars=[self._sentinel(failover), *pod_options.sidecars]
+                pod_options,
+                sidecars=[*sidecars, *pod_options.sidecars],
+                volumes=[*volumes, *pod_options.volumes],
             )
         self._namespace = _bulk.define(
             self,
@@ -262,6 +292,7 @@ class Redis(SelectablePods):
                     )
                 ),
                 **(self._failover_objects(failover) if failover else {}),
+                **(self._metrics_objects(metrics, resources) if metrics else {}),
             },
         )
 
@@ -480,6 +511,11 @@ class Redis(SelectablePods):
                                 for script in _SENTINEL_SCRIPTS
                                 if self.failover is not None
                             ),
+                            *(
+                                [k8s.KeyToPath(key="exporter.sh", path="exporter.sh", mode=0o555)]
+                                if self.metrics is not None
+                                else []
+                            ),
                         ],
                     ),
                 ),
@@ -598,7 +634,44 @@ class Redis(SelectablePods):
                 password_secret=self.password.name,
                 password_key=self.password.key,
                 failover=failover,
+                metrics=self.metrics is not None,
             ),
             **dict(zip(("SentinelPolicy", "SentinelEgressPolicy"), sentinel, strict=True)),
             **dict(zip(("ProxyPolicy", "ProxyEgressPolicy"), from_proxy, strict=True)),
         }
+
+    def _metrics_objects(self, metrics: Metrics, resources: Resources) -> dict[str, _bulk.Body]:
+        """The exporters' Services, ServiceMonitors, policies and alerts (HAProxy's too)."""
+        namespace = self.namespace
+        failover = self.failover
+        limit = quantity_value(resources.memory_limit or resources.memory)
+        alerts = _alerts.redis_alerts(
+            name=self._name,
+            job=f"{self._name}-metrics",
+            namespace=namespace,
+            replicas=self._replicas,
+            memory_limit_bytes=int(limit),
+            memory_ratio=metrics.memory_ratio,
+            max_lag_seconds=failover.min_replicas_max_lag if failover else 10,
+            min_replicas_to_write=failover.min_replicas_to_write if failover else 0,
+        )
+        objects = monitor_objects(
+            name=self._name,
+            pods=self._pod_labels,
+            port=_exporters.REDIS_EXPORTER_PORT,
+            metrics=metrics,
+            groups=[_alerts.group(self._name, alerts)],
+        )
+        if failover is not None:
+            proxy = _alerts.proxy_alerts(
+                name=self.proxy_name, job=f"{self.proxy_name}-metrics", namespace=namespace
+            )
+            objects |= monitor_objects(
+                name=self.proxy_name,
+                pods=_pod.selector_labels(self.proxy_name),
+                port=_redis_proxy.METRICS_PORT,
+                metrics=metrics,
+                groups=[_alerts.group(self.proxy_name, proxy)],
+                id_prefix="Proxy",
+            )
+        return objects

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from . import _pod
+from . import _alerts, _exporters, _pod
 from ._served import ServedWorkload
-from ._types import PodOptions, Resources, check_image, check_port, check_positive
+from ._types import Metrics, PodOptions, Resources, check_image, check_port, check_positive
+from .service_monitor import monitor_objects
 
 DEFAULT_IMAGE = "my-repo/static-files:v1-abcde"
 """The book's static files image (NGINX with the site under the document root)."""
@@ -24,8 +27,9 @@ add_header Content-Security-Policy "default-src 'self'; frame-ancestors 'none'" 
 """
 
 
-def nginx_conf(*, port: int, document_root: str) -> str:
-    """NGINX's main configuration: non-root, read-only root filesystem, writes only to /tmp."""
+def nginx_conf(*, port: int, document_root: str, status: bool = False) -> str:
+    """NGINX's main configuration: non-root, read-only root filesystem, writes only to /tmp;
+    with ``status``, ``stub_status`` for the exporter on the pod's loopback."""
     return f"""\
 # Static file server: runs unprivileged on a read-only root filesystem, writes only to /tmp.
 worker_processes auto;
@@ -78,7 +82,7 @@ http {{
             try_files $uri $uri/ =404;
         }}
     }}
-}}
+{_exporters.nginx_status_server() if status else ""}}}
 """
 
 
@@ -98,6 +102,9 @@ class StaticSite(ServedWorkload):
         container_port: the unprivileged port NGINX listens on. Default: 8080.
         document_root: the folder NGINX serves. Default: ``"/usr/share/nginx/html"``.
         pod: typed additions to the pods (env, sidecars, tolerations, …). Default: none.
+        metrics: Prometheus metrics (``Metrics``): NGINX's ``stub_status`` on the pod's
+            loopback, an exporter sidecar, its ServiceMonitor, alerts and NetworkPolicy.
+            Default: none.
     """
 
     def __init__(
@@ -113,6 +120,7 @@ class StaticSite(ServedWorkload):
         container_port: int = 8080,
         document_root: str = "/usr/share/nginx/html",
         pod: PodOptions | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(
             scope, id, name=name, service_port=service_port, container_port=container_port
@@ -126,17 +134,40 @@ class StaticSite(ServedWorkload):
                 f"document_root={document_root!r} is not allowed: expected an absolute path"
             )
         resources = resources or Resources(cpu="1", memory="1G")
+        if metrics is not None and not isinstance(metrics, Metrics):
+            raise TypeError(f"metrics={metrics!r} is not allowed: expected journal_k8s.Metrics")
         files = {
-            "nginx.conf": nginx_conf(port=container_port, document_root=document_root),
+            "nginx.conf": nginx_conf(
+                port=container_port, document_root=document_root, status=metrics is not None
+            ),
             "security-headers.conf": SECURITY_HEADERS_CONF,
         }
+        options = pod or PodOptions()
+        extra = {}
+        if metrics is not None:
+            options = dataclasses.replace(
+                options, sidecars=[_exporters.nginx_exporter(metrics), *options.sidecars]
+            )
+            job = f"{name}-metrics"
+            extra = monitor_objects(
+                name=name,
+                pods=self._pod_labels,
+                port=_exporters.NGINX_EXPORTER_PORT,
+                metrics=metrics,
+                groups=[
+                    _alerts.group(
+                        name,
+                        _alerts.nginx_alerts(name=name, job=job, namespace=self.namespace),
+                    )
+                ],
+            )
         self._define_tier(
             component="static",
             config_name=f"{name}-nginx",
             config=files,
             replicas=replicas,
             uid=_UID,
-            options=pod or PodOptions(),
+            options=options,
             container=self._container(image, resources, container_port),
             volumes=[
                 k8s.Volume(
@@ -148,6 +179,7 @@ class StaticSite(ServedWorkload):
                     for volume in _WRITABLE
                 ),
             ],
+            extra=extra,
         )
 
     def _container(self, image: str, resources: Resources, container_port: int) -> k8s.Container:
