@@ -143,7 +143,7 @@ def redis_alerts(
             "Its last AOF write or rewrite failed: writes are refused or not durable.",
         ),
     ]
-    connected = f"redis_connected_slaves{{{on}}} and on (pod) redis_instance_info{{{master}}}"
+    connected = f"(redis_connected_slaves{{{on}}} and on (pod) redis_instance_info{{{master}}})"
     if replicas > 1:
         alerts.append(
             Alert(

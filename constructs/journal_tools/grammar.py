@@ -12,18 +12,24 @@ from fractions import Fraction
 
 # The library's own grammars: what the values accept is what the constructs accept.
 from journal_k8s._types import (
+    DURATION,
     HOST,
     IMAGE_REFERENCE,
     IMAGE_REPOSITORY,
+    LABEL_KEY,
+    LABEL_VALUE,
     QUANTITY,
     QUANTITY_SUFFIXES,
     quantity_value,
 )
 
 __all__ = [
+    "DURATION",
     "HOST",
     "IMAGE_REFERENCE",
     "IMAGE_REPOSITORY",
+    "LABEL_KEY",
+    "LABEL_VALUE",
     "QUANTITY",
     "QUANTITY_SUFFIXES",
     "quantity_value",
