@@ -137,10 +137,10 @@ def build(app: cdk8s.App, environment: values.Environment) -> cdk8s.Chart:
 
 JOURNAL_KEYS: dict[str, values_yaml.KeyPath] = {
     "journal_entries": ("frontend", "journalEntries"),
-    "storage": ("redis", "storage", "size"),
-    "storage_class": ("redis", "storage", "storageClass"),
-    "class_name": ("ingress", "className"),
-    "controller_namespace": ("ingress", "controllerNamespace"),
+    "redis_storage": ("redis", "storage", "size"),
+    "redis_storage_class": ("redis", "storage", "storageClass"),
+    "ingress_class": ("ingress", "className"),
+    "ingress_controller_namespace": ("ingress", "controllerNamespace"),
     "host": ("ingress", "host"),
     "tls": ("ingress", "tls"),
     "tls secret_name": ("ingress", "tls", "secretName"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cdk8s_plus_27 import k8s
 
-from . import _bulk, _pod
+from . import _pod
 from ._types import Metrics
 
 METRICS_PORT_NAME = "metrics"
@@ -18,6 +18,8 @@ NGINX_EXPORTER_PORT = 9113
 NGINX_STATUS_PORT = 8081
 """NGINX's ``stub_status``, on the pod's loopback only: the exporter beside it reaches it."""
 REDIS_EXPORTER_DIR = "/run/redis-exporter"
+REDIS_EXPORTER_VOLUME = "redis-exporter"
+"""The memory-backed volume of the Redis exporter's password file."""
 _REDIS_ADDRESS = "redis://127.0.0.1:{port}"
 _NGINX_EXPORTER_UID = 65534
 """``nobody``, the user of the NGINX exporter image."""
@@ -50,10 +52,11 @@ exec /redis_exporter \\
 
 def redis_exporter(
     metrics: Metrics, *, config_dir: str, password_dir: str, password_key: str
-) -> tuple[k8s.Container, k8s.Volume]:
-    """The Redis exporter sidecar (``exporter.sh`` of the ConfigMap at ``config_dir``) and
-    its memory volume; it shares the pod's ``config`` and ``password`` volumes."""
-    container = k8s.Container(
+) -> k8s.Container:
+    """The Redis exporter sidecar (``exporter.sh`` of the ConfigMap at ``config_dir``); it
+    shares the pod's ``config`` and ``password`` volumes and a memory volume
+    ``REDIS_EXPORTER_VOLUME`` of its own."""
+    return k8s.Container(
         name="redis-exporter",
         image=metrics.redis_exporter_image,
         image_pull_policy="IfNotPresent",
@@ -66,14 +69,9 @@ def redis_exporter(
         volume_mounts=[
             k8s.VolumeMount(name="config", mount_path=config_dir, read_only=True),
             k8s.VolumeMount(name="password", mount_path=password_dir, read_only=True),
-            k8s.VolumeMount(name="redis-exporter", mount_path=REDIS_EXPORTER_DIR),
+            k8s.VolumeMount(name=REDIS_EXPORTER_VOLUME, mount_path=REDIS_EXPORTER_DIR),
         ],
     )
-    volume = k8s.Volume(
-        name="redis-exporter",
-        empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=_bulk.quantity("1Mi")),
-    )
-    return container, volume
 
 
 def nginx_status_server() -> str:

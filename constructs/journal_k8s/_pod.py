@@ -110,6 +110,12 @@ def pod_template(
             tolerations=list(options.tolerations) or None,
             node_selector=dict(options.node_selector) or None,
             affinity=options.affinity,
+            image_pull_secrets=[
+                k8s.LocalObjectReference(name=secret) for secret in options.image_pull_secrets
+            ]
+            or None,
+            priority_class_name=options.priority_class_name,
+            readiness_gates=list(options.readiness_gates) or None,
         ),
     )
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import cdk8s_plus_27 as kplus
 from cdk8s_plus_27 import k8s
@@ -19,6 +19,11 @@ QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][-+]?
 This and the other patterns here are plain regular expressions that Python, JSON Schema (Helm's
 Go ``regexp``) and RE2 read alike: no look-around, no named groups."""
 _QUANTITY = re.compile(QUANTITY)
+WHOLE_QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[kMGTPE]|[eE]\+?[0-9]{1,3})?$"
+"""A quantity of bytes: no milli suffix and no negative exponent (``memory: 512m`` is half a
+byte, a mistake)."""
+MIN_BYTES = Fraction(1024**2)
+"""The least memory or storage a construct takes: 1Mi (no container starts with less)."""
 _LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 HOST = rf"^(\*\.)?({_LABEL}\.)*[a-z]([-a-z0-9]{{0,61}}[a-z0-9])?$"
 """An Ingress or HTTPRoute host: a DNS name (the last label starts with a letter, so never an IP
@@ -40,11 +45,12 @@ QUANTITY_SUFFIXES = {
 }
 """The multiplier of each quantity suffix; any other suffix is a decimal exponent (``e3``)."""
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-LABEL_KEY = rf"^({_LABEL}(\.{_LABEL})*/)?{_LABEL_NAME}$"
-"""A label key: an optional DNS subdomain prefix and ``/``, then a name of at most 63 characters."""
-LABEL_VALUE = rf"^({_LABEL_NAME})?$"
-"""A label value: empty, or at most 63 letters, digits, ``-``, ``_`` and ``.``."""
+_NAME_PART = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)"
+LABEL_KEY = rf"^({_LABEL}(\.{_LABEL})*/)?{_NAME_PART}$"
+"""A label or annotation key: an optional DNS subdomain prefix and ``/``, then a name of at
+most 63 characters (letters, digits, ``-``, ``_``, ``.``; alphanumeric at both ends)."""
+LABEL_VALUE = rf"^{_NAME_PART}?$"
+"""A label value: empty, or a name as in ``LABEL_KEY`` (at most 63 characters)."""
 DURATION = r"^(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
 """A Prometheus duration as the Prometheus Operator CRDs take it (``30s``, ``1m30s``)."""
 
@@ -100,32 +106,6 @@ def check_host(argument: str, value: str) -> str:
     return value
 
 
-def check_labels(argument: str, value: Mapping[str, str], *, empty: bool = True) -> dict[str, str]:
-    """Return ``value`` as a dict if it is a map of Kubernetes label keys to label values.
-
-    Raises:
-        ValueError: naming the argument, the first bad key or value and what is allowed.
-    """
-    if not isinstance(value, Mapping) or (not empty and not value):
-        raise ValueError(
-            f"{argument}={_shown(value)} is not allowed: expected a "
-            f"{'' if empty else 'non-empty '}map of label keys to label values"
-        )
-    for key, text in value.items():
-        if not isinstance(key, str) or len(key) > 316 or not re.match(LABEL_KEY, key):
-            raise ValueError(
-                f"{argument}: key {_shown(key)} is not allowed: expected a label key "
-                "('[prefix/]name', the name at most 63 letters, digits, '-', '_' or '.')"
-            )
-        if not isinstance(text, str) or not re.match(LABEL_VALUE, text):
-            raise ValueError(
-                f"{argument}: {key}={_shown(text)} is not allowed: expected a label value (at "
-                "most 63 letters, digits, '-', '_' or '.', starting and ending with one of the "
-                "first two)"
-            )
-    return dict(value)
-
-
 def check_duration(argument: str, value: str) -> str:
     """Return ``value`` if it is a Prometheus duration greater than zero (``30s``, ``1m``)."""
     if not isinstance(value, str) or value in ("", "0") or not re.match(DURATION, value):
@@ -162,6 +142,21 @@ def check_quantity(argument: str, value: str) -> str:
     return value
 
 
+def check_bytes(argument: str, value: str) -> str:
+    """Return ``value`` if it is a quantity of memory or storage: bytes, at least 1Mi."""
+    if (
+        not isinstance(value, str)
+        or not re.match(WHOLE_QUANTITY, value)
+        or quantity_value(value) < MIN_BYTES
+    ):
+        raise ValueError(
+            f"{argument}={_shown(value)} is not allowed: expected a quantity of bytes of at "
+            "least 1Mi such as '256Mi', '1G' or '10Gi' (no 'm' suffix: that is a thousandth "
+            "of a byte)"
+        )
+    return value
+
+
 def quantity_value(value: str) -> Fraction:
     """The exact amount a valid quantity (see ``check_quantity``) stands for, in base units."""
     match = _QUANTITY.match(value)
@@ -170,6 +165,54 @@ def quantity_value(value: str) -> Fraction:
     if suffix in QUANTITY_SUFFIXES:
         return number * QUANTITY_SUFFIXES[suffix]
     return number * Fraction(10) ** int(suffix[1:])
+
+
+def check_labels(argument: str, value: Mapping[str, str], *, annotations: bool = False) -> None:
+    """Refuse ``value`` unless it maps label keys to label values (any text for annotations).
+
+    Raises:
+        TypeError: ``value`` is not a mapping, or a key or value is not a string.
+        ValueError: a key or value does not follow the Kubernetes label grammar.
+    """
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{argument}={_shown(value)} is not allowed: expected a mapping")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise TypeError(
+                f"{argument}: {_shown(key)}: {_shown(item)} is not allowed: expected string keys "
+                "and string values (quote numbers and booleans: '3', 'true')"
+            )
+        prefix = key.rpartition("/")[0]
+        if len(prefix) > 253 or not re.match(LABEL_KEY, key):
+            raise ValueError(
+                f"{argument}: key {_shown(key)} is not allowed: expected an optional DNS "
+                "subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' "
+                "or '.', starting and ending with a letter or digit"
+            )
+        if not annotations and not re.match(LABEL_VALUE, item):
+            raise ValueError(
+                f"{argument}: {key}={_shown(item)} is not allowed: expected a label value, "
+                "empty or at most 63 letters, digits, '-', '_' or '.', starting and ending with "
+                "a letter or digit"
+            )
+
+
+_T = TypeVar("_T")
+
+
+def check_instance(argument: str, value: _T | None, kind: type[_T], default: _T) -> _T:
+    """Return ``value`` if it is a ``kind``, ``default`` if it is ``None``.
+
+    Raises:
+        TypeError: naming the argument, the value and the type expected.
+    """
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        raise TypeError(
+            f"{argument}={_shown(value)} is not allowed: expected journal_k8s.{kind.__name__}"
+        )
+    return value
 
 
 def check_positive(argument: str, value: int, *, minimum: int = 1) -> int:
@@ -194,7 +237,8 @@ class Resources:
 
     Args:
         cpu: CPU quantity requested, e.g. ``"1"`` or ``"250m"``.
-        memory: memory quantity requested, e.g. ``"1G"`` or ``"256Mi"``.
+        memory: memory requested, in bytes, at least 1Mi, e.g. ``"1G"`` or ``"256Mi"``
+            (``"512m"`` is refused: a thousandth of a byte).
         cpu_limit: the CPU limit, at least ``cpu``. Default: ``cpu`` (Guaranteed QoS).
         memory_limit: the memory limit, at least ``memory``. Default: ``memory``.
     """
@@ -205,14 +249,14 @@ class Resources:
     memory_limit: str | None = None
 
     def __post_init__(self) -> None:
-        for argument, request, limit in (
-            ("cpu", self.cpu, self.cpu_limit),
-            ("memory", self.memory, self.memory_limit),
+        for argument, request, limit, check in (
+            ("cpu", self.cpu, self.cpu_limit, check_quantity),
+            ("memory", self.memory, self.memory_limit, check_bytes),
         ):
-            check_quantity(argument, request)
+            check(argument, request)
             if limit is None:
                 continue
-            check_quantity(f"{argument}_limit", limit)
+            check(f"{argument}_limit", limit)
             if quantity_value(limit) < quantity_value(request):
                 raise ValueError(
                     f"{argument}_limit={limit!r} is not allowed: expected at least the "
@@ -238,8 +282,8 @@ class Quota:
 
     def __post_init__(self) -> None:
         check_quantity("quota cpu", self.cpu)
-        check_quantity("quota memory", self.memory)
-        check_quantity("quota storage", self.storage)
+        check_bytes("quota memory", self.memory)
+        check_bytes("quota storage", self.storage)
         check_positive("quota pods", self.pods)
 
 
@@ -335,11 +379,17 @@ class PodOptions:
         affinity: node and pod (anti-)affinity. Default: none.
         topology_spread: the pods' topology spread constraints. Default: a soft spread
             over nodes (``kubernetes.io/hostname``, ``ScheduleAnyway``).
-        labels: more pod labels (never part of a selector). Default: none.
-        annotations: more pod annotations. Default: none.
+        labels: more pod labels (never part of a selector); keys and values follow the
+            Kubernetes label grammar, values are strings. Default: none.
+        annotations: more pod annotations (string values). Default: none.
         service_account_name: the pods' service account. Default: the namespace's default.
         automount_service_account_token: mount the service account's API token.
             Default: ``False`` (the journal's pods never call the Kubernetes API).
+        image_pull_secrets: names of Secrets (``kubernetes.io/dockerconfigjson``) in the
+            namespace with the credentials of private registries. Default: none.
+        priority_class_name: the pods' PriorityClass. Default: the cluster's default priority.
+        readiness_gates: conditions that must also be true for the pods to be ready.
+            Default: none.
     """
 
     env: Sequence[k8s.EnvVar] = ()
@@ -356,10 +406,25 @@ class PodOptions:
     annotations: Mapping[str, str] = field(default_factory=dict)
     service_account_name: str | None = None
     automount_service_account_token: bool = False
+    image_pull_secrets: Sequence[str] = ()
+    priority_class_name: str | None = None
+    readiness_gates: Sequence[k8s.PodReadinessGate] = ()
 
     def __post_init__(self) -> None:
         if self.service_account_name is not None:
             check_dns_subdomain("service_account_name", self.service_account_name)
+        if self.priority_class_name is not None:
+            check_dns_subdomain("priority_class_name", self.priority_class_name)
+        if isinstance(self.image_pull_secrets, str | bytes):
+            raise TypeError(
+                f"image_pull_secrets={self.image_pull_secrets!r} is not allowed: expected a "
+                "sequence of Secret names"
+            )
+        for secret in self.image_pull_secrets:
+            check_dns_subdomain("image_pull_secrets entry", secret)
+        check_labels("labels", self.labels)
+        check_labels("annotations", self.annotations, annotations=True)
+        check_labels("node_selector", self.node_selector)
         for argument, items, kind in (
             ("env", self.env, k8s.EnvVar),
             ("env_from", self.env_from, k8s.EnvFromSource),
@@ -369,6 +434,7 @@ class PodOptions:
             ("init_containers", self.init_containers, k8s.Container),
             ("tolerations", self.tolerations, k8s.Toleration),
             ("topology_spread", self.topology_spread or (), k8s.TopologySpreadConstraint),
+            ("readiness_gates", self.readiness_gates, k8s.PodReadinessGate),
         ):
             if isinstance(items, str | bytes) or not all(isinstance(i, kind) for i in items):
                 raise TypeError(
@@ -404,7 +470,7 @@ def _check_new_names(argument: str, new: Sequence[str], own: Sequence[str]) -> N
     for name in new:
         if name in taken:
             raise ValueError(
-                f"{argument}: {name!r} is not allowed: the workload already uses it "
+                f"pod {argument}: {name!r} is not allowed: the workload already uses it "
                 f"(its own: {sorted(own)}), or it is given twice"
             )
         taken.add(name)
@@ -476,10 +542,7 @@ class Failover:
             ("failover proxy_resources", self.proxy_resources),
             ("failover sentinel_resources", self.sentinel_resources),
         ):
-            if not isinstance(resources, Resources):
-                raise TypeError(
-                    f"{argument}={resources!r} is not allowed: expected journal_k8s.Resources"
-                )
+            check_instance(argument, resources, Resources, resources)
         check_dns_subdomain("failover cluster_domain", self.cluster_domain)
 
     def check_against(self, replicas: int) -> int:
@@ -556,7 +619,12 @@ class Metrics:
 
     def __post_init__(self) -> None:
         check_dns_label("metrics prometheus_namespace", self.prometheus_namespace)
-        check_labels("metrics prometheus_labels", self.prometheus_labels, empty=False)
+        check_labels("metrics prometheus_labels", self.prometheus_labels)
+        if not self.prometheus_labels:
+            raise ValueError(
+                "metrics prometheus_labels={} is not allowed: expected at least one label (an "
+                "empty selector would let every pod of that namespace in)"
+            )
         check_labels("metrics monitor_labels", self.monitor_labels)
         check_duration("metrics interval", self.interval)
         if not isinstance(self.exporter_resources, Resources):

@@ -15,6 +15,7 @@ from ._types import (
     Resources,
     check_dns_subdomain,
     check_image,
+    check_instance,
     check_port,
     check_positive,
 )
@@ -101,7 +102,10 @@ class ApiFrontend(ServedWorkload):
                 )
         if cluster_domain is not None:
             check_dns_subdomain("cluster_domain", cluster_domain)
-        resources = resources or Resources(cpu="1", memory="1G")
+        resources = check_instance(
+            "resources", resources, Resources, Resources(cpu="1", memory="1G")
+        )
+        options = check_instance("pod", pod, PodOptions, PodOptions())
         lookup(self, redis)
         hosts = redis.hosts(self.namespace, cluster_domain=cluster_domain)
         config = {"journalEntries": str(journal_entries)}
@@ -132,7 +136,7 @@ class ApiFrontend(ServedWorkload):
             config=config,
             replicas=replicas,
             uid=_UID,
-            options=pod or PodOptions(),
+            options=options,
             container=k8s.Container(
                 name="api",
                 image=image,

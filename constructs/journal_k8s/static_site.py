@@ -9,7 +9,15 @@ from constructs import Construct
 
 from . import _alerts, _exporters, _pod
 from ._served import ServedWorkload
-from ._types import Metrics, PodOptions, Resources, check_image, check_port, check_positive
+from ._types import (
+    Metrics,
+    PodOptions,
+    Resources,
+    check_image,
+    check_instance,
+    check_port,
+    check_positive,
+)
 from .service_monitor import monitor_objects
 
 DEFAULT_IMAGE = "my-repo/static-files:v1-abcde"
@@ -133,7 +141,10 @@ class StaticSite(ServedWorkload):
             raise ValueError(
                 f"document_root={document_root!r} is not allowed: expected an absolute path"
             )
-        resources = resources or Resources(cpu="1", memory="1G")
+        resources = check_instance(
+            "resources", resources, Resources, Resources(cpu="1", memory="1G")
+        )
+        options = check_instance("pod", pod, PodOptions, PodOptions())
         if metrics is not None and not isinstance(metrics, Metrics):
             raise TypeError(f"metrics={metrics!r} is not allowed: expected journal_k8s.Metrics")
         files = {
@@ -142,7 +153,6 @@ class StaticSite(ServedWorkload):
             ),
             "security-headers.conf": SECURITY_HEADERS_CONF,
         }
-        options = pod or PodOptions()
         extra = {}
         if metrics is not None:
             options = dataclasses.replace(

@@ -18,8 +18,10 @@ from journal_k8s._types import (
     IMAGE_REPOSITORY,
     LABEL_KEY,
     LABEL_VALUE,
+    MIN_BYTES,
     QUANTITY,
     QUANTITY_SUFFIXES,
+    WHOLE_QUANTITY,
     quantity_value,
 )
 
@@ -32,6 +34,7 @@ __all__ = [
     "LABEL_VALUE",
     "QUANTITY",
     "QUANTITY_SUFFIXES",
+    "WHOLE_QUANTITY",
     "quantity_value",
 ]
 
@@ -40,8 +43,6 @@ DNS_LABEL = rf"^{_LABEL}$"
 DNS_SUBDOMAIN = rf"^{_LABEL}(\.{_LABEL})*$"
 IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$|^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$"
 """A tag, or a digest (``sha256:`` or ``sha512:``, as OCI registers them)."""
-WHOLE_QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[kMGTPE]|[eE]\+?[0-9]{1,3})?$"
-"""A quantity of bytes: no milli suffix and no negative exponent (``memory: 1m`` is a mistake)."""
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 SYSTEM_PREFIX = "kube-"
@@ -59,8 +60,8 @@ class Bounds:
 
 
 CPU = Bounds(Fraction(1, 1000), Fraction(4096), "from 1m to 4096 (cores)", "cpu")
-MEMORY = Bounds(Fraction(1024**2), Fraction(64 * 1024**4), "from 1Mi to 64Ti (bytes)", "memory")
-STORAGE = Bounds(Fraction(1024**2), Fraction(1024**5), "from 1Mi to 1Pi (bytes)", "storage")
+MEMORY = Bounds(MIN_BYTES, Fraction(64 * 1024**4), "from 1Mi to 64Ti (bytes)", "memory")
+STORAGE = Bounds(MIN_BYTES, Fraction(1024**5), "from 1Mi to 1Pi (bytes)", "storage")
 BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 """A quantity's binary suffix (``""`` for none): its multiplier is not a power of ten."""
 
