@@ -416,8 +416,8 @@ def _item_names(samples: list[Any]) -> list[str] | None:
             return None
         lists.append(strings)
     union = list(dict.fromkeys(n for names in lists for n in names))
-    for names in lists:
-        if names != [n for n in union if n in names]:
+    for strings in lists:
+        if strings != [n for n in union if n in strings]:
             return None
     return union
 
