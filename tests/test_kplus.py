@@ -189,9 +189,9 @@ def test_connect_gives_a_kplus_container_what_the_api_gets(chart: cdk8s.Chart) -
 
 
 def restricted(chart: cdk8s.Chart) -> None:
-    RestrictedNamespace(
-        chart, "Namespace", name="test", quota=Quota(cpu="8", memory="8Gi", storage="1Gi", pods=9)
-    )
+    # Room for the journal and a kplus Deployment at their most (the quota is checked).
+    quota = Quota(cpu="16", memory="16Gi", storage="40Gi", pods=16)
+    RestrictedNamespace(chart, "Namespace", name="test", quota=quota)
 
 
 def test_fails_on_a_kplus_workload_that_is_not_restricted_naming_it_and_the_field(

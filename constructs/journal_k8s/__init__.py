@@ -1,6 +1,7 @@
 """Typed cdk8s constructs for the journal service of *Kubernetes Best Practices*, chapter 1."""
 
 from ._bulk import chart_manifests
+from ._capacity import problems as capacity_problems
 from ._pod import (
     CONFIG_HASH_ANNOTATION,
     content_hash,
@@ -11,7 +12,9 @@ from ._types import (
     DEFAULT_NGINX_EXPORTER_IMAGE,
     DEFAULT_PROXY_IMAGE,
     DEFAULT_REDIS_EXPORTER_IMAGE,
+    Autoscaling,
     Backend,
+    DisruptionBudget,
     ExistingSecret,
     Failover,
     IngressTls,
@@ -39,7 +42,9 @@ __all__ = [
     "DEFAULT_PROXY_IMAGE",
     "DEFAULT_REDIS_EXPORTER_IMAGE",
     "ApiFrontend",
+    "Autoscaling",
     "Backend",
+    "DisruptionBudget",
     "ExistingSecret",
     "Failover",
     "IngressTls",
@@ -58,6 +63,7 @@ __all__ = [
     "StaticSite",
     "Workload",
     "adopt_restricted",
+    "capacity_problems",
     "chart_manifests",
     "content_hash",
     "restricted_container_security",

@@ -14,7 +14,7 @@ from cdk8s_plus_27 import k8s
 
 from . import _bulk, _pod
 from ._exporters import METRICS_PORT_NAME
-from ._types import Failover, PodOptions
+from ._types import DisruptionBudget, Failover, PodOptions
 
 CONFIG_DIR = "/opt/journal-redis-proxy"
 RUN_DIR = "/run/haproxy"
@@ -216,5 +216,5 @@ def proxy_objects(
                 ),
             ),
         ),
-        "ProxyBudget": _pod.disruption_budget(name, "proxy"),
+        "ProxyBudget": _pod.disruption_budget(name, "proxy", DisruptionBudget(max_unavailable=1)),
     }

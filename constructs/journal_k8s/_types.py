@@ -11,48 +11,25 @@ from typing import Protocol, TypeVar
 import cdk8s_plus_27 as kplus
 from cdk8s_plus_27 import k8s
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][-+]?[0-9]{1,3})?$"
-"""A Kubernetes quantity without a sign (``resource.ParseQuantity``): ``500m``, ``1Gi``, ``1e3``.
+from .grammar import (
+    DNS_1035_LABEL,
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    DURATION,
+    HOST,
+    IMAGE_REFERENCE,
+    LABEL_KEY,
+    LABEL_VALUE,
+    PERCENT,
+    QUANTITY,
+    SECRET_KEY,
+    WHOLE_QUANTITY,
+    is_path,
+    quantity_value,
+)
 
-This and the other patterns here are plain regular expressions that Python, JSON Schema (Helm's
-Go ``regexp``) and RE2 read alike: no look-around, no named groups."""
-_QUANTITY = re.compile(QUANTITY)
-WHOLE_QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[kMGTPE]|[eE]\+?[0-9]{1,3})?$"
-"""A quantity of bytes: no milli suffix and no negative exponent (``memory: 512m`` is half a
-byte, a mistake)."""
 MIN_BYTES = Fraction(1024**2)
 """The least memory or storage a construct takes: 1Mi (no container starts with less)."""
-_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
-HOST = rf"^(\*\.)?({_LABEL}\.)*[a-z]([-a-z0-9]{{0,61}}[a-z0-9])?$"
-"""An Ingress or HTTPRoute host: a DNS name (the last label starts with a letter, so never an IP
-address), optionally with a wildcard ``*.`` in front."""
-_DOMAIN_PART = r"([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_PATH_PART = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
-IMAGE_REPOSITORY = rf"^({_DOMAIN_PART}(\.{_DOMAIN_PART})*(:[0-9]+)?/)?{_PATH_PART}(/{_PATH_PART})*$"
-"""An image name of the distribution reference grammar: ``[registry[:port]/]path``."""
-IMAGE_REFERENCE = (
-    f"^{IMAGE_REPOSITORY[1:-1]}"
-    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64}|@sha512:[a-f0-9]{128})$"
-)
-"""A whole image reference: ``repository:tag`` or ``repository@digest``."""
-QUANTITY_SUFFIXES = {
-    "": Fraction(1),
-    "m": Fraction(1, 1000),
-    **{s: Fraction(1000**i) for i, s in enumerate("kMGTPE", start=1)},
-    **{f"{s}i": Fraction(1024**i) for i, s in enumerate("KMGTPE", start=1)},
-}
-"""The multiplier of each quantity suffix; any other suffix is a decimal exponent (``e3``)."""
-_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_NAME_PART = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)"
-LABEL_KEY = rf"^({_LABEL}(\.{_LABEL})*/)?{_NAME_PART}$"
-"""A label or annotation key: an optional DNS subdomain prefix and ``/``, then a name of at
-most 63 characters (letters, digits, ``-``, ``_``, ``.``; alphanumeric at both ends)."""
-LABEL_VALUE = rf"^{_NAME_PART}?$"
-"""A label value: empty, or a name as in ``LABEL_KEY`` (at most 63 characters)."""
-DURATION = r"^(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
-"""A Prometheus duration as the Prometheus Operator CRDs take it (``30s``, ``1m30s``)."""
 
 
 def check_dns_label(argument: str, value: str, *, max_length: int = 63) -> str:
@@ -61,7 +38,7 @@ def check_dns_label(argument: str, value: str, *, max_length: int = 63) -> str:
     Raises:
         ValueError: naming the argument, the value and what is allowed.
     """
-    if not isinstance(value, str) or len(value) > max_length or not _DNS_LABEL.match(value):
+    if not isinstance(value, str) or len(value) > max_length or not re.fullmatch(DNS_LABEL, value):
         raise ValueError(
             f"{argument}={value!r} is not allowed: expected a DNS-1123 label of at most "
             f"{max_length} characters (lower-case letters, digits and '-', starting and "
@@ -73,7 +50,7 @@ def check_dns_label(argument: str, value: str, *, max_length: int = 63) -> str:
 def check_service_name(argument: str, value: str, *, max_length: int = 63) -> str:
     """Return ``value`` if it can name a Service: a DNS-1035 label (it starts with a letter)."""
     check_dns_label(argument, value, max_length=max_length)
-    if not value[0].isalpha():
+    if not re.fullmatch(DNS_1035_LABEL, value):
         raise ValueError(
             f"{argument}={value!r} is not allowed: it names a Service, so it must start with a "
             "letter (DNS-1035 label)"
@@ -83,7 +60,7 @@ def check_service_name(argument: str, value: str, *, max_length: int = 63) -> st
 
 def check_image(argument: str, value: str) -> str:
     """Return ``value`` if it is an image reference pinned to a tag or digest other than latest."""
-    if not isinstance(value, str) or not re.match(IMAGE_REFERENCE, value):
+    if not isinstance(value, str) or not re.fullmatch(IMAGE_REFERENCE, value):
         raise ValueError(
             f"{argument}={_shown(value)} is not allowed: expected an image reference "
             "'[registry[:port]/]path:tag' or '...@sha256:<digest>'"
@@ -98,7 +75,7 @@ def check_image(argument: str, value: str) -> str:
 
 def check_host(argument: str, value: str) -> str:
     """Return ``value`` if it is a host an Ingress or HTTPRoute accepts (``*.`` allowed)."""
-    if not isinstance(value, str) or len(value) > 253 or not re.match(HOST, value):
+    if not isinstance(value, str) or len(value) > 253 or not re.fullmatch(HOST, value):
         raise ValueError(
             f"{argument}={_shown(value)} is not allowed: expected a DNS name, optionally with a "
             "'*.' wildcard prefix (no IP address, no port)"
@@ -108,7 +85,7 @@ def check_host(argument: str, value: str) -> str:
 
 def check_duration(argument: str, value: str) -> str:
     """Return ``value`` if it is a Prometheus duration greater than zero (``30s``, ``1m``)."""
-    if not isinstance(value, str) or value in ("", "0") or not re.match(DURATION, value):
+    if not isinstance(value, str) or value in ("", "0") or not re.fullmatch(DURATION, value):
         raise ValueError(
             f"{argument}={_shown(value)} is not allowed: expected a Prometheus duration such as "
             "'15s', '1m' or '1m30s' (units h, m, s, ms)"
@@ -124,7 +101,7 @@ def _shown(value: object) -> str:
 
 def check_dns_subdomain(argument: str, value: str) -> str:
     """Return ``value`` if it is a DNS-1123 subdomain (at most 253 characters)."""
-    if not isinstance(value, str) or len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+    if not isinstance(value, str) or len(value) > 253 or not re.fullmatch(DNS_SUBDOMAIN, value):
         raise ValueError(
             f"{argument}={value!r} is not allowed: expected a DNS-1123 subdomain of at most "
             "253 characters (lower-case labels separated by '.')"
@@ -134,10 +111,24 @@ def check_dns_subdomain(argument: str, value: str) -> str:
 
 def check_quantity(argument: str, value: str) -> str:
     """Return ``value`` if it is a Kubernetes resource quantity greater than zero."""
-    if not isinstance(value, str) or not _QUANTITY.match(value) or quantity_value(value) <= 0:
+    if (
+        not isinstance(value, str)
+        or not re.fullmatch(QUANTITY, value)
+        or quantity_value(value) <= 0
+    ):
         raise ValueError(
             f"{argument}={value!r} is not allowed: expected a positive Kubernetes quantity "
             "such as '500m', '1', '1G', '256Mi', '10Gi' or '1e3'"
+        )
+    return value
+
+
+def check_path(argument: str, value: str) -> str:
+    """Return ``value`` if it is a prefix path that Ingress and HTTPRoute accept (``is_path``)."""
+    if not is_path(value):
+        raise ValueError(
+            f"{argument}={_shown(value)} is not allowed: expected an absolute URL path like "
+            "'/api' of at most 1024 characters, without empty, '.' or '..' elements, '%2F' or '#'"
         )
     return value
 
@@ -146,7 +137,7 @@ def check_bytes(argument: str, value: str) -> str:
     """Return ``value`` if it is a quantity of memory or storage: bytes, at least 1Mi."""
     if (
         not isinstance(value, str)
-        or not re.match(WHOLE_QUANTITY, value)
+        or not re.fullmatch(WHOLE_QUANTITY, value)
         or quantity_value(value) < MIN_BYTES
     ):
         raise ValueError(
@@ -155,16 +146,6 @@ def check_bytes(argument: str, value: str) -> str:
             "of a byte)"
         )
     return value
-
-
-def quantity_value(value: str) -> Fraction:
-    """The exact amount a valid quantity (see ``check_quantity``) stands for, in base units."""
-    match = _QUANTITY.match(value)
-    assert match is not None, value
-    number, suffix = Fraction(match[1]), match[3] or ""
-    if suffix in QUANTITY_SUFFIXES:
-        return number * QUANTITY_SUFFIXES[suffix]
-    return number * Fraction(10) ** int(suffix[1:])
 
 
 def check_labels(argument: str, value: Mapping[str, str], *, annotations: bool = False) -> None:
@@ -183,13 +164,13 @@ def check_labels(argument: str, value: Mapping[str, str], *, annotations: bool =
                 "and string values (quote numbers and booleans: '3', 'true')"
             )
         prefix = key.rpartition("/")[0]
-        if len(prefix) > 253 or not re.match(LABEL_KEY, key):
+        if len(prefix) > 253 or not re.fullmatch(LABEL_KEY, key):
             raise ValueError(
                 f"{argument}: key {_shown(key)} is not allowed: expected an optional DNS "
                 "subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' "
                 "or '.', starting and ending with a letter or digit"
             )
-        if not annotations and not re.match(LABEL_VALUE, item):
+        if not annotations and not re.fullmatch(LABEL_VALUE, item):
             raise ValueError(
                 f"{argument}: {key}={_shown(item)} is not allowed: expected a label value, "
                 "empty or at most 63 letters, digits, '-', '_' or '.', starting and ending with "
@@ -288,6 +269,106 @@ class Quota:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Autoscaling:
+    """A HorizontalPodAutoscaler (``autoscaling/v2``) for a tier, on CPU (and memory) use.
+
+    The tier's Deployment then has no ``spec.replicas``, so an apply or a GitOps sync never
+    resets the count the autoscaler chose. A ``RestrictedNamespace`` quota must hold
+    ``max_replicas`` pods plus the rollout surge (checked at synth).
+
+    Args:
+        min_replicas: the fewest pods.
+        max_replicas: the most pods, at least ``min_replicas``.
+        cpu_utilization: the average CPU use to keep, in percent of the pods' CPU requests
+            (every container must request CPU). ``None`` scales on memory only. Default: 70.
+        memory_utilization: the average memory use to keep, in percent of the pods' memory
+            requests. Default: none (CPU only).
+        scale_down_stabilization: seconds of recommendations the autoscaler looks back on
+            before removing pods (0..3600), so a short dip does not shed pods. Default: 300.
+    """
+
+    min_replicas: int
+    max_replicas: int
+    cpu_utilization: int | None = 70
+    memory_utilization: int | None = None
+    scale_down_stabilization: int = 300
+
+    def __post_init__(self) -> None:
+        check_positive("autoscaling min_replicas", self.min_replicas)
+        check_positive("autoscaling max_replicas", self.max_replicas)
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"autoscaling max_replicas={self.max_replicas} is not allowed: expected at least "
+                f"min_replicas={self.min_replicas}"
+            )
+        for argument, percent in (
+            ("autoscaling cpu_utilization", self.cpu_utilization),
+            ("autoscaling memory_utilization", self.memory_utilization),
+        ):
+            if percent is not None:
+                check_positive(argument, percent)
+        if self.cpu_utilization is None and self.memory_utilization is None:
+            raise ValueError(
+                "autoscaling cpu_utilization=None is not allowed without memory_utilization: "
+                "expected a target for at least one of them"
+            )
+        check_positive(
+            "autoscaling scale_down_stabilization", self.scale_down_stabilization, minimum=0
+        )
+        if self.scale_down_stabilization > 3600:
+            raise ValueError(
+                "autoscaling scale_down_stabilization="
+                f"{self.scale_down_stabilization} is not allowed: expected 0..3600 seconds"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisruptionBudget:
+    """How many of a tier's pods a voluntary disruption (a node drain) may take at once.
+
+    Give exactly one of the two, as a number of pods or a percentage (``"50%"``, rounded up).
+
+    Args:
+        max_unavailable: the most pods down at once. Default: not this form.
+        min_available: the fewest pods that stay up. Default: not this form.
+    """
+
+    max_unavailable: int | str | None = None
+    min_available: int | str | None = None
+
+    def __post_init__(self) -> None:
+        given = [
+            (argument, value)
+            for argument, value in (
+                ("max_unavailable", self.max_unavailable),
+                ("min_available", self.min_available),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                f"budget {', '.join(f'{a}={v!r}' for a, v in given) or 'with neither'} is not "
+                "allowed: expected exactly one of max_unavailable and min_available"
+            )
+        argument, value = given[0]
+        if isinstance(value, str):
+            if not re.fullmatch(PERCENT, value):
+                raise ValueError(
+                    f"budget {argument}={value!r} is not allowed: expected a number of pods "
+                    "(>= 1) or a percentage '1%'..'100%'"
+                )
+        else:
+            check_positive(f"budget {argument}", value)
+
+    def form(self) -> tuple[str, int | str]:
+        """``("maxUnavailable" or "minAvailable", value)``: the field it sets."""
+        if self.max_unavailable is not None:
+            return "maxUnavailable", self.max_unavailable
+        assert self.min_available is not None
+        return "minAvailable", self.min_available
+
+
+@dataclass(frozen=True, kw_only=True)
 class ExistingSecret:
     """A key of a Secret that exists in the namespace and is not managed by this synth.
 
@@ -301,7 +382,7 @@ class ExistingSecret:
 
     def __post_init__(self) -> None:
         check_dns_subdomain("secret name", self.name)
-        if len(self.key) > 253 or not _SECRET_KEY.match(self.key):
+        if not isinstance(self.key, str) or not re.fullmatch(SECRET_KEY, self.key):
             raise ValueError(
                 f"secret key={self.key!r} is not allowed: expected letters, digits, '-', '_' or '.'"
             )

@@ -10,6 +10,8 @@ from ._exporters import METRICS_PORT_NAME
 from ._peers import lookup
 from ._served import ServedWorkload
 from ._types import (
+    Autoscaling,
+    DisruptionBudget,
     Metrics,
     PodOptions,
     Resources,
@@ -63,6 +65,13 @@ class ApiFrontend(ServedWorkload):
         metrics_port: the port the server serves metrics on (the container port ``metrics``;
             may equal ``port``). Default: none, nothing is scraped.
         metrics_path: the HTTP path of the metrics. Default: ``"/metrics"``.
+        autoscaling: a HorizontalPodAutoscaler between ``min_replicas`` and ``max_replicas``
+            pods instead of ``replicas`` (the Deployment then has no ``spec.replicas``).
+            Default: none, ``replicas`` pods. A ``kplus.HorizontalPodAutoscaler`` can target
+            the tier instead (it is a ``kplus.IScalable``).
+        budget: the pods' disruption budget. Default: one pod at a time
+            (``maxUnavailable: 1``), or ``minAvailable: 1`` when an autoscaler may hold a
+            single pod, so that a drain never takes the last one (see ``JournalService``).
     """
 
     def __init__(
@@ -84,6 +93,8 @@ class ApiFrontend(ServedWorkload):
         metrics: Metrics | None = None,
         metrics_port: int | None = None,
         metrics_path: str = "/metrics",
+        autoscaling: Autoscaling | None = None,
+        budget: DisruptionBudget | None = None,
     ) -> None:
         super().__init__(scope, id, name=name, service_port=port, container_port=port)
         check_image("image", image)
@@ -135,8 +146,11 @@ class ApiFrontend(ServedWorkload):
             config_name=f"{name}-config",
             config=config,
             replicas=replicas,
+            autoscaling=autoscaling,
+            budget=budget,
             uid=_UID,
             options=options,
+            resources=resources,
             container=k8s.Container(
                 name="api",
                 image=image,

@@ -10,6 +10,8 @@ from constructs import Construct
 
 from . import api_frontend, redis, static_site
 from ._types import (
+    Autoscaling,
+    DisruptionBudget,
     ExistingSecret,
     Failover,
     IngressTls,
@@ -74,6 +76,21 @@ class JournalService(Construct):
             is scraped when ``frontend_metrics_port`` is given. Default: none.
         frontend_metrics_port: the port the API serves its metrics on. Default: none.
         frontend_metrics_path: the path of the API's metrics. Default: ``"/metrics"``.
+        frontend_autoscaling: a HorizontalPodAutoscaler for the API pods, instead of
+            ``frontend_replicas``. Default: none.
+        static_autoscaling: a HorizontalPodAutoscaler for the NGINX pods, instead of
+            ``static_replicas``. Default: none.
+        frontend_budget: the API pods' disruption budget. Default: the rule below.
+        static_budget: the NGINX pods' disruption budget. Default: the rule below.
+        redis_budget: the Redis pods' disruption budget. Default: the rule below.
+
+    Disruption budgets: by default each tier lets a drain take one pod at a time
+    (``maxUnavailable: 1``), except a tier whose autoscaler may hold a single pod
+    (``min_replicas=1``), which keeps ``minAvailable: 1`` so that a drain never takes its last
+    pod (the drain waits until the autoscaler or a person adds one). A tier of one fixed pod
+    keeps ``maxUnavailable: 1``: nothing would ever add a pod, and a drain must not hang. A
+    given budget that lets every pod go at once at the fewest pods, or blocks every eviction
+    at the most, is refused.
 
     The Ingress arguments (``ingress_class``, ``host``, ``tls``,
     ``ingress_controller_namespace``) are refused with an ``edge`` or ``with_ingress=False``,
@@ -117,6 +134,11 @@ class JournalService(Construct):
         metrics: Metrics | None = None,
         frontend_metrics_port: int | None = None,
         frontend_metrics_path: str = "/metrics",
+        frontend_autoscaling: Autoscaling | None = None,
+        static_autoscaling: Autoscaling | None = None,
+        frontend_budget: DisruptionBudget | None = None,
+        static_budget: DisruptionBudget | None = None,
+        redis_budget: DisruptionBudget | None = None,
     ) -> None:
         super().__init__(scope, id)
         if name is not None:
@@ -160,9 +182,10 @@ class JournalService(Construct):
                 password=redis_password,
                 failover=redis_failover,
                 metrics=metrics,
+                budget=redis_budget,
             )
         """The Redis tier."""
-        with _arguments_named("frontend_", (*_TIER_ARGUMENTS, "metrics_port", "metrics_path")):
+        with _arguments_named("frontend_", (*_SCALED_ARGUMENTS, "metrics_port", "metrics_path")):
             self.api = ApiFrontend(
                 self,
                 "Api",
@@ -176,9 +199,11 @@ class JournalService(Construct):
                 metrics=metrics,
                 metrics_port=frontend_metrics_port,
                 metrics_path=frontend_metrics_path,
+                autoscaling=frontend_autoscaling,
+                budget=frontend_budget,
             )
         """The API tier."""
-        with _arguments_named("static_", _TIER_ARGUMENTS):
+        with _arguments_named("static_", _SCALED_ARGUMENTS):
             self.static_site = StaticSite(
                 self,
                 "Static",
@@ -188,6 +213,8 @@ class JournalService(Construct):
                 replicas=static_replicas,
                 resources=static_resources,
                 metrics=metrics,
+                autoscaling=static_autoscaling,
+                budget=static_budget,
             )
         """The static file tier."""
         self.ingress: PathIngress | None = None
@@ -208,8 +235,10 @@ class JournalService(Construct):
             self.edge.route("/", self.static_site)
 
 
-_TIER_ARGUMENTS = ("image", "replicas", "resources", "pod")
+_TIER_ARGUMENTS = ("image", "replicas", "resources", "pod", "budget")
 """The arguments of a tier that ``JournalService`` passes on as ``<tier>_<argument>``."""
+_SCALED_ARGUMENTS = (*_TIER_ARGUMENTS, "autoscaling")
+"""The arguments of the API and static tiers, which may autoscale."""
 _REDIS_ARGUMENTS = (*_TIER_ARGUMENTS, "storage", "storage_class", "password", "failover")
 _INGRESS_ARGUMENTS = {
     "class_name": "ingress_class",

@@ -10,12 +10,14 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _alerts, _bulk, _exporters, _network, _pod
+from ._autoscaling import tier_budget
 from ._network import Pods
 from ._peers import SelectablePods, lookup, pods_of
 from ._redis_failover import SentinelProxy
 from ._redis_fixed import FixedMaster
 from ._redis_topology import CONFIG_DIR, DATA_DIR, PASSWORD_DIR, PORT, RUN_DIR, RedisPods, Topology
 from ._types import (
+    DisruptionBudget,
     ExistingSecret,
     Failover,
     Metrics,
@@ -28,8 +30,8 @@ from ._types import (
     check_instance,
     check_positive,
     check_service_name,
-    quantity_value,
 )
+from .grammar import quantity_value
 from .service_monitor import monitor_objects
 
 DEFAULT_IMAGE = "redis:7.4.2-alpine"
@@ -73,6 +75,8 @@ class Redis(SelectablePods):
             exporter, their ServiceMonitors, NetworkPolicies, and alerts that know the
             topology (one master, ``replicas - 1`` replicas, ``min_replicas_to_write``, the
             memory limit). Default: none.
+        budget: the Redis pods' disruption budget. Default: one pod at a time
+            (``maxUnavailable: 1``; see ``JournalService`` for the rule).
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class Redis(SelectablePods):
         pod: PodOptions | None = None,
         failover: Failover | None = None,
         metrics: Metrics | None = None,
+        budget: DisruptionBudget | None = None,
     ) -> None:
         check_service_name("name", name, max_length=52)
         super().__init__(scope, id, name=name)
@@ -196,7 +201,9 @@ class Redis(SelectablePods):
                         ],
                     ),
                 ),
-                "Budget": _pod.disruption_budget(name, "storage"),
+                "Budget": _pod.disruption_budget(
+                    name, "storage", tier_budget("budget", budget, replicas, replicas)
+                ),
                 **dict(
                     zip(
                         ("ReplicationPolicy", "ReplicationEgressPolicy"),

@@ -10,6 +10,8 @@ from constructs import Construct
 from . import _alerts, _exporters, _pod
 from ._served import ServedWorkload
 from ._types import (
+    Autoscaling,
+    DisruptionBudget,
     Metrics,
     PodOptions,
     Resources,
@@ -113,6 +115,13 @@ class StaticSite(ServedWorkload):
         metrics: Prometheus metrics (``Metrics``): NGINX's ``stub_status`` on the pod's
             loopback, an exporter sidecar, its ServiceMonitor, alerts and NetworkPolicy.
             Default: none.
+        autoscaling: a HorizontalPodAutoscaler between ``min_replicas`` and ``max_replicas``
+            pods instead of ``replicas`` (the Deployment then has no ``spec.replicas``).
+            Default: none, ``replicas`` pods. A ``kplus.HorizontalPodAutoscaler`` can target
+            the tier instead (it is a ``kplus.IScalable``).
+        budget: the pods' disruption budget. Default: one pod at a time
+            (``maxUnavailable: 1``), or ``minAvailable: 1`` when an autoscaler may hold a
+            single pod, so that a drain never takes the last one (see ``JournalService``).
     """
 
     def __init__(
@@ -129,6 +138,8 @@ class StaticSite(ServedWorkload):
         document_root: str = "/usr/share/nginx/html",
         pod: PodOptions | None = None,
         metrics: Metrics | None = None,
+        autoscaling: Autoscaling | None = None,
+        budget: DisruptionBudget | None = None,
     ) -> None:
         super().__init__(
             scope, id, name=name, service_port=service_port, container_port=container_port
@@ -176,8 +187,11 @@ class StaticSite(ServedWorkload):
             config_name=f"{name}-nginx",
             config=files,
             replicas=replicas,
+            autoscaling=autoscaling,
+            budget=budget,
             uid=_UID,
             options=options,
+            resources=resources,
             container=self._container(image, resources, container_port),
             volumes=[
                 k8s.Volume(

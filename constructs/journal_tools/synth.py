@@ -37,6 +37,9 @@ Builder = Callable[[cdk8s.App, Environment], cdk8s.Chart]
 MAX_MESSAGE = 300
 """Longest construct message repeated to the user."""
 
+VALIDATION_FAILED = "Error: Validation failed with the following errors:"
+"""How cdk8s starts the error of a failed validation of the app (one problem per line after)."""
+
 
 class SynthError(Exception):
     """A user error found while building or checking the manifests."""
@@ -113,6 +116,18 @@ def render(
             message = _cut(str(error))
             raise SynthError(
                 f"{environment.where(error.key)}: {format_key(error.key)}: {message}"
+            ) from None
+        except RuntimeError as error:
+            # A validation of the app (the library's rules over the final manifests): one
+            # problem per line, each kept whole.
+            message = str(error)
+            if not message.startswith(VALIDATION_FAILED):
+                raise SynthError(f"{where}: {_cut(message)}") from None
+            found = message.splitlines()[1:]
+            raise SynthError(
+                "\n".join(
+                    [f"{where}: {len(found)} problem(s):", *(f"  {p.strip()}" for p in found)]
+                )
             ) from None
         except (ValueError, JSIIError) as error:
             raise SynthError(f"{where}: {_cut(str(error))}") from None
