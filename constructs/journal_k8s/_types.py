@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol, TypeVar
 
+import cdk8s
 import cdk8s_plus_27 as kplus
 from cdk8s_plus_27 import k8s
+from constructs import Node
 
 from .grammar import (
     DNS_1035_LABEL,
@@ -397,7 +399,15 @@ class IngressTls:
 
 
 class Workload(Protocol):
-    """Something that runs pods: it has a name and the labels that select its pods."""
+    """A construct that runs pods: it has a name and the labels that select its pods.
+
+    Its pods are those labels in its chart's namespace, as a cdk8s-plus workload's are its
+    selector in its namespace; it must be a construct (``node``), so that the NetworkPolicies
+    of a relation have a chart to live in.
+    """
+
+    @property
+    def node(self) -> Node: ...
 
     @property
     def name(self) -> str: ...
@@ -406,9 +416,11 @@ class Workload(Protocol):
     def pod_labels(self) -> Mapping[str, str]: ...
 
 
-Peer = Workload | kplus.IPodSelector | kplus.INetworkPolicyPeer | kplus.Service
-"""What a NetworkPolicy relation takes: a journal tier, or a cdk8s-plus workload, pod selector
-or Service."""
+Peer = Workload | kplus.IPodSelector | kplus.INetworkPolicyPeer | kplus.Service | cdk8s.ApiObject
+"""What a NetworkPolicy relation takes: a journal tier or any ``Workload``; a cdk8s-plus
+workload, pod selector or Service; or an L1 workload (``k8s.KubeDeployment``, any
+``cdk8s.ApiObject`` of a Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob or Pod),
+whose pods are those its own selector picks, in its namespace."""
 
 
 class Backend(Workload, Protocol):
