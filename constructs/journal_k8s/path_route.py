@@ -37,18 +37,8 @@ jsii's Python enums carry the member name (``PATH_PREFIX``); the value lives in 
 
 
 def _json(value: Any) -> Any:
-    """A generated jsii struct (or a list, map or enum in one) as Kubernetes JSON, keys sorted."""
-    mapping = getattr(type(value), "__jsii_name_mapping__", None)
-    if mapping is not None:
-        fields = {mapping[k]: _json(v) for k, v in value._values.items()}
-        return dict(sorted(fields.items()))
-    if isinstance(value, enum.Enum):
-        return _ENUM_VALUES[value]
-    if isinstance(value, list):
-        return [_json(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _json(v) for k, v in sorted(value.items())}
-    return value
+    """A generated Gateway API struct as Kubernetes JSON (``_bulk.crd_json``)."""
+    return _bulk.crd_json(value, _ENUM_VALUES)
 
 
 @dataclass(frozen=True)
@@ -90,7 +80,11 @@ class PathRoute(JournalConstruct):
     The HTTPRoute may attach to a Gateway of another namespace without a ReferenceGrant: the
     Gateway listener's ``allowedRoutes`` decides whether it accepts the route. A backend of
     another chart (another namespace) is referenced with its namespace, and a ReferenceGrant
-    in that namespace lets this HTTPRoute reach its Service.
+    in that namespace lets this HTTPRoute reach its Service. That ReferenceGrant and the
+    backend's NetworkPolicy belong to the backend's namespace, so they go to the backend's own
+    chart (one file, one GitOps app per namespace), as ``Redis.allow_from`` puts a client's
+    policy into the client's chart and cdk8s-plus's ``connections`` put each side's policy
+    into that side's namespace.
 
     Args:
         scope: the parent construct.
@@ -225,9 +219,14 @@ class PathRoute(JournalConstruct):
             )
         else:
             objects["Resource"] = self._http_route(rule, labels)
+        elsewhere: list[tuple[Construct, str, Any]] = []
         if (namespace, target.name) not in self._allowed:
-            objects |= self._backend_objects(target, namespaces, labels)
-        _bulk.define(self, objects, patches)
+            backend_objects = self._backend_objects(target, namespaces, labels)
+            if namespaces is None:
+                objects |= backend_objects
+            else:  # the other namespace's objects go to the backend's own chart
+                elsewhere = [(target.scope, id, body) for id, body in backend_objects.items()]
+        _bulk.define(self, objects, patches, elsewhere=elsewhere)
         self._paths.insert(index, path)
         self._allowed.add((namespace, target.name))
 
@@ -260,8 +259,9 @@ class PathRoute(JournalConstruct):
     def _backend_objects(
         self, target: _Target, namespaces: tuple[str, str] | None, labels: Mapping[str, str]
     ) -> dict[str, Any]:
-        """The NetworkPolicy that lets the data plane in, and a ReferenceGrant if needed."""
-        suffix = target.name if namespaces is None else f"{namespaces[1]}-{target.name}"
+        """The NetworkPolicy that lets the data plane in, and a ReferenceGrant if needed; their
+        ids, for the backend's scope in another namespace, name this route."""
+        suffix = target.name if namespaces is None else f"{namespaces[0]}-{self._name}"
         peer = k8s.NetworkPolicyPeer(
             namespace_selector=_network.in_namespace(self._data_plane_namespace),
             pod_selector=k8s.LabelSelector(match_labels=dict(self._data_plane_labels)),
