@@ -3,27 +3,18 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
 from typing import Any
 
+if __name__ == "__main__":
+    # Before anything slow: make synth starts Python with SIGINT and SIGTERM blocked.
+    from journal_tools import interrupts
 
-def _interrupted(_signum: int, _frame: object) -> None:
-    print(
+    interrupts.exit_on_signal(
         "synth interrupted: the output folder holds the previous or the new output of every "
-        "environment, never a mix",
-        file=sys.stderr,
+        "environment, never a mix"
     )
-    os._exit(130)
 
-
-# Ctrl-C outside synth.main (while the modules load, while jsii stops Node at exit): a
-# message, not a traceback (unless SIGINT is ignored).
-if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-    signal.signal(signal.SIGINT, _interrupted)
-
-from journal_tools.node import use_bundled_node  # noqa: E402
+from journal_tools.node import use_bundled_node
 
 use_bundled_node()
 
@@ -34,6 +25,7 @@ from journal_k8s import (  # noqa: E402
     Failover,
     IngressTls,
     JournalService,
+    Metrics,
     PathRoute,
     Quota,
     Resources,
@@ -76,6 +68,23 @@ def redis_failover(failover: values.RedisFailover | None) -> Failover | None:
         resources = failover.proxy_resources
         settings["proxy_resources"] = Resources(cpu=resources.cpu, memory=resources.memory)
     return Failover(**settings)
+
+
+def metrics_arguments(metrics: values.Metrics | None) -> dict[str, Any]:
+    """JournalService's metrics arguments; none while ``metrics.enabled`` is false."""
+    if metrics is None or not metrics.enabled:
+        return {}
+    frontend = metrics.frontend
+    return {
+        "metrics": Metrics(
+            prometheus_namespace=metrics.prometheus.namespace,
+            prometheus_labels=metrics.prometheus.pod_labels,
+            monitor_labels=metrics.monitor_labels,
+            interval=metrics.interval,
+        ),
+        **({} if frontend is None else {"frontend_metrics_port": frontend.port}),
+        **({} if frontend is None else {"frontend_metrics_path": frontend.path}),
+    }
 
 
 def ingress_arguments(ingress: values.Ingress | None) -> dict[str, Any]:
@@ -127,6 +136,12 @@ JOURNAL_KEYS: dict[str, values_yaml.KeyPath] = {
     "tls": ("ingress", "tls"),
     "tls secret_name": ("ingress", "tls", "secretName"),
     "tls cluster_issuer": ("ingress", "tls", "clusterIssuer"),
+    "metrics_port": ("metrics", "frontend", "port"),
+    "metrics_path": ("metrics", "frontend", "path"),
+    "metrics prometheus_namespace": ("metrics", "prometheus", "namespace"),
+    "metrics prometheus_labels": ("metrics", "prometheus", "podLabels"),
+    "metrics monitor_labels": ("metrics", "monitorLabels"),
+    "metrics interval": ("metrics", "interval"),
 }
 """The values key behind each JournalService argument that a construct names in an error."""
 
@@ -160,8 +175,9 @@ def journal(
         redis_failover=redis_failover(v.redis.failover),
         edge=gateway_route(chart, v.edge),
         **ingress_arguments(v.ingress),
+        **metrics_arguments(v.metrics),
     )
 
 
 if __name__ == "__main__":
-    sys.exit(synth.main(build))
+    interrupts.leave(synth.main(build))

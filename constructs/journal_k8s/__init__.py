@@ -1,6 +1,9 @@
 """Typed cdk8s constructs for the journal service of *Kubernetes Best Practices*, chapter 1."""
 
+from importlib.metadata import version as _version
+
 from ._bulk import chart_manifests
+from ._capacity import problems as capacity_problems
 from ._pod import (
     CONFIG_HASH_ANNOTATION,
     content_hash,
@@ -8,11 +11,16 @@ from ._pod import (
     restricted_pod_security,
 )
 from ._types import (
+    DEFAULT_NGINX_EXPORTER_IMAGE,
     DEFAULT_PROXY_IMAGE,
+    DEFAULT_REDIS_EXPORTER_IMAGE,
+    Autoscaling,
     Backend,
+    DisruptionBudget,
     ExistingSecret,
     Failover,
     IngressTls,
+    Metrics,
     Peer,
     PodOptions,
     Quota,
@@ -27,17 +35,26 @@ from .path_route import PathRoute
 from .redis import Redis
 from .restricted import adopt_restricted
 from .restricted_namespace import RestrictedNamespace
+from .service_monitor import ServiceMonitor
 from .static_site import StaticSite
+
+__version__ = _version("journal-k8s")
+"""The installed distribution's version (``journal-k8s`` in its package metadata)."""
 
 __all__ = [
     "CONFIG_HASH_ANNOTATION",
+    "DEFAULT_NGINX_EXPORTER_IMAGE",
     "DEFAULT_PROXY_IMAGE",
+    "DEFAULT_REDIS_EXPORTER_IMAGE",
     "ApiFrontend",
+    "Autoscaling",
     "Backend",
+    "DisruptionBudget",
     "ExistingSecret",
     "Failover",
     "IngressTls",
     "JournalService",
+    "Metrics",
     "PathIngress",
     "PathRoute",
     "Peer",
@@ -47,9 +64,11 @@ __all__ = [
     "Resources",
     "RestrictedNamespace",
     "Route",
+    "ServiceMonitor",
     "StaticSite",
     "Workload",
     "adopt_restricted",
+    "capacity_problems",
     "chart_manifests",
     "content_hash",
     "restricted_container_security",

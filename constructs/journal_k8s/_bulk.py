@@ -27,7 +27,8 @@ import jsii
 from cdk8s_plus_27 import k8s
 from constructs import Construct, IConstruct
 
-from . import rules
+from . import _capacity, rules
+from .grammar import canonical_quantity
 
 Manifest = dict[str, Any]
 """A Kubernetes object as plain JSON data (camelCase keys, as in a manifest file)."""
@@ -113,12 +114,24 @@ class _Python:
     def validate(self) -> list[str]:
         found = [(path, obj, own) for path, obj, own in json.loads(_Manifests.objects())]
         problems = rules.library_problems(found)
-        if problems:
-            _Manifests.report(json.dumps(problems))
-        return []
+        problems += _capacity_problems(found)
+        placed = [(path, message) for path, message in problems if path]
+        if placed:
+            _Manifests.report(json.dumps(placed))
+        return [message for path, message in problems if not path]
 
     def render(self, key: float) -> Any:
         return self.renders[int(key)]()
+
+
+def _capacity_problems(found: Sequence[tuple[str, Manifest, bool]]) -> list[tuple[str, str]]:
+    """``_capacity.problems`` of the app, each under the path of the object it starts with."""
+    paths = {rules.where(obj): path for path, obj, _ in found}
+    problems = []
+    for message in _capacity.problems([obj for _, obj, _ in found]):
+        named = [w for w in paths if message.startswith((f"{w}:", f"{w} "))]
+        problems.append((paths[max(named, key=len)] if named else "", message))
+    return problems
 
 
 _PYTHON = _Python()
@@ -139,10 +152,12 @@ def lazy(render: Callable[[], Any]) -> Any:
 
 @functools.cache
 def quantity(value: str | int) -> k8s.Quantity:
-    """``k8s.Quantity`` of a string or a number, made once per value (each is a round trip)."""
-    if isinstance(value, str):
-        return k8s.Quantity.from_string(value)
-    return k8s.Quantity.from_number(value)
+    """``k8s.Quantity`` of a string or a number, in the form the API server stores it.
+
+    Every quantity the library writes passes here: ``30`` becomes ``"30"``, ``"0.5"`` becomes
+    ``"500m"`` (``grammar.canonical_quantity``). Made once per value (each is a round trip).
+    """
+    return k8s.Quantity.from_string(canonical_quantity(value))
 
 
 @functools.cache
@@ -191,6 +206,26 @@ class _Encoder:
                 self.refs.append(value)
             return {_REF: index}
         raise TypeError(f"{value!r} cannot be part of a Kubernetes object")
+
+
+def crd_json(value: Any, enum_values: Mapping[enum.Enum, str]) -> Any:
+    """A struct of classes ``cdk8s import`` made of CRDs (or a list, map or enum in one) as
+    Kubernetes JSON, keys sorted, rendered in Python (no round trip).
+
+    jsii's Python enums carry the member name (``PATH_PREFIX``), the value lives in Node:
+    ``enum_values`` gives the Kubernetes value of each member used.
+    """
+    mapping = getattr(type(value), "__jsii_name_mapping__", None)
+    if mapping is not None:
+        fields = {mapping[k]: crd_json(v, enum_values) for k, v in value._values.items()}
+        return dict(sorted(fields.items()))
+    if isinstance(value, enum.Enum):
+        return enum_values[value]
+    if isinstance(value, list):
+        return [crd_json(v, enum_values) for v in value]
+    if isinstance(value, Mapping):
+        return {k: crd_json(v, enum_values) for k, v in sorted(value.items())}
+    return value
 
 
 def jsii_json(value: Any) -> Any:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from cdk8s_plus_27 import k8s
 
 from ._bulk import int_or_string, quantity
-from ._types import ExistingSecret, PodOptions, Resources
+from ._types import DisruptionBudget, ExistingSecret, PodOptions, Resources
 
 PART_OF = "journal"
 CONFIG_HASH_ANNOTATION = "journal.example.com/config-hash"
@@ -157,16 +157,17 @@ def spread_over_nodes(name: str) -> list[k8s.TopologySpreadConstraint]:
     ]
 
 
-def disruption_budget(name: str, component: str) -> k8s.KubePodDisruptionBudgetProps:
-    """A PodDisruptionBudget that lets at most one pod of the workload go at a time.
-
-    With a single replica it still allows the eviction (a drain must not hang); it then
-    only documents the intent.
-    """
+def disruption_budget(
+    name: str, component: str, budget: DisruptionBudget
+) -> k8s.KubePodDisruptionBudgetProps:
+    """The PodDisruptionBudget of a workload's pods (``_autoscaling.tier_budget`` chooses it)."""
+    field, value = budget.form()
+    amount = int_or_string(value)
     return k8s.KubePodDisruptionBudgetProps(
         metadata=metadata(name, object_labels(name, component)),
         spec=k8s.PodDisruptionBudgetSpec(
-            max_unavailable=int_or_string(1),
+            max_unavailable=amount if field == "maxUnavailable" else None,
+            min_available=amount if field == "minAvailable" else None,
             selector=k8s.LabelSelector(match_labels=selector_labels(name)),
             # A pod that is not ready (a replica resyncing) must not block a node drain.
             unhealthy_pod_eviction_policy="AlwaysAllow",
@@ -207,8 +208,10 @@ def service(
     port_name: str,
     port_number: int,
     headless: bool = False,
+    target_port: str | None = None,
 ) -> k8s.KubeServiceProps:
-    """A ClusterIP Service (or a headless one) to the named container port of ``selector``."""
+    """A ClusterIP Service (or a headless one) to the named container port of ``selector``
+    (``target_port``, default: the port's own name)."""
     return k8s.KubeServiceProps(
         metadata=metadata(name, labels),
         spec=k8s.ServiceSpec(
@@ -218,7 +221,7 @@ def service(
                 k8s.ServicePort(
                     name=port_name,
                     port=port_number,
-                    target_port=int_or_string(port_name),
+                    target_port=int_or_string(target_port or port_name),
                     protocol="TCP",
                 )
             ],

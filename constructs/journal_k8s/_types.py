@@ -8,17 +8,21 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol, TypeVar
 
+import cdk8s
 import cdk8s_plus_27 as kplus
 from cdk8s_plus_27 import k8s
+from constructs import Node
 
 from .grammar import (
     DNS_1035_LABEL,
     DNS_LABEL,
     DNS_SUBDOMAIN,
+    DURATION,
     HOST,
     IMAGE_REFERENCE,
     LABEL_KEY,
     LABEL_VALUE,
+    PERCENT,
     QUANTITY,
     SECRET_KEY,
     WHOLE_QUANTITY,
@@ -77,6 +81,16 @@ def check_host(argument: str, value: str) -> str:
         raise ValueError(
             f"{argument}={_shown(value)} is not allowed: expected a DNS name, optionally with a "
             "'*.' wildcard prefix (no IP address, no port)"
+        )
+    return value
+
+
+def check_duration(argument: str, value: str) -> str:
+    """Return ``value`` if it is a Prometheus duration greater than zero (``30s``, ``1m``)."""
+    if not isinstance(value, str) or value in ("", "0") or not re.fullmatch(DURATION, value):
+        raise ValueError(
+            f"{argument}={_shown(value)} is not allowed: expected a Prometheus duration such as "
+            "'15s', '1m' or '1m30s' (units h, m, s, ms)"
         )
     return value
 
@@ -257,6 +271,106 @@ class Quota:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Autoscaling:
+    """A HorizontalPodAutoscaler (``autoscaling/v2``) for a tier, on CPU (and memory) use.
+
+    The tier's Deployment then has no ``spec.replicas``, so an apply or a GitOps sync never
+    resets the count the autoscaler chose. A ``RestrictedNamespace`` quota must hold
+    ``max_replicas`` pods plus the rollout surge (checked at synth).
+
+    Args:
+        min_replicas: the fewest pods.
+        max_replicas: the most pods, at least ``min_replicas``.
+        cpu_utilization: the average CPU use to keep, in percent of the pods' CPU requests
+            (every container must request CPU). ``None`` scales on memory only. Default: 70.
+        memory_utilization: the average memory use to keep, in percent of the pods' memory
+            requests. Default: none (CPU only).
+        scale_down_stabilization: seconds of recommendations the autoscaler looks back on
+            before removing pods (0..3600), so a short dip does not shed pods. Default: 300.
+    """
+
+    min_replicas: int
+    max_replicas: int
+    cpu_utilization: int | None = 70
+    memory_utilization: int | None = None
+    scale_down_stabilization: int = 300
+
+    def __post_init__(self) -> None:
+        check_positive("autoscaling min_replicas", self.min_replicas)
+        check_positive("autoscaling max_replicas", self.max_replicas)
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"autoscaling max_replicas={self.max_replicas} is not allowed: expected at least "
+                f"min_replicas={self.min_replicas}"
+            )
+        for argument, percent in (
+            ("autoscaling cpu_utilization", self.cpu_utilization),
+            ("autoscaling memory_utilization", self.memory_utilization),
+        ):
+            if percent is not None:
+                check_positive(argument, percent)
+        if self.cpu_utilization is None and self.memory_utilization is None:
+            raise ValueError(
+                "autoscaling cpu_utilization=None is not allowed without memory_utilization: "
+                "expected a target for at least one of them"
+            )
+        check_positive(
+            "autoscaling scale_down_stabilization", self.scale_down_stabilization, minimum=0
+        )
+        if self.scale_down_stabilization > 3600:
+            raise ValueError(
+                "autoscaling scale_down_stabilization="
+                f"{self.scale_down_stabilization} is not allowed: expected 0..3600 seconds"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisruptionBudget:
+    """How many of a tier's pods a voluntary disruption (a node drain) may take at once.
+
+    Give exactly one of the two, as a number of pods or a percentage (``"50%"``, rounded up).
+
+    Args:
+        max_unavailable: the most pods down at once. Default: not this form.
+        min_available: the fewest pods that stay up. Default: not this form.
+    """
+
+    max_unavailable: int | str | None = None
+    min_available: int | str | None = None
+
+    def __post_init__(self) -> None:
+        given = [
+            (argument, value)
+            for argument, value in (
+                ("max_unavailable", self.max_unavailable),
+                ("min_available", self.min_available),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                f"budget {', '.join(f'{a}={v!r}' for a, v in given) or 'with neither'} is not "
+                "allowed: expected exactly one of max_unavailable and min_available"
+            )
+        argument, value = given[0]
+        if isinstance(value, str):
+            if not re.fullmatch(PERCENT, value):
+                raise ValueError(
+                    f"budget {argument}={value!r} is not allowed: expected a number of pods "
+                    "(>= 1) or a percentage '1%'..'100%'"
+                )
+        else:
+            check_positive(f"budget {argument}", value)
+
+    def form(self) -> tuple[str, int | str]:
+        """``("maxUnavailable" or "minAvailable", value)``: the field it sets."""
+        if self.max_unavailable is not None:
+            return "maxUnavailable", self.max_unavailable
+        assert self.min_available is not None
+        return "minAvailable", self.min_available
+
+
+@dataclass(frozen=True, kw_only=True)
 class ExistingSecret:
     """A key of a Secret that exists in the namespace and is not managed by this synth.
 
@@ -296,7 +410,15 @@ class IngressTls:
 
 
 class Workload(Protocol):
-    """Something that runs pods: it has a name and the labels that select its pods."""
+    """A construct that runs pods: it has a name and the labels that select its pods.
+
+    Its pods are those labels in its chart's namespace, as a cdk8s-plus workload's are its
+    selector in its namespace; it must be a construct (``node``), so that the NetworkPolicies
+    of a relation have a chart to live in.
+    """
+
+    @property
+    def node(self) -> Node: ...
 
     @property
     def name(self) -> str: ...
@@ -305,9 +427,11 @@ class Workload(Protocol):
     def pod_labels(self) -> Mapping[str, str]: ...
 
 
-Peer = Workload | kplus.IPodSelector | kplus.INetworkPolicyPeer | kplus.Service
-"""What a NetworkPolicy relation takes: a journal tier, or a cdk8s-plus workload, pod selector
-or Service."""
+Peer = Workload | kplus.IPodSelector | kplus.INetworkPolicyPeer | kplus.Service | cdk8s.ApiObject
+"""What a NetworkPolicy relation takes: a journal tier or any ``Workload``; a cdk8s-plus
+workload, pod selector or Service; or an L1 workload (``k8s.KubeDeployment``, any
+``cdk8s.ApiObject`` of a Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob or Pod),
+whose pods are those its own selector picks, in its namespace."""
 
 
 class Backend(Workload, Protocol):
@@ -538,3 +662,73 @@ class Failover:
                 f"1..{replicas} (one sentinel per Redis pod)"
             )
         return quorum
+
+
+DEFAULT_REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.67.0-alpine"
+"""redis_exporter on Alpine (its shell writes the password file), pinned: ``/redis_exporter``."""
+DEFAULT_NGINX_EXPORTER_IMAGE = "nginx/nginx-prometheus-exporter:1.4.1"
+"""NGINX's Prometheus exporter, pinned; binary ``/usr/bin/nginx-prometheus-exporter``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metrics:
+    """Prometheus metrics of a tier: exporter sidecars, a ServiceMonitor, alerts and policies.
+
+    A ``Prometheus`` of the Prometheus Operator picks the ServiceMonitors and PrometheusRules
+    up by ``monitor_labels``; its pods (``prometheus_namespace`` AND ``prometheus_labels``) are
+    the only ones the NetworkPolicies let reach the metrics ports.
+
+    Args:
+        prometheus_namespace: the namespace of the Prometheus pods. Default: ``"monitoring"``.
+        prometheus_labels: labels of the Prometheus pods. Default:
+            ``app.kubernetes.io/name: prometheus`` (the label the Operator gives them).
+        monitor_labels: labels of every ServiceMonitor and PrometheusRule, for the
+            ``serviceMonitorSelector`` and ``ruleSelector`` of the ``Prometheus``.
+            Default: none (a ``Prometheus`` that selects every one).
+        interval: how often Prometheus scrapes. Default: ``"30s"``.
+        exporter_resources: CPU and memory of each exporter sidecar. Default: 50m, 64Mi.
+        redis_exporter_image: the Redis exporter sidecar's image (an Alpine build of
+            oliver006/redis_exporter: its shell writes the password file).
+            Default: ``DEFAULT_REDIS_EXPORTER_IMAGE``.
+        nginx_exporter_image: the NGINX exporter sidecar's image (1.x: it starts before
+            NGINX answers, and reports ``nginx_up 0`` meanwhile).
+            Default: ``DEFAULT_NGINX_EXPORTER_IMAGE``.
+        memory_ratio: the share of a Redis container's memory limit its resident memory may
+            use before ``RedisMemoryNearLimit`` fires. Default: 0.9.
+    """
+
+    prometheus_namespace: str = "monitoring"
+    prometheus_labels: Mapping[str, str] = field(
+        default_factory=lambda: {"app.kubernetes.io/name": "prometheus"}
+    )
+    monitor_labels: Mapping[str, str] = field(default_factory=dict)
+    interval: str = "30s"
+    exporter_resources: Resources = field(
+        default_factory=lambda: Resources(cpu="50m", memory="64Mi")
+    )
+    redis_exporter_image: str = DEFAULT_REDIS_EXPORTER_IMAGE
+    nginx_exporter_image: str = DEFAULT_NGINX_EXPORTER_IMAGE
+    memory_ratio: float = 0.9
+
+    def __post_init__(self) -> None:
+        check_dns_label("metrics prometheus_namespace", self.prometheus_namespace)
+        check_labels("metrics prometheus_labels", self.prometheus_labels)
+        if not self.prometheus_labels:
+            raise ValueError(
+                "metrics prometheus_labels={} is not allowed: expected at least one label (an "
+                "empty selector would let every pod of that namespace in)"
+            )
+        check_labels("metrics monitor_labels", self.monitor_labels)
+        check_duration("metrics interval", self.interval)
+        if not isinstance(self.exporter_resources, Resources):
+            raise TypeError(
+                f"metrics exporter_resources={self.exporter_resources!r} is not allowed: "
+                "expected journal_k8s.Resources"
+            )
+        check_image("metrics redis_exporter_image", self.redis_exporter_image)
+        check_image("metrics nginx_exporter_image", self.nginx_exporter_image)
+        ratio = self.memory_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1:
+            raise ValueError(
+                f"metrics memory_ratio={ratio!r} is not allowed: expected a number in (0, 1]"
+            )

@@ -9,10 +9,14 @@ from collections.abc import Callable, Iterator, Mapping
 from constructs import Construct
 
 from . import api_frontend, redis, static_site
+from ._base import JournalConstruct
 from ._types import (
+    Autoscaling,
+    DisruptionBudget,
     ExistingSecret,
     Failover,
     IngressTls,
+    Metrics,
     PodOptions,
     Resources,
     check_service_name,
@@ -24,7 +28,7 @@ from .redis import Redis
 from .static_site import StaticSite
 
 
-class JournalService(Construct):
+class JournalService(JournalConstruct):
     """The journal service: ``/api`` goes to the API, ``/`` to the static site, data to Redis.
 
     Every argument has the book's value (with its defects fixed) as default, so
@@ -68,6 +72,26 @@ class JournalService(Construct):
         edge: a Gateway API ``PathRoute`` (without routes yet) that takes the routes instead
             of an Ingress (its ``hostnames`` say which hosts; TLS ends at the Gateway's
             listener). Default: a ``PathIngress``.
+        metrics: Prometheus metrics of every tier (``Metrics``): exporter sidecars for Redis
+            (and its HAProxy) and NGINX, ServiceMonitors, alerts and NetworkPolicies; the API
+            is scraped when ``frontend_metrics_port`` is given. Default: none.
+        frontend_metrics_port: the port the API serves its metrics on. Default: none.
+        frontend_metrics_path: the path of the API's metrics. Default: ``"/metrics"``.
+        frontend_autoscaling: a HorizontalPodAutoscaler for the API pods, instead of
+            ``frontend_replicas``. Default: none.
+        static_autoscaling: a HorizontalPodAutoscaler for the NGINX pods, instead of
+            ``static_replicas``. Default: none.
+        frontend_budget: the API pods' disruption budget. Default: the rule below.
+        static_budget: the NGINX pods' disruption budget. Default: the rule below.
+        redis_budget: the Redis pods' disruption budget. Default: the rule below.
+
+    Disruption budgets: by default each tier lets a drain take one pod at a time
+    (``maxUnavailable: 1``), except a tier whose autoscaler may hold a single pod
+    (``min_replicas=1``), which keeps ``minAvailable: 1`` so that a drain never takes its last
+    pod (the drain waits until the autoscaler or a person adds one). A tier of one fixed pod
+    keeps ``maxUnavailable: 1``: nothing would ever add a pod, and a drain must not hang. A
+    given budget that lets every pod go at once at the fewest pods, or blocks every eviction
+    at the most, is refused.
 
     The Ingress arguments (``ingress_class``, ``host``, ``tls``,
     ``ingress_controller_namespace``) are refused with an ``edge`` or ``with_ingress=False``,
@@ -108,6 +132,14 @@ class JournalService(Construct):
         static_pod: PodOptions | None = None,
         redis_pod: PodOptions | None = None,
         edge: PathRoute | None = None,
+        metrics: Metrics | None = None,
+        frontend_metrics_port: int | None = None,
+        frontend_metrics_path: str = "/metrics",
+        frontend_autoscaling: Autoscaling | None = None,
+        static_autoscaling: Autoscaling | None = None,
+        frontend_budget: DisruptionBudget | None = None,
+        static_budget: DisruptionBudget | None = None,
+        redis_budget: DisruptionBudget | None = None,
     ) -> None:
         super().__init__(scope, id)
         if name is not None:
@@ -150,9 +182,11 @@ class JournalService(Construct):
                 storage_class=redis_storage_class,
                 password=redis_password,
                 failover=redis_failover,
+                metrics=metrics,
+                budget=redis_budget,
             )
         """The Redis tier."""
-        with _arguments_named("frontend_", _TIER_ARGUMENTS):
+        with _arguments_named("frontend_", (*_SCALED_ARGUMENTS, "metrics_port", "metrics_path")):
             self.api = ApiFrontend(
                 self,
                 "Api",
@@ -163,9 +197,14 @@ class JournalService(Construct):
                 replicas=frontend_replicas,
                 resources=frontend_resources,
                 journal_entries=journal_entries,
+                metrics=metrics,
+                metrics_port=frontend_metrics_port,
+                metrics_path=frontend_metrics_path,
+                autoscaling=frontend_autoscaling,
+                budget=frontend_budget,
             )
         """The API tier."""
-        with _arguments_named("static_", _TIER_ARGUMENTS):
+        with _arguments_named("static_", _SCALED_ARGUMENTS):
             self.static_site = StaticSite(
                 self,
                 "Static",
@@ -174,6 +213,9 @@ class JournalService(Construct):
                 image=static_image,
                 replicas=static_replicas,
                 resources=static_resources,
+                metrics=metrics,
+                autoscaling=static_autoscaling,
+                budget=static_budget,
             )
         """The static file tier."""
         self.ingress: PathIngress | None = None
@@ -194,8 +236,10 @@ class JournalService(Construct):
             self.edge.route("/", self.static_site)
 
 
-_TIER_ARGUMENTS = ("image", "replicas", "resources", "pod")
+_TIER_ARGUMENTS = ("image", "replicas", "resources", "pod", "budget")
 """The arguments of a tier that ``JournalService`` passes on as ``<tier>_<argument>``."""
+_SCALED_ARGUMENTS = (*_TIER_ARGUMENTS, "autoscaling")
+"""The arguments of the API and static tiers, which may autoscale."""
 _REDIS_ARGUMENTS = (*_TIER_ARGUMENTS, "storage", "storage_class", "password", "failover")
 _INGRESS_ARGUMENTS = {
     "class_name": "ingress_class",

@@ -6,6 +6,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _network, _pod
+from ._base import JournalConstruct
 from ._types import Quota, Resources, check_dns_label, check_dns_subdomain, check_instance
 
 POD_SECURITY_VERSION = "v1.27"
@@ -16,7 +17,7 @@ DEFAULT_CONTAINER_RESOURCES = Resources(
 """What the LimitRange gives a container that sets no resources of its own."""
 
 
-class RestrictedNamespace(Construct):
+class RestrictedNamespace(JournalConstruct):
     """A Namespace enforcing Pod Security ``restricted``, with quota, limits and default deny.
 
     At synth, every pod template in the namespace (from any chart of the app) must meet
@@ -24,7 +25,11 @@ class RestrictedNamespace(Construct):
     (``adopt_restricted`` fixes a cdk8s-plus workload). Every pod of the namespace is denied
     all traffic but DNS until a NetworkPolicy (such as
     those of the journal constructs) lets it through. Containers without resources get the
-    LimitRange defaults (``container_defaults``).
+    LimitRange defaults (``container_defaults``). At synth, the quota must hold every
+    workload of the namespace at its most (``journal_k8s.capacity_problems``): an
+    autoscaler's ``maxReplicas`` plus the rolling-update surge, times each pod's requests and
+    limits (sidecars, init containers and LimitRange defaults included); a failure names the
+    quota key, the workloads and the figures.
 
     Args:
         scope: the parent construct.

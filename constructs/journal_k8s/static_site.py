@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from . import _pod
+from . import _alerts, _exporters, _pod
 from ._served import ServedWorkload
-from ._types import PodOptions, Resources, check_image, check_instance, check_port, check_positive
+from ._types import (
+    Autoscaling,
+    DisruptionBudget,
+    Metrics,
+    PodOptions,
+    Resources,
+    check_image,
+    check_instance,
+    check_port,
+    check_positive,
+)
+from .service_monitor import monitor_objects
 
 DEFAULT_IMAGE = "my-repo/static-files:v1-abcde"
 """The book's static files image (NGINX with the site under the document root)."""
@@ -24,8 +37,9 @@ add_header Content-Security-Policy "default-src 'self'; frame-ancestors 'none'" 
 """
 
 
-def nginx_conf(*, port: int, document_root: str) -> str:
-    """NGINX's main configuration: non-root, read-only root filesystem, writes only to /tmp."""
+def nginx_conf(*, port: int, document_root: str, status: bool = False) -> str:
+    """NGINX's main configuration: non-root, read-only root filesystem, writes only to /tmp;
+    with ``status``, ``stub_status`` for the exporter on the pod's loopback."""
     return f"""\
 # Static file server: runs unprivileged on a read-only root filesystem, writes only to /tmp.
 worker_processes auto;
@@ -78,7 +92,7 @@ http {{
             try_files $uri $uri/ =404;
         }}
     }}
-}}
+{_exporters.nginx_status_server() if status else ""}}}
 """
 
 
@@ -98,6 +112,16 @@ class StaticSite(ServedWorkload):
         container_port: the unprivileged port NGINX listens on. Default: 8080.
         document_root: the folder NGINX serves. Default: ``"/usr/share/nginx/html"``.
         pod: typed additions to the pods (env, sidecars, tolerations, …). Default: none.
+        metrics: Prometheus metrics (``Metrics``): NGINX's ``stub_status`` on the pod's
+            loopback, an exporter sidecar, its ServiceMonitor, alerts and NetworkPolicy.
+            Default: none.
+        autoscaling: a HorizontalPodAutoscaler between ``min_replicas`` and ``max_replicas``
+            pods instead of ``replicas`` (the Deployment then has no ``spec.replicas``).
+            Default: none, ``replicas`` pods. A ``kplus.HorizontalPodAutoscaler`` can target
+            the tier instead (it is a ``kplus.IScalable``).
+        budget: the pods' disruption budget. Default: one pod at a time
+            (``maxUnavailable: 1``), or ``minAvailable: 1`` when an autoscaler may hold a
+            single pod, so that a drain never takes the last one (see ``JournalService``).
     """
 
     def __init__(
@@ -113,6 +137,9 @@ class StaticSite(ServedWorkload):
         container_port: int = 8080,
         document_root: str = "/usr/share/nginx/html",
         pod: PodOptions | None = None,
+        metrics: Metrics | None = None,
+        autoscaling: Autoscaling | None = None,
+        budget: DisruptionBudget | None = None,
     ) -> None:
         super().__init__(
             scope, id, name=name, service_port=service_port, container_port=container_port
@@ -129,17 +156,42 @@ class StaticSite(ServedWorkload):
             "resources", resources, Resources, Resources(cpu="1", memory="1G")
         )
         options = check_instance("pod", pod, PodOptions, PodOptions())
+        if metrics is not None and not isinstance(metrics, Metrics):
+            raise TypeError(f"metrics={metrics!r} is not allowed: expected journal_k8s.Metrics")
         files = {
-            "nginx.conf": nginx_conf(port=container_port, document_root=document_root),
+            "nginx.conf": nginx_conf(
+                port=container_port, document_root=document_root, status=metrics is not None
+            ),
             "security-headers.conf": SECURITY_HEADERS_CONF,
         }
+        extra = {}
+        if metrics is not None:
+            options = dataclasses.replace(
+                options, sidecars=[_exporters.nginx_exporter(metrics), *options.sidecars]
+            )
+            job = f"{name}-metrics"
+            extra = monitor_objects(
+                name=name,
+                pods=self._pod_labels,
+                port=_exporters.NGINX_EXPORTER_PORT,
+                metrics=metrics,
+                groups=[
+                    _alerts.group(
+                        name,
+                        _alerts.nginx_alerts(name=name, job=job, namespace=self.namespace),
+                    )
+                ],
+            )
         self._define_tier(
             component="static",
             config_name=f"{name}-nginx",
             config=files,
             replicas=replicas,
+            autoscaling=autoscaling,
+            budget=budget,
             uid=_UID,
             options=options,
+            resources=resources,
             container=self._container(image, resources, container_port),
             volumes=[
                 k8s.Volume(
@@ -151,6 +203,7 @@ class StaticSite(ServedWorkload):
                     for volume in _WRITABLE
                 ),
             ],
+            extra=extra,
         )
 
     def _container(self, image: str, resources: Resources, container_port: int) -> k8s.Container:

@@ -13,17 +13,19 @@ security) run here too, beside the project's stricter ones. Rules:
 - names and labels: DNS names within their limits, valid label keys and values, no duplicate
   objects, no label or selector built on the cdk8s construct-path hash;
 - security: every pod template meets the Pod Security Standard ``restricted``, every
-  Namespace enforces it, and no Secret carries data.
+  Namespace enforces it, and no Secret carries data;
+- capacity: the library's rules (``journal_k8s.capacity_problems``): every ResourceQuota
+  holds its workloads at their most (autoscalers' ``maxReplicas`` and the rollout surge
+  included), autoscalers have requests to scale on, budgets allow no full outage.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
-from journal_k8s import grammar, rules
+from journal_k8s import capacity_problems, grammar, rules
 
 from .selectors import pod_labels, selects_any
 
@@ -51,7 +53,7 @@ def problems(objects: Sequence[Manifest], *, external_secrets: Collection[str] =
         *_shared(rules.pod_security(objects)),
         *_namespaces(objects),
         *_secrets(objects),
-        *_quotas(objects),
+        *capacity_problems(objects),
     ]
 
 
@@ -323,57 +325,3 @@ def _secrets(objects: Sequence[Manifest]) -> Iterator[str]:
                     f"keys {sorted(secret[field])} are not allowed: secret values must never "
                     "be written to the manifests; reference an existing Secret instead",
                 )
-
-
-def quantity(text: Any) -> Decimal:
-    """A Kubernetes quantity (``500m``, ``1G``, ``10Gi``, ``1e3``, ``3``) as a number.
-
-    Raises:
-        ValueError: ``text`` is not a quantity of ``grammar.QUANTITY``.
-    """
-    value = grammar.quantity_value(str(text))
-    return Decimal(value.numerator) / Decimal(value.denominator)
-
-
-def _quotas(objects: Sequence[Manifest]) -> Iterator[str]:
-    """Every ResourceQuota holds its namespace's workloads, rolling-update surge included."""
-    for quota in (o for o in objects if o.get("kind") == "ResourceQuota"):
-        namespace = rules.key(quota)[0]
-        need = _needs([o for o in objects if rules.key(o)[0] == namespace])
-        for resource, limit in sorted((rules.get(quota, "spec", "hard") or {}).items()):
-            if resource in need and need[resource] > quantity(limit):
-                yield _problem(
-                    quota,
-                    f"spec.hard.{resource}",
-                    f"{limit!r} is not enough: the workloads need {_like(need[resource], limit)} "
-                    "(every replica plus the rolling-update surge): expected at least that",
-                )
-
-
-def _like(amount: Decimal, example: Any) -> str:
-    """``amount`` written in the unit of the quantity ``example`` (``6Gi`` next to ``5Gi``)."""
-    text = str(example)
-    suffix = max((s for s in grammar.QUANTITY_SUFFIXES if text.endswith(s)), key=len)
-    scale = quantity(f"1{suffix}")
-    return f"{(amount / scale).normalize():f}{suffix}"
-
-
-def _needs(objects: Sequence[Manifest]) -> dict[str, Decimal]:
-    """What the workloads of one namespace request and limit at most, while rolling out."""
-    need: dict[str, Decimal] = {"pods": Decimal(0), "requests.storage": Decimal(0)}
-    for obj in objects:
-        if obj.get("kind") not in ("Deployment", "StatefulSet"):
-            continue
-        replicas = int(rules.get(obj, "spec", "replicas") or 1)
-        surge = rules.get(obj, "spec", "strategy", "rollingUpdate", "maxSurge")
-        pods = replicas + (surge if isinstance(surge, int) else 0)
-        need["pods"] += pods
-        for container in rules.get(obj, "spec", "template", "spec", "containers") or []:
-            for kind in ("requests", "limits"):
-                for resource, amount in (rules.get(container, "resources", kind) or {}).items():
-                    key = f"{kind}.{resource}"
-                    need[key] = need.get(key, Decimal(0)) + quantity(amount) * pods
-        for claim in rules.get(obj, "spec", "volumeClaimTemplates") or []:
-            storage = rules.get(claim, "spec", "resources", "requests", "storage")
-            need["requests.storage"] += quantity(storage) * replicas
-    return need
