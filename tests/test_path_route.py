@@ -250,6 +250,7 @@ def test_a_backend_in_another_namespace_gets_a_reference_grant_there_in_its_own_
     # One chart file per namespace: nothing of namespace docs in the route's chart.
     assert {o["metadata"]["namespace"] for o in objects} == {"shop"}
     assert {(o["kind"], o["metadata"]["namespace"]) for o in theirs} == {
+        ("Service", "docs"),  # the backend's own
         ("ReferenceGrant", "docs"),
         ("NetworkPolicy", "docs"),
     }
