@@ -41,7 +41,7 @@ $(SETUP): requirements.lock pyproject.toml
 	@# Bytecode for `python -O` (synth, watch, bench), written now even where the environment
 	@# sets PYTHONDONTWRITEBYTECODE: cdk8s-plus-27's 2.8 MB L1 module would otherwise be
 	@# compiled again by every synth (about 0.45 s).
-	$(PY) -O -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" constructs/journal_k8s/_gateway > /dev/null
+	$(PY) -O -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" constructs/journal_k8s/_gateway constructs/journal_k8s/_monitoring > /dev/null
 	@touch $@
 
 setup: $(SETUP) ## create .venv with the locked dependencies (reused while requirements.lock is unchanged)
@@ -76,7 +76,7 @@ snapshots: $(SETUP) ## rewrite the snapshots on purpose (review the diff before 
 cli: $(SETUP) ## install the pinned cdk8s-cli (run by the venv's Node 24) into .venv/cdk8s-cli
 	@$(PY) -m journal_tools.k8s_import --install-cli
 
-imports: cli ## regenerate imports/k8s and journal_k8s/_gateway (Gateway API CRDs) offline
+imports: cli ## regenerate imports/k8s, journal_k8s/_gateway and _monitoring (Gateway API, Prometheus Operator CRDs) offline
 	@$(PY) -m journal_tools.k8s_import
 
 assembly: $(SETUP) ## repack the library's jsii assembly from constructs/journal_k8s/_jsii/assembly/

@@ -506,8 +506,14 @@ def test_chart_and_python_agree_on_every_quantity_bound(
 
 
 QUANTITY_KEYS = {
-    "cpu": ["frontend.resources.cpu", "static.resources.cpu", "quota.cpu"],
-    "memory": ["frontend.resources.memory", "static.resources.memory", "quota.memory"],
+    # The Redis container is compared field by field even where sidecars differ (named items).
+    "cpu": ["frontend.resources.cpu", "static.resources.cpu", "redis.resources.cpu", "quota.cpu"],
+    "memory": [
+        "frontend.resources.memory",
+        "static.resources.memory",
+        "redis.resources.memory",
+        "quota.memory",
+    ],
     "storage": ["redis.storage.size", "quota.storage"],
 }
 OUT_OF_BOUNDS = {

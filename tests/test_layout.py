@@ -49,7 +49,9 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
     assert (ROOT / "constructs" / "journal_k8s" / "py.typed").is_file()
     assert set(journal_k8s.__all__) == {
         "CONFIG_HASH_ANNOTATION",
+        "DEFAULT_NGINX_EXPORTER_IMAGE",
         "DEFAULT_PROXY_IMAGE",
+        "DEFAULT_REDIS_EXPORTER_IMAGE",
         "ApiFrontend",
         "Autoscaling",
         "Backend",
@@ -58,6 +60,7 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
         "Failover",
         "IngressTls",
         "JournalService",
+        "Metrics",
         "PathIngress",
         "PathRoute",
         "Peer",
@@ -67,6 +70,7 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
         "Resources",
         "RestrictedNamespace",
         "Route",
+        "ServiceMonitor",
         "StaticSite",
         "Workload",
         "adopt_restricted",

@@ -135,6 +135,26 @@ class _Encoder:
         raise TypeError(f"{value!r} cannot be part of a Kubernetes object")
 
 
+def crd_json(value: Any, enum_values: Mapping[enum.Enum, str]) -> Any:
+    """A struct of classes ``cdk8s import`` made of CRDs (or a list, map or enum in one) as
+    Kubernetes JSON, keys sorted, rendered in Python (no round trip).
+
+    jsii's Python enums carry the member name (``PATH_PREFIX``), the value lives in Node:
+    ``enum_values`` gives the Kubernetes value of each member used.
+    """
+    mapping = getattr(type(value), "__jsii_name_mapping__", None)
+    if mapping is not None:
+        fields = {mapping[k]: crd_json(v, enum_values) for k, v in value._values.items()}
+        return dict(sorted(fields.items()))
+    if isinstance(value, enum.Enum):
+        return enum_values[value]
+    if isinstance(value, list):
+        return [crd_json(v, enum_values) for v in value]
+    if isinstance(value, Mapping):
+        return {k: crd_json(v, enum_values) for k, v in sorted(value.items())}
+    return value
+
+
 def jsii_json(value: Any) -> Any:
     """A struct (or data holding structs) as plain JSON with jsii names, for JSON patches on
     cdk8s-plus objects (applied before their generated code renames fields).

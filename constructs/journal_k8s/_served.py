@@ -141,9 +141,11 @@ class ServedWorkload(SelectablePods):
         resources: Resources,
         volumes: list[k8s.Volume],
         options: PodOptions,
+        extra: Mapping[str, _bulk.Body] | None = None,
     ) -> None:
-        """Define the ConfigMap ``config_name``, the Deployment, its Service and budget, and
-        with ``autoscaling`` its HorizontalPodAutoscaler (the Deployment then has no replicas).
+        """Define the ConfigMap ``config_name``, the Deployment, its Service and budget, with
+        ``autoscaling`` its HorizontalPodAutoscaler (the Deployment then has no replicas), then
+        the ``extra`` objects (by construct id).
 
         The pods run ``container`` (of ``resources``) as ``uid`` with ``volumes`` and the
         user's ``options``, and carry a hash of ``config``, so a configuration change rolls
@@ -212,6 +214,7 @@ class ServedWorkload(SelectablePods):
                     if autoscaling is None
                     else {"Autoscaler": autoscaler(self._name, labels, autoscaling)}
                 ),
+                **(extra or {}),
             },
         )
 

@@ -17,6 +17,7 @@ from .grammar import (
     DNS_1035_LABEL,
     DNS_LABEL,
     DNS_SUBDOMAIN,
+    DURATION,
     HOST,
     IMAGE_REFERENCE,
     LABEL_KEY,
@@ -80,6 +81,16 @@ def check_host(argument: str, value: str) -> str:
         raise ValueError(
             f"{argument}={_shown(value)} is not allowed: expected a DNS name, optionally with a "
             "'*.' wildcard prefix (no IP address, no port)"
+        )
+    return value
+
+
+def check_duration(argument: str, value: str) -> str:
+    """Return ``value`` if it is a Prometheus duration greater than zero (``30s``, ``1m``)."""
+    if not isinstance(value, str) or value in ("", "0") or not re.fullmatch(DURATION, value):
+        raise ValueError(
+            f"{argument}={_shown(value)} is not allowed: expected a Prometheus duration such as "
+            "'15s', '1m' or '1m30s' (units h, m, s, ms)"
         )
     return value
 
@@ -781,3 +792,73 @@ class Failover:
                 f"1..{replicas} (one sentinel per Redis pod)"
             )
         return quorum
+
+
+DEFAULT_REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.67.0-alpine"
+"""redis_exporter on Alpine (its shell writes the password file), pinned: ``/redis_exporter``."""
+DEFAULT_NGINX_EXPORTER_IMAGE = "nginx/nginx-prometheus-exporter:1.4.1"
+"""NGINX's Prometheus exporter, pinned; binary ``/usr/bin/nginx-prometheus-exporter``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metrics:
+    """Prometheus metrics of a tier: exporter sidecars, a ServiceMonitor, alerts and policies.
+
+    A ``Prometheus`` of the Prometheus Operator picks the ServiceMonitors and PrometheusRules
+    up by ``monitor_labels``; its pods (``prometheus_namespace`` AND ``prometheus_labels``) are
+    the only ones the NetworkPolicies let reach the metrics ports.
+
+    Args:
+        prometheus_namespace: the namespace of the Prometheus pods. Default: ``"monitoring"``.
+        prometheus_labels: labels of the Prometheus pods. Default:
+            ``app.kubernetes.io/name: prometheus`` (the label the Operator gives them).
+        monitor_labels: labels of every ServiceMonitor and PrometheusRule, for the
+            ``serviceMonitorSelector`` and ``ruleSelector`` of the ``Prometheus``.
+            Default: none (a ``Prometheus`` that selects every one).
+        interval: how often Prometheus scrapes. Default: ``"30s"``.
+        exporter_resources: CPU and memory of each exporter sidecar. Default: 50m, 64Mi.
+        redis_exporter_image: the Redis exporter sidecar's image (an Alpine build of
+            oliver006/redis_exporter: its shell writes the password file).
+            Default: ``DEFAULT_REDIS_EXPORTER_IMAGE``.
+        nginx_exporter_image: the NGINX exporter sidecar's image (1.x: it starts before
+            NGINX answers, and reports ``nginx_up 0`` meanwhile).
+            Default: ``DEFAULT_NGINX_EXPORTER_IMAGE``.
+        memory_ratio: the share of a Redis container's memory limit its resident memory may
+            use before ``RedisMemoryNearLimit`` fires. Default: 0.9.
+    """
+
+    prometheus_namespace: str = "monitoring"
+    prometheus_labels: Mapping[str, str] = field(
+        default_factory=lambda: {"app.kubernetes.io/name": "prometheus"}
+    )
+    monitor_labels: Mapping[str, str] = field(default_factory=dict)
+    interval: str = "30s"
+    exporter_resources: Resources = field(
+        default_factory=lambda: Resources(cpu="50m", memory="64Mi")
+    )
+    redis_exporter_image: str = DEFAULT_REDIS_EXPORTER_IMAGE
+    nginx_exporter_image: str = DEFAULT_NGINX_EXPORTER_IMAGE
+    memory_ratio: float = 0.9
+
+    def __post_init__(self) -> None:
+        check_dns_label("metrics prometheus_namespace", self.prometheus_namespace)
+        check_labels("metrics prometheus_labels", self.prometheus_labels)
+        if not self.prometheus_labels:
+            raise ValueError(
+                "metrics prometheus_labels={} is not allowed: expected at least one label (an "
+                "empty selector would let every pod of that namespace in)"
+            )
+        check_labels("metrics monitor_labels", self.monitor_labels)
+        check_duration("metrics interval", self.interval)
+        if not isinstance(self.exporter_resources, Resources):
+            raise TypeError(
+                f"metrics exporter_resources={self.exporter_resources!r} is not allowed: "
+                "expected journal_k8s.Resources"
+            )
+        check_image("metrics redis_exporter_image", self.redis_exporter_image)
+        check_image("metrics nginx_exporter_image", self.nginx_exporter_image)
+        ratio = self.memory_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1:
+            raise ValueError(
+                f"metrics memory_ratio={ratio!r} is not allowed: expected a number in (0, 1]"
+            )

@@ -60,6 +60,8 @@ SECRET_KEY = r"^[-._a-zA-Z0-9]{1,253}$"
 """A key of a Secret or ConfigMap."""
 PERCENT = r"^([1-9][0-9]?|100)%$"
 """A whole percentage from 1% to 100% (a disruption budget's ``maxUnavailable``, ...)."""
+DURATION = r"^(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+"""A Prometheus duration as the Prometheus Operator CRDs take it (``30s``, ``1m30s``)."""
 
 
 def is_path(path: object) -> bool:
