@@ -26,6 +26,8 @@ import jsii
 from cdk8s_plus_27 import k8s
 from constructs import Construct, IConstruct
 
+from .grammar import canonical_quantity
+
 Manifest = dict[str, Any]
 """A Kubernetes object as plain JSON data (camelCase keys, as in a manifest file)."""
 
@@ -83,10 +85,12 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
 
 @functools.cache
 def quantity(value: str | int) -> k8s.Quantity:
-    """``k8s.Quantity`` of a string or a number, made once per value (each is a round trip)."""
-    if isinstance(value, str):
-        return k8s.Quantity.from_string(value)
-    return k8s.Quantity.from_number(value)
+    """``k8s.Quantity`` of a string or a number, in the form the API server stores it.
+
+    Every quantity the library writes passes here: ``30`` becomes ``"30"``, ``"0.5"`` becomes
+    ``"500m"`` (``grammar.canonical_quantity``). Made once per value (each is a round trip).
+    """
+    return k8s.Quantity.from_string(canonical_quantity(value))
 
 
 @functools.cache

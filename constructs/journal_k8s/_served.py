@@ -216,6 +216,12 @@ class ServedWorkload(SelectablePods):
                 ),
                 **(extra or {}),
             },
+            # cdk8s-plus writes externalIPs: [] (dropped by the API server, so a GitOps differ
+            # would see a change for ever): added then removed, whatever the kplus version.
+            [
+                ("Service", {"op": "add", "path": "/spec/externalIPs", "value": []}),
+                ("Service", {"op": "remove", "path": "/spec/externalIPs"}),
+            ],
         )
 
 

@@ -220,6 +220,15 @@ class Redis(SelectablePods):
                 **self._topology.objects(),
                 **(self._metrics_objects(metrics, resources) if metrics else {}),
             },
+            # The API server stores a claim template with its apiVersion and kind; the L1
+            # struct has neither, and a GitOps differ would see them missing for ever.
+            [
+                (
+                    "StatefulSet",
+                    {"op": "add", "path": f"/spec/volumeClaimTemplates/0/{k}", "value": v},
+                )
+                for k, v in (("apiVersion", "v1"), ("kind", "PersistentVolumeClaim"))
+            ],
         )
 
     @property

@@ -188,13 +188,28 @@ def export(environments: Sequence[Environment], build: Builder) -> dict[str, str
     return chart_files(
         collect(environments, build),
         {
-            e.name: e.values.model_dump(mode="json", by_alias=True, exclude_none=True)
+            e.name: _stored_quantities(
+                e.values.model_dump(mode="json", by_alias=True, exclude_none=True)
+            )
             for e in environments
         },
         EnvironmentValues.model_json_schema(by_alias=True),
         app_version=tags.pop() if len(tags) == 1 else BOOK_APP_VERSION,
         quantities=quantity_keys(),
     )
+
+
+def _stored_quantities(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with each quantity as the API server stores it (``0.5`` as ``500m``), as
+    the manifests hold it: the values files say what the chart renders."""
+    for key in quantity_keys():
+        *parents, last = key
+        node: Any = settings
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(last), str | int):
+            node[last] = grammar.canonical_quantity(node[last])
+    return settings
 
 
 def chart_files(
