@@ -3,8 +3,8 @@
 Columns, left to right: the edge (Ingresses with their TLS Secrets, Gateway API HTTPRoutes
 with the Gateway they attach to; and the ServiceMonitors, the scrape path of Prometheus),
 Services, workloads (their exporter sidecars among the containers), then the ConfigMaps,
-Secrets and volume claims the pods use; each PrometheusRule is a footnote naming its alerts. Grey arrows are routes and references;
-green dashed arrows are what the NetworkPolicies allow, labelled with the ports. Peers outside
+Secrets and volume claims the pods use; each PrometheusRule is a footnote naming its alerts.
+Grey arrows are routes and references; green dashed arrows are what the NetworkPolicies allow, labelled with the ports. Peers outside
 the namespace are written above the workload they may reach. Output goes to
 ``dist/diagrams/<env>.svg`` and ``.png``, outside ``dist/<env>/``, which stays appliable.
 """
@@ -271,7 +271,9 @@ def _add_service_monitor(
         for k, v in monitor["metadata"].get("labels", {}).items()
         if not k.startswith("app.kubernetes.io/")
     }
-    lines = ["for the Prometheus selecting", _labels(labels)] if labels else ["for every Prometheus"]
+    lines = (
+        ["for the Prometheus selecting", _labels(labels)] if labels else ["for every Prometheus"]
+    )
     arch.boxes[key] = Box(key, 0, f"ServiceMonitor {_name(monitor)}", lines, "ServiceMonitor")
     wanted = spec.get("selector", {})
     namespace = monitor["metadata"].get("namespace")
