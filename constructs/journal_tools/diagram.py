@@ -4,9 +4,10 @@ Columns, left to right: the edge (Ingresses with their TLS Secrets, Gateway API 
 with the Gateway they attach to; and the ServiceMonitors, the scrape path of Prometheus),
 Services, workloads (their exporter sidecars among the containers), then the ConfigMaps,
 Secrets and volume claims the pods use; each PrometheusRule is a footnote naming its alerts.
-Grey arrows are routes and references; green dashed arrows are what the NetworkPolicies allow, labelled with the ports. Peers outside
-the namespace are written above the workload they may reach. Output goes to
-``dist/diagrams/<env>.svg`` and ``.png``, outside ``dist/<env>/``, which stays appliable.
+Grey arrows are routes and references; green dashed arrows are what the NetworkPolicies
+allow, labelled with the ports. Peers outside the namespace are written above the workload
+they may reach. Output goes to ``dist/diagrams/<env>.svg`` and ``.png``, outside
+``dist/<env>/``, which stays appliable.
 """
 
 from __future__ import annotations
