@@ -269,9 +269,19 @@ def test_prometheus_scrapes_every_exporter_through_the_service_monitors(stack: S
         SETTLE_TIMEOUT,
         stack,
     )
-    assert list(stack.values(connected).values()) == [REPLICAS - 1]
-    assert stack.values("nginx_up") == dict.fromkeys(static_pods, 1.0)
+    wait_for(
+        "nginx_up == 1 on every NGINX pod",
+        lambda: stack.values("nginx_up") == dict.fromkeys(static_pods, 1.0),
+        SETTLE_TIMEOUT,
+        stack,
+    )
     # Every target of every ServiceMonitor is up, with the labels the Operator gives.
+    wait_for(
+        "every target scraped",
+        lambda: all(t["health"] == "up" for t in stack.api("targets")["activeTargets"]),
+        SETTLE_TIMEOUT,
+        stack,
+    )
     targets = stack.api("targets")["activeTargets"]
     assert {t["labels"]["job"] for t in targets} == {
         "redis-metrics",
