@@ -25,7 +25,7 @@ override FROM := $(value FROM)
 override TO := $(value TO)
 export FROM TO
 
-.PHONY: help setup synth test snapshots lint clean cli imports assembly helm bench validate diff diagram watch
+.PHONY: help setup synth test snapshots lint clean cli imports assembly helm bench validate diff diagram watch docs
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,11 +49,12 @@ setup: $(SETUP) ## create .venv with the locked dependencies (reused while requi
 synth: $(SETUP) ## synthesize every environment in environments/ into dist/<env>/
 	@env --block-signal=INT --block-signal=TERM $(PY) -O app.py
 
-test: $(SETUP) ## the whole suite: pytest (snapshots must match), mypy, ruff
+test: $(SETUP) ## the whole suite: pytest (snapshots must match), mypy, ruff, the API reference
 	$(PY) -m pytest
 	$(PY) -m mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	@$(MAKE) --no-print-directory docs
 	@$(MAKE) --no-print-directory validate
 
 # checkov needs packaging<24 while pytest 9.2 and build 1.6 need >=24: it gets a venv of its own.
@@ -65,6 +66,9 @@ $(CHECKOV_VENV)/.checkov-$(CHECKOV_VERSION):
 validate: synth $(CHECKOV_VENV)/.checkov-$(CHECKOV_VERSION) ## strict schemas (Kubernetes 1.27 … 1.37) and checkov over dist/<env>/
 	$(PY) -m journal_tools.schemas dist
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --file dist/*/*.k8s.yaml
+
+docs: $(SETUP) ## the API reference from the docstrings (pdoc) into dist/docs/; any warning fails it
+	@$(PY) -m journal_tools.docs --outdir dist/docs
 
 snapshots: $(SETUP) ## rewrite the snapshots on purpose (review the diff before committing)
 	$(PY) -m pytest --snapshot-update

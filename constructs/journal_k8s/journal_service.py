@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 from constructs import Construct
 
@@ -266,11 +266,8 @@ def _arguments_named(prefix: str, arguments: Mapping[str, str] | tuple[str, ...]
         yield
     except (ValueError, TypeError) as error:
         text = str(error)
-        renamed = re.sub(rf"^({either})(?=[= :])|(?<= )({either})(?==)", _renamer(names), text)
+        pattern = rf"^({either})(?=[= :])|(?<= )({either})(?==)"
+        renamed = re.sub(pattern, lambda match: names[match[0]], text)
         if renamed == text:
             raise
         raise type(error)(renamed) from None
-
-
-def _renamer(names: Mapping[str, str]) -> Callable[[re.Match[str]], str]:
-    return lambda match: names[match[0]]

@@ -37,7 +37,7 @@ from .values_yaml import KeyPath, Lines, YamlError, format_key, read_mapping, sh
 BASE_FILE = "_base.yaml"
 SUFFIX = ".yaml"
 MAX_PROBLEMS = 10
-RESERVED_NAMES = ("helm", "diagrams", "bench")
+RESERVED_NAMES = ("helm", "diagrams", "bench", "docs")
 """Folders of dist/ that project commands write: no environment may take these names."""
 
 
