@@ -140,21 +140,59 @@ class Resources(_Values):
     memory: Memory
 
 
+class Autoscaling(_Values):
+    """A HorizontalPodAutoscaler for the tier (``journal_k8s.Autoscaling``); an unset key keeps
+    the library's default (CPU at 70 %, a 300 s scale-down window)."""
+
+    min_replicas: Replicas
+    max_replicas: Replicas
+    cpu_utilization: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """Percent of the pods' CPU requests to keep on average."""
+    memory_utilization: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """Percent of the pods' memory requests to keep on average; default: CPU only."""
+    scale_down_stabilization: Annotated[int, Field(ge=0, le=3600)] | None = None
+    """Seconds the autoscaler looks back before removing pods."""
+
+
+_AUTOSCALING = Field(default=None, validate_default=True)
+"""``autoscaling``: a HorizontalPodAutoscaler instead of ``replicas`` (exactly one is set)."""
+
+
+def _replicas_or_autoscaling(autoscaling: Autoscaling | None, info: ValidationInfo) -> Any:
+    if "replicas" not in info.data:  # the replicas key is invalid: reported on its own
+        return autoscaling
+    if autoscaling is not None and info.data["replicas"] is not None:
+        raise ValueError(
+            "autoscaling replaces replicas: set 'replicas: null' to drop the base layer's"
+        )
+    if autoscaling is None and info.data["replicas"] is None:
+        raise ValueError("expected replicas, or autoscaling (minReplicas, maxReplicas)")
+    return autoscaling
+
+
 class Frontend(_Values):
     """The API tier."""
 
     image: Image
-    replicas: Replicas
+    replicas: Replicas | None = None
+    """The number of pods, unless ``autoscaling`` is set."""
     resources: Resources
     journal_entries: Annotated[int, Field(ge=1, le=100_000)]
+    autoscaling: Autoscaling | None = _AUTOSCALING
+
+    _one_count = field_validator("autoscaling")(_replicas_or_autoscaling)
 
 
 class Static(_Values):
     """The static file tier."""
 
     image: Image
-    replicas: Replicas
+    replicas: Replicas | None = None
+    """The number of pods, unless ``autoscaling`` is set."""
     resources: Resources
+    autoscaling: Autoscaling | None = _AUTOSCALING
+
+    _one_count = field_validator("autoscaling")(_replicas_or_autoscaling)
 
 
 class Storage(_Values):
