@@ -110,7 +110,7 @@ def test_a_fourth_environment_is_one_more_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file", "edit", "message"),
     [
-        ("prod.yaml", lambda t: t + "extra: 1\n", "prod.yaml:21: extra: unknown key"),
+        ("prod.yaml", lambda t: t + "extra: 1\n", "prod.yaml:25: extra: unknown key"),
         (
             "dev.yaml",
             lambda t: t.replace("replicas: 1", "replicas: -1", 1),

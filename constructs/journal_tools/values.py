@@ -538,7 +538,10 @@ def _allowed_keys(location: tuple[str | int, ...]) -> list[str]:
 def _whole_number(location: tuple[str | int, ...]) -> str:
     """What an integer field at ``location`` allows: ``a whole number from 1 to 100``."""
     field = _field(_model_at(location[:-1]), location[-1]) if location else None
-    bounds = field.metadata if field else []
+    bounds = list(field.metadata) if field else []
+    for member in typing.get_args(field.annotation) if field else ():  # Replicas | None
+        for meta in getattr(member, "__metadata__", ()):
+            bounds += meta.metadata if isinstance(meta, FieldInfo) else [meta]
     low = next((m.ge for m in bounds if hasattr(m, "ge")), None)
     high = next((m.le for m in bounds if hasattr(m, "le")), None)
     return (
