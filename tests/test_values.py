@@ -124,6 +124,28 @@ def test_fails_with_a_message_naming_the_spot(
     assert str(environments / "dev.yaml") in str(error.value)
 
 
+def test_fails_replicas_and_autoscaling_together_or_neither(environments: Path) -> None:
+    prod = environments / "prod.yaml"
+    prod.write_text(prod.read_text().replace("  replicas: null\n", "", 1))
+    with pytest.raises(ValuesError) as error:
+        load_environments(environments)
+    assert str(error.value).endswith(
+        "prod.yaml:7: frontend.autoscaling: {'minReplicas': 4, 'maxReplicas': 10} is not "
+        "allowed: autoscaling replaces replicas: set 'replicas: null' to drop the base layer's"
+    )
+    prod.write_text(
+        prod.read_text().replace(
+            "  autoscaling: {minReplicas: 4, maxReplicas: 10}\n", "  replicas: null\n"
+        )
+    )
+    with pytest.raises(ValuesError) as error:
+        load_environments(environments)
+    assert str(error.value).endswith(
+        "prod.yaml: frontend.autoscaling: None is not allowed: expected replicas, or "
+        "autoscaling (minReplicas, maxReplicas)"
+    )
+
+
 def test_fails_on_a_key_missing_everywhere(environments: Path) -> None:
     text = (environments / "dev.yaml").read_text()
     (environments / "dev.yaml").write_text(text.replace("namespace: journal-dev\n", ""))
