@@ -3,27 +3,18 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
 from typing import Any
 
+if __name__ == "__main__":
+    # Before anything slow: make synth starts Python with SIGINT and SIGTERM blocked.
+    from journal_tools import interrupts
 
-def _interrupted(_signum: int, _frame: object) -> None:
-    print(
+    interrupts.exit_on_signal(
         "synth interrupted: the output folder holds the previous or the new output of every "
-        "environment, never a mix",
-        file=sys.stderr,
+        "environment, never a mix"
     )
-    os._exit(130)
 
-
-# Ctrl-C outside synth.main (while the modules load, while jsii stops Node at exit): a
-# message, not a traceback (unless SIGINT is ignored).
-if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-    signal.signal(signal.SIGINT, _interrupted)
-
-from journal_tools.node import use_bundled_node  # noqa: E402
+from journal_tools.node import use_bundled_node
 
 use_bundled_node()
 
@@ -187,4 +178,4 @@ def journal(
 
 
 if __name__ == "__main__":
-    sys.exit(synth.main(build))
+    interrupts.leave(synth.main(build))

@@ -220,7 +220,7 @@ def test_no_reference_grant_within_a_namespace_even_across_charts() -> None:
     assert all("namespace" not in ref for ref in refs)
 
 
-def test_a_backend_in_another_namespace_gets_a_reference_grant_there() -> None:
+def test_a_backend_in_another_namespace_gets_a_reference_grant_there_in_its_own_chart() -> None:
     app = cdk8s.App()
     edge = cdk8s.Chart(app, "edge", namespace="shop", disable_resource_name_hashes=True)
     docs = cdk8s.Chart(app, "docs", namespace="docs", disable_resource_name_hashes=True)
@@ -229,7 +229,14 @@ def test_a_backend_in_another_namespace_gets_a_reference_grant_there() -> None:
     route.route("/docs", Backend(docs, "Docs", name="manual"))
     route.route("/manual", docs.node.find_child("Docs"))  # type: ignore[arg-type]
     objects = synth(edge)
-    (grant,) = [o for o in objects if o["kind"] == "ReferenceGrant"]
+    theirs = synth(docs)
+    # One chart file per namespace: nothing of namespace docs in the route's chart.
+    assert {o["metadata"]["namespace"] for o in objects} == {"shop"}
+    assert {(o["kind"], o["metadata"]["namespace"]) for o in theirs} == {
+        ("ReferenceGrant", "docs"),
+        ("NetworkPolicy", "docs"),
+    }
+    (grant,) = [o for o in theirs if o["kind"] == "ReferenceGrant"]
     assert grant["metadata"]["namespace"] == "docs"
     assert grant["spec"] == {
         "from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "shop"}],
@@ -242,8 +249,8 @@ def test_a_backend_in_another_namespace_gets_a_reference_grant_there() -> None:
     }
     assert refs["/docs"] == {"name": "manual", "namespace": "docs", "port": 80}
     assert "namespace" not in refs["/"]
-    # the policy goes where the backend's pods are
-    policy = find(objects, "NetworkPolicy", "manual-from-gateway")
+    # the policy goes where the backend's pods are, in their chart
+    policy = find(theirs, "NetworkPolicy", "manual-from-gateway")
     assert policy["metadata"]["namespace"] == "docs"
     assert find(objects, "NetworkPolicy", "a-from-gateway")["metadata"]["namespace"] == "shop"
 

@@ -1,5 +1,7 @@
 """Typed cdk8s constructs for the journal service of *Kubernetes Best Practices*, chapter 1."""
 
+from importlib.metadata import version as _version
+
 from ._bulk import chart_manifests
 from ._capacity import problems as capacity_problems
 from ._pod import (
@@ -31,6 +33,9 @@ from .redis import Redis
 from .restricted import adopt_restricted
 from .restricted_namespace import RestrictedNamespace
 from .static_site import StaticSite
+
+__version__ = _version("journal-k8s")
+"""The installed distribution's version (``journal-k8s`` in its package metadata)."""
 
 __all__ = [
     "CONFIG_HASH_ANNOTATION",

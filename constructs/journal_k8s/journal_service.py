@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from constructs import Construct
 
 from . import api_frontend, redis, static_site
+from ._base import JournalConstruct
 from ._types import (
     Autoscaling,
     DisruptionBudget,
@@ -26,7 +27,7 @@ from .redis import Redis
 from .static_site import StaticSite
 
 
-class JournalService(Construct):
+class JournalService(JournalConstruct):
     """The journal service: ``/api`` goes to the API, ``/`` to the static site, data to Redis.
 
     Every argument has the book's value (with its defects fixed) as default, so

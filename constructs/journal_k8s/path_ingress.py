@@ -8,6 +8,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _network, _pod
+from ._base import JournalConstruct
 from ._paths import elements, most_specific_first
 from ._peers import ServiceTarget, service_of
 from ._types import (
@@ -23,7 +24,7 @@ ACME_SOLVER_PORT = 8089
 """The port of cert-manager's HTTP-01 solver pods."""
 
 
-class PathIngress(Construct):
+class PathIngress(JournalConstruct):
     """A ``networking.k8s.io/v1`` Ingress of ``Prefix`` paths, the most specific path first.
 
     Conformant controllers pick the longest matching prefix; some controllers follow the

@@ -12,6 +12,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _gateway, _network, _pod
+from ._base import JournalConstruct
 from ._paths import elements, specificity
 from ._peers import service_of
 from ._types import Route, check_dns_label, check_dns_subdomain, check_host, check_path
@@ -78,7 +79,7 @@ def _resolve(backend: Any) -> _Target:
     )
 
 
-class PathRoute(Construct):
+class PathRoute(JournalConstruct):
     """A ``gateway.networking.k8s.io/v1`` HTTPRoute on an existing Gateway, one rule per path.
 
     Each ``route`` adds a ``PathPrefix`` rule; rules are kept most specific first (``/api``
@@ -89,7 +90,11 @@ class PathRoute(Construct):
     The HTTPRoute may attach to a Gateway of another namespace without a ReferenceGrant: the
     Gateway listener's ``allowedRoutes`` decides whether it accepts the route. A backend of
     another chart (another namespace) is referenced with its namespace, and a ReferenceGrant
-    in that namespace lets this HTTPRoute reach its Service.
+    in that namespace lets this HTTPRoute reach its Service. That ReferenceGrant and the
+    backend's NetworkPolicy belong to the backend's namespace, so they go to the backend's own
+    chart (one file, one GitOps app per namespace), as ``Redis.allow_from`` puts a client's
+    policy into the client's chart and cdk8s-plus's ``connections`` put each side's policy
+    into that side's namespace.
 
     Args:
         scope: the parent construct.
@@ -224,9 +229,14 @@ class PathRoute(Construct):
             )
         else:
             objects["Resource"] = self._http_route(rule, labels)
+        elsewhere: list[tuple[Construct, str, Any]] = []
         if (namespace, target.name) not in self._allowed:
-            objects |= self._backend_objects(target, namespaces, labels)
-        _bulk.define(self, objects, patches)
+            backend_objects = self._backend_objects(target, namespaces, labels)
+            if namespaces is None:
+                objects |= backend_objects
+            else:  # the other namespace's objects go to the backend's own chart
+                elsewhere = [(target.scope, id, body) for id, body in backend_objects.items()]
+        _bulk.define(self, objects, patches, elsewhere=elsewhere)
         self._paths.insert(index, path)
         self._allowed.add((namespace, target.name))
 
@@ -259,8 +269,9 @@ class PathRoute(Construct):
     def _backend_objects(
         self, target: _Target, namespaces: tuple[str, str] | None, labels: Mapping[str, str]
     ) -> dict[str, Any]:
-        """The NetworkPolicy that lets the data plane in, and a ReferenceGrant if needed."""
-        suffix = target.name if namespaces is None else f"{namespaces[1]}-{target.name}"
+        """The NetworkPolicy that lets the data plane in, and a ReferenceGrant if needed; their
+        ids, for the backend's scope in another namespace, name this route."""
+        suffix = target.name if namespaces is None else f"{namespaces[0]}-{self._name}"
         peer = k8s.NetworkPolicyPeer(
             namespace_selector=_network.in_namespace(self._data_plane_namespace),
             pod_selector=k8s.LabelSelector(match_labels=dict(self._data_plane_labels)),

@@ -266,14 +266,19 @@ class Redis(SelectablePods):
     def allow_from(self, peer: Peer) -> None:
         """Let ``peer``'s pods reach Redis on its port (both directions of the policy).
 
-        ``peer`` is a journal construct, a cdk8s-plus workload, pod selector
-        (``kplus.IPodSelector``) or Service, in this namespace or another one (the policies
-        then name the namespace). The egress policy goes to ``peer``'s own namespace.
-        Calling it again for the same pods changes nothing.
+        ``peer`` is what ``Peer`` names: a journal construct or any ``Workload`` construct, a
+        cdk8s-plus workload, pod selector (``kplus.IPodSelector``) or Service, or a plain L1
+        workload (``k8s.KubeDeployment``, any ``cdk8s.ApiObject`` of a pod-running kind), in
+        this namespace or another one (the policies then name the namespace). As cdk8s-plus
+        selects a workload's pods (``IPodSelector``), the pods are those the peer's own
+        selector picks in its namespace: a ``Workload``'s ``pod_labels``, an L1 workload's
+        ``spec.selector`` (a Job's, CronJob's or Pod's pod labels). The egress policy goes to
+        ``peer``'s own chart and namespace. Calling it again for the same pods changes nothing.
 
         Raises:
             TypeError: ``peer`` is none of those.
-            ValueError: the two namespaces differ and one is unknown.
+            ValueError: the peer selects no pods by label, or the two namespaces differ and
+                one is unknown.
         """
         if isinstance(peer, SelectablePods):
             lookup(self, peer)

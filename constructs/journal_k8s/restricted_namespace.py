@@ -6,6 +6,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _capacity, _network, _pod
+from ._base import JournalConstruct
 from ._types import Quota, Resources, check_dns_label, check_dns_subdomain, check_instance
 
 POD_SECURITY_VERSION = "v1.27"
@@ -16,7 +17,7 @@ DEFAULT_CONTAINER_RESOURCES = Resources(
 """What the LimitRange gives a container that sets no resources of its own."""
 
 
-class RestrictedNamespace(Construct):
+class RestrictedNamespace(JournalConstruct):
     """A Namespace enforcing Pod Security ``restricted``, with quota, limits and default deny.
 
     At synth, every pod template in the namespace (from any chart of the app) must meet

@@ -435,7 +435,7 @@ def load_environment(folder: Path, name: str) -> Environment:
         )
     layers = [p for p in (folder / BASE_FILE, path) if os.path.lexists(p)]
     try:
-        documents = [read_mapping(p) for p in layers]
+        documents = [read_mapping(p, within=folder) for p in layers]
     except YamlError as error:
         raise ValuesError(str(error)) from None
     merged: dict[str, Any] = {}
