@@ -85,7 +85,7 @@ def redis_failover(failover: values.RedisFailover | None) -> Failover | None:
     return Failover(**settings)
 
 
-def replicas(v: values.EnvironmentValues) -> dict[str, int]:
+def replicas(v: values.EnvironmentValues) -> dict[str, Any]:
     """The fixed replicas of the API and static tiers (none for a tier that autoscales)."""
     given = {"frontend_replicas": v.frontend.replicas, "static_replicas": v.static.replicas}
     return {argument: count for argument, count in given.items() if count is not None}
