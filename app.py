@@ -26,6 +26,7 @@ from journal_k8s import (  # noqa: E402
     Failover,
     IngressTls,
     JournalService,
+    Metrics,
     PathRoute,
     Quota,
     Resources,
@@ -91,6 +92,23 @@ def replicas(v: values.EnvironmentValues) -> dict[str, Any]:
     return {argument: count for argument, count in given.items() if count is not None}
 
 
+def metrics_arguments(metrics: values.Metrics | None) -> dict[str, Any]:
+    """JournalService's metrics arguments; none while ``metrics.enabled`` is false."""
+    if metrics is None or not metrics.enabled:
+        return {}
+    frontend = metrics.frontend
+    return {
+        "metrics": Metrics(
+            prometheus_namespace=metrics.prometheus.namespace,
+            prometheus_labels=metrics.prometheus.pod_labels,
+            monitor_labels=metrics.monitor_labels,
+            interval=metrics.interval,
+        ),
+        **({} if frontend is None else {"frontend_metrics_port": frontend.port}),
+        **({} if frontend is None else {"frontend_metrics_path": frontend.path}),
+    }
+
+
 def ingress_arguments(ingress: values.Ingress | None) -> dict[str, Any]:
     """JournalService's Ingress arguments; none with a Gateway edge (the values have no Ingress)."""
     if ingress is None:
@@ -140,6 +158,12 @@ JOURNAL_KEYS: dict[str, values_yaml.KeyPath] = {
     "tls": ("ingress", "tls"),
     "tls secret_name": ("ingress", "tls", "secretName"),
     "tls cluster_issuer": ("ingress", "tls", "clusterIssuer"),
+    "metrics_port": ("metrics", "frontend", "port"),
+    "metrics_path": ("metrics", "frontend", "path"),
+    "metrics prometheus_namespace": ("metrics", "prometheus", "namespace"),
+    "metrics prometheus_labels": ("metrics", "prometheus", "podLabels"),
+    "metrics monitor_labels": ("metrics", "monitorLabels"),
+    "metrics interval": ("metrics", "interval"),
 }
 """The values key behind each JournalService argument that a construct names in an error."""
 
@@ -173,6 +197,7 @@ def journal(
         redis_failover=redis_failover(v.redis.failover),
         edge=gateway_route(chart, v.edge),
         **ingress_arguments(v.ingress),
+        **metrics_arguments(v.metrics),
         **replicas(v),
     )
 

@@ -110,7 +110,7 @@ def test_a_fourth_environment_is_one_more_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file", "edit", "message"),
     [
-        ("prod.yaml", lambda t: t + "extra: 1\n", "prod.yaml:25: extra: unknown key"),
+        ("prod.yaml", lambda t: t + "extra: 1\n", "prod.yaml:26: extra: unknown key"),
         (
             "dev.yaml",
             lambda t: t.replace("replicas: 1", "replicas: -1", 1),
@@ -148,10 +148,10 @@ def test_a_fourth_environment_is_one_more_file(tmp_path: Path) -> None:
             "prod.yaml",
             lambda t: t.replace('cpu: "20"', 'cpu: "18"'),
             "ResourceQuota journal-prod/journal-quota: spec.hard.limits.cpu: '18' cannot hold "
-            "the namespace's workloads at their most, 18.4 = StatefulSet redis 3 pods (3 "
-            "replicas) * 1.1 + Deployment redis-proxy 3 pods (2 replicas + surge 1) * 0.2 + "
+            "the namespace's workloads at their most, 18.9 = StatefulSet redis 3 pods (3 "
+            "replicas) * 1.15 + Deployment redis-proxy 3 pods (2 replicas + surge 1) * 0.2 + "
             "Deployment frontend 11 pods (autoscaler maxReplicas 10 + surge 1) * 1 + Deployment "
-            "fileserver 7 pods (autoscaler maxReplicas 6 + surge 1) * 0.5",
+            "fileserver 7 pods (autoscaler maxReplicas 6 + surge 1) * 0.55",
         ),
     ],
 )

@@ -641,8 +641,8 @@ def test_fails_http_route_backend_naming_a_service_nothing_creates(
     backend_ref(staging, 1)["name"] = "nginx"  # the book's missing static server
     assert problems(staging, external_secrets=EXTERNAL) == [
         f"{ROUTE}: spec.rules[1].backendRefs[0].name: 'nginx' is not a Service of this synth in "
-        "namespace 'journal-staging': expected one of ['fileserver', 'frontend', 'redis', "
-        "'redis-headless', 'redis-write']"
+        "namespace 'journal-staging': expected one of ['fileserver', 'fileserver-metrics', "
+        "'frontend', 'redis', 'redis-headless', 'redis-metrics', 'redis-write']"
     ]
 
 

@@ -32,7 +32,7 @@ from journal_k8s import (
     content_hash,
     grammar,
 )
-from journal_tools import bounds, helm_binary, helm_chart, synth
+from journal_tools import bounds, helm_binary, helm_chart, schemas, synth
 from journal_tools.manifests import from_yaml
 from journal_tools.publish import publish
 from journal_tools.values import (
@@ -309,6 +309,31 @@ def test_fourth_environment_gets_its_values_file_and_round_trips(
         assert_round_trip(helm, chart_dir, environment, expected[environment.name])
 
 
+def test_quantities_render_as_the_api_server_stores_them_whatever_the_values_wrote(
+    helm: Path, build: synth.Builder, tmp_path: Path
+) -> None:
+    folder = shutil.copytree(ROOT / "environments", tmp_path / "environments")
+    (folder / "qa.yaml").write_text(
+        "namespace: journal-qa\n"
+        "frontend: {resources: {cpu: '0.5', memory: 1024Mi}}\n"
+        "ingress: {host: journal.qa.example.com}\n"
+        "quota: {cpu: 8000m, memory: 8Gi, storage: 0.5Ti, pods: 15}\n"
+    )
+    environments = load_environments(folder)
+    chart_dir, expected = export_chart(tmp_path / "journal", environments, build)
+    qa = by_name(environments, "qa")
+    assert_round_trip(helm, chart_dir, qa, expected["qa"])
+    deployment = next(o for o in expected["qa"] if o["metadata"]["name"] == "frontend"
+                      and o["kind"] == "Deployment")  # fmt: skip
+    requests = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+    assert requests == {"cpu": "500m", "memory": "1Gi"}
+    quota = next(o for o in expected["qa"] if o["kind"] == "ResourceQuota")["spec"]["hard"]
+    assert (quota["requests.cpu"], quota["requests.storage"], quota["pods"]) == ("8", "512Gi", "15")
+    values = yaml.safe_load((chart_dir / "values-qa.yaml").read_text())
+    assert values["frontend"]["resources"] == {"cpu": "500m", "memory": "1Gi"}
+    assert [p for o in expected["qa"] for p in schemas.stored_form_problems(o)] == []
+
+
 LITERALS = {
     "helm.tpl": 'name: {{ .Values.x }}\n{{- if .Release }}{{ include "x" . }}{{ end }}\n',
     "braces": "a{{{b}}}c {{/* not a comment */}}",
@@ -534,8 +559,14 @@ def test_chart_and_python_agree_on_every_quantity_bound(
 
 
 QUANTITY_KEYS = {
-    "cpu": ["frontend.resources.cpu", "static.resources.cpu", "quota.cpu"],
-    "memory": ["frontend.resources.memory", "static.resources.memory", "quota.memory"],
+    # The Redis container is compared field by field even where sidecars differ (named items).
+    "cpu": ["frontend.resources.cpu", "static.resources.cpu", "redis.resources.cpu", "quota.cpu"],
+    "memory": [
+        "frontend.resources.memory",
+        "static.resources.memory",
+        "redis.resources.memory",
+        "quota.memory",
+    ],
     "storage": ["redis.storage.size", "quota.storage"],
 }
 OUT_OF_BOUNDS = {

@@ -271,7 +271,7 @@ def test_fails_on_two_environments_sharing_a_namespace(environments: Path) -> No
         load_environments(environments)
 
 
-@pytest.mark.parametrize("name", ["helm", "diagrams", "bench"])
+@pytest.mark.parametrize("name", ["helm", "diagrams", "bench", "docs"])
 def test_fails_on_an_environment_named_like_a_command_output(environments: Path, name: str) -> None:
     (environments / f"{name}.yaml").write_text(f"namespace: journal-{name}\n" + QUOTA)
     with pytest.raises(ValuesError, match=f"environment name '{name}' is not allowed: dist/{name}"):

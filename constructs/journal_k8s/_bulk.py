@@ -26,6 +26,8 @@ import jsii
 from cdk8s_plus_27 import k8s
 from constructs import Construct, IConstruct
 
+from .grammar import canonical_quantity
+
 Manifest = dict[str, Any]
 """A Kubernetes object as plain JSON data (camelCase keys, as in a manifest file)."""
 
@@ -83,10 +85,12 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
 
 @functools.cache
 def quantity(value: str | int) -> k8s.Quantity:
-    """``k8s.Quantity`` of a string or a number, made once per value (each is a round trip)."""
-    if isinstance(value, str):
-        return k8s.Quantity.from_string(value)
-    return k8s.Quantity.from_number(value)
+    """``k8s.Quantity`` of a string or a number, in the form the API server stores it.
+
+    Every quantity the library writes passes here: ``30`` becomes ``"30"``, ``"0.5"`` becomes
+    ``"500m"`` (``grammar.canonical_quantity``). Made once per value (each is a round trip).
+    """
+    return k8s.Quantity.from_string(canonical_quantity(value))
 
 
 @functools.cache
@@ -133,6 +137,26 @@ class _Encoder:
                 self.refs.append(value)
             return {_REF: index}
         raise TypeError(f"{value!r} cannot be part of a Kubernetes object")
+
+
+def crd_json(value: Any, enum_values: Mapping[enum.Enum, str]) -> Any:
+    """A struct of classes ``cdk8s import`` made of CRDs (or a list, map or enum in one) as
+    Kubernetes JSON, keys sorted, rendered in Python (no round trip).
+
+    jsii's Python enums carry the member name (``PATH_PREFIX``), the value lives in Node:
+    ``enum_values`` gives the Kubernetes value of each member used.
+    """
+    mapping = getattr(type(value), "__jsii_name_mapping__", None)
+    if mapping is not None:
+        fields = {mapping[k]: crd_json(v, enum_values) for k, v in value._values.items()}
+        return dict(sorted(fields.items()))
+    if isinstance(value, enum.Enum):
+        return enum_values[value]
+    if isinstance(value, list):
+        return [crd_json(v, enum_values) for v in value]
+    if isinstance(value, Mapping):
+        return {k: crd_json(v, enum_values) for k, v in sorted(value.items())}
+    return value
 
 
 def jsii_json(value: Any) -> Any:

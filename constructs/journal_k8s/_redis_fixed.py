@@ -76,7 +76,7 @@ class FixedMaster:
         """None."""
         return []
 
-    def objects(self) -> dict[str, _bulk.Struct]:
+    def objects(self) -> dict[str, _bulk.Body]:
         """None."""
         return {}
 

@@ -14,7 +14,7 @@ from cdk8s_plus_27 import k8s
 from . import _bulk
 from ._network import Pods
 from ._peers import SelectablePods
-from ._types import ExistingSecret
+from ._types import ExistingSecret, Metrics
 
 PORT = 6379
 CONFIG_DIR = "/opt/journal-redis"
@@ -68,12 +68,14 @@ exit 2
 
 @dataclass(frozen=True)
 class RedisPods:
-    """What a topology knows of its ``Redis``: the StatefulSet's name, size, image, password."""
+    """What a topology knows of its ``Redis``: the StatefulSet's name, size, image, password,
+    and its metrics settings (``None``: no exporters)."""
 
     owner: SelectablePods
     replicas: int
     image: str
     password: ExistingSecret
+    metrics: Metrics | None = None
 
     @property
     def name(self) -> str:
@@ -109,7 +111,7 @@ class Topology(Protocol):
         """Containers beside redis-server in every Redis pod."""
         ...
 
-    def objects(self) -> dict[str, _bulk.Struct]:
+    def objects(self) -> dict[str, _bulk.Body]:
         """The mode's own API objects, by construct id."""
         ...
 

@@ -141,9 +141,11 @@ class ServedWorkload(SelectablePods):
         resources: Resources,
         volumes: list[k8s.Volume],
         options: PodOptions,
+        extra: Mapping[str, _bulk.Body] | None = None,
     ) -> None:
-        """Define the ConfigMap ``config_name``, the Deployment, its Service and budget, and
-        with ``autoscaling`` its HorizontalPodAutoscaler (the Deployment then has no replicas).
+        """Define the ConfigMap ``config_name``, the Deployment, its Service and budget, with
+        ``autoscaling`` its HorizontalPodAutoscaler (the Deployment then has no replicas), then
+        the ``extra`` objects (by construct id).
 
         The pods run ``container`` (of ``resources``) as ``uid`` with ``volumes`` and the
         user's ``options``, and carry a hash of ``config``, so a configuration change rolls
@@ -212,7 +214,14 @@ class ServedWorkload(SelectablePods):
                     if autoscaling is None
                     else {"Autoscaler": autoscaler(self._name, labels, autoscaling)}
                 ),
+                **(extra or {}),
             },
+            # cdk8s-plus writes externalIPs: [] (dropped by the API server, so a GitOps differ
+            # would see a change for ever): added then removed, whatever the kplus version.
+            [
+                ("Service", {"op": "add", "path": "/spec/externalIPs", "value": []}),
+                ("Service", {"op": "remove", "path": "/spec/externalIPs"}),
+            ],
         )
 
 

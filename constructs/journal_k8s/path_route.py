@@ -37,18 +37,8 @@ jsii's Python enums carry the member name (``PATH_PREFIX``); the value lives in 
 
 
 def _json(value: Any) -> Any:
-    """A generated jsii struct (or a list, map or enum in one) as Kubernetes JSON, keys sorted."""
-    mapping = getattr(type(value), "__jsii_name_mapping__", None)
-    if mapping is not None:
-        fields = {mapping[k]: _json(v) for k, v in value._values.items()}
-        return dict(sorted(fields.items()))
-    if isinstance(value, enum.Enum):
-        return _ENUM_VALUES[value]
-    if isinstance(value, list):
-        return [_json(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _json(v) for k, v in sorted(value.items())}
-    return value
+    """A generated Gateway API struct as Kubernetes JSON (``_bulk.crd_json``)."""
+    return _bulk.crd_json(value, _ENUM_VALUES)
 
 
 @dataclass(frozen=True)

@@ -188,13 +188,28 @@ def export(environments: Sequence[Environment], build: Builder) -> dict[str, str
     return chart_files(
         collect(environments, build),
         {
-            e.name: e.values.model_dump(mode="json", by_alias=True, exclude_none=True)
+            e.name: _stored_quantities(
+                e.values.model_dump(mode="json", by_alias=True, exclude_none=True)
+            )
             for e in environments
         },
         EnvironmentValues.model_json_schema(by_alias=True),
         app_version=tags.pop() if len(tags) == 1 else BOOK_APP_VERSION,
         quantities=quantity_keys(),
     )
+
+
+def _stored_quantities(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with each quantity as the API server stores it (``0.5`` as ``500m``), as
+    the manifests hold it: the values files say what the chart renders."""
+    for key in quantity_keys():
+        *parents, last = key
+        node: Any = settings
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(last), str | int):
+            node[last] = grammar.canonical_quantity(node[last])
+    return settings
 
 
 def chart_files(
@@ -405,6 +420,25 @@ def _chart_yaml(app_version: str) -> str:
             "appVersion": app_version,
         }
     )
+
+
+def _item_names(samples: list[Any]) -> list[str] | None:
+    """The names of the items of lists ``samples`` in one order that keeps every list's
+    order, when every item is a mapping with a ``name`` unique in its list; else ``None``."""
+    if not all(isinstance(s, list) for s in samples):
+        return None
+    lists: list[list[str]] = []
+    for sample in samples:
+        names = [i.get("name") if isinstance(i, dict) else None for i in sample]
+        strings = [n for n in names if isinstance(n, str)]
+        if len(strings) != len(names) or len(set(strings)) != len(strings):
+            return None
+        lists.append(strings)
+    union = list(dict.fromkeys(n for names in lists for n in names))
+    for strings in lists:
+        if strings != [n for n in union if n in strings]:
+            return None
+    return union
 
 
 def _canonical(value: Any) -> str:
@@ -694,6 +728,8 @@ class _Planner:
             for index in range(len(samples[0])):
                 item = {env: sample[index] for env, sample in present.items()}
                 body += self._entry(index, item, indent + 2, (*where, str(index)))
+        elif (names := _item_names(samples)) is not None:
+            body = self._named_items(names, present, indent + 2, where)
         else:
             hashed = self._config_hash(where, present)
             if hashed is not None:
@@ -703,6 +739,28 @@ class _Planner:
         if isinstance(key, int) and not body[0].startswith("{{"):
             return [f"{head} {body[0][indent + 2 :]}", *body[1:]]
         return [head, *body]
+
+    def _named_items(
+        self, names: list[str], present: Mapping[str, list[Any]], indent: int, where: Key
+    ) -> list[str]:
+        """Lines of a list of named items (containers, volumes, ports) whose lengths differ:
+        an item of every environment is compared field by field, any other one is read whole
+        from the values under ``hasKey`` (``derived.<...>.<list>.<item name>``)."""
+        lines = []
+        for index, name in enumerate(names):
+            item = {
+                env: next(i for i in items if i["name"] == name)
+                for env, items in present.items()
+                if any(i["name"] == name for i in items)
+            }
+            if len(item) == len(present):
+                lines += self._entry(index, item, indent, (*where, name))
+                continue
+            ref = self._value((*where, name), item, present)
+            head = _escape(" " * indent + "-")
+            lines += [f"{{{{- if {_has(ref)} }}}}", f"{head} {{{{ {_ref(ref)} | toJson }}}}"]
+            lines.append("{{- end }}")
+        return lines
 
     def _config_hash(self, where: Key, present: Mapping[str, Any]) -> str | None:
         """A pod's config-hash annotation, computed by Helm from the ConfigMap it hashes.

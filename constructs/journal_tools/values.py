@@ -37,7 +37,7 @@ from .values_yaml import KeyPath, Lines, YamlError, format_key, read_mapping, sh
 BASE_FILE = "_base.yaml"
 SUFFIX = ".yaml"
 MAX_PROBLEMS = 10
-RESERVED_NAMES = ("helm", "diagrams", "bench")
+RESERVED_NAMES = ("helm", "diagrams", "bench", "docs")
 """Folders of dist/ that project commands write: no environment may take these names."""
 
 
@@ -294,6 +294,37 @@ class Quota(_Values):
     pods: Annotated[int, Field(ge=1, le=10_000)]
 
 
+LabelKey = Annotated[str, Field(pattern=grammar.LABEL_KEY, max_length=316)]
+LabelValue = Annotated[str, Field(pattern=grammar.LABEL_VALUE, max_length=63)]
+
+
+class Prometheus(_Values):
+    """The Prometheus that scrapes the journal: where its pods run and their labels."""
+
+    namespace: DnsLabel
+    pod_labels: Annotated[dict[LabelKey, LabelValue], Field(min_length=1, max_length=16)]
+
+
+class FrontendMetrics(_Values):
+    """The API server's own metrics endpoint."""
+
+    port: Annotated[int, Field(ge=1024, le=65535)]
+    path: Annotated[str, Field(pattern=r"^/[!-~]*$", max_length=256)] = "/metrics"
+
+
+class Metrics(_Values):
+    """Prometheus metrics of every tier (``journal_k8s.Metrics``)."""
+
+    enabled: bool
+    """Exporter sidecars, ServiceMonitors, alerts and their NetworkPolicies."""
+    prometheus: Prometheus
+    monitor_labels: Annotated[dict[LabelKey, LabelValue], Field(max_length=16)] = {}
+    """Labels of the ServiceMonitors and PrometheusRules, for the Prometheus's selectors."""
+    interval: Annotated[str, Field(pattern=grammar.DURATION, max_length=32)] = "30s"
+    frontend: FrontendMetrics | None = None
+    """The API's metrics endpoint; default: the API is not scraped."""
+
+
 class EnvironmentValues(_Values):
     """Everything that may differ between environments."""
 
@@ -308,6 +339,8 @@ class EnvironmentValues(_Values):
     )
     """Where traffic enters: an Ingress (default) or an HTTPRoute on a shared Gateway."""
     quota: Quota
+    metrics: Metrics | None = None
+    """Prometheus metrics; default: none."""
 
     @field_validator("edge")
     @classmethod
@@ -506,6 +539,9 @@ _PATTERNS = {
     "such as sha256:<64 hex digits>",
     grammar.QUANTITY: "a Kubernetes quantity such as 500m, 2, 1.5, 256Mi, 10Gi or 1e3",
     grammar.SECRET_KEY: "a Secret key (letters, digits, '-', '_' and '.')",
+    grammar.LABEL_KEY: "a label key such as app.kubernetes.io/name ('[prefix/]name')",
+    grammar.LABEL_VALUE: "a label value (at most 63 letters, digits, '-', '_' and '.')",
+    grammar.DURATION: "a Prometheus duration such as 15s, 1m or 1m30s",
 }
 
 
