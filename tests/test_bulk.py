@@ -154,3 +154,57 @@ def test_a_journal_stack_on_a_gateway_costs_the_same_round_trips(
     JournalService(chart, "Journal", edge=route)
     assert len(chart_manifests(chart)) == 21  # the HTTPRoute and 2 policies for the Ingress's
     assert len(round_trips) == 13
+
+
+def test_every_quantity_is_written_as_the_api_server_stores_it_a_callers_too() -> None:
+    """Arguments (Resources, Quota, storage) and a caller's own ``k8s.Quantity`` objects."""
+    from journal_k8s import ApiFrontend, PodOptions, Quota, Resources, RestrictedNamespace
+
+    guarded = cdk8s.Chart(cdk8s.App(), "q", namespace="q", disable_resource_name_hashes=True)
+    RestrictedNamespace(
+        guarded, "Ns", name="q", quota=Quota(cpu="2000m", memory="1.5Gi", storage="0.5Ti", pods=7)
+    )
+    chart = cdk8s.Chart(cdk8s.App(), "c", namespace="n", disable_resource_name_hashes=True)
+    redis = Redis(chart, "Redis", storage="1024Mi")
+    sidecar = k8s.Container(
+        name="side",
+        image="busybox:1.36",
+        resources=k8s.ResourceRequirements(
+            requests={
+                "cpu": k8s.Quantity.from_string("0.5"),
+                "memory": k8s.Quantity.from_number(2048),
+            },
+            limits={
+                "cpu": k8s.Quantity.from_number(0.75),
+                "memory": k8s.Quantity.from_string("2Ki"),
+            },
+        ),
+    )
+    ApiFrontend(
+        chart,
+        "Api",
+        redis=redis,
+        resources=Resources(cpu="0.5", memory="1024Mi"),
+        pod=PodOptions(sidecars=[sidecar]),
+    )
+    objects = chart_manifests(chart)
+    hard = next(o for o in chart_manifests(guarded) if o["kind"] == "ResourceQuota")["spec"]["hard"]
+    assert {
+        k: hard[k] for k in ("requests.cpu", "requests.memory", "requests.storage", "pods")
+    } == {
+        "requests.cpu": "2",
+        "requests.memory": "1536Mi",
+        "requests.storage": "512Gi",
+        "pods": "7",
+    }
+    claim = next(o for o in objects if o["kind"] == "StatefulSet")["spec"]["volumeClaimTemplates"][
+        0
+    ]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    api, side = deployment["spec"]["template"]["spec"]["containers"]
+    assert api["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi"}
+    assert side["resources"] == {
+        "requests": {"cpu": "500m", "memory": "2048"},
+        "limits": {"cpu": "750m", "memory": "2Ki"},
+    }

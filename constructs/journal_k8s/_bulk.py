@@ -87,10 +87,17 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
 def quantity(value: str | int) -> k8s.Quantity:
     """``k8s.Quantity`` of a string or a number, in the form the API server stores it.
 
-    Every quantity the library writes passes here: ``30`` becomes ``"30"``, ``"0.5"`` becomes
-    ``"500m"`` (``grammar.canonical_quantity``). Made once per value (each is a round trip).
+    Every quantity the library writes passes here, a caller's ``k8s.Quantity`` too (see
+    ``_Encoder``): ``30`` becomes ``"30"``, ``"0.5"`` becomes ``"500m"``
+    (``grammar.canonical_quantity``). Made once per value (each is a round trip).
     """
-    return k8s.Quantity.from_string(canonical_quantity(value))
+    made = k8s.Quantity.from_string(canonical_quantity(value))
+    _CANONICAL.add(id(made))
+    return made
+
+
+_CANONICAL: set[int] = set()
+"""The ``k8s.Quantity`` objects ``quantity`` made (kept alive by its cache)."""
 
 
 @functools.cache
@@ -99,6 +106,11 @@ def int_or_string(value: int | str) -> k8s.IntOrString:
     if isinstance(value, str):
         return k8s.IntOrString.from_string(value)
     return k8s.IntOrString.from_number(value)
+
+
+def _number(value: str | float) -> str | int:
+    """A ``k8s.Quantity``'s value as ``canonical_quantity`` takes it (a float as its text)."""
+    return value if isinstance(value, str | int) else repr(value)
 
 
 class _Encoder:
@@ -131,6 +143,8 @@ class _Encoder:
             return [self.value(v) for v in value]
         if isinstance(value, enum.Enum):
             return {_ENUM: [kind.__jsii_type__, value.value]}
+        if isinstance(value, k8s.Quantity) and id(value) not in _CANONICAL:
+            value = quantity(_number(value.value))  # a caller's own: one round trip to read
         if hasattr(value, "__jsii_ref__"):
             index = self._ref_index.setdefault(id(value), len(self.refs))
             if index == len(self.refs):
