@@ -178,8 +178,7 @@ def test_metrics_objects_follow_metrics_enabled_and_sidecars_their_containers(
     ):
         assert "{{- if .Values.metrics.enabled }}" in (templates / template).read_text()
     values = {
-        env: yaml.safe_load((chart_dir / f"values-{env}.yaml").read_text())
-        for env in ENVIRONMENTS
+        env: yaml.safe_load((chart_dir / f"values-{env}.yaml").read_text()) for env in ENVIRONMENTS
     }
     assert {env: v["metrics"] for env, v in values.items()} == {
         "dev": {"enabled": False},
