@@ -15,7 +15,14 @@ from . import _bulk, _gateway, _network, _pod
 from ._base import JournalConstruct
 from ._paths import elements, specificity
 from ._peers import service_of
-from ._types import Route, check_dns_label, check_dns_subdomain, check_host, check_path
+from ._types import (
+    Route,
+    check_dns_label,
+    check_dns_subdomain,
+    check_host,
+    check_labels,
+    check_path,
+)
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 HTTP_ROUTE = (f"{GATEWAY_GROUP}/v1", "HTTPRoute")
@@ -130,12 +137,14 @@ class PathRoute(JournalConstruct):
         self._data_plane_namespace = check_dns_label(
             "data_plane_namespace", data_plane_namespace or gateway_namespace
         )
+        if data_plane_labels is not None:
+            check_labels("data_plane_labels", data_plane_labels)
         labels = (
             {GATEWAY_NAME_LABEL: gateway_name}
             if data_plane_labels is None
             else dict(data_plane_labels)
         )
-        if not labels or not all(isinstance(v, str) for v in [*labels, *labels.values()]):
+        if not labels:
             raise ValueError(
                 f"data_plane_labels={data_plane_labels!r} is not allowed: expected a non-empty "
                 "map of label keys to values, which selects the Gateway's data-plane pods"
