@@ -227,3 +227,35 @@ def test_one_seam_per_dependency() -> None:
     assert not re.search(r"cdk8s-plus-\d", (assembly / "lib" / "index.js").read_text())
     assert "cdk8s-plus-" not in (assembly / ".jsii").read_text()
     assert "cdk8s-plus-27" in (assembly / "package.json").read_text()
+
+
+def test_every_object_is_an_instance_of_its_l1_or_crd_class(chart: cdk8s.Chart) -> None:
+    """The transport creates real k8s.Kube<Kind> and Gateway API objects, in one call each."""
+    from journal_k8s import _gateway
+
+    route = PathRoute(chart, "Route", gateway_name="shared", gateway_namespace="gateways")
+    journal = JournalService(chart, "Journal", edge=route)
+    assert isinstance(journal.redis.stateful_set, k8s.KubeStatefulSet)
+    assert isinstance(journal.redis.config_map, k8s.KubeConfigMap)
+    assert isinstance(journal.api.deployment, k8s.KubeDeployment)
+    assert isinstance(route.http_route, _gateway.HttpRoute)
+    kinds = {type(child).__name__ for child in journal.redis.node.children}
+    assert kinds == {
+        "KubeConfigMap",
+        "KubeService",
+        "KubeStatefulSet",
+        "KubePodDisruptionBudget",
+        "KubeNetworkPolicy",
+    }
+
+
+def test_a_patch_on_an_l1_child_applies_to_the_final_manifest(chart: cdk8s.Chart) -> None:
+    """Unlike the generated toJson (which renders props after the patches and drops a patched
+    quantity), a journal object's patches apply to its final manifest."""
+    redis = Redis(chart, "Redis")
+    redis.stateful_set.add_json_patch(
+        cdk8s.JsonPatch.add("/spec/template/spec/containers/0/resources/limits/cpu", "2")
+    )
+    (stateful_set,) = [o for o in chart_manifests(chart) if o["kind"] == "StatefulSet"]
+    resources = stateful_set["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert resources["limits"] == {"cpu": "2", "memory": "512Mi"}

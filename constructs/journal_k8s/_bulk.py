@@ -189,6 +189,9 @@ class _Encoder:
 
     def struct(self, value: Struct | SelectingService | Manifest) -> dict[str, Any]:
         """A marker that Node renders with the struct's generated ``toJson_*``."""
+        if isinstance(value, Typed):
+            kind = getattr(value.kind, "__jsii_type__")  # noqa: B009 (set by jsii's metaclass)
+            return {_MANIFEST: self.value(value.manifest), "class": kind}
         if isinstance(value, dict):
             return {_MANIFEST: self.value(value)}
         if isinstance(value, SelectingService):
@@ -256,6 +259,15 @@ def jsii_json(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class Typed:
+    """A manifest rendered in Python, to define as an instance of its L1 or CRD class ``kind``
+    (``k8s.KubeIngress``, a Gateway API class, …) holding exactly that manifest."""
+
+    kind: type
+    manifest: Manifest
+
+
+@dataclass(frozen=True)
 class SelectingService:
     """A ``kplus.Service`` to define: its props, and the pod labels it selects."""
 
@@ -263,7 +275,7 @@ class SelectingService:
     select_labels: Mapping[str, str]
 
 
-Body = Struct | SelectingService | Manifest
+Body = Struct | SelectingService | Typed | Manifest
 """What ``define`` turns into one child construct."""
 
 

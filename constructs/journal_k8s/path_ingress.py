@@ -142,7 +142,7 @@ class PathIngress(JournalConstruct):
         backend = {"service": {"name": target.name, "port": {"number": target.port}}}
         return {"backend": backend, "path": path, "pathType": "Prefix"}
 
-    def _ingress(self) -> _bulk.Manifest:
+    def _ingress(self) -> _bulk.Typed:
         """The Ingress; its spec is rendered at synth from the routes (``_spec``)."""
         metadata: dict[str, Any] = {
             "name": self._name,
@@ -150,12 +150,13 @@ class PathIngress(JournalConstruct):
         }
         if self._tls is not None and self._tls.cluster_issuer is not None:
             metadata["annotations"] = {"cert-manager.io/cluster-issuer": self._tls.cluster_issuer}
-        return {
+        manifest = {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "Ingress",
             "metadata": metadata,
             "spec": _bulk.lazy(self._spec),
         }
+        return _bulk.Typed(k8s.KubeIngress, manifest)
 
     def _spec(self) -> dict[str, Any]:
         paths = [self._entry(p, self._routes[p]) for p in most_specific_first(list(self._routes))]

@@ -246,7 +246,7 @@ class PathRoute(JournalConstruct):
             )
         return None if ours == theirs else (ours, theirs)
 
-    def _http_route(self, labels: Mapping[str, str]) -> _bulk.Manifest:
+    def _http_route(self, labels: Mapping[str, str]) -> _bulk.Typed:
         """The HTTPRoute; its rules are rendered at synth, most specific first."""
         props = _gateway.HttpRouteProps(
             metadata=cdk8s.ApiObjectMetadata(name=self._name, labels=dict(labels)),
@@ -258,7 +258,7 @@ class PathRoute(JournalConstruct):
         spec = body["spec"]
         body["spec"] = _bulk.lazy(lambda: {**spec, "rules": [self._rules[p] for p in self._paths]})
         api_version, kind = HTTP_ROUTE
-        return {"apiVersion": api_version, "kind": kind, **body}
+        return _bulk.Typed(_gateway.HttpRoute, {"apiVersion": api_version, "kind": kind, **body})
 
     def _backend_objects(
         self, target: _Target, namespaces: tuple[str, str] | None, labels: Mapping[str, str]
@@ -309,5 +309,7 @@ class PathRoute(JournalConstruct):
                     ],
                 ),
             )
-            objects[f"Grant-{suffix}"] = {"apiVersion": api_version, "kind": kind, **_json(grant)}
+            objects[f"Grant-{suffix}"] = _bulk.Typed(
+                _gateway.ReferenceGrant, {"apiVersion": api_version, "kind": kind, **_json(grant)}
+            )
         return objects

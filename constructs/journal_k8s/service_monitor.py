@@ -38,7 +38,7 @@ def prometheus_peer(metrics: Metrics) -> k8s.NetworkPolicyPeer:
 
 def service_monitor(
     *, name: str, labels: Mapping[str, str], port: str, path: str, metrics: Metrics
-) -> _bulk.Manifest:
+) -> _bulk.Typed:
     """A ServiceMonitor of the Services labelled ``MONITOR_LABEL: name``, on their port
     ``port``; its ``job`` label is the Service's name."""
     props = _monitoring.ServiceMonitorProps(
@@ -53,12 +53,13 @@ def service_monitor(
         ),
     )
     api_version, kind = SERVICE_MONITOR
-    return {"apiVersion": api_version, "kind": kind, **_bulk.crd_json(props, {})}
+    manifest = {"apiVersion": api_version, "kind": kind, **_bulk.crd_json(props, {})}
+    return _bulk.Typed(_monitoring.ServiceMonitor, manifest)
 
 
 def prometheus_rule(
     *, name: str, labels: Mapping[str, str], groups: Sequence[Mapping[str, Any]], metrics: Metrics
-) -> _bulk.Manifest:
+) -> _bulk.Typed:
     """A PrometheusRule of rule ``groups`` (``_alerts.group``)."""
     typed = [
         _monitoring.PrometheusRuleSpecGroups(
@@ -82,7 +83,9 @@ def prometheus_rule(
         for rule, given in zip(rendered["rules"], group["rules"], strict=True):
             rule["expr"] = given["expr"]
     api_version, kind = PROMETHEUS_RULE
-    return {"apiVersion": api_version, "kind": kind, **body}
+    return _bulk.Typed(
+        _monitoring.PrometheusRule, {"apiVersion": api_version, "kind": kind, **body}
+    )
 
 
 _RULE_FIELDS = {"for": "for_"}

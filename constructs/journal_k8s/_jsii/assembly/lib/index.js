@@ -23,11 +23,11 @@ let validating;
 class Manifests {
   /**
    * Defines, in one call, API objects under `scopes`. Each [scope index, id, value] of `objects`
-   * (a JSON array) becomes one child of `scopes[index]`: a `k8s.Kube<Kind>Props` struct a plain
-   * cdk8s ApiObject holding exactly the manifest that `k8s.Kube<Kind>.manifest` renders (so JSON
-   * patches apply to the final manifest); a `<cdk8s-plus>.ServiceProps` struct a cdk8s-plus
+   * (a JSON array) becomes one child of `scopes[index]`: a `k8s.Kube<Kind>Props` struct a
+   * `k8s.Kube<Kind>` holding exactly the manifest that `k8s.Kube<Kind>.manifest` renders (so JSON
+   * patches apply to the final manifest, see `rendered`); a `<cdk8s-plus>.ServiceProps` struct a cdk8s-plus
    * Service, whose selector is the struct's `$selectLabels`; `{"$manifest": m}` an ApiObject of
-   * the manifest m. Then adds each [scope index, id, operation] of `patches` (an RFC 6902
+   * the manifest m, an instance of the L1 or CRD class of jsii type `class` when given. Then adds each [scope index, id, operation] of `patches` (an RFC 6902
    * "add" or "remove") to that ApiObject. Values
    * `{"$jsii.ref": i}` stand for `refs[i]` (Quantity and IntOrString objects),
    * `{"$jsii.enum": [fqn, member]}` for enum members, `{"$lazy": key}` for a value made at
@@ -121,7 +121,10 @@ function defineOne(scope, id, value, refs) {
 
 function create(scope, id, value, refs) {
   if (MANIFEST in value) {
-    return new cdk8s.ApiObject(scope, id, revive(value[MANIFEST], refs));
+    const manifest = revive(value[MANIFEST], refs);
+    return value.class === undefined
+      ? new cdk8s.ApiObject(scope, id, manifest)
+      : new (rendered(classOf(value.class)))(scope, id, manifest);
   }
   const { fqn, data } = value[STRUCT];
   if (fqn === `${KPLUS}.ServiceProps`) {
@@ -136,7 +139,39 @@ function create(scope, id, value, refs) {
   if (kind === undefined || !fqn.startsWith(`${KPLUS}.k8s.Kube`)) {
     throw new Error(`${fqn} is not the props struct of a Kubernetes object`);
   }
-  return new cdk8s.ApiObject(scope, id, kind.manifest(revive(data, refs)));
+  return new (rendered(kind))(scope, id, kind.manifest(revive(data, refs)));
+}
+
+/** The class of jsii type `fqn`: of cdk8s-plus, or of an assembly the library loaded. */
+function classOf(fqn) {
+  const [assembly, ...names] = fqn.split(".");
+  const type = names.reduce((module, name) => module?.[name], assembly === KPLUS ? kplus : require(assembly));
+  if (typeof type?.manifest !== "function") {
+    throw new Error(`${fqn} is not a generated L1 or CRD class`);
+  }
+  return type;
+}
+
+const RENDERED = new Map();
+
+/**
+ * The L1 class `kind` (`k8s.KubeStatefulSet`, …) holding the manifest its generated code
+ * rendered: an instance is a real `kind` (for `instanceof` and jsii, which gives Python a
+ * `k8s.Kube<Kind>`), and JSON patches apply to the final manifest, as on any ApiObject (the
+ * generated `toJson` would render props again after the patches, dropping a patched quantity).
+ */
+function rendered(kind) {
+  if (!RENDERED.has(kind)) {
+    RENDERED.set(
+      kind,
+      class extends kind {
+        toJson() {
+          return cdk8s.ApiObject.prototype.toJson.call(this);
+        }
+      },
+    );
+  }
+  return RENDERED.get(kind);
 }
 
 function describe(construct) {
