@@ -35,7 +35,7 @@ RUN_DIR = "/run/redis"
 DATA_DIR = "/data"
 _UID, _GID = 999, 1000
 _ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany")
-_SENTINEL_SCRIPTS = ("sentinel.sh", "sentinel-probe.sh")
+_SENTINEL_SCRIPTS = ("stop.sh", "sentinel.sh", "sentinel-probe.sh")
 
 REDIS_CONF = f"""\
 # Shared by every Redis pod; the launch script adds the password and the replication line.
@@ -49,7 +49,11 @@ replica-read-only yes
 repl-diskless-sync-delay 0
 """
 
-PROBE_SH = f"""\
+
+
+def probe_script(*, seen: str = "exit 0") -> str:
+    """Redis's probes; ``seen`` (sh) runs once the server is ready by itself."""
+    return f"""\
 #!/bin/sh
 # Health checks for Redis; they authenticate with the mounted password (never on argv).
 #   started: the server answers PING (the data set is loaded)
@@ -70,7 +74,7 @@ case "$2" in
   ready)
     info="$(redis-cli -h 127.0.0.1 -p {PORT} info replication 2>&1)" || true
     case "$info" in
-      *role:master*|*master_link_status:up*) exit 0 ;;
+      *role:master*|*master_link_status:up*) {seen} ;;
     esac
     echo "not ready: $info" >&2
     exit 1
@@ -197,7 +201,7 @@ class Redis(SelectablePods):
                 "launch.sh": launch_script(
                     master_host=self.master_host, password_file=self.password.key
                 ),
-                "probe.sh": PROBE_SH,
+                "probe.sh": probe_script(),
                 "redis.conf": REDIS_CONF,
             }
             write_selector = {
@@ -447,6 +451,12 @@ class Redis(SelectablePods):
             uid=_UID,
             gid=_GID,
             options=options,
+            # A master being stopped hands over first (stop.sh), then shuts down.
+            termination_grace_period=(
+                None
+                if self.failover is None
+                else _sentinel.grace_period_s(self.failover.failover_timeout_ms)
+            ),
             container=k8s.Container(
                 name="redis",
                 image=image,
@@ -458,6 +468,15 @@ class Redis(SelectablePods):
                 startup_probe=probe("started", period=5, failures=120),
                 liveness_probe=probe("alive", period=10, failures=6),
                 readiness_probe=probe("ready", period=5, failures=2),
+                lifecycle=(
+                    None
+                    if self.failover is None
+                    else k8s.Lifecycle(
+                        pre_stop=k8s.LifecycleHandler(
+                            exec=k8s.ExecAction(command=["/bin/sh", f"{CONFIG_DIR}/stop.sh"])
+                        )
+                    )
+                ),
                 volume_mounts=[
                     k8s.VolumeMount(name="data", mount_path=DATA_DIR),
                     k8s.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
@@ -498,36 +517,44 @@ class Redis(SelectablePods):
         )
 
     def _failover_files(self, failover: Failover, quorum: int) -> dict[str, str]:
-        """The ConfigMap's files in failover mode: both launch scripts and both probes."""
+        """The ConfigMap's files in failover mode: launch scripts, probes, the preStop hook."""
         peers = [f"{self._name}-{i}.{self.headless_service_name}" for i in range(self._replicas)]
         password_path = f"{PASSWORD_DIR}/{self.password.key}"
+        common = {
+            "master_set": self._name,
+            "peers": peers,
+            "domain": self.headless_service_name,
+            "password_path": password_path,
+            "quorum": quorum,
+        }
+        seen = f'exec /bin/sh {CONFIG_DIR}/sentinel-probe.sh "$1" seen'
         return {
             "launch.sh": _sentinel.redis_launch_script(
-                master_set=self._name,
-                peers=peers,
-                domain=self.headless_service_name,
-                password_path=password_path,
+                **common,
                 config_dir=CONFIG_DIR,
                 run_dir=RUN_DIR,
-                failover_timeout_ms=failover.failover_timeout_ms,
+                min_replicas_to_write=failover.min_replicas_to_write,
             ),
-            "probe.sh": PROBE_SH,
+            "probe.sh": probe_script(seen=seen),
             "redis.conf": _sentinel.redis_conf(
                 REDIS_CONF,
                 min_replicas_to_write=failover.min_replicas_to_write,
                 min_replicas_max_lag=failover.min_replicas_max_lag,
             ),
+            "stop.sh": _sentinel.redis_stop_script(
+                **common, failover_timeout_ms=failover.failover_timeout_ms
+            ),
             "sentinel.sh": _sentinel.sentinel_launch_script(
-                master_set=self._name,
-                peers=peers,
-                domain=self.headless_service_name,
-                password_path=password_path,
-                quorum=quorum,
+                **common,
                 down_after_ms=failover.down_after_ms,
                 failover_timeout_ms=failover.failover_timeout_ms,
             ),
             "sentinel-probe.sh": _sentinel.sentinel_probe_script(
-                master_set=self._name, password_dir=PASSWORD_DIR
+                master_set=self._name,
+                password_dir=PASSWORD_DIR,
+                peers=peers,
+                domain=self.headless_service_name,
+                quorum=quorum,
             ),
         }
 
