@@ -327,8 +327,8 @@ def sentinel_probe_script(
 #   alive: the sentinel answers PING
 #   ready: it monitors a master (it knows the master's address)
 #   seen:  (run by redis-server's readiness probe) every sentinel that answers, at least
-#          {quorum} of them, names this pod's Redis as the master, or lists it as a healthy
-#          replica (flags "slave" only, link to its master up)
+#          {quorum} of them (or of the pods that exist, if fewer), names this pod's Redis as
+#          the master, or lists it as a healthy replica (flags "slave", link to its master up)
 REDISCLI_AUTH="$(cat "{password_dir}/$1")"
 export REDISCLI_AUTH
 case "$2" in
@@ -353,9 +353,15 @@ case "$2" in
     [ "$role" = master ] && what=master
     answered=0
     seen=0
+    need=0
     for peer in {" ".join(peers)}; do
       host="$peer"
-      [ "$peer" = "$self" ] && host=127.0.0.1
+      if [ "$peer" = "$self" ]; then
+        host=127.0.0.1
+      elif ! getent hosts "$peer" > /dev/null; then
+        continue
+      fi
+      [ "$need" -lt {quorum} ] && need=$((need + 1))
       reply="$(timeout 1 redis-cli --raw -h "$host" -p {SENTINEL_PORT} \\
         sentinel "$what" {master_set} 2>/dev/null)" || continue
       answered=$((answered + 1))
@@ -369,7 +375,7 @@ case "$2" in
         seen=$((seen + 1))
       fi
     done
-    [ "$answered" -ge {quorum} ] && [ "$seen" = "$answered" ] && exit 0
+    [ "$answered" -ge "$need" ] && [ "$seen" = "$answered" ] && exit 0
     echo "$role seen by $seen of the $answered sentinels that answered" >&2
     exit 1
     ;;
