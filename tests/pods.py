@@ -98,6 +98,8 @@ class Network:
         """Addresses of deleted pods: packets to them are dropped."""
         self.links: dict[str, str] = {}
         """Every network namespace on the bridge and its device there."""
+        self.lock = threading.Lock()
+        """Held while a pod's address changes (pods may be deleted at once)."""
         self.add_netns(self.node_netns)
         for command in (
             ["link", "add", "br0", "type", "bridge"],
@@ -327,15 +329,17 @@ class StatefulSetRun:
             self.kill(index)
         else:
             stopped = self.terminate(index)
-        fqdn = self._fqdn(pod)
-        if fqdn is not None:
-            self.network.records.pop(fqdn, None)
-        _check(["ip", "-n", self.node_netns, "link", "del", f"veth{pod.address.rsplit('.', 1)[1]}"])
-        del self.network.links[pod.netns]
-        self.network.bury(pod.address)
-        pod.address = self.network.allocate()
-        pod.dns_delay = dns_delay
-        self._add_link(pod)
+        with self.network.lock:
+            fqdn = self._fqdn(pod)
+            if fqdn is not None:
+                self.network.records.pop(fqdn, None)
+            host_end = f"veth{pod.address.rsplit('.', 1)[1]}"
+            _check(["ip", "-n", self.node_netns, "link", "del", host_end])
+            del self.network.links[pod.netns]
+            self.network.bury(pod.address)
+            pod.address = self.network.allocate()
+            pod.dns_delay = dns_delay
+            self._add_link(pod)
         return stopped
 
     def kill(self, index: int, containers: Sequence[str] | None = None) -> None:
