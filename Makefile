@@ -47,7 +47,7 @@ $(SETUP): requirements.lock pyproject.toml
 setup: $(SETUP) ## create .venv with the locked dependencies (reused while requirements.lock is unchanged)
 
 synth: $(SETUP) ## synthesize every environment in environments/ into dist/<env>/
-	@$(PY) -O app.py
+	@env --block-signal=INT --block-signal=TERM $(PY) -O app.py
 
 test: $(SETUP) ## the whole suite: pytest (snapshots must match), mypy, ruff
 	$(PY) -m pytest

@@ -3,27 +3,18 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
 from typing import Any
 
+if __name__ == "__main__":
+    # Before anything slow: make synth starts Python with SIGINT and SIGTERM blocked.
+    from journal_tools import interrupts
 
-def _interrupted(_signum: int, _frame: object) -> None:
-    print(
+    interrupts.exit_on_signal(
         "synth interrupted: the output folder holds the previous or the new output of every "
-        "environment, never a mix",
-        file=sys.stderr,
+        "environment, never a mix"
     )
-    os._exit(130)
 
-
-# Ctrl-C outside synth.main (while the modules load, while jsii stops Node at exit): a
-# message, not a traceback (unless SIGINT is ignored).
-if __name__ == "__main__" and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-    signal.signal(signal.SIGINT, _interrupted)
-
-from journal_tools.node import use_bundled_node  # noqa: E402
+from journal_tools.node import use_bundled_node
 
 use_bundled_node()
 
@@ -119,10 +110,10 @@ def build(app: cdk8s.App, environment: values.Environment) -> cdk8s.Chart:
 
 JOURNAL_KEYS: dict[str, values_yaml.KeyPath] = {
     "journal_entries": ("frontend", "journalEntries"),
-    "storage": ("redis", "storage", "size"),
-    "storage_class": ("redis", "storage", "storageClass"),
-    "class_name": ("ingress", "className"),
-    "controller_namespace": ("ingress", "controllerNamespace"),
+    "redis_storage": ("redis", "storage", "size"),
+    "redis_storage_class": ("redis", "storage", "storageClass"),
+    "ingress_class": ("ingress", "className"),
+    "ingress_controller_namespace": ("ingress", "controllerNamespace"),
     "host": ("ingress", "host"),
     "tls": ("ingress", "tls"),
     "tls secret_name": ("ingress", "tls", "secretName"),
@@ -164,4 +155,4 @@ def journal(
 
 
 if __name__ == "__main__":
-    sys.exit(synth.main(build))
+    interrupts.leave(synth.main(build))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import re
 import secrets
 import shlex
 import shutil
@@ -34,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from journal_k8s import grammar
+
 Manifest = dict[str, Any]
 
 SUBNET = "10.244.0"
@@ -45,8 +46,6 @@ IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _NETNS_HOSTS = Path("/etc/netns")
 _CLONE_NEWNET = 0x40000000
 _LIBC = ctypes.CDLL(None, use_errno=True)
-_QUANTITY = re.compile(r"(\d+)(Ki|Mi|Gi|k|M|G)?")
-_UNITS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
 _KERNEL_DIRS = ("dev", "proc", "sys")
 _NO_ONE = "02:00:00:00:de:ad"
 """A locally administered MAC address that no interface of the harness has."""
@@ -575,10 +574,7 @@ class StatefulSetRun:
             ["mode=0777"] if self._fs_group is None else ["mode=2777", f"gid={self._fs_group}"]
         )
         if "sizeLimit" in source:
-            match = _QUANTITY.fullmatch(str(source["sizeLimit"]))
-            if match is None:
-                raise ValueError(f"sizeLimit {source['sizeLimit']!r} is not supported")
-            options.append(f"size={int(match[1]) * _UNITS[match[2]]}")
+            options.append(f"size={int(grammar.quantity_value(str(source['sizeLimit'])))}")
         return ",".join(options)
 
     def _kill_all(self) -> None:

@@ -44,7 +44,7 @@ def test_cdk8s_synth_matches_app_py_byte_for_byte(cdk8s_command: Path, tmp_path:
         check=True,
         capture_output=True,
     )
-    # */*.yaml: each dist/<env>/ as a user reads it (through the publish's links)
+    # */*.yaml: each dist/<env>/ as a user reads it
     written = sorted(p.relative_to(tmp_path / "make") for p in (tmp_path / "make").glob("*/*.yaml"))
     assert written == sorted(
         p.relative_to(tmp_path / "cli") for p in (tmp_path / "cli").glob("*/*.yaml")

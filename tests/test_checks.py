@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import shutil
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 import app
 from journal_k8s import ExistingSecret, Redis
 from journal_tools import synth
-from journal_tools.checks import PATH_HASH_LABEL, problems, quantity
+from journal_tools.checks import PATH_HASH_LABEL, problems
 from journal_tools.manifests import from_yaml
 from journal_tools.values import Environment, load_environments
 from support import ROOT, Manifest, find
@@ -580,32 +579,24 @@ def test_external_secret_is_the_one_the_values_name(tmp_path: Path) -> None:
 # Resource quotas
 
 
-def test_quantities_parse_as_kubernetes_does() -> None:
-    assert quantity("500m") == Decimal("0.5")
-    assert quantity("1G") == 10**9
-    assert quantity("10Gi") == 10 * 2**30
-    assert quantity(3) == 3
-    assert quantity("1e3") == 1000 and quantity("1.5e-3") == Decimal("0.0015")
-    with pytest.raises(ValueError, match="'1 GB' is not a Kubernetes quantity"):
-        quantity("1 GB")
-
-
 def test_fails_quota_smaller_than_the_rollout_needs(dev: list[Manifest]) -> None:
     find(dev, "ResourceQuota", "journal-quota")["spec"]["hard"]["limits.cpu"] = "900m"
     # dev: API 250m x (1 + surge 1), NGINX 100m x (1 + 1), Redis 250m x 1 = 950m
     assert problems(dev, external_secrets=EXTERNAL) == [
-        "ResourceQuota journal-dev/journal-quota: spec.hard.limits.cpu: '900m' is not enough: "
-        "the workloads need 950m (every replica plus the rolling-update surge): "
-        "expected at least that"
+        "ResourceQuota journal-dev/journal-quota: spec.hard.limits.cpu: '900m' cannot hold "
+        "the namespace's workloads at their most, 950m = StatefulSet redis 1 pod (1 replica) "
+        "* 250m + Deployment frontend 2 pods (1 replica + surge 1) * 250m + Deployment "
+        "fileserver 2 pods (1 replica + surge 1) * 100m: raise the quota, or lower the "
+        "replicas or an autoscaler's max_replicas"
     ]
 
 
 def test_fails_quota_without_room_for_every_redis_claim(dev: list[Manifest]) -> None:
     find(dev, "StatefulSet", "redis")["spec"]["replicas"] = 6
     assert problems(dev, external_secrets=EXTERNAL) == [
-        "ResourceQuota journal-dev/journal-quota: spec.hard.requests.storage: '5Gi' is not "
-        "enough: the workloads need 6Gi (every replica plus the rolling-update surge): "
-        "expected at least that"
+        "ResourceQuota journal-dev/journal-quota: spec.hard.requests.storage: '5Gi' cannot "
+        "hold the namespace's workloads at their most, 6Gi = StatefulSet redis claim 'data', "
+        "6 pods * 1Gi: raise the quota, or lower the replicas or an autoscaler's max_replicas"
     ]
 
 
@@ -615,7 +606,9 @@ def test_only_the_secret_the_values_name_is_external(
     def with_other_secret(scope: cdk8s.App, environment: Environment) -> cdk8s.Chart:
         """The real chart plus a second Redis whose Secret no values file declares."""
         chart = app.build(scope, environment)
-        Redis(chart, "Cache", name="cache", password=ExistingSecret(name="cache-auth", key="k"))
+        secret = ExistingSecret(name="cache-auth", key="k")
+        # One small pod, so that dev's quota holds it.
+        Redis(chart, "Cache", name="cache", password=secret, replicas=1, storage="1Gi")
         return chart
 
     arguments = ["--environments", str(ROOT / "environments"), "--outdir", str(tmp_path)]

@@ -14,6 +14,7 @@ from journal_k8s import (
     JournalService,
     PathIngress,
     PodOptions,
+    Quota,
     Redis,
     Resources,
     StaticSite,
@@ -233,6 +234,123 @@ def test_limits_may_exceed_requests(chart: cdk8s.Chart) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"memory": "512m"}, r"^memory='512m' is not allowed: expected a quantity of bytes"),
+        ({"memory": "1Mi", "memory_limit": "2000000m"}, r"^memory_limit='2000000m' is not allowed"),
+        ({"memory": "1e-3Gi"}, r"^memory='1e-3Gi' is not allowed"),
+        ({"memory": "1048575"}, r"^memory='1048575' is not allowed: .* at least 1Mi"),
+        ({"memory": "1023Ki"}, r"^memory='1023Ki' is not allowed"),
+    ],
+)
+def test_fails_on_memory_that_is_not_whole_bytes_of_at_least_1mi(
+    arguments: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Resources(cpu="1", **arguments)
+
+
+@pytest.mark.parametrize("storage", ["512m", "1", "100Ki", "1.5e-3Ti"])
+def test_fails_on_storage_that_is_not_whole_bytes_of_at_least_1mi(
+    chart: cdk8s.Chart, storage: str
+) -> None:
+    with pytest.raises(ValueError, match=rf"^storage='{storage}' is not allowed: expected a "):
+        Redis(chart, "Redis", storage=storage)
+    with pytest.raises(ValueError, match=rf"^quota storage='{storage}' is not allowed"):
+        Quota(cpu="1", memory="1Gi", storage=storage, pods=1)
+    with pytest.raises(ValueError, match=rf"^quota memory='{storage}' is not allowed"):
+        Quota(cpu="1", memory=storage, storage="1Gi", pods=1)
+
+
+def test_memory_and_storage_take_bytes_from_1mi_in_every_notation(chart: cdk8s.Chart) -> None:
+    for memory in ("1Mi", "1048576", "1.5Mi", "0.5Gi", "2e6", "1.5E6", "2G"):
+        Resources(cpu="250m", memory=memory)
+    Redis(chart, "Redis", storage="1048576")
+    claim = find(synth(chart), "StatefulSet", "redis")["spec"]["volumeClaimTemplates"][0]
+    assert claim["spec"]["resources"]["requests"] == {"storage": "1048576"}
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"labels": {"replicas": 3}}, TypeError, r"^labels: 'replicas': 3 is not allowed: .*"),
+        ({"labels": {"on": True}}, TypeError, r"^labels: 'on': True is not allowed"),
+        ({"annotations": {"n": 1}}, TypeError, r"^annotations: 'n': 1 is not allowed"),
+        ({"node_selector": {"zone": None}}, TypeError, r"^node_selector: 'zone': None is not"),
+        ({"labels": ["a"]}, TypeError, r"^labels=\['a'\] is not allowed: expected a mapping"),
+        ({"labels": {"team": "a b"}}, ValueError, r"^labels: team='a b' is not allowed"),
+        ({"labels": {"team": "x" * 64}}, ValueError, r"^labels: team='xxx.* is not allowed"),
+        ({"labels": {"team": "-a"}}, ValueError, r"^labels: team='-a' is not allowed"),
+        ({"labels": {"Bad_/x": "a"}}, ValueError, r"^labels: key 'Bad_/x' is not allowed"),
+        ({"labels": {"a/b/c": "a"}}, ValueError, r"^labels: key 'a/b/c' is not allowed"),
+        ({"labels": {"x" * 64: "a"}}, ValueError, r"^labels: key 'xxx.* is not allowed"),
+        ({"annotations": {"a b": "x"}}, ValueError, r"^annotations: key 'a b' is not allowed"),
+        ({"node_selector": {"zone": "a/b"}}, ValueError, r"^node_selector: zone='a/b' is not"),
+    ],
+)
+def test_fails_on_labels_and_annotations_kubernetes_would_refuse(
+    options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        PodOptions(**options)  # type: ignore[arg-type]
+
+
+def test_labels_and_annotations_take_what_kubernetes_takes(chart: cdk8s.Chart) -> None:
+    options = PodOptions(
+        labels={"team": "", "example.com/tier": "web_1.A", "T-1": "x"},
+        annotations={"example.com/note": 'any text: {"json": true}', "empty": ""},
+        node_selector={"kubernetes.io/arch": "amd64"},
+    )
+    StaticSite(chart, "Static", pod=options)
+    metadata = find(synth(chart), "Deployment", "fileserver")["spec"]["template"]["metadata"]
+    assert metadata["labels"]["example.com/tier"] == "web_1.A"
+    assert metadata["annotations"]["example.com/note"] == 'any text: {"json": true}'
+
+
+def test_pods_take_pull_secrets_a_priority_class_and_readiness_gates(chart: cdk8s.Chart) -> None:
+    options = PodOptions(
+        image_pull_secrets=["registry-a", "registry-b"],
+        priority_class_name="journal-high",
+        readiness_gates=[k8s.PodReadinessGate(condition_type="example.com/lb-ready")],
+    )
+    redis = Redis(chart, "Redis", pod=options)
+    ApiFrontend(chart, "Api", redis=redis, pod=options)
+    StaticSite(chart, "Static", pod=options)
+    objects = synth(chart)
+    for kind, name in (
+        ("StatefulSet", "redis"),
+        ("Deployment", "frontend"),
+        ("Deployment", "fileserver"),
+    ):
+        spec = find(objects, kind, name)["spec"]["template"]["spec"]
+        assert spec["imagePullSecrets"] == [{"name": "registry-a"}, {"name": "registry-b"}]
+        assert spec["priorityClassName"] == "journal-high"
+        assert spec["readinessGates"] == [{"conditionType": "example.com/lb-ready"}]
+    plain = PodOptions()
+    assert (plain.image_pull_secrets, plain.priority_class_name, plain.readiness_gates) == (
+        (),
+        None,
+        (),
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"image_pull_secrets": "registry"}, TypeError, r"^image_pull_secrets='registry' is not"),
+        ({"image_pull_secrets": ["Reg"]}, ValueError, r"^image_pull_secrets entry='Reg' is not"),
+        ({"priority_class_name": "High"}, ValueError, r"^priority_class_name='High' is not"),
+        ({"readiness_gates": ["ready"]}, TypeError, r"^readiness_gates=\['ready'\] is not"),
+    ],
+)
+def test_fails_on_bad_pull_secrets_priority_class_or_gates(
+    options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        PodOptions(**options)  # type: ignore[arg-type]
+
+
 def test_fails_on_a_limit_below_its_request() -> None:
     with pytest.raises(
         ValueError, match=r"memory_limit='128Mi' is not allowed: expected at least the request"
@@ -277,6 +395,6 @@ def test_a_misspelt_body_field_fails_when_the_struct_is_built() -> None:
     [("1P", "1E"), ("1Pi", "1Ei"), ("999", "1e3"), ("1.5e-3", "2m"), ("1E", "1.000001E")],
 )
 def test_limits_compare_exactly_in_every_suffix(request_: str, limit: str) -> None:
-    Resources(cpu="1", memory=request_, memory_limit=limit)
+    Resources(cpu=request_, memory="1Gi", cpu_limit=limit)
     with pytest.raises(ValueError, match="expected at least the request"):
-        Resources(cpu="1", memory=limit, memory_limit=request_)
+        Resources(cpu=limit, memory="1Gi", cpu_limit=request_)

@@ -7,7 +7,9 @@ from fractions import Fraction
 
 import pytest
 
-from journal_tools import grammar
+from journal_k8s import grammar
+from journal_tools import bounds
+from support import ROOT
 
 
 @pytest.mark.parametrize(
@@ -39,13 +41,13 @@ def test_refuses_what_kubectl_refuses(text: str) -> None:
 
 
 def test_bounds_say_what_is_allowed() -> None:
-    assert grammar.check_quantity("1Mi", grammar.MEMORY, whole=True) == "1Mi"
+    assert bounds.check_quantity("1Mi", bounds.MEMORY, whole=True) == "1Mi"
     with pytest.raises(ValueError, match=r"out of range: allowed from 1Mi to 64Ti"):
-        grammar.check_quantity("1048575", grammar.MEMORY, whole=True)
+        bounds.check_quantity("1048575", bounds.MEMORY, whole=True)
     with pytest.raises(ValueError, match="expected a Kubernetes quantity \\(bytes"):
-        grammar.check_quantity("1m", grammar.MEMORY, whole=True)
+        bounds.check_quantity("1m", bounds.MEMORY, whole=True)
     with pytest.raises(ValueError, match="out of range"):
-        grammar.check_quantity("4097", grammar.CPU)
+        bounds.check_quantity("4097", bounds.CPU)
 
 
 @pytest.mark.parametrize(
@@ -84,10 +86,10 @@ def test_hosts_are_dns_names_as_an_ingress_takes_them(host: str, valid: bool) ->
 
 
 def test_system_namespaces_are_refused() -> None:
-    for name in [*grammar.SYSTEM_NAMESPACES, "kube-mine"]:
+    for name in [*bounds.SYSTEM_NAMESPACES, "kube-mine"]:
         with pytest.raises(ValueError, match="a system namespace"):
-            grammar.check_namespace(name)
-    assert grammar.check_namespace("journal-dev") == "journal-dev"
+            bounds.check_namespace(name)
+    assert bounds.check_namespace("journal-dev") == "journal-dev"
 
 
 @pytest.mark.parametrize(
@@ -102,7 +104,7 @@ def test_system_namespaces_are_refused() -> None:
     ],
 )
 def test_scientific_is_exact(value: Fraction, expected: tuple[int, str]) -> None:
-    magnitude, digits = grammar.scientific(value)
+    magnitude, digits = bounds.scientific(value)
     assert (magnitude, digits) == expected
     assert Fraction(f"0.{digits}") * Fraction(10) ** magnitude == value
 
@@ -110,15 +112,73 @@ def test_scientific_is_exact(value: Fraction, expected: tuple[int, str]) -> None
 @pytest.mark.parametrize("value", [Fraction(0), Fraction(-1), Fraction(1, 3)])
 def test_scientific_refuses_what_it_cannot_write(value: Fraction) -> None:
     with pytest.raises(ValueError, match=r"not positive|no finite decimal"):
-        grammar.scientific(value)
+        bounds.scientific(value)
 
 
-@pytest.mark.parametrize("bounds", [grammar.CPU, grammar.MEMORY, grammar.STORAGE])
-def test_binary_bounds_are_the_bounds_divided_by_each_binary_suffix(
-    bounds: grammar.Bounds,
-) -> None:
-    table = grammar.binary_bounds(bounds)
-    assert list(table) == list(grammar.BINARY_SUFFIXES)
+@pytest.mark.parametrize("kind", [bounds.CPU, bounds.MEMORY, bounds.STORAGE])
+def test_binary_bounds_are_the_bounds_divided_by_each_binary_suffix(kind: bounds.Bounds) -> None:
+    table = bounds.binary_bounds(kind)
+    assert list(table) == list(bounds.BINARY_SUFFIXES)
     for power, (low, high) in enumerate(table.values()):
-        for (magnitude, digits), bound in ((low, bounds.low), (high, bounds.high)):
+        for (magnitude, digits), bound in ((low, kind.low), (high, kind.high)):
             assert Fraction(f"0.{digits}") * Fraction(10) ** magnitude * 1024**power == bound
+
+
+# Fragments of each grammar: written anywhere but journal_k8s/grammar.py, a pattern is copied.
+GRAMMAR_FRAGMENTS = (
+    "[-a-z0-9]",  # DNS labels and subdomains, hosts
+    "Ki|Mi|Gi",  # quantity suffixes
+    "[A-Za-z0-9_][A-Za-z0-9_.-]",  # image tags
+    "[a-f0-9]{64}",  # image digests
+    "[a-z0-9]+((",  # image path components
+    "[-A-Za-z0-9_.]",  # label names and values
+    "[-._a-zA-Z0-9]",  # Secret keys
+    "%[0-9A-Fa-f]",  # path elements
+)
+
+
+def test_no_pattern_is_defined_twice() -> None:
+    """Every grammar lives in journal_k8s.grammar; the library, the project's values, checks
+    and Helm schema, and the tests import it (generated code aside)."""
+    sources = [
+        path
+        for folder in ("constructs", "tests")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if "_gateway" not in path.parts and path.name != "grammar.py"
+    ]
+    copies = [
+        f"{path.relative_to(ROOT)}: {fragment}"
+        for path in sources
+        for fragment in GRAMMAR_FRAGMENTS
+        if fragment in path.read_text() and path.name != "test_grammar.py"
+    ]
+    assert copies == []
+    assert (ROOT / "constructs" / "journal_k8s" / "grammar.py").read_text().count("Ki|Mi|Gi") == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "valid"),
+    [
+        ("/", True),
+        ("/api", True),
+        ("/api/", True),
+        ("/a%20b/c", True),
+        ("api", False),
+        ("//api", False),
+        ("/a/./b", False),
+        ("/a/../b", False),
+        ("/a%2Fb", False),
+        ("/a#b", False),
+        ("/" + "a" * 1024, False),
+        ("/api\n", False),
+    ],
+)
+def test_one_path_grammar_for_ingress_and_httproute(path: str, valid: bool) -> None:
+    """The API server refuses these in an Ingress path and in an HTTPRoute path alike."""
+    assert grammar.is_path(path) is valid
+
+
+@pytest.mark.parametrize("name", ["frontend", "a", "a" * 63])
+def test_dns_names_fullmatch(name: str) -> None:
+    assert re.fullmatch(grammar.DNS_LABEL, name) and re.fullmatch(grammar.DNS_SUBDOMAIN, name)
+    assert not re.fullmatch(grammar.DNS_LABEL, name + "\n")

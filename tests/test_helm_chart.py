@@ -30,8 +30,9 @@ from journal_k8s import (
     RestrictedNamespace,
     StaticSite,
     content_hash,
+    grammar,
 )
-from journal_tools import grammar, helm_binary, helm_chart, synth
+from journal_tools import bounds, helm_binary, helm_chart, synth
 from journal_tools.manifests import from_yaml
 from journal_tools.publish import publish
 from journal_tools.values import (
@@ -383,17 +384,17 @@ def test_helm_computes_the_hash_of_a_multi_file_config_map(
 
 
 # Quantity bounds: JSON Schema cannot compare quantities, so templates/quantities.yaml does
-# (grammar.Bounds, exactly). The schema's pattern has refused what is no quantity before.
+# (bounds.Bounds, exactly). The schema's pattern has refused what is no quantity before.
 
-KINDS = {"cpu": grammar.CPU, "memory": grammar.MEMORY, "storage": grammar.STORAGE}
+KINDS = {"cpu": bounds.CPU, "memory": bounds.MEMORY, "storage": bounds.STORAGE}
 EXPONENTS = {
     "cpu": ["e0", "e3", "E+03", "e-3", "e-003", "e12", "e-12", "E7", "e999", "e-999"],
     "memory": ["e0", "e3", "E+03", "e6", "e010", "e15", "E9", "e999"],
 }
 EXPONENTS["storage"] = EXPONENTS["memory"]
 SUFFIXES = {
-    "cpu": ["", "m", *"kMGTPE", *grammar.BINARY_SUFFIXES[1:], *EXPONENTS["cpu"]],
-    "memory": ["", *"kMGTPE", *grammar.BINARY_SUFFIXES[1:], *EXPONENTS["memory"]],
+    "cpu": ["", "m", *"kMGTPE", *bounds.BINARY_SUFFIXES[1:], *EXPONENTS["cpu"]],
+    "memory": ["", *"kMGTPE", *bounds.BINARY_SUFFIXES[1:], *EXPONENTS["memory"]],
 }
 SUFFIXES["storage"] = SUFFIXES["memory"]
 
@@ -455,7 +456,7 @@ def random_samples(kind: str, count: int, seed: int) -> list[str]:
     return samples
 
 
-def python_verdict(text: str, bounds: grammar.Bounds) -> str:
+def python_verdict(text: str, bounds: bounds.Bounds) -> str:
     """What the Python values say: ``""`` (allowed), ``below`` or ``above`` its bounds."""
     value = grammar.quantity_value(text)
     return "below" if value < bounds.low else "above" if value > bounds.high else ""
@@ -608,7 +609,7 @@ def test_template_refuses_quantities_out_of_bounds(
 ) -> None:
     kind = next(kind for kind, keys in QUANTITY_KEYS.items() if key in keys)
     with pytest.raises(ValueError, match="out of range"):
-        grammar.check_quantity(value, KINDS[kind], whole=kind != "cpu")
+        bounds.check_quantity(value, KINDS[kind], whole=kind != "cpu")
     chart_dir = exported[0]
     values: list[str | Path] = [
         "-f",
@@ -628,7 +629,7 @@ def test_template_accepts_quantities_at_the_bounds(
 ) -> None:
     chart_dir = exported[0]
     for value in AT_THE_BOUNDS[kind]:
-        grammar.check_quantity(value, KINDS[kind], whole=kind != "cpu")
+        bounds.check_quantity(value, KINDS[kind], whole=kind != "cpu")
         settings = ",".join(f"{key}={value}" for key in QUANTITY_KEYS[kind])
         values: list[str | Path] = ["-f", chart_dir / "values-prod.yaml", "--set-string", settings]
         result = run_helm(helm, "template", "journal", chart_dir, *values)

@@ -189,9 +189,9 @@ def test_connect_gives_a_kplus_container_what_the_api_gets(chart: cdk8s.Chart) -
 
 
 def restricted(chart: cdk8s.Chart) -> None:
-    RestrictedNamespace(
-        chart, "Namespace", name="test", quota=Quota(cpu="8", memory="8Gi", storage="1Gi", pods=9)
-    )
+    # Room for the journal and a kplus Deployment at their most (the quota is checked).
+    quota = Quota(cpu="16", memory="16Gi", storage="40Gi", pods=16)
+    RestrictedNamespace(chart, "Namespace", name="test", quota=quota)
 
 
 def test_fails_on_a_kplus_workload_that_is_not_restricted_naming_it_and_the_field(
@@ -218,6 +218,49 @@ def test_a_kplus_workload_that_adopts_the_restricted_settings_passes(chart: cdk8
     spec = find(synth(chart), "Deployment", "web")["spec"]["template"]["spec"]
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert spec["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def every_workload_kind(chart: cdk8s.Chart) -> dict[str, kplus.AbstractPod]:
+    container = [kplus.ContainerProps(image="team/task:1.0", name="task")]
+    workloads: dict[str, kplus.AbstractPod] = {
+        "Deployment": kplus.Deployment(chart, "D", containers=container),
+        "StatefulSet": kplus.StatefulSet(
+            chart,
+            "S",
+            containers=container,
+            service=kplus.Service(chart, "SService", ports=[kplus.ServicePort(port=80)]),
+        ),
+        "DaemonSet": kplus.DaemonSet(chart, "Ds", containers=container),
+        "Job": kplus.Job(chart, "J", containers=container),
+        "CronJob": kplus.CronJob(chart, "C", containers=container, schedule=cdk8s.Cron.daily()),
+        "Pod": kplus.Pod(chart, "P", containers=container),
+    }
+    for workload in workloads.values():
+        workload.add_init_container(image="team/init:1.0", name="init")
+    return workloads
+
+
+def test_every_kplus_workload_kind_adopts_the_restricted_settings(chart: cdk8s.Chart) -> None:
+    restricted(chart)
+    workloads = every_workload_kind(chart)
+    for workload in workloads.values():
+        adopt_restricted(workload, uid=10001, gid=10002)
+    objects = synth(chart)  # the restricted check passes: no kind is left out
+    for kind, workload in workloads.items():
+        spec = find(objects, kind, workload.name)["spec"]
+        if kind == "CronJob":
+            spec = spec["jobTemplate"]["spec"]
+        pod = spec if kind == "Pod" else spec["template"]["spec"]
+        assert pod["securityContext"]["runAsUser"] == 10001, kind
+        assert pod["securityContext"]["fsGroup"] == 10002, kind
+        for container in [*pod["containers"], *pod["initContainers"]]:
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}, kind
+        assert set(pod) >= {"containers", "initContainers", "securityContext"}
+
+
+def test_fails_to_adopt_what_is_not_a_kplus_workload(chart: cdk8s.Chart) -> None:
+    with pytest.raises(TypeError, match=r"workload=.* is not allowed: expected one of "):
+        adopt_restricted(kplus.ConfigMap(chart, "Config"), uid=10001)  # type: ignore[arg-type]
 
 
 def test_the_restricted_check_ignores_other_namespaces(chart: cdk8s.Chart) -> None:

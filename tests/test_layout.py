@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import ast
+import importlib.metadata
+import inspect
+import pydoc
 import subprocess
 import sys
 
 import constructs
+import pytest
 
 import journal_k8s
 from support import ROOT
+
+CONSTRUCTS = [
+    journal_k8s.JournalService,
+    journal_k8s.Redis,
+    journal_k8s.ApiFrontend,
+    journal_k8s.StaticSite,
+    journal_k8s.PathIngress,
+    journal_k8s.PathRoute,
+    journal_k8s.RestrictedNamespace,
+]
 
 
 def test_constructs_folder_has_no_init_and_does_not_shadow_the_package() -> None:
@@ -35,7 +49,9 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
         "CONFIG_HASH_ANNOTATION",
         "DEFAULT_PROXY_IMAGE",
         "ApiFrontend",
+        "Autoscaling",
         "Backend",
+        "DisruptionBudget",
         "ExistingSecret",
         "Failover",
         "IngressTls",
@@ -52,6 +68,7 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
         "StaticSite",
         "Workload",
         "adopt_restricted",
+        "capacity_problems",
         "chart_manifests",
         "content_hash",
         "restricted_container_security",
@@ -74,3 +91,30 @@ def test_library_reads_no_files_or_environment_and_imports_no_app_code() -> None
             assert not imported & forbidden_modules, f"{module.name} imports {imported}"
             name = getattr(node, "id", None) or getattr(node, "attr", None)
             assert name not in forbidden_names, f"{module.name}:{node.lineno} uses {name}"  # type: ignore[attr-defined]
+
+
+def test_the_version_is_the_installed_distributions() -> None:
+    assert journal_k8s.__version__ == importlib.metadata.version("journal-k8s")
+    assert journal_k8s.__version__.count(".") == 2
+
+
+@pytest.mark.parametrize("construct", CONSTRUCTS, ids=lambda c: c.__name__)
+def test_help_and_inspect_show_the_constructor_arguments(construct: type) -> None:
+    signature = inspect.signature(construct)
+    parameters = list(signature.parameters.values())
+    assert [p.name for p in parameters[:2]] == ["scope", "id"]
+    assert all(p.kind is p.KEYWORD_ONLY for p in parameters[2:])
+    assert parameters[2:], "the keyword arguments show"
+    assert str(parameters[0].annotation) == "<class 'constructs.Construct'>"
+    assert f"{construct.__name__}{signature}" in pydoc.render_doc(
+        construct, renderer=pydoc.plaintext
+    )
+
+
+def test_a_users_subclass_shows_its_own_arguments() -> None:
+    class Team(journal_k8s.Redis):
+        def __init__(self, scope: constructs.Construct, id: str, *, team: str) -> None:
+            super().__init__(scope, id, name=team)
+
+    assert list(inspect.signature(Team).parameters) == ["scope", "id", "team"]
+    assert list(inspect.signature(journal_k8s.Redis).parameters)[2] == "name"

@@ -145,7 +145,7 @@ def test_fails_without_routes(chart: cdk8s.Chart) -> None:
         ({"gateway_namespace": "a.b"}, "gateway_namespace='a.b' is not allowed"),
         ({"section_name": "HTTPS"}, "section_name='HTTPS' is not allowed"),
         ({"hostnames": "journal.example.com"}, "hostnames='journal.example.com' is not allowed"),
-        ({"hostnames": ["10.0.0.1:80"]}, "hostnames entry '10.0.0.1:80' is not allowed"),
+        ({"hostnames": ["10.0.0.1:80"]}, "hostnames entry='10.0.0.1:80' is not allowed"),
         ({"data_plane_labels": {}}, r"data_plane_labels=\{\} is not allowed"),
         ({"data_plane_namespace": "Edge"}, "data_plane_namespace='Edge' is not allowed"),
     ],

@@ -1,17 +1,19 @@
-"""The publish of dist/: atomic under real kills, cleaned after them, locked, errors as messages.
+"""The publish of dist/: plain folders, atomic under real kills, cleaned, locked, messages.
 
-The kill tests run app.py as ``make synth`` does and stop it with SIGKILL or SIGINT, at each
-named step of the publish (a test hook pauses there) and after random delays; after each kill,
-every environment of dist/ must read entirely the previous output or entirely the new one.
+The kill tests run app.py as ``make synth`` does and stop it with SIGKILL, SIGINT or SIGTERM,
+at each named step of the publish (a test hook pauses there) and after random delays; after
+each kill, every environment of dist/ must read entirely the previous output or entirely the
+new one, and an interrupted synth says so in one line.
 """
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import os
 import random
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -22,12 +24,15 @@ from pathlib import Path
 import pytest
 
 import app
-from journal_tools import publish, synth
+from journal_tools import helm_binary, interrupts, publish, synth
+from journal_tools.manifests import from_yaml
 from support import ROOT
 
 State = dict[str, str | None]
 NAMES = ("dev", "prod", "qa", "staging")
-STEPS = ("written", "first file", "linked", "switched")
+STEPS = ("first file", "written", "exchanged")
+SYNTH = [*interrupts.BLOCKING_PREFIX, sys.executable, "-O", str(ROOT / "app.py")]
+"""The synth command as ``make synth`` runs it."""
 
 
 @pytest.fixture(scope="module")
@@ -63,28 +68,39 @@ def start(environments: Path, dist: Path, pause: str | None = None) -> subproces
     env = {k: v for k, v in os.environ.items() if k != publish.PAUSE_VARIABLE}
     if pause:
         env[publish.PAUSE_VARIABLE] = pause
-    command = [sys.executable, "-O", str(ROOT / "app.py")]
     arguments = ["--environments", str(environments), "--outdir", str(dist)]
     return subprocess.Popen(
-        [*command, *arguments],
+        [*SYNTH, *arguments],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
     )
 
 
+def plain_layout(dist: Path) -> list[str]:
+    """Every path under ``dist`` that is not a plain directory or a plain file (``os.lstat``)."""
+    odd = []
+    for folder, directories, files in os.walk(dist):
+        for name in [*directories, *files]:
+            mode = os.lstat(os.path.join(folder, name)).st_mode
+            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                odd.append(os.path.join(folder, name))
+    assert stat.S_ISDIR(os.lstat(dist).st_mode)
+    return odd
+
+
 def assert_clean(dist: Path) -> None:
-    """Nothing of an interrupted run is left: no temporaries, one or two generations."""
-    leftovers = [p.name for p in dist.iterdir() if p.name.startswith((".link-", ".current-"))]
-    assert leftovers == []
-    assert 1 <= len(list((dist / publish.GENERATIONS).iterdir())) <= 2
-    dangling = [p.name for p in dist.iterdir() if p.is_symlink() and not p.exists()]
-    assert dangling == []
+    """Nothing of an interrupted run is left beside dist/, and dist/ is plain."""
+    assert [p.name for p in dist.parent.iterdir() if p.name.startswith(".dist.")] == []
+    assert plain_layout(dist) == []
 
 
-@pytest.mark.parametrize("kill", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+@pytest.mark.parametrize(
+    "kill", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=["SIGKILL", "SIGINT", "SIGTERM"]
+)
 def test_a_kill_at_each_step_leaves_all_previous_or_all_new(
     sides: tuple[Path, Path, State, State], tmp_path: Path, kill: signal.Signals
 ) -> None:
@@ -98,19 +114,21 @@ def test_a_kill_at_each_step_leaves_all_previous_or_all_new(
         line = process.stderr.readline()
         assert line == f"paused after {step}\n", line
         seen = state(dist)
-        process.send_signal(kill)
+        os.killpg(process.pid, kill)
         stderr = process.stderr.read()
         process.stderr.close()
         process.wait(timeout=30)
         assert state(dist) == seen
-        assert seen == (new if step == "switched" else old), step
-        if kill == signal.SIGINT:
-            assert process.returncode == 130
-            assert "synth interrupted" in stderr and "Traceback" not in stderr
+        assert seen == (new if step == "exchanged" else old), step
+        assert plain_layout(dist) == []
+        if kill != signal.SIGKILL:
+            assert process.returncode == 128 + kill
+            assert stderr.startswith("synth interrupted") and stderr.count("\n") == 1, stderr
         synth.synthesize(app.build, after, dist)  # the next run cleans up and completes
         assert state(dist) == new
         assert_clean(dist)
         assert not (dist / "staging").exists() and not (dist / "staging").is_symlink()
+        assert publish.published(dist) == ["dev", "prod", "qa"]
 
 
 def test_kills_at_random_instants_never_mix(
@@ -123,7 +141,7 @@ def test_kills_at_random_instants_never_mix(
         synth.synthesize(app.build, before, dist)
         process = start(after, dist)
         time.sleep(randomness.uniform(0.3, 1.5))
-        process.send_signal(signal.SIGKILL if trial % 2 else signal.SIGINT)
+        os.killpg(process.pid, signal.SIGKILL if trial % 2 else signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
         assert "Traceback" not in stderr, f"trial {trial}: {stderr}"
         seen = state(dist)
@@ -131,6 +149,47 @@ def test_kills_at_random_instants_never_mix(
     synth.synthesize(app.build, after, dist)
     assert state(dist) == new
     assert_clean(dist)
+
+
+def test_ctrl_c_at_any_instant_is_one_line_and_never_a_traceback(
+    sides: tuple[Path, Path, State, State], tmp_path: Path
+) -> None:
+    """SIGINT to the process group (a terminal's Ctrl-C: Python and Node alike) at 21 instants
+    across the first second (the interpreter, the imports, Node starting), then at 12 across
+    the end of a run (building, checking, publishing, exiting)."""
+    before, after, old, new = sides
+    dist = tmp_path / "dist"
+    synth.synthesize(app.build, before, dist)
+    started = time.monotonic()
+    process = start(after, dist)
+    process.communicate(timeout=60)
+    assert process.returncode == 0
+    whole = time.monotonic() - started
+    instants = [i * 0.05 for i in range(21)] + [whole * (0.6 + 0.05 * i) for i in range(12)]
+    outcomes: dict[int, int] = {}
+    for instant in instants:
+        synth.synthesize(app.build, before, dist)
+        process = start(after, dist)
+        time.sleep(instant)
+        with contextlib.suppress(ProcessLookupError):  # ended before the instant
+            os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        outcomes[process.returncode] = outcomes.get(process.returncode, 0) + 1
+        where = f"SIGINT at {instant:.2f} s: exit {process.returncode}: {stderr!r}"
+        assert "Traceback" not in stderr and "Error" not in stderr, where
+        if process.returncode == 0:
+            assert stderr == "" and state(dist) == new, where
+        elif process.returncode == -signal.SIGINT:
+            # Killed before env(1) blocked the signal (its first instructions): nothing ran,
+            # nothing printed; a shell reports it as 130.
+            assert stderr == "" and state(dist) == old, where
+        else:
+            assert process.returncode == 130, where
+            assert stderr.startswith("synth interrupted") and stderr.count("\n") == 1, where
+            assert state(dist) in (old, new), where
+        assert plain_layout(dist) == []
+    print(f"{len(instants)} instants (whole run {whole:.2f} s): exit statuses {outcomes}")
+    assert outcomes.get(130, 0) >= 20
 
 
 def test_a_removed_environment_disappears_and_a_new_one_appears(
@@ -150,25 +209,106 @@ def test_a_removed_environment_disappears_and_a_new_one_appears(
     ]
 
 
-def test_a_folder_of_the_old_layout_is_taken_over(tmp_path: Path) -> None:
+def test_a_folder_of_the_old_layout_is_converted(tmp_path: Path) -> None:
+    """dist/ as the publish before this one left it: links into .current, a helm/ alike."""
     dist = tmp_path / "dist"
-    (dist / "dev").mkdir(parents=True)
-    (dist / "dev" / "old.yaml").write_text("old")
-    (dist / ".swap-x1").mkdir()  # left by the publish this one replaces
+    for root, name in ((dist, "dev"), (dist, "staging"), (dist / "helm", "journal-k8s")):
+        (root / ".generations" / "1" / name).mkdir(parents=True)
+        (root / ".generations" / "1" / name / "a.yaml").write_text(f"old {name}")
+        if not (root / ".current").is_symlink():
+            (root / ".current").symlink_to(".generations/1", target_is_directory=True)
+            (root / ".lock").write_text("")
+        (root / name).symlink_to(f".current/{name}")
+    (dist / "notes.txt").write_text("kept")
+    publish.publish(dist, {"dev": {"b.yaml": "new"}})
+    assert plain_layout(dist) == []
+    assert sorted(p.name for p in dist.iterdir()) == [".published", "dev", "helm", "notes.txt"]
+    assert [p.name for p in (dist / "dev").iterdir()] == ["b.yaml"]
+    assert sorted(p.name for p in (dist / "helm").iterdir()) == ["journal-k8s"]
+    assert (dist / "helm" / "journal-k8s" / "a.yaml").read_text() == "old journal-k8s"
+    assert (dist / "notes.txt").read_text() == "kept"
+
+
+def test_every_path_under_dist_is_a_plain_folder_or_file_and_others_outputs_survive(
+    tmp_path: Path,
+) -> None:
+    dist = tmp_path / "dist"
+    publish.publish(dist / "helm", {"journal-k8s": {"Chart.yaml": "name: journal-k8s\n"}})
+    (dist / "diagrams").mkdir()
+    (dist / "diagrams" / "prod.svg").write_text("<svg/>")
+    (dist / "bench").mkdir()
+    (dist / "bench" / "bench.csv").write_text("median\n")
+    arguments = ["--environments", str(ROOT / "environments"), "--outdir", str(dist)]
+    assert synth.main(app.build, arguments) == 0
+    assert synth.main(app.build, arguments) == 0
+    assert plain_layout(dist) == []
+    assert sorted(p.name for p in dist.iterdir()) == [
+        ".published",
+        "bench",
+        "dev",
+        "diagrams",
+        "helm",
+        "prod",
+        "staging",
+    ]
+    assert (dist / "helm" / "journal-k8s" / "Chart.yaml").read_text() == "name: journal-k8s\n"
+    assert (dist / "diagrams" / "prod.svg").read_text() == "<svg/>"
+    assert (dist / "bench" / "bench.csv").read_text() == "median\n"
+    assert_clean(dist)
+
+
+def test_kubectl_reads_dist_env_without_a_slash_and_recursively(tmp_path: Path) -> None:
+    """kubectl's own file reading (``--local``: no cluster): dist/prod, and -R over dist/."""
+    kubectl = helm_binary.ensure_kubectl()
+    dist = tmp_path / "dist"
+    arguments = ["--environments", str(ROOT / "environments"), "--outdir", str(dist)]
+    assert synth.main(app.build, arguments) == 0
+    env = {**os.environ, "KUBECONFIG": os.devnull}
+
+    def names(*files: str) -> list[str]:
+        command = [kubectl, "label", "--local", "-o", "name", *files, "checked=yes"]
+        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    for environment in ("dev", "prod", "staging"):
+        objects = from_yaml((dist / environment / synth.MANIFEST_FILE).read_text())
+        assert len(names("-f", f"dist/{environment}")) == len(objects) > 10
+    assert len(names("-R", "-f", "dist")) == sum(
+        len(from_yaml(p.read_text())) for p in dist.glob("*/*.yaml")
+    )
+
+
+def test_a_publish_into_a_folder_below_is_awaited_and_never_lost(tmp_path: Path) -> None:
+    """An export into dist/helm holds dist/helm; a synth copying it waits, then keeps it."""
+    dist = tmp_path / "dist"
+    publish.publish(dist / "helm", {"journal-k8s": {"Chart.yaml": "1"}})
+    held = threading.Event()
+
+    def export() -> None:
+        with publish._locked(dist / "helm"):
+            held.set()
+            time.sleep(0.5)
+        publish.publish(dist / "helm", {"journal-k8s": {"Chart.yaml": "2"}})
+
+    thread = threading.Thread(target=export)
+    thread.start()
+    held.wait()
+    started = time.monotonic()
     publish.publish(dist, {"dev": {"a.yaml": "new"}})
-    assert (dist / "dev").is_symlink()
-    assert sorted(p.name for p in (dist / "dev").iterdir()) == ["a.yaml"]
-    assert not (dist / ".swap-x1").exists()
+    assert time.monotonic() - started >= 0.4
+    thread.join()
+    assert (dist / "helm" / "journal-k8s" / "Chart.yaml").read_text() == "2"
+    assert (dist / "dev" / "a.yaml").read_text() == "new"
 
 
 def hold_lock(dist: Path, seconds: float) -> threading.Thread:
-    """Hold ``dist/.lock`` for ``seconds`` in a thread, as another synth would."""
+    """Hold the lock of ``dist`` for ``seconds`` in a thread, as another synth would."""
     dist.mkdir(parents=True, exist_ok=True)
     held = threading.Event()
 
     def hold() -> None:
-        with open(dist / publish.LOCK, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with publish._locked(dist):
             held.set()
             time.sleep(seconds)
 
@@ -222,7 +362,7 @@ def test_a_full_disk_is_a_message_and_keeps_the_previous_output(
     err = capsys.readouterr().err
     assert "cannot write: No space left on device" in err and "Traceback" not in err
     assert (dist / "dev" / "a.yaml").read_text() == "old"
-    assert len(list((dist / publish.GENERATIONS).iterdir())) == 1  # the partial one is gone
+    assert [p.name for p in tmpfs.iterdir()] == ["dist"]  # the partial one is gone
 
 
 def test_a_read_only_outdir_is_a_message(tmpfs: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -249,3 +389,8 @@ def test_fails_when_a_file_is_in_the_way_of_an_environment(tmp_path: Path) -> No
     with pytest.raises(publish.PublishError, match="dev: in the way of the output"):
         publish.publish(dist, {"dev": {"a.yaml": "new"}})
     assert (dist / "dev").read_text() == "mine"
+
+
+def test_make_synth_runs_the_command_these_tests_run() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"\t@{' '.join(interrupts.BLOCKING_PREFIX)} $(PY) -O app.py\n" in makefile

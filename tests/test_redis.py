@@ -219,7 +219,7 @@ def test_replication_egress_keeps_dns_open(chart: cdk8s.Chart) -> None:
         ({"name": "r" * 53}, "of at most 52 characters"),
         (
             {"storage": "10 GB"},
-            "storage='10 GB' is not allowed: expected a positive Kubernetes quantity",
+            "storage='10 GB' is not allowed: expected a quantity of bytes of at least 1Mi",
         ),
         ({"storage": "0"}, "storage='0' is not allowed"),
         ({"access_mode": "RWO"}, "access_mode='RWO' is not allowed: expected one of"),
@@ -227,7 +227,7 @@ def test_replication_egress_keeps_dns_open(chart: cdk8s.Chart) -> None:
         ({"image": " "}, "image=' ' is not allowed"),
         ({"image": "registry:5000/redis"}, "image='registry:5000/redis' is not allowed"),
         # Wrong types get the same kind of message (jsii no longer type-checks the objects).
-        ({"storage": 10}, "storage=10 is not allowed: expected a positive Kubernetes quantity"),
+        ({"storage": 10}, "storage=10 is not allowed: expected a quantity of bytes"),
         ({"name": 7}, "name=7 is not allowed: expected a DNS-1123 label"),
         ({"image": None}, "image=None is not allowed: expected an image reference"),
         ({"storage_class": 1}, "storage_class=1 is not allowed"),

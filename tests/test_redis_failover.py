@@ -188,7 +188,7 @@ def test_a_restarting_pod_never_starts_as_a_second_master(chart: cdk8s.Chart) ->
     assert "getent hosts" in launch
 
 
-def test_haproxy_routes_to_the_server_reporting_role_master_and_taking_writes(chart: cdk8s.Chart) -> None:
+def test_haproxy_routes_to_the_master_that_takes_writes(chart: cdk8s.Chart) -> None:
     config = find(failover_redis(chart, check_interval_ms=500), "ConfigMap", "redis-proxy-config")
     cfg = config["data"]["haproxy.cfg"]
     checks = [line.strip() for line in cfg.splitlines() if line.strip().startswith("tcp-check")]

@@ -7,7 +7,7 @@ import re
 import cdk8s
 import pytest
 
-from journal_k8s import Quota, RestrictedNamespace
+from journal_k8s import Quota, Resources, RestrictedNamespace
 from journal_tools.checks import problems
 from support import find, synth
 
@@ -95,3 +95,50 @@ def test_rejects_a_bad_quota(build: object, message: str) -> None:
 def test_rejects_a_bad_name(chart: cdk8s.Chart) -> None:
     with pytest.raises(ValueError, match=re.escape("name='Team_A' is not allowed")):
         RestrictedNamespace(chart, "Namespace", name="Team_A", quota=QUOTA)
+
+
+def test_the_limit_range_gives_the_book_sized_defaults(chart: cdk8s.Chart) -> None:
+    RestrictedNamespace(chart, "Namespace", name="test", quota=QUOTA)
+    (limits,) = find(synth(chart), "LimitRange", "journal-limits")["spec"]["limits"]
+    assert limits == {
+        "type": "Container",
+        "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+        "default": {"cpu": "500m", "memory": "512Mi"},
+    }
+
+
+def test_quota_and_limits_take_names_and_defaults_of_the_caller(chart: cdk8s.Chart) -> None:
+    RestrictedNamespace(
+        chart,
+        "Namespace",
+        name="test",
+        quota=QUOTA,
+        quota_name="team-quota",
+        limits_name="team-limits",
+        container_defaults=Resources(cpu="50m", memory="64Mi", memory_limit="256Mi"),
+    )
+    objects = synth(chart)
+    assert find(objects, "ResourceQuota", "team-quota")["spec"]["hard"]["requests.cpu"] == "4"
+    (limits,) = find(objects, "LimitRange", "team-limits")["spec"]["limits"]
+    assert limits["defaultRequest"] == {"cpu": "50m", "memory": "64Mi"}
+    assert limits["default"] == {"cpu": "50m", "memory": "256Mi"}
+    assert not [o for o in objects if o["metadata"]["name"].startswith("journal-")]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        ({"quota_name": "Quota"}, ValueError, "quota_name='Quota' is not allowed"),
+        ({"limits_name": "a_b"}, ValueError, "limits_name='a_b' is not allowed"),
+        (
+            {"container_defaults": {"cpu": "1"}},
+            TypeError,
+            "container_defaults={'cpu': '1'} is not allowed: expected journal_k8s.Resources",
+        ),
+    ],
+)
+def test_rejects_bad_names_and_defaults(
+    chart: cdk8s.Chart, arguments: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        RestrictedNamespace(chart, "Namespace", name="test", quota=QUOTA, **arguments)  # type: ignore[arg-type]

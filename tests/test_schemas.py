@@ -132,6 +132,8 @@ def every_construct() -> list[Manifest]:
 
     from journal_k8s import (
         ApiFrontend,
+        Autoscaling,
+        DisruptionBudget,
         ExistingSecret,
         IngressTls,
         PathIngress,
@@ -144,7 +146,10 @@ def every_construct() -> list[Manifest]:
 
     chart = cdk8s.Chart(cdk8s.App(), "all", namespace="all", disable_resource_name_hashes=True)
     RestrictedNamespace(
-        chart, "Namespace", name="all", quota=Quota(cpu="1", memory="1Gi", storage="1Gi", pods=1)
+        chart,
+        "Namespace",
+        name="all",
+        quota=Quota(cpu="12", memory="12Gi", storage="10Gi", pods=12),
     )
     redis = Redis(
         chart,
@@ -155,8 +160,21 @@ def every_construct() -> list[Manifest]:
         access_mode="ReadWriteOncePod",
         password=ExistingSecret(name="cache-auth", key="token"),
     )
-    api = ApiFrontend(chart, "Api", redis=redis, port=9000, ready_path="/ready")
-    site = StaticSite(chart, "Static", service_port=8081, container_port=9090)
+    api = ApiFrontend(
+        chart,
+        "Api",
+        redis=redis,
+        port=9000,
+        ready_path="/ready",
+        autoscaling=Autoscaling(min_replicas=1, max_replicas=4, memory_utilization=80),
+    )
+    site = StaticSite(
+        chart,
+        "Static",
+        service_port=8081,
+        container_port=9090,
+        budget=DisruptionBudget(max_unavailable="50%"),
+    )
     ingress = PathIngress(
         chart,
         "Ingress",
@@ -188,6 +206,6 @@ def test_every_construct_is_strict_valid_with_its_options(
     every_construct: list[Manifest], version: str
 ) -> None:
     objects = every_construct
-    assert len(objects) == 32
+    assert len(objects) == 33
     assert {o["kind"] for o in objects} >= {"HTTPRoute", "ReferenceGrant"}
     assert [error for o in objects for error in schemas.validate(o, version)] == []

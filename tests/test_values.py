@@ -226,6 +226,7 @@ def test_fails_on_values_outside_the_kubernetes_grammars(
         "frontend: {image: {repository: a/b__c/d-e.f, tag: 'sha256:" + "0a" * 32 + "'}}\n",
         "ingress: {host: '*.example.com'}\n",
         "ingress: {host: xn--bcher-kva.example}\n",
+        "ingress: null\nedge: {kind: gateway, name: g, namespace: g, hostnames: ['*.a.example']}\n",
         "redis: {resources: {cpu: 1e3, memory: 1.5Gi}}\n",
         "redis: {resources: {cpu: .5, memory: 1e9}}\n",
         "quota: {cpu: 4096, memory: 64Ti, storage: 1Pi, pods: 10000}\n",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,34 @@ def test_an_alias_bomb_is_refused_in_bounded_time_and_memory(tmp_path: Path) -> 
     assert measured["seconds"] < 5
     assert measured["rss_mib"] < 500
     print(f"alias bomb: {measured['seconds'] * 1000:.0f} ms, {measured['rss_mib']:.0f} MiB")
+
+
+def test_fails_on_a_values_file_that_leads_outside_the_folder_without_reading_it(
+    tmp_path: Path,
+) -> None:
+    """A link to a secret outside environments/: refused by name, its content never read."""
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("namespace: FAKESECRET\n")
+    folder = tmp_path / "environments"
+    folder.mkdir()
+    (folder / "dev.yaml").symlink_to(secret)
+    with pytest.raises(ValuesError) as error:
+        load_environments(folder)
+    message = str(error.value)
+    assert message.startswith(f"{folder / 'dev.yaml'}: leads outside {folder}/ (a link)")
+    assert "FAKESECRET" not in message and str(secret) not in message
+    (folder / "_base.yaml").symlink_to(secret)  # a layer alike
+    (folder / "dev.yaml").unlink()
+    (folder / "dev.yaml").write_text("namespace: journal-dev\n")
+    with pytest.raises(ValuesError, match=r"_base\.yaml: leads outside"):
+        load_environments(folder)
+
+
+def test_a_link_within_the_folder_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "environments"
+    shutil.copytree(ROOT / "environments", folder)
+    staging = (folder / "staging.yaml").read_text()
+    (folder / "qa-values.txt").write_text(staging.replace("journal-staging", "journal-qa"))
+    (folder / "qa.yaml").symlink_to("qa-values.txt")
+    (folder / "staging.yaml").unlink()
+    assert [e.name for e in load_environments(folder)] == ["dev", "prod", "qa"]

@@ -161,7 +161,8 @@ def test_reports_removals_and_publish_errors_and_keeps_watching(
         (environments / "staging.yaml").unlink()
         yield {"staging.yaml"}
         assert not (outdir / "staging").exists()
-        (outdir / "dev").unlink()
+        (outdir / "dev" / synth.MANIFEST_FILE).unlink()
+        (outdir / "dev").rmdir()
         (outdir / "dev").write_text("mine")  # in the way of the output
         yield {"dev.yaml"}
         (outdir / "dev").unlink()

@@ -1,6 +1,9 @@
 """Typed cdk8s constructs for the journal service of *Kubernetes Best Practices*, chapter 1."""
 
+from importlib.metadata import version as _version
+
 from ._bulk import chart_manifests
+from ._capacity import problems as capacity_problems
 from ._pod import (
     CONFIG_HASH_ANNOTATION,
     content_hash,
@@ -9,7 +12,9 @@ from ._pod import (
 )
 from ._types import (
     DEFAULT_PROXY_IMAGE,
+    Autoscaling,
     Backend,
+    DisruptionBudget,
     ExistingSecret,
     Failover,
     IngressTls,
@@ -29,11 +34,16 @@ from .restricted import adopt_restricted
 from .restricted_namespace import RestrictedNamespace
 from .static_site import StaticSite
 
+__version__ = _version("journal-k8s")
+"""The installed distribution's version (``journal-k8s`` in its package metadata)."""
+
 __all__ = [
     "CONFIG_HASH_ANNOTATION",
     "DEFAULT_PROXY_IMAGE",
     "ApiFrontend",
+    "Autoscaling",
     "Backend",
+    "DisruptionBudget",
     "ExistingSecret",
     "Failover",
     "IngressTls",
@@ -50,6 +60,7 @@ __all__ = [
     "StaticSite",
     "Workload",
     "adopt_restricted",
+    "capacity_problems",
     "chart_manifests",
     "content_hash",
     "restricted_container_security",

@@ -70,6 +70,11 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
     def describe(cls, constructs: Sequence[IConstruct]) -> str:
         return typing.cast(str, jsii.sinvoke(cls, "describe", [constructs]))
 
+    @jsii.member(jsii_name="objects")
+    @builtins.classmethod
+    def objects(cls, scope: IConstruct) -> str:
+        return typing.cast(str, jsii.sinvoke(cls, "objects", [scope]))
+
     @jsii.member(jsii_name="render")
     @builtins.classmethod
     def render(cls, chart: cdk8s.Chart) -> str:
@@ -232,6 +237,14 @@ def describe(*constructs: IConstruct) -> list[dict[str, Any]]:
     """What Node knows of constructs made elsewhere (see ``Manifests.describe``), in one trip."""
     found: list[dict[str, Any]] = json.loads(_Manifests.describe(list(constructs)))
     return found
+
+
+def app_objects(scope: IConstruct) -> list[tuple[str, Manifest]]:
+    """Every API object of the app of ``scope`` (all charts), as ``(construct path, manifest)``
+    after every JSON patch, in one round trip; it runs no validation, so a validation may call it.
+    """
+    found: list[list[Any]] = json.loads(_Manifests.objects(scope))
+    return [(path, manifest) for path, manifest in found]
 
 
 def chart_manifests(chart: cdk8s.Chart) -> list[Manifest]:

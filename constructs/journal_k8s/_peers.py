@@ -12,6 +12,7 @@ import jsii
 from constructs import Construct
 
 from . import _bulk, _pod
+from ._base import JournalConstruct
 from ._network import Pods, object_name
 
 
@@ -23,7 +24,7 @@ UNKNOWN = _Unknown()
 
 
 @jsii.implements(kplus.IPodSelector, kplus.INetworkPolicyPeer)
-class SelectablePods(Construct):
+class SelectablePods(JournalConstruct):
     """A construct whose pods cdk8s-plus can select and name as a network peer.
 
     It is a ``kplus.IPodSelector`` and a ``kplus.INetworkPolicyPeer``: a kplus workload's

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from cdk8s_plus_27 import k8s
 
 from ._bulk import int_or_string, quantity
-from ._types import ExistingSecret, PodOptions, Resources
+from ._types import DisruptionBudget, ExistingSecret, PodOptions, Resources
 
 PART_OF = "journal"
 CONFIG_HASH_ANNOTATION = "journal.example.com/config-hash"
@@ -113,6 +113,12 @@ def pod_template(
             tolerations=list(options.tolerations) or None,
             node_selector=dict(options.node_selector) or None,
             affinity=options.affinity,
+            image_pull_secrets=[
+                k8s.LocalObjectReference(name=secret) for secret in options.image_pull_secrets
+            ]
+            or None,
+            priority_class_name=options.priority_class_name,
+            readiness_gates=list(options.readiness_gates) or None,
         ),
     )
 
@@ -154,16 +160,17 @@ def spread_over_nodes(name: str) -> list[k8s.TopologySpreadConstraint]:
     ]
 
 
-def disruption_budget(name: str, component: str) -> k8s.KubePodDisruptionBudgetProps:
-    """A PodDisruptionBudget that lets at most one pod of the workload go at a time.
-
-    With a single replica it still allows the eviction (a drain must not hang); it then
-    only documents the intent.
-    """
+def disruption_budget(
+    name: str, component: str, budget: DisruptionBudget
+) -> k8s.KubePodDisruptionBudgetProps:
+    """The PodDisruptionBudget of a workload's pods (``_autoscaling.tier_budget`` chooses it)."""
+    field, value = budget.form()
+    amount = int_or_string(value)
     return k8s.KubePodDisruptionBudgetProps(
         metadata=metadata(name, object_labels(name, component)),
         spec=k8s.PodDisruptionBudgetSpec(
-            max_unavailable=int_or_string(1),
+            max_unavailable=amount if field == "maxUnavailable" else None,
+            min_available=amount if field == "minAvailable" else None,
             selector=k8s.LabelSelector(match_labels=selector_labels(name)),
             # A pod that is not ready (a replica resyncing) must not block a node drain.
             unhealthy_pod_eviction_policy="AlwaysAllow",

@@ -1,9 +1,10 @@
 """HAProxy in front of the Redis pods of ``Redis(failover=...)``: the write Service's pods.
 
 Every connection goes to the one Redis server that answers ``INFO replication`` with
-``role:master`` after authenticating, and takes a write; when a server stops being the master, HAProxy closes the
-sessions it had to it, so clients reconnect to the new one. No Kubernetes API rights are
-needed. The password reaches HAProxy's config (on a memory volume) from the mounted Secret.
+``role:master`` after authenticating, and takes a write; when a server stops being the master,
+HAProxy closes the sessions it had to it, so clients reconnect to the new one. No Kubernetes
+API rights are needed. The password reaches HAProxy's config (on a memory volume) from the
+mounted Secret.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from cdk8s_plus_27 import k8s
 
 from . import _bulk, _pod
-from ._types import Failover, PodOptions
+from ._types import DisruptionBudget, Failover, PodOptions
 
 CONFIG_DIR = "/opt/journal-redis-proxy"
 RUN_DIR = "/run/haproxy"
@@ -198,5 +199,5 @@ def proxy_objects(
                 ),
             ),
         ),
-        "ProxyBudget": _pod.disruption_budget(name, "proxy"),
+        "ProxyBudget": _pod.disruption_budget(name, "proxy", DisruptionBudget(max_unavailable=1)),
     }

@@ -11,11 +11,31 @@ on memory-backed volumes, never argv.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 SENTINEL_PORT = 26379
 SENTINEL_DIR = "/run/sentinel"
 SHUTDOWN_MARGIN_S = 10
 """Seconds of the grace period left to redis-server's own shutdown after the hand-over."""
+
+
+@dataclass(frozen=True)
+class Scripts:
+    """What every script of the failover mode is written for.
+
+    Args:
+        master_set: the name the sentinels monitor the master by (the StatefulSet's).
+        peers: every pod's DNS name, pod 0 first.
+        domain: the governing Service's name (a pod's name is ``$HOSTNAME.<domain>``).
+        password_path: the mounted password file.
+        quorum: the sentinels' quorum.
+    """
+
+    master_set: str
+    peers: Sequence[str]
+    domain: str
+    password_path: str
+    quorum: int
 
 
 def handover_s(failover_timeout_ms: int) -> int:
@@ -73,7 +93,9 @@ ask_sentinels() {{
 def _password(password_path: str, *, quoted: bool = True) -> str:
     """POSIX sh: ``REDISCLI_AUTH`` from the mounted Secret, and ``quoted`` for a config
     file's double quotes."""
-    quote = """quoted="$(printf '%s' "$password" | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g')"\n"""
+    quote = (
+        """quoted="$(printf '%s' "$password" | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g')"\n"""
+    )
     return f"""\
 password="$(cat "{password_path}")"
 {quote if quoted else ""}REDISCLI_AUTH="$password"
@@ -82,17 +104,11 @@ export REDISCLI_AUTH
 
 
 def redis_launch_script(
-    *,
-    master_set: str,
-    peers: Sequence[str],
-    domain: str,
-    password_path: str,
-    config_dir: str,
-    run_dir: str,
-    quorum: int,
-    min_replicas_to_write: int,
+    scripts: Scripts, *, config_dir: str, run_dir: str, min_replicas_to_write: int
 ) -> str:
     """redis-server's entry point: replicate from the master the sentinels name."""
+    master_set, peers, domain = scripts.master_set, scripts.peers, scripts.domain
+    password_path, quorum = scripts.password_path, scripts.quorum
     fence = len(peers)
     return f"""\
 #!/bin/sh
@@ -182,16 +198,10 @@ exec redis-server "{run_dir}/redis.conf"
 """
 
 
-def redis_stop_script(
-    *,
-    master_set: str,
-    peers: Sequence[str],
-    domain: str,
-    password_path: str,
-    quorum: int,
-    failover_timeout_ms: int,
-) -> str:
+def redis_stop_script(scripts: Scripts, *, failover_timeout_ms: int) -> str:
     """redis-server's preStop hook: a master hands over, a replica catches up."""
+    master_set, peers, domain = scripts.master_set, scripts.peers, scripts.domain
+    password_path, quorum = scripts.password_path, scripts.quorum
     wait = handover_s(failover_timeout_ms)
     return f"""\
 #!/bin/sh
@@ -271,16 +281,11 @@ exit 0
 
 
 def sentinel_launch_script(
-    *,
-    master_set: str,
-    peers: Sequence[str],
-    domain: str,
-    password_path: str,
-    quorum: int,
-    down_after_ms: int,
-    failover_timeout_ms: int,
+    scripts: Scripts, *, down_after_ms: int, failover_timeout_ms: int
 ) -> str:
     """redis-sentinel's entry point: monitor the master the other sentinels name."""
+    master_set, peers, domain = scripts.master_set, scripts.peers, scripts.domain
+    password_path, quorum = scripts.password_path, scripts.quorum
     return f"""\
 #!/bin/sh
 # Starts redis-sentinel as PID 1, monitoring the master the other pods' sentinels name (pod
@@ -317,10 +322,10 @@ exec redis-sentinel "{SENTINEL_DIR}/sentinel.conf"
 """
 
 
-def sentinel_probe_script(
-    *, master_set: str, password_dir: str, peers: Sequence[str], domain: str, quorum: int
-) -> str:
+def sentinel_probe_script(scripts: Scripts, *, password_dir: str) -> str:
     """The sentinel container's probes, and whether the sentinels see the pod's Redis."""
+    master_set, peers, domain = scripts.master_set, scripts.peers, scripts.domain
+    quorum = scripts.quorum
     return f"""\
 #!/bin/sh
 # Health checks for the sentinel; they authenticate with the mounted password.
@@ -369,7 +374,8 @@ case "$2" in
         NR % 2 {{ key = $0; next }}
         key == "name" {{ ip = ""; flags = "" }}
         key == "ip" {{ ip = $0 }}
-        key == "flags" {{ flags = $0; if (what == "master" && ip == self && flags == "master") ok = 1 }}
+        key == "flags" {{ flags = $0 }}
+        key == "flags" && what == "master" && ip == self && flags == "master" {{ ok = 1 }}
         key == "master-link-status" && ip == self && flags == "slave" && $0 == "ok" {{ ok = 1 }}
         END {{ exit !ok }}'; then
         seen=$((seen + 1))

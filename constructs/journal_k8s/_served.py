@@ -1,21 +1,38 @@
-"""The part every tier behind a Service shares: its name, pod labels and ports."""
+"""The part every tier behind a Service shares: its name, pod labels, ports, and scaling."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import cdk8s
 import cdk8s_plus_27 as kplus
+import jsii
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from . import _bulk, _pod
+from . import _bulk, _capacity, _pod
+from ._autoscaling import autoscaler, default_budget, tier_budget
 from ._peers import SelectablePods
-from ._types import PodOptions, check_service_name
+from ._types import (
+    Autoscaling,
+    DisruptionBudget,
+    PodOptions,
+    Resources,
+    check_instance,
+    check_service_name,
+)
+from .grammar import quantity_value
 
 
+@jsii.implements(kplus.IScalable)
 class ServedWorkload(SelectablePods):
-    """A workload whose pods a ``kplus.Service`` of the same name exposes (a route backend)."""
+    """A workload whose pods a ``kplus.Service`` of the same name exposes (a route backend).
+
+    It is a ``kplus.IScalable``: ``kplus.HorizontalPodAutoscaler(target=tier, ...)`` scales
+    its Deployment as it scales a kplus Deployment, and the Deployment then has no
+    ``spec.replicas``.
+    """
 
     def __init__(
         self, scope: Construct, id: str, *, name: str, service_port: int, container_port: int
@@ -24,6 +41,10 @@ class ServedWorkload(SelectablePods):
         super().__init__(scope, id, name=name)
         self._service_port = service_port
         self._container_port = container_port
+        self._has_autoscaler = False
+        self._replicas: int | None = None
+        self._budget_given = False
+        self._containers: list[tuple[k8s.Container, Resources | None]] = []
 
     @property
     def service_name(self) -> str:
@@ -57,6 +78,55 @@ class ServedWorkload(SelectablePods):
         """The ConfigMap (construct id ``Config``), for JSON patches."""
         return _bulk.api_object(self, "Config")
 
+    @property
+    def has_autoscaler(self) -> bool:
+        """Whether an autoscaler (its own ``autoscaling``, or a kplus one) scales the tier."""
+        return self._has_autoscaler
+
+    @has_autoscaler.setter
+    def has_autoscaler(self, value: bool) -> None:
+        if value and not self._has_autoscaler:
+            self.mark_has_autoscaler()
+        self._has_autoscaler = value
+
+    def mark_has_autoscaler(self) -> None:
+        """Called by an autoscaler that targets the tier (``kplus.HorizontalPodAutoscaler``).
+
+        The Deployment drops ``spec.replicas``; a default budget becomes ``minAvailable: 1``
+        (the autoscaler may hold a single pod; pass ``budget=`` to choose another).
+
+        Raises:
+            ValueError: the tier already has an autoscaler (its ``autoscaling``, or another):
+                two autoscalers of one Deployment fight over its replicas.
+        """
+        if self._has_autoscaler:
+            raise ValueError(
+                f"{self.node.path}: a second autoscaler is not allowed: the tier already has "
+                "one (its autoscaling option or another HorizontalPodAutoscaler), and two "
+                "would fight over the Deployment's replicas"
+            )
+        self._has_autoscaler = True
+        _capacity.require(self)
+        self.deployment.add_json_patch(cdk8s.JsonPatch.remove("/spec/replicas"))
+        if not self._budget_given:
+            # The fixed replicas' default was maxUnavailable: 1; the autoscaler's floor is
+            # not known here, and a kplus autoscaler's default is 1 pod.
+            field, value = default_budget(1, 2).form()
+            budget = _bulk.api_object(self, "Budget")
+            budget.add_json_patch(cdk8s.JsonPatch.remove("/spec/maxUnavailable"))
+            budget.add_json_patch(cdk8s.JsonPatch.add(f"/spec/{field}", value))
+
+    def to_scaling_target(self) -> kplus.ScalingTarget:
+        """The Deployment as an autoscaler's target: its kind, name and containers (as
+        ``kplus.Container``s with their CPU and memory), and its replicas unless autoscaled."""
+        return kplus.ScalingTarget(
+            api_version="apps/v1",
+            kind="Deployment",
+            name=self._name,
+            containers=[_kplus_container(c, r) for c, r in self._containers],
+            replicas=None if self._has_autoscaler else self._replicas,
+        )
+
     def _define_tier(
         self,
         *,
@@ -64,16 +134,35 @@ class ServedWorkload(SelectablePods):
         config_name: str,
         config: Mapping[str, str],
         replicas: int,
+        autoscaling: Autoscaling | None,
+        budget: DisruptionBudget | None,
         uid: int,
         container: k8s.Container,
+        resources: Resources,
         volumes: list[k8s.Volume],
         options: PodOptions,
     ) -> None:
-        """Define the ConfigMap ``config_name``, the Deployment, its Service and budget.
+        """Define the ConfigMap ``config_name``, the Deployment, its Service and budget, and
+        with ``autoscaling`` its HorizontalPodAutoscaler (the Deployment then has no replicas).
 
-        The pods run ``container`` as ``uid`` with ``volumes`` and the user's ``options``, and
-        carry a hash of ``config``, so a configuration change rolls them.
+        The pods run ``container`` (of ``resources``) as ``uid`` with ``volumes`` and the
+        user's ``options``, and carry a hash of ``config``, so a configuration change rolls
+        them.
         """
+        if autoscaling is not None:
+            check_instance("autoscaling", autoscaling, Autoscaling, autoscaling)
+        if budget is not None:
+            check_instance("budget", budget, DisruptionBudget, budget)
+        if autoscaling is None:
+            floor = peak = replicas
+        else:
+            floor, peak = autoscaling.min_replicas, autoscaling.max_replicas
+            _check_cpu_requests(options, autoscaling)
+            _capacity.require(self)
+        self._replicas = None if autoscaling is not None else replicas
+        self._has_autoscaler = autoscaling is not None
+        self._budget_given = budget is not None
+        self._containers = [(container, resources), *((c, None) for c in options.sidecars)]
         labels = _pod.object_labels(self._name, component)
         template = _pod.pod_template(
             self._name,
@@ -94,7 +183,7 @@ class ServedWorkload(SelectablePods):
                 "Deployment": k8s.KubeDeploymentProps(
                     metadata=_pod.metadata(self._name, labels),
                     spec=k8s.DeploymentSpec(
-                        replicas=replicas,
+                        replicas=self._replicas,
                         selector=k8s.LabelSelector(match_labels=dict(self._pod_labels)),
                         strategy=_pod.rolling_update(),
                         template=template,
@@ -115,6 +204,64 @@ class ServedWorkload(SelectablePods):
                     ),
                     self._pod_labels,
                 ),
-                "Budget": _pod.disruption_budget(self._name, component),
+                "Budget": _pod.disruption_budget(
+                    self._name, component, tier_budget("budget", budget, floor, peak)
+                ),
+                **(
+                    {}
+                    if autoscaling is None
+                    else {"Autoscaler": autoscaler(self._name, labels, autoscaling)}
+                ),
             },
         )
+
+
+def _check_cpu_requests(options: PodOptions, autoscaling: Autoscaling) -> None:
+    """Refuse a utilization target that a sidecar's missing request makes unusable: the
+    autoscaler computes utilization over every container, and stops on one without."""
+    for resource, percent in (
+        ("cpu", autoscaling.cpu_utilization),
+        ("memory", autoscaling.memory_utilization),
+    ):
+        if percent is None:
+            continue
+        for sidecar in options.sidecars:
+            requests = sidecar.resources.requests if sidecar.resources is not None else None
+            if not requests or resource not in requests:
+                raise ValueError(
+                    f"autoscaling {resource}_utilization={percent} is not allowed: sidecar "
+                    f"{sidecar.name!r} requests no {resource}, and the autoscaler computes "
+                    f"utilization over every container; give it resources.requests.{resource}"
+                )
+
+
+def _kplus_container(container: k8s.Container, resources: Resources | None) -> kplus.Container:
+    """A pod's container as a ``kplus.Container`` (name, image, CPU and memory), for
+    ``to_scaling_target``; a sidecar's quantities are read back from Node."""
+    if resources is not None:
+        requests = {"cpu": resources.cpu, "memory": resources.memory}
+        limits = {
+            "cpu": resources.cpu_limit or resources.cpu,
+            "memory": resources.memory_limit or resources.memory,
+        }
+    else:
+        given = container.resources or k8s.ResourceRequirements()
+        requests = {k: str(q.value) for k, q in (given.requests or {}).items()}
+        limits = {k: str(q.value) for k, q in (given.limits or {}).items()}
+
+    def cpu(amounts: Mapping[str, str]) -> kplus.Cpu | None:
+        text = amounts.get("cpu")
+        return None if text is None else kplus.Cpu.millis(math.ceil(quantity_value(text) * 1000))
+
+    def memory(amounts: Mapping[str, str]) -> cdk8s.Size | None:
+        text = amounts.get("memory")
+        return None if text is None else cdk8s.Size.kibibytes(float(quantity_value(text) / 1024))
+
+    return kplus.Container(
+        image=container.image or "",
+        name=container.name,
+        resources=kplus.ContainerResources(
+            cpu=kplus.CpuResources(request=cpu(requests), limit=cpu(limits)),
+            memory=kplus.MemoryResources(request=memory(requests), limit=memory(limits)),
+        ),
+    )

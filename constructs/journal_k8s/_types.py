@@ -6,40 +6,29 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import cdk8s_plus_27 as kplus
 from cdk8s_plus_27 import k8s
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][-+]?[0-9]{1,3})?$"
-"""A Kubernetes quantity without a sign (``resource.ParseQuantity``): ``500m``, ``1Gi``, ``1e3``.
-
-This and the other patterns here are plain regular expressions that Python, JSON Schema (Helm's
-Go ``regexp``) and RE2 read alike: no look-around, no named groups."""
-_QUANTITY = re.compile(QUANTITY)
-_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
-HOST = rf"^(\*\.)?({_LABEL}\.)*[a-z]([-a-z0-9]{{0,61}}[a-z0-9])?$"
-"""An Ingress or HTTPRoute host: a DNS name (the last label starts with a letter, so never an IP
-address), optionally with a wildcard ``*.`` in front."""
-_DOMAIN_PART = r"([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_PATH_PART = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
-IMAGE_REPOSITORY = rf"^({_DOMAIN_PART}(\.{_DOMAIN_PART})*(:[0-9]+)?/)?{_PATH_PART}(/{_PATH_PART})*$"
-"""An image name of the distribution reference grammar: ``[registry[:port]/]path``."""
-IMAGE_REFERENCE = (
-    f"^{IMAGE_REPOSITORY[1:-1]}"
-    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64}|@sha512:[a-f0-9]{128})$"
+from .grammar import (
+    DNS_1035_LABEL,
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    HOST,
+    IMAGE_REFERENCE,
+    LABEL_KEY,
+    LABEL_VALUE,
+    PERCENT,
+    QUANTITY,
+    SECRET_KEY,
+    WHOLE_QUANTITY,
+    is_path,
+    quantity_value,
 )
-"""A whole image reference: ``repository:tag`` or ``repository@digest``."""
-QUANTITY_SUFFIXES = {
-    "": Fraction(1),
-    "m": Fraction(1, 1000),
-    **{s: Fraction(1000**i) for i, s in enumerate("kMGTPE", start=1)},
-    **{f"{s}i": Fraction(1024**i) for i, s in enumerate("KMGTPE", start=1)},
-}
-"""The multiplier of each quantity suffix; any other suffix is a decimal exponent (``e3``)."""
-_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+MIN_BYTES = Fraction(1024**2)
+"""The least memory or storage a construct takes: 1Mi (no container starts with less)."""
 
 
 def check_dns_label(argument: str, value: str, *, max_length: int = 63) -> str:
@@ -48,7 +37,7 @@ def check_dns_label(argument: str, value: str, *, max_length: int = 63) -> str:
     Raises:
         ValueError: naming the argument, the value and what is allowed.
     """
-    if not isinstance(value, str) or len(value) > max_length or not _DNS_LABEL.match(value):
+    if not isinstance(value, str) or len(value) > max_length or not re.fullmatch(DNS_LABEL, value):
         raise ValueError(
             f"{argument}={value!r} is not allowed: expected a DNS-1123 label of at most "
             f"{max_length} characters (lower-case letters, digits and '-', starting and "
@@ -60,7 +49,7 @@ def check_dns_label(argument: str, value: str, *, max_length: int = 63) -> str:
 def check_service_name(argument: str, value: str, *, max_length: int = 63) -> str:
     """Return ``value`` if it can name a Service: a DNS-1035 label (it starts with a letter)."""
     check_dns_label(argument, value, max_length=max_length)
-    if not value[0].isalpha():
+    if not re.fullmatch(DNS_1035_LABEL, value):
         raise ValueError(
             f"{argument}={value!r} is not allowed: it names a Service, so it must start with a "
             "letter (DNS-1035 label)"
@@ -70,7 +59,7 @@ def check_service_name(argument: str, value: str, *, max_length: int = 63) -> st
 
 def check_image(argument: str, value: str) -> str:
     """Return ``value`` if it is an image reference pinned to a tag or digest other than latest."""
-    if not isinstance(value, str) or not re.match(IMAGE_REFERENCE, value):
+    if not isinstance(value, str) or not re.fullmatch(IMAGE_REFERENCE, value):
         raise ValueError(
             f"{argument}={_shown(value)} is not allowed: expected an image reference "
             "'[registry[:port]/]path:tag' or '...@sha256:<digest>'"
@@ -85,7 +74,7 @@ def check_image(argument: str, value: str) -> str:
 
 def check_host(argument: str, value: str) -> str:
     """Return ``value`` if it is a host an Ingress or HTTPRoute accepts (``*.`` allowed)."""
-    if not isinstance(value, str) or len(value) > 253 or not re.match(HOST, value):
+    if not isinstance(value, str) or len(value) > 253 or not re.fullmatch(HOST, value):
         raise ValueError(
             f"{argument}={_shown(value)} is not allowed: expected a DNS name, optionally with a "
             "'*.' wildcard prefix (no IP address, no port)"
@@ -101,7 +90,7 @@ def _shown(value: object) -> str:
 
 def check_dns_subdomain(argument: str, value: str) -> str:
     """Return ``value`` if it is a DNS-1123 subdomain (at most 253 characters)."""
-    if not isinstance(value, str) or len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+    if not isinstance(value, str) or len(value) > 253 or not re.fullmatch(DNS_SUBDOMAIN, value):
         raise ValueError(
             f"{argument}={value!r} is not allowed: expected a DNS-1123 subdomain of at most "
             "253 characters (lower-case labels separated by '.')"
@@ -111,7 +100,11 @@ def check_dns_subdomain(argument: str, value: str) -> str:
 
 def check_quantity(argument: str, value: str) -> str:
     """Return ``value`` if it is a Kubernetes resource quantity greater than zero."""
-    if not isinstance(value, str) or not _QUANTITY.match(value) or quantity_value(value) <= 0:
+    if (
+        not isinstance(value, str)
+        or not re.fullmatch(QUANTITY, value)
+        or quantity_value(value) <= 0
+    ):
         raise ValueError(
             f"{argument}={value!r} is not allowed: expected a positive Kubernetes quantity "
             "such as '500m', '1', '1G', '256Mi', '10Gi' or '1e3'"
@@ -119,14 +112,207 @@ def check_quantity(argument: str, value: str) -> str:
     return value
 
 
-def quantity_value(value: str) -> Fraction:
-    """The exact amount a valid quantity (see ``check_quantity``) stands for, in base units."""
-    match = _QUANTITY.match(value)
-    assert match is not None, value
-    number, suffix = Fraction(match[1]), match[3] or ""
-    if suffix in QUANTITY_SUFFIXES:
-        return number * QUANTITY_SUFFIXES[suffix]
-    return number * Fraction(10) ** int(suffix[1:])
+def check_path(argument: str, value: str) -> str:
+    """Return ``value`` if it is a prefix path that Ingress and HTTPRoute accept (``is_path``)."""
+    if not is_path(value):
+        raise ValueError(
+            f"{argument}={_shown(value)} is not allowed: expected an absolute URL path like "
+            "'/api' of at most 1024 characters, without empty, '.' or '..' elements, '%2F' or '#'"
+        )
+    return value
+
+
+def check_bytes(argument: str, value: str) -> str:
+    """Return ``value`` if it is a quantity of memory or storage: bytes, at least 1Mi."""
+    if (
+        not isinstance(value, str)
+        or not re.fullmatch(WHOLE_QUANTITY, value)
+        or quantity_value(value) < MIN_BYTES
+    ):
+        raise ValueError(
+            f"{argument}={_shown(value)} is not allowed: expected a quantity of bytes of at "
+            "least 1Mi such as '256Mi', '1G' or '10Gi' (no 'm' suffix: that is a thousandth "
+            "of a byte)"
+        )
+    return value
+
+
+def check_labels(argument: str, value: Mapping[str, str], *, annotations: bool = False) -> None:
+    """Refuse ``value`` unless it maps label keys to label values (any text for annotations).
+
+    Raises:
+        TypeError: ``value`` is not a mapping, or a key or value is not a string.
+        ValueError: a key or value does not follow the Kubernetes label grammar.
+    """
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{argument}={_shown(value)} is not allowed: expected a mapping")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise TypeError(
+                f"{argument}: {_shown(key)}: {_shown(item)} is not allowed: expected string keys "
+                "and string values (quote numbers and booleans: '3', 'true')"
+            )
+        prefix = key.rpartition("/")[0]
+        if len(prefix) > 253 or not re.fullmatch(LABEL_KEY, key):
+            raise ValueError(
+                f"{argument}: key {_shown(key)} is not allowed: expected an optional DNS "
+                "subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' "
+                "or '.', starting and ending with a letter or digit"
+            )
+        if not annotations and not re.fullmatch(LABEL_VALUE, item):
+            raise ValueError(
+                f"{argument}: {key}={_shown(item)} is not allowed: expected a label value, "
+                "empty or at most 63 letters, digits, '-', '_' or '.', starting and ending with "
+                "a letter or digit"
+            )
+
+
+_T = TypeVar("_T")
+
+
+def check_instance(argument: str, value: _T | None, kind: type[_T], default: _T) -> _T:
+    """Return ``value`` if it is a ``kind``, ``default`` if it is ``None``.
+
+    Raises:
+        TypeError: naming the argument, the value and the type expected.
+    """
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        raise TypeError(
+            f"{argument}={_shown(value)} is not allowed: expected journal_k8s.{kind.__name__}"
+        )
+    return value
+
+
+_DECIMAL_IN = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_DECIMAL_OUT = {exponent: suffix for suffix, exponent in _DECIMAL_IN.items()}
+_BINARY_OUT = dict(enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"), start=1))
+_BINARY_IN = {suffix: 10 * power for power, suffix in _BINARY_OUT.items()}
+_SUFFIX = re.compile(r"[eEinumkKMGTP]*[-+]?[0-9]*")
+_MAX_INT64 = 2**63 - 1
+
+
+def canonical_quantity(value: str | int) -> str:
+    """The text the API server stores for the quantity ``value`` (``500m`` for ``0.5``).
+
+    Kubernetes' own algorithm (``resource.ParseQuantity``, then ``Quantity.String``): the
+    amount, rounded up to a nano, in the largest suffix of its kind (decimal, binary or
+    exponent) that keeps it whole (``1536Mi`` for ``1.5Gi``, ``2`` for ``2000m``, ``1e3`` stays);
+    a text the parser finds canonical already is kept as it was written.
+
+    Raises:
+        ValueError: ``value`` is not a quantity Kubernetes parses.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity")
+    text = str(value)
+    amount, form, kept = _parse_quantity(text)
+    return kept if kept is not None else _quantity_text(amount, form)
+
+
+def _parse_quantity(text: str) -> tuple[Fraction, str, str | None]:
+    """``ParseQuantity``: the amount, its form (``decimal``, ``binary``, ``exponent``), and
+    the text itself when the parser keeps it as the canonical text."""
+    if text == "0":
+        return Fraction(0), "decimal", "0"
+    if not text:
+        raise ValueError("an empty text is not a Kubernetes quantity")
+    positive, value, number, fraction, suffix = _scan_quantity(text)
+    if suffix in _DECIMAL_IN:
+        base, exponent, form = 10, _DECIMAL_IN[suffix], "decimal"
+    elif suffix in _BINARY_IN:
+        base, exponent, form = 2, _BINARY_IN[suffix], "binary"
+    elif len(suffix) > 1 and suffix[0] in "eE" and re.fullmatch(r"[-+]?[0-9]+", suffix[1:]):
+        base, exponent, form = 10, int(suffix[1:]), "exponent"
+        if abs(exponent) > 2**31 - 1:
+            raise ValueError(f"{text!r}: the exponent is out of range")
+    else:
+        raise ValueError(f"{text!r}: unknown suffix {suffix!r}")
+    # The fast path of ParseQuantity (an int64 and a scale), where a canonical text is kept.
+    multiplier, scale = 1, exponent
+    if form == "binary":
+        scale = 0
+        precision = -1
+        if exponent >= 0 and not fraction:
+            multiplier = 1 << exponent
+            precision = 15 - len(number) - exponent * 3 // 10 - 1
+    else:
+        precision = 18 - len(number) - len(fraction)
+    if precision >= 0 and scale - len(fraction) >= -9:
+        scale -= len(fraction)
+        digits = number + fraction
+        result = int(digits) * multiplier
+        if result <= _MAX_INT64:
+            if form == "binary":
+                canonical = exponent % 10 == 0 and int(digits) & 7 != 0
+            else:
+                canonical = scale % 3 == 0 and not digits.endswith("000") and digits[0] != "0"
+            amount = Fraction(result if positive else -result) * Fraction(10) ** scale
+            return amount, form, text if canonical else None
+    # The exact path: any size, rounded up to a nano, binary amounts capped at 2^63 - 1.
+    try:
+        amount = abs(Fraction(value))
+    except ValueError:
+        raise ValueError(f"{text!r}: no number") from None
+    amount *= Fraction(base) ** exponent
+    if amount:
+        amount = Fraction(-((-amount * 10**9) // 1), 10**9)
+    if form == "binary":
+        amount = min(amount, Fraction(_MAX_INT64))
+        if amount < 1:
+            form = "decimal"
+    return (amount if positive else -amount), form, None
+
+
+def _scan_quantity(text: str) -> tuple[bool, str, str, str, str]:
+    """``parseQuantityString``: sign, the number's text, whole digits, fraction digits, suffix."""
+    position, end = 0, len(text)
+    positive = not text.startswith("-")
+    if text[0] in "+-":
+        position = 1
+    while position < end and text[position] == "0":
+        position += 1
+    if position == end:
+        return positive, "0", "0", "", ""
+    start = position
+    while position < end and text[position] in "0123456789":
+        position += 1
+    number = text[start:position] or "0"
+    fraction = ""
+    if position < end and text[position] == ".":
+        position += 1
+        start = position
+        while position < end and text[position] in "0123456789":
+            position += 1
+        fraction = text[start:position]
+    suffix = text[position:]
+    if not _SUFFIX.fullmatch(suffix):
+        raise ValueError(f"{text!r} is not a Kubernetes quantity")
+    return positive, text[:position], number, fraction, suffix
+
+
+def _quantity_text(amount: Fraction, form: str) -> str:
+    """``Quantity.String`` of an amount in its form."""
+    if amount == 0:
+        return "0"
+    if form == "binary" and (abs(amount) < 1024 or amount.denominator != 1):
+        form = "decimal"
+    if form == "binary":
+        mantissa, power = amount.numerator, 0
+        while mantissa % 1024 == 0:
+            mantissa, power = mantissa // 1024, power + 1
+        if power <= len(_BINARY_OUT):
+            return f"{mantissa}{_BINARY_OUT.get(power, '')}"
+        form = "exponent"  # past Ei: the exact decimal text
+    mantissa, exponent = int(amount * 10**9), -9
+    while mantissa % 10 == 0:
+        mantissa, exponent = mantissa // 10, exponent + 1
+    while exponent % 3:
+        mantissa, exponent = mantissa * 10, exponent - 1
+    if form == "decimal" and exponent in _DECIMAL_OUT:
+        return f"{mantissa}{_DECIMAL_OUT[exponent]}"
+    return f"{mantissa}e{exponent}" if exponent else str(mantissa)
 
 
 def check_positive(argument: str, value: int, *, minimum: int = 1) -> int:
@@ -151,7 +337,8 @@ class Resources:
 
     Args:
         cpu: CPU quantity requested, e.g. ``"1"`` or ``"250m"``.
-        memory: memory quantity requested, e.g. ``"1G"`` or ``"256Mi"``.
+        memory: memory requested, in bytes, at least 1Mi, e.g. ``"1G"`` or ``"256Mi"``
+            (``"512m"`` is refused: a thousandth of a byte).
         cpu_limit: the CPU limit, at least ``cpu``. Default: ``cpu`` (Guaranteed QoS).
         memory_limit: the memory limit, at least ``memory``. Default: ``memory``.
     """
@@ -162,14 +349,14 @@ class Resources:
     memory_limit: str | None = None
 
     def __post_init__(self) -> None:
-        for argument, request, limit in (
-            ("cpu", self.cpu, self.cpu_limit),
-            ("memory", self.memory, self.memory_limit),
+        for argument, request, limit, check in (
+            ("cpu", self.cpu, self.cpu_limit, check_quantity),
+            ("memory", self.memory, self.memory_limit, check_bytes),
         ):
-            check_quantity(argument, request)
+            check(argument, request)
             if limit is None:
                 continue
-            check_quantity(f"{argument}_limit", limit)
+            check(f"{argument}_limit", limit)
             if quantity_value(limit) < quantity_value(request):
                 raise ValueError(
                     f"{argument}_limit={limit!r} is not allowed: expected at least the "
@@ -195,9 +382,109 @@ class Quota:
 
     def __post_init__(self) -> None:
         check_quantity("quota cpu", self.cpu)
-        check_quantity("quota memory", self.memory)
-        check_quantity("quota storage", self.storage)
+        check_bytes("quota memory", self.memory)
+        check_bytes("quota storage", self.storage)
         check_positive("quota pods", self.pods)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Autoscaling:
+    """A HorizontalPodAutoscaler (``autoscaling/v2``) for a tier, on CPU (and memory) use.
+
+    The tier's Deployment then has no ``spec.replicas``, so an apply or a GitOps sync never
+    resets the count the autoscaler chose. A ``RestrictedNamespace`` quota must hold
+    ``max_replicas`` pods plus the rollout surge (checked at synth).
+
+    Args:
+        min_replicas: the fewest pods.
+        max_replicas: the most pods, at least ``min_replicas``.
+        cpu_utilization: the average CPU use to keep, in percent of the pods' CPU requests
+            (every container must request CPU). ``None`` scales on memory only. Default: 70.
+        memory_utilization: the average memory use to keep, in percent of the pods' memory
+            requests. Default: none (CPU only).
+        scale_down_stabilization: seconds of recommendations the autoscaler looks back on
+            before removing pods (0..3600), so a short dip does not shed pods. Default: 300.
+    """
+
+    min_replicas: int
+    max_replicas: int
+    cpu_utilization: int | None = 70
+    memory_utilization: int | None = None
+    scale_down_stabilization: int = 300
+
+    def __post_init__(self) -> None:
+        check_positive("autoscaling min_replicas", self.min_replicas)
+        check_positive("autoscaling max_replicas", self.max_replicas)
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"autoscaling max_replicas={self.max_replicas} is not allowed: expected at least "
+                f"min_replicas={self.min_replicas}"
+            )
+        for argument, percent in (
+            ("autoscaling cpu_utilization", self.cpu_utilization),
+            ("autoscaling memory_utilization", self.memory_utilization),
+        ):
+            if percent is not None:
+                check_positive(argument, percent)
+        if self.cpu_utilization is None and self.memory_utilization is None:
+            raise ValueError(
+                "autoscaling cpu_utilization=None is not allowed without memory_utilization: "
+                "expected a target for at least one of them"
+            )
+        check_positive(
+            "autoscaling scale_down_stabilization", self.scale_down_stabilization, minimum=0
+        )
+        if self.scale_down_stabilization > 3600:
+            raise ValueError(
+                "autoscaling scale_down_stabilization="
+                f"{self.scale_down_stabilization} is not allowed: expected 0..3600 seconds"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisruptionBudget:
+    """How many of a tier's pods a voluntary disruption (a node drain) may take at once.
+
+    Give exactly one of the two, as a number of pods or a percentage (``"50%"``, rounded up).
+
+    Args:
+        max_unavailable: the most pods down at once. Default: not this form.
+        min_available: the fewest pods that stay up. Default: not this form.
+    """
+
+    max_unavailable: int | str | None = None
+    min_available: int | str | None = None
+
+    def __post_init__(self) -> None:
+        given = [
+            (argument, value)
+            for argument, value in (
+                ("max_unavailable", self.max_unavailable),
+                ("min_available", self.min_available),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                f"budget {', '.join(f'{a}={v!r}' for a, v in given) or 'with neither'} is not "
+                "allowed: expected exactly one of max_unavailable and min_available"
+            )
+        argument, value = given[0]
+        if isinstance(value, str):
+            if not re.fullmatch(PERCENT, value):
+                raise ValueError(
+                    f"budget {argument}={value!r} is not allowed: expected a number of pods "
+                    "(>= 1) or a percentage '1%'..'100%'"
+                )
+        else:
+            check_positive(f"budget {argument}", value)
+
+    def form(self) -> tuple[str, int | str]:
+        """``("maxUnavailable" or "minAvailable", value)``: the field it sets."""
+        if self.max_unavailable is not None:
+            return "maxUnavailable", self.max_unavailable
+        assert self.min_available is not None
+        return "minAvailable", self.min_available
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,7 +501,7 @@ class ExistingSecret:
 
     def __post_init__(self) -> None:
         check_dns_subdomain("secret name", self.name)
-        if len(self.key) > 253 or not _SECRET_KEY.match(self.key):
+        if not isinstance(self.key, str) or not re.fullmatch(SECRET_KEY, self.key):
             raise ValueError(
                 f"secret key={self.key!r} is not allowed: expected letters, digits, '-', '_' or '.'"
             )
@@ -292,11 +579,17 @@ class PodOptions:
         affinity: node and pod (anti-)affinity. Default: none.
         topology_spread: the pods' topology spread constraints. Default: a soft spread
             over nodes (``kubernetes.io/hostname``, ``ScheduleAnyway``).
-        labels: more pod labels (never part of a selector). Default: none.
-        annotations: more pod annotations. Default: none.
+        labels: more pod labels (never part of a selector); keys and values follow the
+            Kubernetes label grammar, values are strings. Default: none.
+        annotations: more pod annotations (string values). Default: none.
         service_account_name: the pods' service account. Default: the namespace's default.
         automount_service_account_token: mount the service account's API token.
             Default: ``False`` (the journal's pods never call the Kubernetes API).
+        image_pull_secrets: names of Secrets (``kubernetes.io/dockerconfigjson``) in the
+            namespace with the credentials of private registries. Default: none.
+        priority_class_name: the pods' PriorityClass. Default: the cluster's default priority.
+        readiness_gates: conditions that must also be true for the pods to be ready.
+            Default: none.
     """
 
     env: Sequence[k8s.EnvVar] = ()
@@ -313,10 +606,25 @@ class PodOptions:
     annotations: Mapping[str, str] = field(default_factory=dict)
     service_account_name: str | None = None
     automount_service_account_token: bool = False
+    image_pull_secrets: Sequence[str] = ()
+    priority_class_name: str | None = None
+    readiness_gates: Sequence[k8s.PodReadinessGate] = ()
 
     def __post_init__(self) -> None:
         if self.service_account_name is not None:
             check_dns_subdomain("service_account_name", self.service_account_name)
+        if self.priority_class_name is not None:
+            check_dns_subdomain("priority_class_name", self.priority_class_name)
+        if isinstance(self.image_pull_secrets, str | bytes):
+            raise TypeError(
+                f"image_pull_secrets={self.image_pull_secrets!r} is not allowed: expected a "
+                "sequence of Secret names"
+            )
+        for secret in self.image_pull_secrets:
+            check_dns_subdomain("image_pull_secrets entry", secret)
+        check_labels("labels", self.labels)
+        check_labels("annotations", self.annotations, annotations=True)
+        check_labels("node_selector", self.node_selector)
         for argument, items, kind in (
             ("env", self.env, k8s.EnvVar),
             ("env_from", self.env_from, k8s.EnvFromSource),
@@ -326,6 +634,7 @@ class PodOptions:
             ("init_containers", self.init_containers, k8s.Container),
             ("tolerations", self.tolerations, k8s.Toleration),
             ("topology_spread", self.topology_spread or (), k8s.TopologySpreadConstraint),
+            ("readiness_gates", self.readiness_gates, k8s.PodReadinessGate),
         ):
             if isinstance(items, str | bytes) or not all(isinstance(i, kind) for i in items):
                 raise TypeError(
@@ -361,7 +670,7 @@ def _check_new_names(argument: str, new: Sequence[str], own: Sequence[str]) -> N
     for name in new:
         if name in taken:
             raise ValueError(
-                f"{argument}: {name!r} is not allowed: the workload already uses it "
+                f"pod {argument}: {name!r} is not allowed: the workload already uses it "
                 f"(its own: {sorted(own)}), or it is given twice"
             )
         taken.add(name)
@@ -433,10 +742,7 @@ class Failover:
             ("failover proxy_resources", self.proxy_resources),
             ("failover sentinel_resources", self.sentinel_resources),
         ):
-            if not isinstance(resources, Resources):
-                raise TypeError(
-                    f"{argument}={resources!r} is not allowed: expected journal_k8s.Resources"
-                )
+            check_instance(argument, resources, Resources, resources)
         check_dns_subdomain("failover cluster_domain", self.cluster_domain)
 
     def check_against(self, replicas: int) -> int:

@@ -9,10 +9,13 @@ from . import _pod
 from ._peers import lookup
 from ._served import ServedWorkload
 from ._types import (
+    Autoscaling,
+    DisruptionBudget,
     PodOptions,
     Resources,
     check_dns_subdomain,
     check_image,
+    check_instance,
     check_port,
     check_positive,
 )
@@ -53,6 +56,13 @@ class ApiFrontend(ServedWorkload):
             too. Default: none (``<service>.<namespace>.svc`` resolves through the pod's DNS
             search path).
         pod: typed additions to the pods (env, sidecars, tolerations, …). Default: none.
+        autoscaling: a HorizontalPodAutoscaler between ``min_replicas`` and ``max_replicas``
+            pods instead of ``replicas`` (the Deployment then has no ``spec.replicas``).
+            Default: none, ``replicas`` pods. A ``kplus.HorizontalPodAutoscaler`` can target
+            the tier instead (it is a ``kplus.IScalable``).
+        budget: the pods' disruption budget. Default: one pod at a time
+            (``maxUnavailable: 1``), or ``minAvailable: 1`` when an autoscaler may hold a
+            single pod, so that a drain never takes the last one (see ``JournalService``).
     """
 
     def __init__(
@@ -71,6 +81,8 @@ class ApiFrontend(ServedWorkload):
         live_path: str = "/healthz",
         cluster_domain: str | None = None,
         pod: PodOptions | None = None,
+        autoscaling: Autoscaling | None = None,
+        budget: DisruptionBudget | None = None,
     ) -> None:
         super().__init__(scope, id, name=name, service_port=port, container_port=port)
         check_image("image", image)
@@ -84,7 +96,10 @@ class ApiFrontend(ServedWorkload):
                 )
         if cluster_domain is not None:
             check_dns_subdomain("cluster_domain", cluster_domain)
-        resources = resources or Resources(cpu="1", memory="1G")
+        resources = check_instance(
+            "resources", resources, Resources, Resources(cpu="1", memory="1G")
+        )
+        options = check_instance("pod", pod, PodOptions, PodOptions())
         lookup(self, redis)
         hosts = redis.hosts(self.namespace, cluster_domain=cluster_domain)
         config = {"journalEntries": str(journal_entries)}
@@ -93,8 +108,11 @@ class ApiFrontend(ServedWorkload):
             config_name=f"{name}-config",
             config=config,
             replicas=replicas,
+            autoscaling=autoscaling,
+            budget=budget,
             uid=_UID,
-            options=pod or PodOptions(),
+            options=options,
+            resources=resources,
             container=k8s.Container(
                 name="api",
                 image=image,

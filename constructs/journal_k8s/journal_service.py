@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Callable, Iterator, Mapping
+
 from constructs import Construct
 
 from . import api_frontend, redis, static_site
+from ._base import JournalConstruct
 from ._types import (
+    Autoscaling,
+    DisruptionBudget,
     ExistingSecret,
     Failover,
     IngressTls,
@@ -20,7 +27,7 @@ from .redis import Redis
 from .static_site import StaticSite
 
 
-class JournalService(Construct):
+class JournalService(JournalConstruct):
     """The journal service: ``/api`` goes to the API, ``/`` to the static site, data to Redis.
 
     Every argument has the book's value (with its defects fixed) as default, so
@@ -50,8 +57,8 @@ class JournalService(Construct):
             Default: ``redis-passwd`` / ``passwd``.
         redis_failover: Redis Sentinel failover with HAProxy behind the write Service
             (see ``Redis``). Default: none, pod 0 is the master.
-        ingress_class: the ``ingressClassName``. Default: ``"nginx"``.
-        host: the public host name. Default: every host.
+        ingress_class: the Ingress's ``ingressClassName``. Default: ``"nginx"``.
+        host: the Ingress's host name. Default: every host.
         tls: TLS for ``host``. Default: plain HTTP.
         ingress_controller_namespace: where the ingress controller runs.
             Default: ``"ingress-nginx"``.
@@ -62,8 +69,32 @@ class JournalService(Construct):
         static_pod: typed additions to the NGINX pods. Default: none.
         redis_pod: typed additions to the Redis pods. Default: none.
         edge: a Gateway API ``PathRoute`` (without routes yet) that takes the routes instead
-            of an Ingress; the ``ingress_*``, ``host`` and ``tls`` arguments are then not used.
-            Default: a ``PathIngress``.
+            of an Ingress (its ``hostnames`` say which hosts; TLS ends at the Gateway's
+            listener). Default: a ``PathIngress``.
+        frontend_autoscaling: a HorizontalPodAutoscaler for the API pods, instead of
+            ``frontend_replicas``. Default: none.
+        static_autoscaling: a HorizontalPodAutoscaler for the NGINX pods, instead of
+            ``static_replicas``. Default: none.
+        frontend_budget: the API pods' disruption budget. Default: the rule below.
+        static_budget: the NGINX pods' disruption budget. Default: the rule below.
+        redis_budget: the Redis pods' disruption budget. Default: the rule below.
+
+    Disruption budgets: by default each tier lets a drain take one pod at a time
+    (``maxUnavailable: 1``), except a tier whose autoscaler may hold a single pod
+    (``min_replicas=1``), which keeps ``minAvailable: 1`` so that a drain never takes its last
+    pod (the drain waits until the autoscaler or a person adds one). A tier of one fixed pod
+    keeps ``maxUnavailable: 1``: nothing would ever add a pod, and a drain must not hang. A
+    given budget that lets every pod go at once at the fewest pods, or blocks every eviction
+    at the most, is refused.
+
+    The Ingress arguments (``ingress_class``, ``host``, ``tls``,
+    ``ingress_controller_namespace``) are refused with an ``edge`` or ``with_ingress=False``,
+    which define no Ingress to give them to. An error about an argument names it as passed
+    here (``frontend_replicas=0``), not as the inner construct calls it.
+
+    Raises:
+        ValueError: an argument is not allowed, or an Ingress argument has no Ingress.
+        TypeError: an argument has the wrong type.
     """
 
     def __init__(
@@ -86,55 +117,92 @@ class JournalService(Construct):
         redis_storage_class: str | None = None,
         redis_password: ExistingSecret | None = None,
         redis_failover: Failover | None = None,
-        ingress_class: str = "nginx",
+        ingress_class: str | None = None,
         host: str | None = None,
         tls: IngressTls | None = None,
-        ingress_controller_namespace: str = "ingress-nginx",
+        ingress_controller_namespace: str | None = None,
         with_ingress: bool = True,
         frontend_pod: PodOptions | None = None,
         static_pod: PodOptions | None = None,
         redis_pod: PodOptions | None = None,
         edge: PathRoute | None = None,
+        frontend_autoscaling: Autoscaling | None = None,
+        static_autoscaling: Autoscaling | None = None,
+        frontend_budget: DisruptionBudget | None = None,
+        static_budget: DisruptionBudget | None = None,
+        redis_budget: DisruptionBudget | None = None,
     ) -> None:
         super().__init__(scope, id)
         if name is not None:
             check_service_name("name", name, max_length=41)
+        ingress_arguments = {
+            argument: value
+            for argument, value in (
+                ("class_name", ingress_class),
+                ("host", host),
+                ("tls", tls),
+                ("controller_namespace", ingress_controller_namespace),
+            )
+            if value is not None
+        }
+        if ingress_arguments and (edge is not None or not with_ingress):
+            argument, value = next(iter(ingress_arguments.items()))
+            why = (
+                f"edge={edge.node.path} routes through a Gateway: give its hosts as "
+                "PathRoute(hostnames=...), TLS is the Gateway listener's"
+                if edge is not None
+                else "with_ingress=False defines no Ingress"
+            )
+            raise ValueError(f"{_INGRESS_ARGUMENTS[argument]}={value!r} is not allowed: {why}")
+        if edge is not None and not with_ingress:
+            raise ValueError(
+                f"with_ingress=False is not allowed with edge={edge.node.path}: the edge "
+                "takes the routes; leave with_ingress out"
+            )
         prefix = "" if name is None else f"{name}-"
-        self.redis = Redis(
-            self,
-            "Redis",
-            name=f"{prefix}redis",
-            pod=redis_pod,
-            replicas=redis_replicas,
-            image=redis_image,
-            resources=redis_resources,
-            storage=redis_storage,
-            storage_class=redis_storage_class,
-            password=redis_password,
-            failover=redis_failover,
-        )
+        with _arguments_named("redis_", _REDIS_ARGUMENTS):
+            self.redis = Redis(
+                self,
+                "Redis",
+                name=f"{prefix}redis",
+                pod=redis_pod,
+                replicas=redis_replicas,
+                image=redis_image,
+                resources=redis_resources,
+                storage=redis_storage,
+                storage_class=redis_storage_class,
+                password=redis_password,
+                failover=redis_failover,
+                budget=redis_budget,
+            )
         """The Redis tier."""
-        self.api = ApiFrontend(
-            self,
-            "Api",
-            redis=self.redis,
-            name=f"{prefix}frontend",
-            pod=frontend_pod,
-            image=frontend_image,
-            replicas=frontend_replicas,
-            resources=frontend_resources,
-            journal_entries=journal_entries,
-        )
+        with _arguments_named("frontend_", _SCALED_ARGUMENTS):
+            self.api = ApiFrontend(
+                self,
+                "Api",
+                redis=self.redis,
+                name=f"{prefix}frontend",
+                pod=frontend_pod,
+                image=frontend_image,
+                replicas=frontend_replicas,
+                resources=frontend_resources,
+                journal_entries=journal_entries,
+                autoscaling=frontend_autoscaling,
+                budget=frontend_budget,
+            )
         """The API tier."""
-        self.static_site = StaticSite(
-            self,
-            "Static",
-            name=f"{prefix}fileserver",
-            pod=static_pod,
-            image=static_image,
-            replicas=static_replicas,
-            resources=static_resources,
-        )
+        with _arguments_named("static_", _SCALED_ARGUMENTS):
+            self.static_site = StaticSite(
+                self,
+                "Static",
+                name=f"{prefix}fileserver",
+                pod=static_pod,
+                image=static_image,
+                replicas=static_replicas,
+                resources=static_resources,
+                autoscaling=static_autoscaling,
+                budget=static_budget,
+            )
         """The static file tier."""
         self.ingress: PathIngress | None = None
         """The Ingress, or ``None`` with an ``edge`` or ``with_ingress=False``."""
@@ -142,15 +210,53 @@ class JournalService(Construct):
         """Where traffic enters, the Ingress or the ``edge`` (``/api`` before ``/``), or
         ``None`` when built ``with_ingress=False``."""
         if edge is None and with_ingress:
-            self.edge = self.ingress = PathIngress(
-                self,
-                "Ingress",
-                name="frontend-ingress" if name is None else f"{name}-ingress",
-                class_name=ingress_class,
-                host=host,
-                tls=tls,
-                controller_namespace=ingress_controller_namespace,
-            )
+            with _arguments_named("", _INGRESS_ARGUMENTS):
+                self.edge = self.ingress = PathIngress(
+                    self,
+                    "Ingress",
+                    name="frontend-ingress" if name is None else f"{name}-ingress",
+                    **ingress_arguments,  # type: ignore[arg-type]
+                )
         if self.edge is not None:
             self.edge.route("/api", self.api)
             self.edge.route("/", self.static_site)
+
+
+_TIER_ARGUMENTS = ("image", "replicas", "resources", "pod", "budget")
+"""The arguments of a tier that ``JournalService`` passes on as ``<tier>_<argument>``."""
+_SCALED_ARGUMENTS = (*_TIER_ARGUMENTS, "autoscaling")
+"""The arguments of the API and static tiers, which may autoscale."""
+_REDIS_ARGUMENTS = (*_TIER_ARGUMENTS, "storage", "storage_class", "password", "failover")
+_INGRESS_ARGUMENTS = {
+    "class_name": "ingress_class",
+    "controller_namespace": "ingress_controller_namespace",
+    "host": "host",
+    "tls": "tls",
+}
+"""``PathIngress``'s argument names, and ``JournalService``'s for them."""
+
+
+@contextlib.contextmanager
+def _arguments_named(prefix: str, arguments: Mapping[str, str] | tuple[str, ...]) -> Iterator[None]:
+    """Re-raise an inner construct's error about one of ``arguments`` with the name the
+    caller of ``JournalService`` passed (``replicas=0`` becomes ``frontend_replicas=0``).
+
+    The constructs' messages start with the argument (``replicas=0 is not allowed``, ``tls is
+    not allowed``, ``pod env: ...``) and give other arguments as ``name=value``.
+    """
+    names = (
+        dict(arguments) if isinstance(arguments, Mapping) else {a: prefix + a for a in arguments}
+    )
+    either = "|".join(sorted(names, key=len, reverse=True))
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        text = str(error)
+        renamed = re.sub(rf"^({either})(?=[= :])|(?<= )({either})(?==)", _renamer(names), text)
+        if renamed == text:
+            raise
+        raise type(error)(renamed) from None
+
+
+def _renamer(names: Mapping[str, str]) -> Callable[[re.Match[str]], str]:
+    return lambda match: names[match[0]]

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _network, _pod
+from ._base import JournalConstruct
 from ._paths import elements, most_specific_first
 from ._peers import ServiceTarget, service_of
-from ._types import IngressTls, Route, check_dns_label, check_dns_subdomain, check_host
+from ._types import (
+    IngressTls,
+    Route,
+    check_dns_label,
+    check_dns_subdomain,
+    check_host,
+    check_path,
+)
 
 ACME_SOLVER_PORT = 8089
 """The port of cert-manager's HTTP-01 solver pods."""
-_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 
 
-class PathIngress(Construct):
+class PathIngress(JournalConstruct):
     """A ``networking.k8s.io/v1`` Ingress of ``Prefix`` paths, the most specific path first.
 
     Conformant controllers pick the longest matching prefix; some controllers follow the
@@ -103,10 +109,7 @@ class PathIngress(Construct):
                 another namespace (an Ingress reaches Services of its own namespace only).
             TypeError: ``backend`` is not a backend; the message names what it lacks.
         """
-        if not _PATH.match(path):
-            raise ValueError(
-                f"path={path!r} is not allowed: expected an absolute URL path like '/api'"
-            )
+        check_path("path", path)
         for routed in self._routes:
             if elements(routed) == elements(path):
                 raise ValueError(f"path={path!r} is routed twice in Ingress {self._name!r}")

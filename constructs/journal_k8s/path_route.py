@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,9 +12,10 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _gateway, _network, _pod
+from ._base import JournalConstruct
 from ._paths import elements, specificity
 from ._peers import service_of
-from ._types import Route, check_dns_label, check_dns_subdomain
+from ._types import Route, check_dns_label, check_dns_subdomain, check_host, check_path
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 HTTP_ROUTE = (f"{GATEWAY_GROUP}/v1", "HTTPRoute")
@@ -34,27 +34,6 @@ _ENUM_VALUES: dict[enum.Enum, str] = {
 
 jsii's Python enums carry the member name (``PATH_PREFIX``); the value lives in Node.
 """
-# One path element of a PathPrefix: RFC 3986 path characters or %XX, never "." or "..", and no
-# encoded "/" (the HTTPRoute CRD's CEL rules refuse "//", "/./", "/../", "%2F" and "#").
-_ELEMENT = re.compile(r"^(?:[-A-Za-z0-9._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+$")
-_HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-
-
-def _check_path(path: str) -> str:
-    elements = path.split("/")[1:] if isinstance(path, str) and path.startswith("/") else None
-    if elements is not None and elements[-1] == "":
-        elements.pop()  # "/" and a trailing slash
-    if (
-        elements is None
-        or len(path) > 1024
-        or not all(_ELEMENT.match(e) and e not in (".", "..") for e in elements)
-        or any(e.lower().find("%2f") >= 0 for e in elements)
-    ):
-        raise ValueError(
-            f"path={path!r} is not allowed: expected an absolute URL path like '/api' of at most "
-            "1024 characters, without empty, '.' or '..' elements, '%2F' or '#'"
-        )
-    return path
 
 
 def _json(value: Any) -> Any:
@@ -100,7 +79,7 @@ def _resolve(backend: Any) -> _Target:
     )
 
 
-class PathRoute(Construct):
+class PathRoute(JournalConstruct):
     """A ``gateway.networking.k8s.io/v1`` HTTPRoute on an existing Gateway, one rule per path.
 
     Each ``route`` adds a ``PathPrefix`` rule; rules are kept most specific first (``/api``
@@ -153,11 +132,7 @@ class PathRoute(Construct):
                 f"hostnames={hostnames!r} is not allowed: expected a list of at most 16 hosts"
             )
         for host in hostnames:
-            if not isinstance(host, str) or len(host) > 253 or not _HOSTNAME.match(host):
-                raise ValueError(
-                    f"hostnames entry {host!r} is not allowed: expected a DNS name, optionally "
-                    "with a '*.' wildcard prefix (no IP address, no port)"
-                )
+            check_host("hostnames entry", host)
         self._data_plane_namespace = check_dns_label(
             "data_plane_namespace", data_plane_namespace or gateway_namespace
         )
@@ -208,7 +183,7 @@ class PathRoute(Construct):
                 route has ``MAX_RULES`` rules, or the backend is not a construct or lives in
                 a chart without a namespace.
         """
-        _check_path(path)
+        check_path("path", path)
         for earlier in self._paths:
             if elements(earlier) == elements(path):
                 raise ValueError(

@@ -9,105 +9,33 @@ import cdk8s_plus_27 as kplus
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from . import _bulk, _network, _pod, _redis_proxy, _sentinel
+from . import _bulk, _network, _pod
+from ._autoscaling import tier_budget
 from ._network import Pods
 from ._peers import SelectablePods, lookup, pods_of
+from ._redis_failover import SentinelProxy
+from ._redis_fixed import FixedMaster
+from ._redis_topology import CONFIG_DIR, DATA_DIR, PASSWORD_DIR, PORT, RUN_DIR, RedisPods, Topology
 from ._types import (
+    DisruptionBudget,
     ExistingSecret,
     Failover,
     Peer,
     PodOptions,
     Resources,
+    check_bytes,
     check_dns_subdomain,
     check_image,
+    check_instance,
     check_positive,
-    check_quantity,
     check_service_name,
 )
 
 DEFAULT_IMAGE = "redis:7.4.2-alpine"
 """A supported Redis 7 on Alpine, pinned; its ``redis`` user is uid 999, gid 1000."""
 
-PORT = 6379
-CONFIG_DIR = "/opt/journal-redis"
-PASSWORD_DIR = "/etc/redis-passwd"
-RUN_DIR = "/run/redis"
-DATA_DIR = "/data"
 _UID, _GID = 999, 1000
 _ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany")
-_SENTINEL_SCRIPTS = ("stop.sh", "sentinel.sh", "sentinel-probe.sh")
-
-REDIS_CONF = f"""\
-# Shared by every Redis pod; the launch script adds the password and the replication line.
-port {PORT}
-bind * -::*
-dir {DATA_DIR}
-appendonly yes
-appendfsync everysec
-replica-read-only yes
-# Replicas sync as soon as they connect: readiness waits for the link to the master.
-repl-diskless-sync-delay 0
-"""
-
-
-
-def probe_script(*, seen: str = "exit 0") -> str:
-    """Redis's probes; ``seen`` (sh) runs once the server is ready by itself."""
-    return f"""\
-#!/bin/sh
-# Health checks for Redis; they authenticate with the mounted password (never on argv).
-#   started: the server answers PING (the data set is loaded)
-#   alive:   the server answers PING, or is still loading its data set
-#   ready:   the master, or a replica whose link to the master is up
-REDISCLI_AUTH="$(cat "{PASSWORD_DIR}/$1")"
-export REDISCLI_AUTH
-case "$2" in
-  started|alive)
-    reply="$(redis-cli -h 127.0.0.1 -p {PORT} ping 2>&1)" || true
-    case "$reply" in
-      PONG) exit 0 ;;
-      LOADING*) [ "$2" = alive ] && exit 0 ;;
-    esac
-    echo "PING answered: $reply" >&2
-    exit 1
-    ;;
-  ready)
-    info="$(redis-cli -h 127.0.0.1 -p {PORT} info replication 2>&1)" || true
-    case "$info" in
-      *role:master*|*master_link_status:up*) {seen} ;;
-    esac
-    echo "not ready: $info" >&2
-    exit 1
-    ;;
-esac
-echo "usage: probe.sh PASSWORD_FILE started|alive|ready" >&2
-exit 2
-"""
-
-
-def launch_script(*, master_host: str, password_file: str) -> str:
-    """The POSIX sh entry point: pod 0 is the master, every other pod replicates from it."""
-    return f"""\
-#!/bin/sh
-# Starts redis-server as PID 1. Pod 0 is the master; the others replicate from it.
-# The password goes from the mounted Secret into a config file on a memory-backed
-# volume, so it never appears on a command line.
-set -eu
-# shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
-ordinal="${{HOSTNAME##*-}}"
-password="$(cat "{PASSWORD_DIR}/{password_file}")"
-quoted="$(printf '%s' "$password" | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g')"
-umask 077
-{{
-  printf 'include %s\\n' "{CONFIG_DIR}/redis.conf"
-  printf 'requirepass "%s"\\n' "$quoted"
-  printf 'masterauth "%s"\\n' "$quoted"
-  if [ "$ordinal" != 0 ]; then
-    printf 'replicaof %s %s\\n' "{master_host}" "{PORT}"
-  fi
-}} > "{RUN_DIR}/redis.conf"
-exec redis-server "{RUN_DIR}/redis.conf"
-"""
 
 
 class Redis(SelectablePods):
@@ -129,7 +57,7 @@ class Redis(SelectablePods):
             ``redis-passwd``, key ``passwd``, which must exist in the namespace.
         replicas: number of pods; 1 runs a lone master. Default: 3.
         image: the container image. Default: ``DEFAULT_IMAGE``.
-        storage: size of each pod's data volume. Default: ``"10Gi"``.
+        storage: size of each pod's data volume, in bytes (at least 1Mi). Default: ``"10Gi"``.
         storage_class: the StorageClass of the data volumes. Default: the cluster's default.
         access_mode: the access mode of the data volumes. Default: ``"ReadWriteOnce"``.
         resources: CPU and memory of each pod. Default: 500m, 512Mi (limits equal requests).
@@ -139,6 +67,8 @@ class Redis(SelectablePods):
             server and HAProxy pods behind the write Service, which follow whichever pod is
             the master. Needs 3 or more replicas and a chart namespace. Default: ``None``,
             pod 0 is the master for ever and the write Service selects it.
+        budget: the Redis pods' disruption budget. Default: one pod at a time
+            (``maxUnavailable: 1``; see ``JournalService`` for the rule).
     """
 
     def __init__(
@@ -156,11 +86,12 @@ class Redis(SelectablePods):
         resources: Resources | None = None,
         pod: PodOptions | None = None,
         failover: Failover | None = None,
+        budget: DisruptionBudget | None = None,
     ) -> None:
         check_service_name("name", name, max_length=52)
         super().__init__(scope, id, name=name)
         self._replicas = check_positive("replicas", replicas)
-        check_quantity("storage", storage)
+        check_bytes("storage", storage)
         if storage_class is not None:
             check_dns_subdomain("storage_class", storage_class)
         if access_mode not in _ACCESS_MODES:
@@ -168,17 +99,23 @@ class Redis(SelectablePods):
                 f"access_mode={access_mode!r} is not allowed: expected one of {_ACCESS_MODES}"
             )
         check_image("image", image)
-        self._image = image
         if failover is not None and not isinstance(failover, Failover):
             raise TypeError(
                 f"failover={failover!r} is not allowed: expected journal_k8s.Failover or None"
             )
         self.failover = failover
         """The failover settings, or ``None`` (pod 0 is the master for ever)."""
-        quorum = failover.check_against(replicas) if failover is not None else 0
-        self.password = password or ExistingSecret(name="redis-passwd", key="passwd")
+        self.password = check_instance(
+            "password", password, ExistingSecret, ExistingSecret(name="redis-passwd", key="passwd")
+        )
         """The Secret key that holds the Redis password."""
-        resources = resources or Resources(cpu="500m", memory="512Mi")
+        pods = RedisPods(self, replicas, image, self.password)
+        self._topology: Topology = (
+            FixedMaster(pods) if failover is None else SentinelProxy(pods, failover)
+        )
+        resources = check_instance(
+            "resources", resources, Resources, Resources(cpu="500m", memory="512Mi")
+        )
 
         self.headless_service_name = f"{name}-headless"
         """The governing headless Service: it gives every pod a DNS name."""
@@ -196,28 +133,14 @@ class Redis(SelectablePods):
         self._password_secret: kplus.ISecret | None = None
         labels = _pod.object_labels(name, "storage")
 
-        if failover is None:
-            files = {
-                "launch.sh": launch_script(
-                    master_host=self.master_host, password_file=self.password.key
-                ),
-                "probe.sh": probe_script(),
-                "redis.conf": REDIS_CONF,
-            }
-            write_selector = {
-                **self._pod_labels,
-                "statefulset.kubernetes.io/pod-name": f"{name}-0",
-            }
-        else:
-            files = self._failover_files(failover, quorum)
-            write_selector = _pod.selector_labels(self.proxy_name)
+        files = self._topology.files()
+        write_selector = self._topology.write_selector()
         own_pods = k8s.LabelSelector(match_labels=dict(self._pod_labels))
         own = Pods(name, self, None, self._pod_labels)  # both sides share one namespace
-        pod_options = pod or PodOptions()
-        if failover is not None:
-            pod_options = dataclasses.replace(
-                pod_options, sidecars=[self._sentinel(failover), *pod_options.sidecars]
-            )
+        pod_options = check_instance("pod", pod, PodOptions, PodOptions())
+        pod_options = dataclasses.replace(
+            pod_options, sidecars=[*self._topology.sidecars(), *pod_options.sidecars]
+        )
         self._namespace = _bulk.define(
             self,
             {
@@ -234,9 +157,7 @@ class Redis(SelectablePods):
                         replicas=replicas,
                         pod_management_policy="OrderedReady",
                         selector=own_pods,
-                        template=self._pod_template(
-                            image, resources, labels, _pod.content_hash(files), pod_options
-                        ),
+                        template=self._pod_template(image, resources, labels, files, pod_options),
                         volume_claim_templates=[
                             k8s.KubePersistentVolumeClaimProps(
                                 metadata=_pod.metadata("data", labels),
@@ -251,7 +172,9 @@ class Redis(SelectablePods):
                         ],
                     ),
                 ),
-                "Budget": _pod.disruption_budget(name, "storage"),
+                "Budget": _pod.disruption_budget(
+                    name, "storage", tier_budget("budget", budget, replicas, replicas)
+                ),
                 **dict(
                     zip(
                         ("ReplicationPolicy", "ReplicationEgressPolicy"),
@@ -265,7 +188,7 @@ class Redis(SelectablePods):
                         strict=True,
                     )
                 ),
-                **(self._failover_objects(failover) if failover else {}),
+                **self._topology.objects(),
             },
         )
 
@@ -300,7 +223,7 @@ class Redis(SelectablePods):
         Raises:
             ValueError: the Redis has no failover.
         """
-        if self.failover is None:
+        if self.node.try_find_child("ProxyDeployment") is None:
             raise ValueError(f"Redis {self.node.path} has no failover, hence no proxy")
         return _bulk.api_object(self, "ProxyDeployment")
 
@@ -359,18 +282,14 @@ class Redis(SelectablePods):
             return
         own = self.pods()
         labels = _pod.object_labels(self._name, "storage")
-        ingress, egress = _network.connection(server=own, client=client, port=PORT, labels=labels)
-        own_objects = {f"AllowFrom-{client.name}": ingress}
-        client_objects = {f"AllowTo-{self._name}": egress}
-        if self.failover is not None:
-            proxy = Pods(
-                self.proxy_name, self, own.namespace, _pod.selector_labels(self.proxy_name)
-            )
+        own_objects: dict[str, _bulk.Struct] = {}
+        client_objects: dict[str, _bulk.Struct] = {}
+        for prefix, server in [("", own), *self._topology.fronts()]:
             ingress, egress = _network.connection(
-                server=proxy, client=client, port=PORT, labels=labels
+                server=server, client=client, port=PORT, labels=labels
             )
-            own_objects[f"ProxyAllowFrom-{client.name}"] = ingress
-            client_objects[f"AllowTo-{self.proxy_name}"] = egress
+            own_objects[f"{prefix}AllowFrom-{client.name}"] = ingress
+            client_objects[f"AllowTo-{server.name}"] = egress
         _bulk.define(
             self,
             own_objects,
@@ -431,7 +350,7 @@ class Redis(SelectablePods):
         image: str,
         resources: Resources,
         labels: dict[str, str],
-        config_hash: str,
+        files: dict[str, str],
         options: PodOptions,
     ) -> k8s.PodTemplateSpec:
         def probe(mode: str, *, period: int, failures: int) -> k8s.Probe:
@@ -444,19 +363,15 @@ class Redis(SelectablePods):
                 failure_threshold=failures,
             )
 
+        lifecycle, grace_period = self._topology.stopping()
         return _pod.pod_template(
             self._name,
             labels=labels,
-            config_hash=config_hash,
+            config_hash=_pod.content_hash(files),
             uid=_UID,
             gid=_GID,
             options=options,
-            # A master being stopped hands over first (stop.sh), then shuts down.
-            termination_grace_period=(
-                None
-                if self.failover is None
-                else _sentinel.grace_period_s(self.failover.failover_timeout_ms)
-            ),
+            termination_grace_period=grace_period,
             container=k8s.Container(
                 name="redis",
                 image=image,
@@ -468,15 +383,7 @@ class Redis(SelectablePods):
                 startup_probe=probe("started", period=5, failures=120),
                 liveness_probe=probe("alive", period=10, failures=6),
                 readiness_probe=probe("ready", period=5, failures=2),
-                lifecycle=(
-                    None
-                    if self.failover is None
-                    else k8s.Lifecycle(
-                        pre_stop=k8s.LifecycleHandler(
-                            exec=k8s.ExecAction(command=["/bin/sh", f"{CONFIG_DIR}/stop.sh"])
-                        )
-                    )
-                ),
+                lifecycle=lifecycle,
                 volume_mounts=[
                     k8s.VolumeMount(name="data", mount_path=DATA_DIR),
                     k8s.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
@@ -491,14 +398,10 @@ class Redis(SelectablePods):
                         name=f"{self._name}-config",
                         default_mode=0o444,
                         items=[
-                            k8s.KeyToPath(key="launch.sh", path="launch.sh", mode=0o555),
-                            k8s.KeyToPath(key="probe.sh", path="probe.sh", mode=0o555),
-                            k8s.KeyToPath(key="redis.conf", path="redis.conf"),
-                            *(
-                                k8s.KeyToPath(key=script, path=script, mode=0o555)
-                                for script in _SENTINEL_SCRIPTS
-                                if self.failover is not None
-                            ),
+                            k8s.KeyToPath(
+                                key=file, path=file, mode=0o555 if file.endswith(".sh") else None
+                            )
+                            for file in files
                         ],
                     ),
                 ),
@@ -510,122 +413,7 @@ class Redis(SelectablePods):
                             medium="Memory", size_limit=_bulk.quantity("1Mi")
                         ),
                     )
-                    for volume in ("run", "sentinel")
-                    if volume == "run" or self.failover is not None
+                    for volume in ("run", *self._topology.memory_volumes)
                 ),
             ],
         )
-
-    def _failover_files(self, failover: Failover, quorum: int) -> dict[str, str]:
-        """The ConfigMap's files in failover mode: launch scripts, probes, the preStop hook."""
-        peers = [f"{self._name}-{i}.{self.headless_service_name}" for i in range(self._replicas)]
-        password_path = f"{PASSWORD_DIR}/{self.password.key}"
-        common = {
-            "master_set": self._name,
-            "peers": peers,
-            "domain": self.headless_service_name,
-            "password_path": password_path,
-            "quorum": quorum,
-        }
-        seen = f'exec /bin/sh {CONFIG_DIR}/sentinel-probe.sh "$1" seen'
-        return {
-            "launch.sh": _sentinel.redis_launch_script(
-                **common,
-                config_dir=CONFIG_DIR,
-                run_dir=RUN_DIR,
-                min_replicas_to_write=failover.min_replicas_to_write,
-            ),
-            "probe.sh": probe_script(seen=seen),
-            "redis.conf": _sentinel.redis_conf(
-                REDIS_CONF,
-                min_replicas_to_write=failover.min_replicas_to_write,
-                min_replicas_max_lag=failover.min_replicas_max_lag,
-            ),
-            "stop.sh": _sentinel.redis_stop_script(
-                **common, failover_timeout_ms=failover.failover_timeout_ms
-            ),
-            "sentinel.sh": _sentinel.sentinel_launch_script(
-                **common,
-                down_after_ms=failover.down_after_ms,
-                failover_timeout_ms=failover.failover_timeout_ms,
-            ),
-            "sentinel-probe.sh": _sentinel.sentinel_probe_script(
-                master_set=self._name,
-                password_dir=PASSWORD_DIR,
-                peers=peers,
-                domain=self.headless_service_name,
-                quorum=quorum,
-            ),
-        }
-
-    def _sentinel(self, failover: Failover) -> k8s.Container:
-        """The sentinel container of every Redis pod."""
-
-        def probe(mode: str, *, period: int, failures: int) -> k8s.Probe:
-            return k8s.Probe(
-                exec=k8s.ExecAction(
-                    command=[
-                        "/bin/sh",
-                        f"{CONFIG_DIR}/sentinel-probe.sh",
-                        self.password.key,
-                        mode,
-                    ]
-                ),
-                period_seconds=period,
-                timeout_seconds=3,
-                failure_threshold=failures,
-            )
-
-        return k8s.Container(
-            name="sentinel",
-            image=self._image,
-            image_pull_policy="IfNotPresent",
-            command=["/bin/sh", f"{CONFIG_DIR}/sentinel.sh"],
-            ports=[_pod.tcp_port("sentinel", _sentinel.SENTINEL_PORT)],
-            resources=_pod.resources(failover.sentinel_resources),
-            security_context=_pod.restricted_container_security(),
-            liveness_probe=probe("alive", period=10, failures=6),
-            readiness_probe=probe("ready", period=5, failures=2),
-            volume_mounts=[
-                k8s.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
-                k8s.VolumeMount(name="password", mount_path=PASSWORD_DIR, read_only=True),
-                k8s.VolumeMount(name="sentinel", mount_path=_sentinel.SENTINEL_DIR),
-            ],
-        )
-
-    def _failover_objects(self, failover: Failover) -> dict[str, _bulk.Struct]:
-        """HAProxy (ConfigMap, Deployment, budget) and the sentinel and proxy policies."""
-        namespace = self.namespace
-        if namespace is None:
-            raise ValueError(
-                f"failover={failover!r} is not allowed for Redis {self.node.path}: its chart "
-                "sets no namespace, and HAProxy resolves the Redis pods by fully qualified "
-                "name; give the chart a namespace"
-            )
-        suffix = f"{self.headless_service_name}.{namespace}.svc.{failover.cluster_domain}"
-        servers = [
-            (f"{self._name}-{i}", f"{self._name}-{i}.{suffix}") for i in range(self._replicas)
-        ]
-        labels = _pod.object_labels(self._name, "storage")
-        own = Pods(self._name, self, namespace, self._pod_labels)
-        proxy = Pods(self.proxy_name, self, namespace, _pod.selector_labels(self.proxy_name))
-        sentinel = _network.connection(
-            server=own,
-            client=own,
-            port=_sentinel.SENTINEL_PORT,
-            labels=labels,
-            names=(f"{self._name}-sentinel", f"{self._name}-sentinel-peers"),
-        )
-        from_proxy = _network.connection(server=own, client=proxy, port=PORT, labels=labels)
-        return {
-            **_redis_proxy.proxy_objects(
-                name=self.proxy_name,
-                port=PORT,
-                servers=servers,
-                password_secret=self.password.name,
-                password_key=self.password.key,
-                failover=failover,
-            ),
-            **dict(zip(("SentinelPolicy", "SentinelEgressPolicy"), sentinel, strict=True)),
-            **dict(zip(("ProxyPolicy", "ProxyEgressPolicy"), from_proxy, strict=True)),
-        }

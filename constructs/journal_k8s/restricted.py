@@ -8,6 +8,16 @@ import cdk8s_plus_27 as kplus
 from . import _bulk
 from ._pod import restricted_container_security, restricted_pod_security
 
+_POD_SPECS: tuple[tuple[type[kplus.AbstractPod], str], ...] = (
+    (kplus.Pod, "/spec"),
+    (kplus.Deployment, "/spec/template/spec"),
+    (kplus.StatefulSet, "/spec/template/spec"),
+    (kplus.DaemonSet, "/spec/template/spec"),
+    (kplus.Job, "/spec/template/spec"),
+    (kplus.CronJob, "/spec/jobTemplate/spec/template/spec"),
+)
+"""Where each cdk8s-plus workload kind keeps its pod spec."""
+
 
 def adopt_restricted(workload: kplus.AbstractPod, *, uid: int, gid: int | None = None) -> None:
     """Give a cdk8s-plus workload the journal's ``restricted`` pod and container settings.
@@ -18,14 +28,22 @@ def adopt_restricted(workload: kplus.AbstractPod, *, uid: int, gid: int | None =
     added so far, ``restricted_container_security()``: call it after adding the containers.
 
     Args:
-        workload: a kplus ``Deployment``, ``StatefulSet``, ``Job``, ``Pod``, …
+        workload: a kplus ``Deployment``, ``StatefulSet``, ``DaemonSet``, ``Job``,
+            ``CronJob`` or ``Pod``.
         uid: the user the containers run as (not 0).
         gid: their group and the volumes' ``fsGroup``. Default: ``uid``.
+
+    Raises:
+        TypeError: ``workload`` is none of those kinds.
+        ValueError: ``uid`` is 0 or not a user id.
     """
+    template = next((spec for kind, spec in _POD_SPECS if isinstance(workload, kind)), None)
+    if template is None:
+        kinds = ", ".join(f"kplus.{kind.__name__}" for kind, _ in _POD_SPECS)
+        raise TypeError(f"workload={workload!r} is not allowed: expected one of {kinds}")
     if isinstance(uid, bool) or not isinstance(uid, int) or uid <= 0:
         raise ValueError(f"uid={uid!r} is not allowed: expected a non-root user id (> 0)")
     api_object = cdk8s.ApiObject.of(workload)
-    template = "/spec" if isinstance(workload, kplus.Pod) else "/spec/template/spec"
     pod = restricted_pod_security(uid=uid, gid=uid if gid is None else gid)
     container = restricted_container_security()
     # Patches on kplus's typed objects use the jsii (camelCase) names, which these share.

@@ -5,14 +5,19 @@ from __future__ import annotations
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from . import _bulk, _network
-from ._types import Quota, check_dns_label
+from . import _bulk, _capacity, _network, _pod
+from ._base import JournalConstruct
+from ._types import Quota, Resources, check_dns_label, check_dns_subdomain, check_instance
 
 POD_SECURITY_VERSION = "v1.27"
 """The Pod Security Standards version the namespace pins (the API version of the library)."""
+DEFAULT_CONTAINER_RESOURCES = Resources(
+    cpu="100m", memory="128Mi", cpu_limit="500m", memory_limit="512Mi"
+)
+"""What the LimitRange gives a container that sets no resources of its own."""
 
 
-class RestrictedNamespace(Construct):
+class RestrictedNamespace(JournalConstruct):
     """A Namespace enforcing Pod Security ``restricted``, with quota, limits and default deny.
 
     At synth, every pod template in the namespace (from any chart of the app) must meet
@@ -20,18 +25,42 @@ class RestrictedNamespace(Construct):
     (``adopt_restricted`` fixes a cdk8s-plus workload). Every pod of the namespace is denied
     all traffic but DNS until a NetworkPolicy (such as
     those of the journal constructs) lets it through. Containers without resources get the
-    LimitRange defaults (requests 100m/128Mi, limits 500m/512Mi).
+    LimitRange defaults (``container_defaults``). At synth, the quota must hold every
+    workload of the namespace at its most (``journal_k8s.capacity_problems``): an
+    autoscaler's ``maxReplicas`` plus the rolling-update surge, times each pod's requests and
+    limits (sidecars, init containers and LimitRange defaults included); a failure names the
+    quota key, the workloads and the figures.
 
     Args:
         scope: the parent construct.
         id: the construct id.
         name: the namespace's name (a DNS-1123 label).
-        quota: the namespace's totals (its ResourceQuota ``journal-quota``).
+        quota: the namespace's totals (its ResourceQuota).
+        quota_name: the ResourceQuota's name. Default: ``"journal-quota"``.
+        limits_name: the LimitRange's name. Default: ``"journal-limits"``.
+        container_defaults: the requests and limits the LimitRange gives a container that
+            sets none. Default: ``DEFAULT_CONTAINER_RESOURCES`` (requests 100m and 128Mi,
+            limits 500m and 512Mi).
     """
 
-    def __init__(self, scope: Construct, id: str, *, name: str, quota: Quota) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str,
+        quota: Quota,
+        quota_name: str = "journal-quota",
+        limits_name: str = "journal-limits",
+        container_defaults: Resources = DEFAULT_CONTAINER_RESOURCES,
+    ) -> None:
         super().__init__(scope, id)
         check_dns_label("name", name)
+        check_dns_subdomain("quota_name", quota_name)
+        check_dns_subdomain("limits_name", limits_name)
+        defaults = _pod.resources(
+            check_instance("container_defaults", container_defaults, Resources, container_defaults)
+        )
         security = {
             f"pod-security.kubernetes.io/{mode}{suffix}": value
             for mode in ("enforce", "audit", "warn")
@@ -46,7 +75,7 @@ class RestrictedNamespace(Construct):
                     metadata=k8s.ObjectMeta(name=name, labels=security)
                 ),
                 "Quota": k8s.KubeResourceQuotaProps(
-                    metadata=k8s.ObjectMeta(name="journal-quota", namespace=name),
+                    metadata=k8s.ObjectMeta(name=quota_name, namespace=name),
                     spec=k8s.ResourceQuotaSpec(
                         hard={
                             "requests.cpu": q(quota.cpu),
@@ -59,13 +88,13 @@ class RestrictedNamespace(Construct):
                     ),
                 ),
                 "Limits": k8s.KubeLimitRangeProps(
-                    metadata=k8s.ObjectMeta(name="journal-limits", namespace=name),
+                    metadata=k8s.ObjectMeta(name=limits_name, namespace=name),
                     spec=k8s.LimitRangeSpec(
                         limits=[
                             k8s.LimitRangeItem(
                                 type="Container",
-                                default_request={"cpu": q("100m"), "memory": q("128Mi")},
-                                default={"cpu": q("500m"), "memory": q("512Mi")},
+                                default_request=defaults.requests,
+                                default=defaults.limits,
                             )
                         ]
                     ),
@@ -86,3 +115,4 @@ class RestrictedNamespace(Construct):
             # A Namespace is cluster-scoped: drop the namespace the chart gives every object.
             [("Resource", {"op": "remove", "path": "/metadata/namespace"})],
         )
+        _capacity.require(self)

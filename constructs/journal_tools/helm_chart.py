@@ -32,7 +32,7 @@ the environment model (``EnvironmentValues``, with its patterns and bounds) cut 
 keys used, plus ``derived`` and ``objects``: a derived value gets the grammar of what it is
 derived from (``DERIVED_SCHEMAS``, by key), mappings and lists are closed down to their
 leaves, other leaves get their observed type; unknown keys are refused. The quantity
-patterns are in the schema; their bounds (``grammar.Bounds``: memory from 1Mi, …), which JSON
+patterns are in the schema; their bounds (``Bounds``: memory from 1Mi, …), which JSON
 Schema cannot compare, are checked by ``templates/quantities.yaml``: for each quantity key the
 templates read (``values.quantity_keys``), a render out of bounds fails with the key, the value
 and the range, as the Python values say them. The comparison is exact (``_quantities.tpl``:
@@ -71,9 +71,13 @@ use_bundled_node()
 import cdk8s  # noqa: E402
 from jsii.errors import JSIIError  # noqa: E402
 
-from journal_k8s import CONFIG_HASH_ANNOTATION, content_hash  # noqa: E402
+from journal_k8s import (  # noqa: E402
+    CONFIG_HASH_ANNOTATION,
+    content_hash,
+    grammar,
+)
 
-from . import grammar  # noqa: E402
+from .bounds import Bounds, binary_bounds  # noqa: E402
 from .publish import PublishError, publish  # noqa: E402
 from .synth import Builder, SynthError, render  # noqa: E402
 from .values import (  # noqa: E402
@@ -199,7 +203,7 @@ def chart_files(
     settings_schema: Mapping[str, Any],
     *,
     app_version: str,
-    quantities: Mapping[Key, grammar.Bounds] | None = None,
+    quantities: Mapping[Key, Bounds] | None = None,
 ) -> dict[str, str]:
     """The chart's files for environments given as objects and settings.
 
@@ -268,7 +272,7 @@ _QUANTITY_HELPERS = """\
 
 The schema's pattern has matched the quantity: a number, then a decimal suffix (m, k, M, ...,
 an exponent e3) or a binary one (Ki, Mi, ...). Its number and decimal suffix are written
-0.<digits> x 10^<magnitude>, digits without leading or trailing zeros (grammar.scientific);
+0.<digits> x 10^<magnitude>, digits without leading or trailing zeros (bounds.scientific);
 that is within the bounds for its binary suffix (the bounds divided by 1024^k) when the pair
 (magnitude, digits) lies between theirs: magnitudes compared as integers, then digits as text.
 No floating point: 4096.0000000000000001 is above 4096. */ -}}
@@ -323,16 +327,16 @@ def _in(tree: Tree, key: Key) -> bool:
     return tree is None
 
 
-def bounds_dict(bounds: grammar.Bounds) -> str:
+def bounds_dict(bounds: Bounds) -> str:
     """Template text of ``bounds`` as ``journal-k8s.quantityOutOfRange`` takes them."""
     entries = [
         f'{_go_string(suffix)} (list {low[0]} "{low[1]}" {high[0]} "{high[1]}")'
-        for suffix, (low, high) in grammar.binary_bounds(bounds).items()
+        for suffix, (low, high) in binary_bounds(bounds).items()
     ]
     return "dict " + " ".join(entries)
 
 
-def quantity_checks(quantities: Mapping[Key, grammar.Bounds]) -> str:
+def quantity_checks(quantities: Mapping[Key, Bounds]) -> str:
     """``templates/quantities.yaml``: each quantity key within its bounds, or the render fails.
 
     It renders nothing: Helm prints no document for it."""

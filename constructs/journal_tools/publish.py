@@ -1,20 +1,21 @@
 """One atomic publish of folders of files into an output folder (``dist/``).
 
-The layout of the output folder::
+The output folder holds plain directories of plain files, ``<outdir>/<name>/<file>``, so that
+``kubectl apply -f dist/prod``, ``-R``, kustomize, ``cp -r``, ``tar`` and ``git add`` read
+them as they are. A publish builds the whole new output folder beside it, in
+``<parent>/.<outdir>.publish-<pid>``: the new folders, and a hard-link copy of every other
+entry (the outputs of other commands, such as ``helm/``, ``diagrams/``, ``bench/``, or a user's
+notes). Then the two directories change places in one ``renameat2(RENAME_EXCHANGE)`` (Linux 3.15
+or later), and the old tree is removed. Whatever instant a publish is killed at, every
+``<name>/`` reads the previous output or the new one, all of them the same one; the next
+publish removes what an interrupted one left beside the folder.
 
-    .generations/<id>/<name>/<file>   each publish writes a complete new generation here
-    .current -> .generations/<id>     the one switch: a symlink replaced by rename(2)
-    <name> -> .current/<name>         a stable link per folder: <outdir>/<name>/<file> reads
-                                      the current generation (kubectl apply -f dist/<env>/)
-    .lock                             flock(2): publishes take turns
-
-Whatever instant a publish is killed at, every ``<name>/`` reads either the previous
-generation or the new one, all of them the same one: the new generation is complete before
-``.current`` is switched, links of new folders point into ``.current`` (so they show nothing
-until the switch), and links of folders no longer published go dangling at the switch and are
-removed after it. The next publish removes what an interrupted one left. A folder of the old
-layout (a real directory) is moved into a generation once, swapped with its link atomically
-(``renameat2(RENAME_EXCHANGE)``).
+``<outdir>/.published`` lists the folders of the last publish: those absent from the next one
+disappear with it. Publishes take turns on an ``flock(2)`` of the output folder itself (checked
+again after the exchange, which replaces it); a folder below it that is itself published into
+(``dist/helm``, whose ``.published`` says so) is locked too while it is copied, so an export
+into it is never lost. A folder of the layout before this one (``.generations/``, ``.current``,
+links into it) is converted on the way: its links become the folders they showed.
 """
 
 from __future__ import annotations
@@ -26,12 +27,10 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-GENERATIONS = ".generations"
-CURRENT = ".current"
-LOCK = ".lock"
+RECORD = ".published"
 LOCK_TIMEOUT = 60.0
 """Seconds a publish waits for another one to finish before it gives up."""
 PAUSE_VARIABLE = "JOURNAL_TOOLS_TEST_PAUSE"
@@ -39,8 +38,11 @@ PAUSE_VARIABLE = "JOURNAL_TOOLS_TEST_PAUSE"
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
-_TEMPORARY = (".current-", ".link-", ".swap-")
-"""Prefixes of what an interrupted publish (or the older swap-based one) leaves behind."""
+_STAGING = ".publish-"
+"""Infix of the folder a publish builds beside the output folder: ``.dist.publish-<pid>``."""
+_OLD_LAYOUT = (".generations", ".current", ".lock")
+_OLD_TEMPORARY = (".current-", ".link-", ".swap-")
+"""Entries of the layout before this one (a link per folder into ``.current``)."""
 
 
 class PublishError(Exception):
@@ -51,46 +53,57 @@ def publish(outdir: Path, folders: Mapping[str, Mapping[str, str]]) -> None:
     """Make ``outdir/<name>/<file>`` hold exactly ``folders``, all at once.
 
     Folders published before but absent from ``folders`` disappear in the same step; other
-    entries of ``outdir`` (not links into ``.current``) are left alone.
+    entries of ``outdir`` are kept (hard-linked into the new tree).
 
     Raises:
         PublishError: the folder cannot be written, or another publish holds it too long.
     """
     try:
         outdir.mkdir(parents=True, exist_ok=True)
+        outdir = Path(os.path.realpath(outdir))
         with _locked(outdir):
-            _clean(outdir, keep=())
-            generation = _write(outdir, folders)
-            _pause("written")
-            for name in folders:
-                _link(outdir, name)
-            _pause("linked")
-            previous = _current(outdir)
-            _switch(outdir, generation.name)
-            _pause("switched")
-            _clean(outdir, keep=(previous,) if previous else ())
+            _clean(outdir)
+            staging = outdir.parent / f".{outdir.name}{_STAGING}{os.getpid()}"
+            try:
+                with ExitStack() as nested:
+                    _build(outdir, staging, folders, nested)
+                    _pause("written")
+                    _exchange(staging, outdir)
+                    _pause("exchanged")
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)  # the old tree, or a failed new one
     except OSError as error:
         where = error.filename or outdir
         raise PublishError(f"{where}: cannot write: {error.strerror or error}") from None
 
 
 @contextmanager
-def _locked(outdir: Path) -> Iterator[None]:
-    """Hold ``outdir/.lock``; wait up to ``LOCK_TIMEOUT`` for another publish to end."""
-    with open(outdir / LOCK, "a") as lock:
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise PublishError(
-                        f"{outdir}: another synth is publishing here (it holds {outdir / LOCK})"
-                        f" for more than {LOCK_TIMEOUT:.0f} s: try again when it ends"
-                    ) from None
-                time.sleep(0.05)
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold an ``flock`` of ``folder`` (the directory that ``folder`` names when it is taken).
+
+    Waits up to ``LOCK_TIMEOUT`` for another publish to end.
+    """
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while True:
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            if time.monotonic() > deadline:
+                raise PublishError(
+                    f"{folder}: another synth is publishing here for more than "
+                    f"{LOCK_TIMEOUT:.0f} s: try again when it ends"
+                ) from None
+            time.sleep(0.05)
+            continue
+        if os.stat(folder).st_ino == os.fstat(descriptor).st_ino:
+            break
+        os.close(descriptor)  # exchanged by the publish that held it: lock the new one
+    try:
         yield
+    finally:
+        os.close(descriptor)
 
 
 def _pause(step: str) -> None:
@@ -99,84 +112,84 @@ def _pause(step: str) -> None:
         time.sleep(3600)
 
 
-def _current(outdir: Path) -> str | None:
-    """The name of the current generation, if there is one."""
+def published(outdir: Path) -> list[str]:
+    """The folders of the last publish into ``outdir`` (empty before the first)."""
     try:
-        return os.path.basename(os.readlink(outdir / CURRENT))
+        return (outdir / RECORD).read_text(encoding="utf-8").split()
     except FileNotFoundError:
-        return None
+        return []
 
 
-def _write(outdir: Path, folders: Mapping[str, Mapping[str, str]]) -> Path:
-    """A new generation holding ``folders``; a failed one is removed (a full disk is freed)."""
-    generation = outdir / GENERATIONS / f"{time.time_ns()}-{os.getpid()}"
-    generation.mkdir(parents=True)
-    try:
-        for name, files in folders.items():
-            for relative, text in files.items():
-                path = generation / name / relative
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
-                _pause("first file")
-    except OSError:
-        shutil.rmtree(generation, ignore_errors=True)
-        raise
-    return generation
+def _build(
+    outdir: Path, staging: Path, folders: Mapping[str, Mapping[str, str]], nested: ExitStack
+) -> None:
+    """Fill ``staging`` with the new output folder: ``folders``, then what the old one keeps."""
+    previous = set(published(outdir))
+    for name in folders:
+        path = outdir / name
+        old_link = path.is_symlink() and os.readlink(path) == f".current/{name}"
+        if not old_link and (path.is_symlink() or (path.exists() and not path.is_dir())):
+            raise PublishError(f"{path}: in the way of the output: expected a folder or no entry")
+    staging.mkdir()
+    for name, files in folders.items():
+        for relative, text in files.items():
+            path = staging / name / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            _pause("first file")
+    leave = previous | set(folders) | {RECORD}
+    _carry(outdir, staging, nested, leave=leave, root=True)
+    (staging / RECORD).write_text("".join(f"{name}\n" for name in folders), encoding="utf-8")
+    shutil.copymode(outdir, staging)
 
 
-def _link(outdir: Path, name: str) -> None:
-    """Make ``outdir/name`` the link ``.current/name`` (a real folder is moved in first)."""
-    path, target = outdir / name, f"{CURRENT}/{name}"
-    if path.is_symlink() and os.readlink(path) == target:
-        return
-    if path.is_symlink() or (path.exists() and not path.is_dir()):
-        raise PublishError(f"{path}: in the way of the output: expected a folder or no entry")
-    temporary = outdir / f".link-{name}-{os.getpid()}"
-    os.symlink(target, temporary)
-    if not path.exists():
-        os.replace(temporary, path)
-        return
-    # A folder of the old layout: its copy joins the current generation, then the link and
-    # the folder change places in one step, so the folder is never missing.
-    current = _current(outdir)
-    if current is None:
-        current = _write(outdir, {}).name
-        _switch(outdir, current)
-    copy = outdir / GENERATIONS / current / name
-    if not copy.exists():
-        shutil.copytree(path, copy, symlinks=True)
-    _exchange(temporary, path)
-    shutil.rmtree(temporary)
+def _carry(
+    source: Path, target: Path, nested: ExitStack, *, leave: set[str], root: bool = False
+) -> None:
+    """Hard-link the tree ``source`` into the folder ``target``, but the entries ``leave``.
 
-
-def _switch(outdir: Path, generation: str) -> None:
-    temporary = outdir / f".current-{os.getpid()}"
-    if temporary.is_symlink():
-        temporary.unlink()
-    os.symlink(f"{GENERATIONS}/{generation}", temporary)
-    os.replace(temporary, outdir / CURRENT)
-
-
-def _clean(outdir: Path, keep: tuple[str, ...]) -> None:
-    """Remove old generations (but ``keep`` and the current one), temporaries, dead links."""
-    current = _current(outdir)
-    generations = outdir / GENERATIONS
-    if generations.is_dir():
-        for entry in generations.iterdir():
-            if entry.name != current and entry.name not in keep:
-                shutil.rmtree(entry)
-    for entry in outdir.iterdir():
-        if entry.name.startswith(_TEMPORARY):
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
+    A folder of the old layout loses its ``.generations/`` and ``.current``, and each of its
+    links into ``.current`` becomes a copy of the folder it showed (at the top: is left, as
+    a folder published before).
+    """
+    old_layout = (source / ".current").is_symlink()
+    for entry in sorted(os.scandir(source), key=lambda e: e.name):
+        name, path = entry.name, Path(entry.path)
+        if name in leave or (root and _STAGING in name and name.startswith(".")):
+            continue
+        if old_layout and (name in _OLD_LAYOUT or name.startswith(_OLD_TEMPORARY)):
+            continue
+        if entry.is_symlink():
+            link = os.readlink(path)
+            if old_layout and link == f".current/{name}":
+                if not root:
+                    _copy_folder(path.resolve(), target / name, nested)
             else:
-                entry.unlink()
-        elif (
-            entry.is_symlink()
-            and os.readlink(entry) == f"{CURRENT}/{entry.name}"
-            and not entry.exists()
-        ):
-            entry.unlink()
+                os.symlink(link, target / name)
+        elif entry.is_dir():
+            _copy_folder(path, target / name, nested)
+        else:
+            try:
+                os.link(path, target / name)
+            except OSError:
+                shutil.copy2(path, target / name)
+
+
+def _copy_folder(source: Path, target: Path, nested: ExitStack) -> None:
+    """Copy the folder ``source`` as ``target`` (locked while it is itself published into)."""
+    if (source / RECORD).is_file():
+        nested.enter_context(_locked(source))
+    target.mkdir()
+    _carry(source, target, nested, leave=set())
+    shutil.copystat(source, target)
+
+
+def _clean(outdir: Path) -> None:
+    """Remove what interrupted publishes left beside ``outdir``."""
+    prefix = f".{outdir.name}{_STAGING}"
+    for entry in outdir.parent.iterdir():
+        if entry.name.startswith(prefix) and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _exchange(first: Path, second: Path) -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from journal_k8s._selectors import selects
+
+__all__ = ["POD_INDEX_LABEL", "POD_NAME_LABEL", "pod_labels", "selects", "selects_any"]
+
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 """Labels the StatefulSet controller adds to each pod, so a Service may select one pod."""
@@ -28,33 +32,6 @@ def pod_labels(workload: Mapping[str, Any], template: Mapping[str, Any]) -> list
         labels | {POD_NAME_LABEL: f"{name}-{ordinal}", POD_INDEX_LABEL: str(ordinal)}
         for ordinal in range(start, start + replicas)
     ]
-
-
-def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    """Whether a LabelSelector picks a pod with ``labels``: every ``matchLabels`` entry and
-    every ``matchExpressions`` requirement must hold; an empty selector picks every pod."""
-    selector = selector or {}
-    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expression in selector.get("matchExpressions") or []:
-        key, values = expression["key"], expression.get("values") or []
-        match expression["operator"]:
-            case "In":
-                matched = labels.get(key) in values
-            case "NotIn":
-                matched = labels.get(key) not in values
-            case "Exists":
-                matched = key in labels
-            case "DoesNotExist":
-                matched = key not in labels
-            case operator:
-                raise ValueError(
-                    f"label selector operator {operator!r} is not allowed: "
-                    "expected In, NotIn, Exists or DoesNotExist"
-                )
-        if not matched:
-            return False
-    return True
 
 
 def selects_any(selector: Mapping[str, Any] | None, pods: Iterable[Mapping[str, str]]) -> bool:

@@ -1,6 +1,6 @@
 """Synthesis of every environment into ``<outdir>/<env>/``, all or nothing.
 
-Every user error ends as one message and exit status 1 (130 when interrupted), never a
+Every user error ends as one message and exit status 1 (130 or 143 when interrupted), never a
 traceback: values, construct arguments (mapped back to the values key that fed them), checks,
 an output folder that is read-only, full or busy.
 """
@@ -10,18 +10,17 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
 import cdk8s
 from jsii.errors import JSIIError
 
 from journal_k8s import chart_manifests
 
+from . import interrupts
 from .checks import problems
 from .manifests import to_yaml
 from .publish import PublishError, publish
@@ -36,6 +35,9 @@ Builder = Callable[[cdk8s.App, Environment], cdk8s.Chart]
 
 MAX_MESSAGE = 300
 """Longest construct message repeated to the user."""
+
+VALIDATION_FAILED = "Error: Validation failed with the following errors:"
+"""How cdk8s starts the error of a failed validation of the app (one problem per line after)."""
 
 
 class SynthError(Exception):
@@ -114,6 +116,18 @@ def render(
             raise SynthError(
                 f"{environment.where(error.key)}: {format_key(error.key)}: {message}"
             ) from None
+        except RuntimeError as error:
+            # A validation of the app (the library's rules over the final manifests): one
+            # problem per line, each kept whole.
+            message = str(error)
+            if not message.startswith(VALIDATION_FAILED):
+                raise SynthError(f"{where}: {_cut(message)}") from None
+            found = message.splitlines()[1:]
+            raise SynthError(
+                "\n".join(
+                    [f"{where}: {len(found)} problem(s):", *(f"  {p.strip()}" for p in found)]
+                )
+            ) from None
         except (ValueError, JSIIError) as error:
             raise SynthError(f"{where}: {_cut(str(error))}") from None
         # The values declare which Secrets exist in the cluster outside the synth.
@@ -155,10 +169,6 @@ def synthesize(
     return rendered
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def main(build: Builder, argv: Sequence[str] | None = None) -> int:
     """Command line of ``app.py``: synthesize, print one line per environment, exit 0 or 1."""
     parser = argparse.ArgumentParser(description="Synthesize every environment's manifests.")
@@ -172,25 +182,19 @@ def main(build: Builder, argv: Sequence[str] | None = None) -> int:
         help="output folder (default: $CDK8S_OUTDIR, else dist)",
     )
     arguments = parser.parse_args(argv)
-    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
-        if previous[0] is not signal.SIG_IGN:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, _interrupt)
-        rendered = synthesize(build, arguments.environments, arguments.outdir)
-        for name in rendered:
-            print(f"{arguments.outdir / name / MANIFEST_FILE}")
+        with interrupts.raising():
+            rendered = synthesize(build, arguments.environments, arguments.outdir)
+            for name in rendered:
+                print(f"{arguments.outdir / name / MANIFEST_FILE}")
     except (ValuesError, SynthError, PublishError) as error:
         print(f"synth failed, {arguments.outdir}/ left as it was:\n{error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except interrupts.Interrupted as interrupted:
         print(
             f"synth interrupted: {arguments.outdir}/ holds the previous or the new output "
             "of every environment, never a mix",
             file=sys.stderr,
         )
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, previous[0])
-        signal.signal(signal.SIGTERM, previous[1])
+        return interrupted.code
     return 0

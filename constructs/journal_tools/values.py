@@ -29,13 +29,14 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
-from . import grammar
+from journal_k8s import grammar
+
+from . import bounds
 from .values_yaml import KeyPath, Lines, YamlError, format_key, read_mapping, shorten
 
 BASE_FILE = "_base.yaml"
 SUFFIX = ".yaml"
 MAX_PROBLEMS = 10
-SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
 RESERVED_NAMES = ("helm", "diagrams", "bench")
 """Folders of dist/ that project commands write: no environment may take these names."""
 
@@ -53,11 +54,11 @@ class _Within:
 
     A class, not a closure, so that ``quantity_keys`` finds the bounds of each key."""
 
-    bounds: grammar.Bounds
+    bounds: bounds.Bounds
     whole: bool = False
 
     def __call__(self, text: str) -> str:
-        return grammar.check_quantity(text, self.bounds, whole=self.whole)
+        return bounds.check_quantity(text, self.bounds, whole=self.whole)
 
 
 def _not_latest(tag: str) -> str:
@@ -70,13 +71,13 @@ DnsLabel = Annotated[str, Field(pattern=grammar.DNS_LABEL, max_length=63)]
 DnsSubdomain = Annotated[str, Field(pattern=grammar.DNS_SUBDOMAIN, max_length=253)]
 Namespace = Annotated[
     DnsLabel,
-    AfterValidator(grammar.check_namespace),
+    AfterValidator(bounds.check_namespace),
     Field(
         json_schema_extra={
             "not": {
                 "anyOf": [
-                    {"enum": list(grammar.SYSTEM_NAMESPACES)},
-                    {"pattern": f"^{grammar.SYSTEM_PREFIX}"},
+                    {"enum": list(bounds.SYSTEM_NAMESPACES)},
+                    {"pattern": f"^{bounds.SYSTEM_PREFIX}"},
                 ]
             }
         }
@@ -90,19 +91,19 @@ Cpu = Annotated[
     str,
     BeforeValidator(_number_as_text),
     Field(pattern=grammar.QUANTITY, json_schema_extra={"pattern": grammar.QUANTITY}),
-    AfterValidator(_Within(grammar.CPU)),
+    AfterValidator(_Within(bounds.CPU)),
 ]
 Memory = Annotated[
     str,
     BeforeValidator(_number_as_text),
     _BYTES,
-    AfterValidator(_Within(grammar.MEMORY, whole=True)),
+    AfterValidator(_Within(bounds.MEMORY, whole=True)),
 ]
 StorageSize = Annotated[
     str,
     BeforeValidator(_number_as_text),
     _BYTES,
-    AfterValidator(_Within(grammar.STORAGE, whole=True)),
+    AfterValidator(_Within(bounds.STORAGE, whole=True)),
 ]
 Replicas = Annotated[int, Field(ge=1, le=100)]
 
@@ -167,7 +168,7 @@ class SecretKey(_Values):
     """A key of an existing Secret."""
 
     name: DnsSubdomain
-    key: Annotated[str, Field(pattern=SECRET_KEY, max_length=253)]
+    key: Annotated[str, Field(pattern=grammar.SECRET_KEY, max_length=253)]
 
 
 class RedisFailover(_Values):
@@ -234,7 +235,7 @@ class GatewayEdge(_Values):
     """The Gateway's namespace."""
     section_name: DnsSubdomain | None = None
     """The Gateway listener; default: every listener that allows the route."""
-    hostnames: Annotated[list[DnsSubdomain], Field(max_length=16)] = []
+    hostnames: Annotated[list[Host], Field(max_length=16)] = []
     """The hosts the route serves; default: the listener's."""
     data_plane_namespace: DnsLabel | None = None
     """The namespace of the Gateway's pods; default: ``namespace``."""
@@ -284,9 +285,9 @@ class EnvironmentValues(_Values):
         return edge
 
 
-def quantity_keys(model: type[BaseModel] | None = None) -> dict[tuple[str, ...], grammar.Bounds]:
+def quantity_keys(model: type[BaseModel] | None = None) -> dict[tuple[str, ...], bounds.Bounds]:
     """Every quantity key of the values (a path of aliases) with its bounds, in model order."""
-    keys: dict[tuple[str, ...], grammar.Bounds] = {}
+    keys: dict[tuple[str, ...], bounds.Bounds] = {}
     for name, info in (model or EnvironmentValues).model_fields.items():
         key = info.alias or name
         for meta in info.metadata:
@@ -396,7 +397,7 @@ def load_environment(folder: Path, name: str) -> Environment:
         )
     layers = [p for p in (folder / BASE_FILE, path) if os.path.lexists(p)]
     try:
-        documents = [read_mapping(p) for p in layers]
+        documents = [read_mapping(p, within=folder) for p in layers]
     except YamlError as error:
         raise ValuesError(str(error)) from None
     merged: dict[str, Any] = {}
@@ -466,7 +467,7 @@ _PATTERNS = {
     grammar.IMAGE_TAG: "a tag (letters, digits, '_', '.', '-'; at most 128) or a digest "
     "such as sha256:<64 hex digits>",
     grammar.QUANTITY: "a Kubernetes quantity such as 500m, 2, 1.5, 256Mi, 10Gi or 1e3",
-    SECRET_KEY: "a Secret key (letters, digits, '-', '_' and '.')",
+    grammar.SECRET_KEY: "a Secret key (letters, digits, '-', '_' and '.')",
 }
 
 

@@ -77,15 +77,29 @@ def format_key(key: KeyPath) -> str:
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
-def read_text(path: Path) -> tuple[str, tuple[int, ...]]:
+def read_text(path: Path, within: Path | None = None) -> tuple[str, tuple[int, ...]]:
     """The UTF-8 text of a regular file of at most ``MAX_FILE_BYTES`` bytes, and its identity.
 
     The identity (device, inode, size, modification and change times) changes with the file.
+
+    Args:
+        path: the file.
+        within: a folder the file must lie in once every link is followed (the file that
+            was opened is checked, before a byte is read). Default: anywhere.
     """
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer before it is refused.
         with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
             status = os.fstat(file.fileno())
+            if within is not None:
+                opened = os.readlink(f"/proc/self/fd/{file.fileno()}")
+                if os.path.commonpath([opened, os.path.realpath(within)]) != os.path.realpath(
+                    within
+                ):
+                    raise YamlError(
+                        f"{path}: leads outside {within}/ (a link): not read; values files "
+                        f"must be files of {within}/"
+                    )
             if not stat.S_ISREG(status.st_mode):
                 raise YamlError(f"{path}: not a regular file: expected a YAML values file")
             data = file.read(MAX_FILE_BYTES + 1)
@@ -106,13 +120,17 @@ def read_text(path: Path) -> tuple[str, tuple[int, ...]]:
         raise YamlError(f"{path}: not UTF-8 text (invalid byte at offset {error.start})") from None
 
 
-def read_mapping(path: Path) -> tuple[dict[str, Any], Lines]:
+def read_mapping(path: Path, within: Path | None = None) -> tuple[dict[str, Any], Lines]:
     """Parse ``path`` into a mapping of plain data, with the line of every key path.
+
+    Args:
+        path: the file.
+        within: a folder the file must lie in, links followed (see ``read_text``).
 
     Raises:
         YamlError: naming the file, the line and the key path.
     """
-    text, identity = read_text(path)
+    text, identity = read_text(path, within)
     if identity in _CACHE:
         return _CACHE[identity]
     yaml = YAML(typ="safe", pure=True)

@@ -88,6 +88,20 @@ class Manifests {
     });
   }
 
+  /**
+   * Every API object of the app of `scope`, as `[construct path, manifest]` pairs in one JSON
+   * text: each manifest as `ApiObject.toJson()` renders it, after every JSON patch (what the
+   * library's checks over the final manifests read; it runs no validation, so they may call it).
+   */
+  static objects(scope) {
+    return JSON.stringify(
+      scope.node.root.node
+        .findAll()
+        .filter((c) => cdk8s.ApiObject.isApiObject(c))
+        .map((c) => [c.node.path, c.toJson()]),
+    );
+  }
+
   /** The chart's manifests, exactly as `chart.toJson()` renders them, as one JSON text. */
   static render(chart) {
     return JSON.stringify(chart.toJson());

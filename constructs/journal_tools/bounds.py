@@ -1,7 +1,7 @@
-"""Grammars of values the environments hold: quantities, image references, hosts, namespaces.
+"""Bounds of the values the environments hold: quantities by kind, and namespaces of our own.
 
-The patterns are plain regular expressions that Python, JSON Schema (Helm's Go ``regexp``)
-and RE2 read alike: no look-around. Quantity bounds are exact (``Fraction``), not patterns.
+The patterns themselves are the library's (``journal_k8s.grammar``); quantity bounds are exact
+(``Fraction``), not patterns.
 """
 
 from __future__ import annotations
@@ -10,32 +10,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-# The library's own grammars: what the values accept is what the constructs accept.
-from journal_k8s._types import (
-    HOST,
-    IMAGE_REFERENCE,
-    IMAGE_REPOSITORY,
-    QUANTITY,
-    QUANTITY_SUFFIXES,
-    quantity_value,
-)
-
-__all__ = [
-    "HOST",
-    "IMAGE_REFERENCE",
-    "IMAGE_REPOSITORY",
-    "QUANTITY",
-    "QUANTITY_SUFFIXES",
-    "quantity_value",
-]
-
-_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
-DNS_LABEL = rf"^{_LABEL}$"
-DNS_SUBDOMAIN = rf"^{_LABEL}(\.{_LABEL})*$"
-IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$|^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$"
-"""A tag, or a digest (``sha256:`` or ``sha512:``, as OCI registers them)."""
-WHOLE_QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[kMGTPE]|[eE]\+?[0-9]{1,3})?$"
-"""A quantity of bytes: no milli suffix and no negative exponent (``memory: 1m`` is a mistake)."""
+from journal_k8s._types import MIN_BYTES
+from journal_k8s.grammar import QUANTITY, QUANTITY_SUFFIXES, WHOLE_QUANTITY, quantity_value
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 SYSTEM_PREFIX = "kube-"
@@ -53,8 +29,8 @@ class Bounds:
 
 
 CPU = Bounds(Fraction(1, 1000), Fraction(4096), "from 1m to 4096 (cores)", "cpu")
-MEMORY = Bounds(Fraction(1024**2), Fraction(64 * 1024**4), "from 1Mi to 64Ti (bytes)", "memory")
-STORAGE = Bounds(Fraction(1024**2), Fraction(1024**5), "from 1Mi to 1Pi (bytes)", "storage")
+MEMORY = Bounds(MIN_BYTES, Fraction(64 * 1024**4), "from 1Mi to 64Ti (bytes)", "memory")
+STORAGE = Bounds(MIN_BYTES, Fraction(1024**5), "from 1Mi to 1Pi (bytes)", "storage")
 BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 """A quantity's binary suffix (``""`` for none): its multiplier is not a power of ten."""
 
@@ -101,7 +77,7 @@ def check_quantity(text: str, bounds: Bounds, *, whole: bool = False) -> str:
         ValueError: saying what is allowed.
     """
     pattern = WHOLE_QUANTITY if whole else QUANTITY
-    if not re.match(pattern, text):
+    if not re.fullmatch(pattern, text):
         unit = "bytes, e.g. 256Mi or 1G" if whole else "e.g. 500m, 1 or 2"
         raise ValueError(f"expected a Kubernetes quantity ({unit})")
     if not bounds.low <= quantity_value(text) <= bounds.high:
