@@ -536,10 +536,13 @@ def test_a_password_with_quotes_backslashes_and_spaces_works(
         run_stateful_set(objects, construct.name, secret, network) as redis,
         run_stateful_set(objects, construct.proxy_name, secret, network) as proxy,
     ):
-        redis.start(0)
-        redis.wait_ready(0)  # the probes of both containers authenticate with it
+        for index in (0, 1):  # the probes of every container authenticate with it
+            redis.start(index)
+            redis.wait_ready(index)
         proxy.start(0)
-        proxy.wait_ready(0)  # ready: its AUTH check passed and redis-0 reports role:master
+        # Ready: its AUTH check passed, and redis-0 reports role:master and takes a write
+        # (with its replica, min-replicas-to-write is met).
+        proxy.wait_ready(0)
         clients = [
             Client(network.connect(address, port))
             for address, port in (
@@ -651,15 +654,14 @@ class Figures:
     lost: int
     longest_gap: float
     masters: int
-    interleaved: bool
+    wrote_to: str
     errors: str
 
     def __str__(self) -> str:
         return (
             f"{self.acknowledged} writes acknowledged by WAIT 1, {self.lost} lost; longest gap "
             f"between writes {self.longest_gap:.1f} s; at most {self.masters} pod(s) taking "
-            f"writes at once; writes interleaved on two masters: {self.interleaved}; "
-            f"errors: {self.errors}"
+            f"writes at once; writes went to {self.wrote_to}; errors: {self.errors}"
         )
 
 
@@ -685,14 +687,13 @@ def under_writes(cluster: Cluster) -> Iterator[WriteStream]:
     client = cluster.pod_client(master)
     acknowledged = [key for key, _ in stream.acknowledged]
     longest = max((b - a for a, b in itertools.pairwise(stream.successes)), default=0.0)
-    order = [server for _, server in sorted(stream.servers)]
-    runs = [server for server, _ in itertools.groupby(order)]
+    order = [server.split(".")[0] for _, server in sorted(stream.servers)]
     stream.figures = Figures(  # type: ignore[attr-defined]
         acknowledged=len(acknowledged),
         lost=len(acknowledged) - keys_present(client, acknowledged),
         longest_gap=longest,
         masters=monitor.most,
-        interleaved=len(runs) != len(set(runs)),
+        wrote_to=" -> ".join(server for server, _ in itertools.groupby(order)),
         errors=errors_summary(stream.errors),
     )
 
@@ -700,7 +701,7 @@ def under_writes(cluster: Cluster) -> Iterator[WriteStream]:
 def check(figures: Figures, *, longest_gap: float) -> None:
     """The guarantees of every planned or fast restart."""
     assert figures.lost == 0, figures
-    assert figures.masters <= 1 and not figures.interleaved, figures
+    assert figures.masters <= 1, figures
     assert figures.longest_gap <= longest_gap, figures
     assert figures.acknowledged > 100, figures
 
@@ -714,6 +715,7 @@ def test_rolling_restart_hands_over_and_loses_no_acknowledged_write(
     # packets), and the next one only once it is ready.
     old = settled.master_index()
     took: list[str] = []
+    handed = sum(settled.redis.log(i).count("handed over to") for i in range(REPLICAS))
     with under_writes(settled) as stream:
         for index in reversed(range(REPLICAS)):
             started = time.monotonic()
@@ -730,8 +732,8 @@ def test_rolling_restart_hands_over_and_loses_no_acknowledged_write(
         capsys,
         f"rolling restart run {run} (master pod {old} -> pod {new}; {'; '.join(took)}): {figures}",
     )
-    assert new != old
-    assert "handed over to" in settled.redis.log(old)
+    # Each pod that was the master when its turn came handed over before it stopped.
+    assert sum(settled.redis.log(i).count("handed over to") for i in range(REPLICAS)) > handed
     check(figures, longest_gap=10)
 
 
@@ -744,6 +746,8 @@ def test_master_pod_back_within_seconds_never_makes_a_second_master(
     # with a new address 1 to 3 s later, before the sentinels' down-after (5 s).
     old = settled.master_index()
     away = 1 + (run - 1) % 3
+    fenced = "writes refused until a quorum confirms"
+    before = settled.redis.log(old).count(fenced)
     with under_writes(settled) as stream:
         settled.redis.delete(old, force=force)
         time.sleep(away)
@@ -751,14 +755,14 @@ def test_master_pod_back_within_seconds_never_makes_a_second_master(
         settled.redis.wait_ready(old, SETTLE_TIMEOUT)
     figures = stream.figures  # type: ignore[attr-defined]
     new = settled.master_index()
-    log = settled.redis.log(old)
+    fenced_now = settled.redis.log(old).count(fenced) > before
     report(
         capsys,
         f"master pod {'killed' if force else 'deleted'} run {run} (pod {old}, back after "
         f"{away} s; master now pod {new}; fenced at start: "
-        f"{'writes refused until a quorum confirms' in log}): {figures}",
+        f"{fenced_now}): {figures}",
     )
-    check(figures, longest_gap=10 if not force else 15)
+    check(figures, longest_gap=10)
 
 
 @pytest.mark.parametrize("run", RUNS)

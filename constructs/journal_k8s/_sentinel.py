@@ -17,6 +17,9 @@ SENTINEL_PORT = 26379
 SENTINEL_DIR = "/run/sentinel"
 SHUTDOWN_MARGIN_S = 10
 """Seconds of the grace period left to redis-server's own shutdown after the hand-over."""
+CONFIRM_S = 3
+"""Seconds a restarted pod that the sentinels still name waits for their confirmation before
+it asks them to fail over."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,27 @@ ask_sentinels() {{
 """
 
 
+def _request_failover(master_set: str, peers: Sequence[str]) -> str:
+    """POSIX sh: ``request_failover`` asks the other pods' sentinels, one after the other,
+    for ``SENTINEL FAILOVER`` until one takes it; ``requested`` is then its pod (empty if
+    none did). It needs ``self`` and ``REDISCLI_AUTH``."""
+    return f"""\
+# Asks another pod's sentinel to fail over (now, whatever the master's health); sets
+# requested to the pod whose sentinel took the request (empty if none did).
+request_failover() {{
+  requested=""
+  for peer in {" ".join(peers)}; do
+    [ "$peer" = "$self" ] && continue
+    reply="$(timeout 2 redis-cli -h "$peer" -p {SENTINEL_PORT} sentinel failover {master_set} 2>&1)"
+    case "$reply" in
+      OK|INPROG*) requested="$peer"; return ;;
+    esac
+    echo "the sentinel of $peer answered: $reply" >&2
+  done
+}}
+"""
+
+
 def _password(password_path: str, *, quoted: bool = True) -> str:
     """POSIX sh: ``REDISCLI_AUTH`` from the mounted Secret, and ``quoted`` for a config
     file's double quotes."""
@@ -132,11 +156,15 @@ others_exist() {{
   return 1
 }}
 
+{_request_failover(master_set, peers)}
 # The sentinels named this pod when it started: writes stay refused (min-replicas-to-write
 # above the number of replicas) until a quorum of sentinels name it, with no failover under
-# way, and have had a reply from this very process; or until they name another pod.
+# way, and have had a reply from this very process; or until they name another pod. If
+# they have not confirmed it after {CONFIRM_S} s (their links to the pod's old address can
+# hang for 15 s), it asks them to fail over to a replica, again every {CONFIRM_S * 4} s.
 confirm() {{
   started="$(date +%s)"
+  asked=0
   while sleep 1; do
     seen=0
     for peer in {" ".join(peers)}; do
@@ -158,6 +186,12 @@ confirm() {{
       echo "the sentinels name $master: replicating from it" >&2
       redis-cli -p 6379 replicaof "$master" 6379 > /dev/null || continue
       break
+    fi
+    now="$(date +%s)"
+    if [ $((now - started)) -ge {CONFIRM_S} ] && [ $((now - asked)) -ge {CONFIRM_S * 4} ]; then
+      asked="$now"
+      request_failover
+      echo "not confirmed after $((now - started)) s: failover asked of ${{requested:-none}}" >&2
     fi
   done
   redis-cli -p 6379 config set min-replicas-to-write {min_replicas_to_write} > /dev/null
@@ -217,6 +251,7 @@ self="$HOSTNAME.{domain}"
 {_password(password_path, quoted=False)}
 {_view(master_set)}
 {_ask_sentinels(master_set, peers)}
+{_request_failover(master_set, peers)}
 deadline=$(($(date +%s) + {wait}))
 value() {{
   printf '%s\\n' "$info" | sed -n "s/^$1://p"
@@ -247,15 +282,7 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
   info="$(redis-cli -p 6379 info replication | tr -d '\\r')"
 done
 echo "writes paused at offset $offset; asking for a failover" >&2
-requested=""
-for peer in {" ".join(peers)}; do
-  [ "$peer" = "$self" ] && continue
-  reply="$(timeout 2 redis-cli -h "$peer" -p {SENTINEL_PORT} sentinel failover {master_set} 2>&1)"
-  case "$reply" in
-    OK|INPROG*) requested="$peer"; break ;;
-  esac
-  echo "the sentinel of $peer answered: $reply" >&2
-done
+request_failover
 if [ -z "$requested" ]; then
   echo "no sentinel fails over: stopping as the master" >&2
   exit 0
