@@ -390,8 +390,12 @@ class StatefulSetRun:
         if self._governing is not None and not self._governing.get("publishNotReadyAddresses"):
             self._publish(pod)
 
-    def log(self, index: int) -> str:
-        """Everything pod ``index``'s containers printed, over all their starts."""
+    def log(self, index: int, container: str | None = None) -> str:
+        """Everything pod ``index``'s containers (or one of them) printed, over all their
+        starts."""
+        if container is not None:
+            path = self._workdir / f"{self.pods[index].name}.{container}.log"
+            return path.read_text(errors="replace") if path.exists() else ""
         texts = []
         for container in self.containers:
             path = self._workdir / f"{self.pods[index].name}.{container}.log"

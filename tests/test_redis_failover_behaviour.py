@@ -668,6 +668,8 @@ class Figures:
     masters: int
     wrote_to: str
     errors: str
+    events: str
+    """What the sentinels and the preStop hooks logged meanwhile (for a failure's message)."""
 
     def __str__(self) -> str:
         return (
@@ -683,6 +685,8 @@ def under_writes(cluster: Cluster) -> Iterator[WriteStream]:
     ``figures`` attribute holds the run's ``Figures`` (once the cluster has settled)."""
     stream = WriteStream(cluster)
     monitor = MasterMonitor(cluster)
+    logs = [(i, c) for i in range(REPLICAS) for c in ("redis", "sentinel")]
+    before = {key: len(cluster.redis.log(*key)) for key in logs}
     with ThreadPoolExecutor(max_workers=2) as pool:
         writer = pool.submit(stream.run, 600)
         watcher = pool.submit(monitor.run)
@@ -707,15 +711,24 @@ def under_writes(cluster: Cluster) -> Iterator[WriteStream]:
         masters=monitor.most,
         wrote_to=" -> ".join(server for server, _ in itertools.groupby(order)),
         errors=errors_summary(stream.errors),
+        events="\n".join(
+            f"pod {index} {line}"
+            for index, container in logs
+            for line in cluster.redis.log(index, container)[before[index, container] :].splitlines()
+            if re.search(
+                r"preStop|handed|paused|confirm|not confirmed|[+-](odown|failover|switch|promoted|selected|slave-reconf|sdown master)",
+                line,
+            )
+        ),
     )
 
 
 def check(figures: Figures, *, longest_gap: float) -> None:
     """The guarantees of every planned or fast restart."""
-    assert figures.lost == 0, figures
-    assert figures.masters <= 1, figures
-    assert figures.longest_gap <= longest_gap, figures
-    assert figures.acknowledged > 100, figures
+    assert figures.lost == 0, f"{figures}\n{figures.events}"
+    assert figures.masters <= 1, f"{figures}\n{figures.events}"
+    assert figures.longest_gap <= longest_gap, f"{figures}\n{figures.events}"
+    assert figures.acknowledged > 100, f"{figures}\n{figures.events}"
 
 
 @pytest.mark.parametrize("run", RUNS)
