@@ -613,6 +613,11 @@ def test_pod_0_bootstraps_as_master_only_when_no_other_pod_exists(
 
 
 CHECK_KEY = "journal-k8s:test-monitor"
+EVENTS = re.compile(
+    r"preStop|handed|paused|confirm|failover asked"
+    r"|[+-](odown|failover|switch|promoted|selected|slave-reconf|sdown master)"
+)
+"""The log lines that tell a failure's story: hand-overs, fences and the sentinels' events."""
 RUNS = range(1, 4)
 """Each planned or fast restart scenario runs 3 times; every run reports its figures."""
 
@@ -715,10 +720,7 @@ def under_writes(cluster: Cluster) -> Iterator[WriteStream]:
             f"pod {index} {line}"
             for index, container in logs
             for line in cluster.redis.log(index, container)[before[index, container] :].splitlines()
-            if re.search(
-                r"preStop|handed|paused|confirm|not confirmed|[+-](odown|failover|switch|promoted|selected|slave-reconf|sdown master)",
-                line,
-            )
+            if EVENTS.search(line)
         ),
     )
 
