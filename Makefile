@@ -25,7 +25,7 @@ override FROM := $(value FROM)
 override TO := $(value TO)
 export FROM TO
 
-.PHONY: help setup synth test snapshots lint clean cli imports assembly helm bench validate diff diagram watch
+.PHONY: help setup synth test snapshots lint clean cli imports assembly helm bench validate diff diagram watch docs
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ $(SETUP): requirements.lock pyproject.toml
 	@# Bytecode for `python -O` (synth, watch, bench), written now even where the environment
 	@# sets PYTHONDONTWRITEBYTECODE: cdk8s-plus-27's 2.8 MB L1 module would otherwise be
 	@# compiled again by every synth (about 0.45 s).
-	$(PY) -O -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" constructs/journal_k8s/_gateway > /dev/null
+	$(PY) -O -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" constructs/journal_k8s/_gateway constructs/journal_k8s/_monitoring > /dev/null
 	@touch $@
 
 setup: $(SETUP) ## create .venv with the locked dependencies (reused while requirements.lock is unchanged)
@@ -49,11 +49,12 @@ setup: $(SETUP) ## create .venv with the locked dependencies (reused while requi
 synth: $(SETUP) ## synthesize every environment in environments/ into dist/<env>/
 	@env --block-signal=INT --block-signal=TERM $(PY) -O app.py
 
-test: $(SETUP) ## the whole suite: pytest (snapshots must match), mypy, ruff
+test: $(SETUP) ## the whole suite: pytest (snapshots must match), mypy, ruff, the API reference
 	$(PY) -m pytest
 	$(PY) -m mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	@$(MAKE) --no-print-directory docs
 	@$(MAKE) --no-print-directory validate
 
 # checkov needs packaging<24 while pytest 9.2 and build 1.6 need >=24: it gets a venv of its own.
@@ -66,13 +67,16 @@ validate: synth $(CHECKOV_VENV)/.checkov-$(CHECKOV_VERSION) ## strict schemas (K
 	$(PY) -m journal_tools.schemas dist
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --file dist/*/*.k8s.yaml
 
+docs: $(SETUP) ## the API reference from the docstrings (pdoc) into dist/docs/; any warning fails it
+	@$(PY) -m journal_tools.docs --outdir dist/docs
+
 snapshots: $(SETUP) ## rewrite the snapshots on purpose (review the diff before committing)
 	$(PY) -m pytest --snapshot-update
 
 cli: $(SETUP) ## install the pinned cdk8s-cli (run by the venv's Node 24) into .venv/cdk8s-cli
 	@$(PY) -m journal_tools.k8s_import --install-cli
 
-imports: cli ## regenerate imports/k8s and journal_k8s/_gateway (Gateway API CRDs) offline
+imports: cli ## regenerate imports/k8s, journal_k8s/_gateway and _monitoring (Gateway API, Prometheus Operator CRDs) offline
 	@$(PY) -m journal_tools.k8s_import
 
 assembly: $(SETUP) ## repack the library's jsii assembly from constructs/journal_k8s/_jsii/assembly/

@@ -43,6 +43,15 @@ CLUSTER_DOMAIN = "cluster.local"
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """The ``PATH`` of the official images, which a container inherits."""
 
+IMAGE_BINARIES: dict[str, dict[str, str]] = {
+    "oliver006/redis_exporter": {"/redis_exporter": "/usr/bin/prometheus-redis-exporter"},
+    "nginx/nginx-prometheus-exporter": {
+        "/usr/bin/nginx-prometheus-exporter": "/usr/bin/prometheus-nginx-exporter"
+    },
+}
+"""Where an image keeps a binary that Debian installs elsewhere: a container of that image
+sees, at the image's path, a link to the Debian binary (the same program, as packaged)."""
+
 _NETNS_HOSTS = Path("/etc/netns")
 _CLONE_NEWNET = 0x40000000
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -250,7 +259,11 @@ class StatefulSetRun:
                 raise RuntimeError(f"{pod.name} {container} is already running")
             spec = self.containers[container]
             argv = spec["command"] + spec.get("args", [])
-            with (self._workdir / f"{pod.name}.{container}.log").open("ab") as log:
+            path = self._workdir / f"{pod.name}.{container}.log"
+            with path.open("ab") as log:
+                # Its output is a file the container's user may reopen (/dev/stdout), as a
+                # container's pipe is.
+                path.chmod(0o666)
                 pod.processes[container] = subprocess.Popen(
                     self._in_pod(pod, argv, container),
                     stdin=subprocess.DEVNULL,
@@ -537,11 +550,18 @@ class StatefulSetRun:
         uid, gid = self._ids[spec["name"]]
         mounts = spec.get("volumeMounts", [])
         q = shlex.quote
+        repository = spec["image"].rsplit("@", 1)[0].rsplit(":", 1)[0]
+        binaries = IMAGE_BINARIES.get(repository, {})
         lines = [
             "set -eu",
             f"mount -t tmpfs -o size=1m,mode=0755 pod-scratch {q(str(scratch))}",
             f"mkdir -p {q(str(root))} "
             + " ".join(q(f"{lower}{mount['mountPath']}") for mount in mounts),
+            *(
+                f"mkdir -p {q(str(Path(f'{lower}{path}').parent))} && "
+                f"ln -s {q(target)} {q(f'{lower}{path}')}"
+                for path, target in binaries.items()
+            ),
             f"mount -t overlay -o {q(f'ro,lowerdir={lower}:/')} pod-root {q(str(root))}",
             *(f"mount --rbind /{name} {q(f'{root}/{name}')}" for name in _KERNEL_DIRS),
             f"mount --bind -o ro /etc/hosts {q(f'{root}/etc/hosts')}",

@@ -132,17 +132,20 @@ def warm(chart: cdk8s.Chart) -> None:
 
 
 @pytest.mark.usefixtures("warm")
-def test_a_journal_stack_is_thirteen_round_trips(
+def test_a_journal_stack_is_eighteen_round_trips(
     chart: cdk8s.Chart, round_trips: list[object]
 ) -> None:
     """What `make bench` measures per stack: 5 constructs, 1 object batch for each of Redis,
     the API, the API's Redis policies (its namespace and Redis's, in one batch), the static
-    site, the Ingress and its 2 routes, and 1 read-back. Namespaces come back with the batches;
-    the API shares Redis's (same parent), so no look-up is needed."""
+    site, the Ingress and its 2 routes; then 1 read-back, in which the library's rules read the
+    app's final manifests (1 request, and 1 to answer cdk8s's call of the validation) and each
+    Ingress's paths are rendered from its routes (1 answer each: this stack's and the warm
+    one's, for the rules, then this one's again for the output). Namespaces come back with the
+    batches; the API shares Redis's (same parent), so no look-up is needed."""
     JournalService(chart, "Journal")
     assert len(round_trips) == 12
     assert len(chart_manifests(chart)) == 21
-    assert len(round_trips) == 13
+    assert len(round_trips) == 18
 
 
 @pytest.mark.usefixtures("warm")
@@ -153,4 +156,74 @@ def test_a_journal_stack_on_a_gateway_costs_the_same_round_trips(
     route = PathRoute(chart, "Route", gateway_name="shared", gateway_namespace="gateways")
     JournalService(chart, "Journal", edge=route)
     assert len(chart_manifests(chart)) == 21  # the HTTPRoute and 2 policies for the Ingress's
-    assert len(round_trips) == 13
+    assert len(round_trips) == 18
+
+
+def test_every_quantity_is_written_as_the_api_server_stores_it_a_callers_too() -> None:
+    """Arguments (Resources, Quota, storage) and a caller's own ``k8s.Quantity`` objects."""
+    from journal_k8s import ApiFrontend, PodOptions, Quota, Resources, RestrictedNamespace
+
+    guarded = cdk8s.Chart(cdk8s.App(), "q", namespace="q", disable_resource_name_hashes=True)
+    RestrictedNamespace(
+        guarded, "Ns", name="q", quota=Quota(cpu="2000m", memory="1.5Gi", storage="0.5Ti", pods=7)
+    )
+    chart = cdk8s.Chart(cdk8s.App(), "c", namespace="n", disable_resource_name_hashes=True)
+    redis = Redis(chart, "Redis", storage="1024Mi")
+    sidecar = k8s.Container(
+        name="side",
+        image="busybox:1.36",
+        resources=k8s.ResourceRequirements(
+            requests={
+                "cpu": k8s.Quantity.from_string("0.5"),
+                "memory": k8s.Quantity.from_number(2048),
+            },
+            limits={
+                "cpu": k8s.Quantity.from_number(0.75),
+                "memory": k8s.Quantity.from_string("2Ki"),
+            },
+        ),
+    )
+    ApiFrontend(
+        chart,
+        "Api",
+        redis=redis,
+        resources=Resources(cpu="0.5", memory="1024Mi"),
+        pod=PodOptions(sidecars=[sidecar]),
+    )
+    objects = chart_manifests(chart)
+    hard = next(o for o in chart_manifests(guarded) if o["kind"] == "ResourceQuota")["spec"]["hard"]
+    assert {
+        k: hard[k] for k in ("requests.cpu", "requests.memory", "requests.storage", "pods")
+    } == {
+        "requests.cpu": "2",
+        "requests.memory": "1536Mi",
+        "requests.storage": "512Gi",
+        "pods": "7",
+    }
+    claim = next(o for o in objects if o["kind"] == "StatefulSet")["spec"]["volumeClaimTemplates"][
+        0
+    ]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    api, side = deployment["spec"]["template"]["spec"]["containers"]
+    assert api["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi"}
+    assert side["resources"] == {
+        "requests": {"cpu": "500m", "memory": "2048"},
+        "limits": {"cpu": "750m", "memory": "2Ki"},
+    }
+
+
+def test_one_seam_per_dependency() -> None:
+    """One library module imports cdk8s-plus; the assembly names its version in package.json
+    only (its code finds the package there, its tarball's .jsii copies the dependencies)."""
+    library = ROOT / "constructs" / "journal_k8s"
+    importers = sorted(
+        path.name
+        for path in library.glob("*.py")
+        if re.search(r"^\s*(import|from) cdk8s_plus_\d+", path.read_text(), re.M)
+    )
+    assert importers == ["_kplus.py"]
+    assembly = library / "_jsii" / "assembly"
+    assert not re.search(r"cdk8s-plus-\d", (assembly / "lib" / "index.js").read_text())
+    assert "cdk8s-plus-" not in (assembly / ".jsii").read_text()
+    assert "cdk8s-plus-27" in (assembly / "package.json").read_text()

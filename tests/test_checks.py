@@ -356,8 +356,9 @@ def test_fails_duplicate_objects(dev: list[Manifest]) -> None:
     elsewhere = copy.deepcopy(twin)
     elsewhere["metadata"]["namespace"] = "journal-other"
     assert problems([*dev, twin, elsewhere], external_secrets=EXTERNAL) == [
-        "ConfigMap journal-dev/frontend-config: metadata.name: defined 2 times: expected one "
-        "object per API group, kind, namespace and name"
+        "ConfigMap journal-dev/frontend-config: metadata.name: 'frontend-config' is defined "
+        "twice: expected one object per API group, kind, namespace and name; give one of them "
+        "another name"
     ]
 
 
@@ -641,8 +642,8 @@ def test_fails_http_route_backend_naming_a_service_nothing_creates(
     backend_ref(staging, 1)["name"] = "nginx"  # the book's missing static server
     assert problems(staging, external_secrets=EXTERNAL) == [
         f"{ROUTE}: spec.rules[1].backendRefs[0].name: 'nginx' is not a Service of this synth in "
-        "namespace 'journal-staging': expected one of ['fileserver', 'frontend', 'redis', "
-        "'redis-headless', 'redis-write']"
+        "namespace 'journal-staging': expected one of ['fileserver', 'fileserver-metrics', "
+        "'frontend', 'redis', 'redis-headless', 'redis-metrics', 'redis-write']"
     ]
 
 

@@ -43,6 +43,9 @@ def test_the_crds_define_the_served_versions() -> None:
         ("gateway.networking.k8s.io/v1", "ReferenceGrant"),
         ("gateway.networking.k8s.io/v1beta1", "HTTPRoute"),
         ("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"),
+        ("monitoring.coreos.com/v1", "PodMonitor"),
+        ("monitoring.coreos.com/v1", "PrometheusRule"),
+        ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ]
 
 
@@ -169,3 +172,58 @@ def test_a_rule_that_cannot_be_evaluated_is_an_error_not_a_pass() -> None:
         "(object): CEL rule 'self.missing == 1' could not be evaluated: 'missing'",
         "n: failed rule: self < 3",
     ]
+
+
+MONITORING_KINDS = ("ServiceMonitor", "PrometheusRule")
+
+
+def monitoring_objects(dist: Path, environment: str) -> list[Manifest]:
+    """The Prometheus Operator objects of one environment, as synthesized."""
+    objects = from_yaml((dist / environment / synth.MANIFEST_FILE).read_text())
+    return [o for o in objects if o["kind"] in MONITORING_KINDS]
+
+
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_service_monitors_and_rules_are_valid_in_every_environment(
+    dist: Path, environment: str
+) -> None:
+    found = monitoring_objects(dist, environment)
+    kinds = sorted({o["kind"] for o in found})
+    # dev keeps metrics off; staging runs Redis and NGINX exporters, prod HAProxy's too.
+    assert len(found) == {"dev": 0, "staging": 4, "prod": 6}[environment]
+    assert kinds == ([] if environment == "dev" else sorted(MONITORING_KINDS))
+    for obj in found:
+        version = crds.versions()[obj["apiVersion"], obj["kind"]]
+        # What the API server stores: the CRDs' defaults add nothing to what we emit.
+        assert crds.defaulted(obj, version.schema) == obj, obj["metadata"]["name"]
+        for kubernetes in (schemas.VERSIONS[0], schemas.VERSIONS[-1]):
+            assert schemas.validate(obj, kubernetes) == [], obj["metadata"]["name"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "edit", "message"),
+    [
+        (
+            "ServiceMonitor",
+            lambda o: o["spec"]["endpoints"][0].update(intervall="30s"),
+            "spec.endpoints[0]: Additional properties are not allowed ('intervall'",
+        ),
+        (
+            "ServiceMonitor",
+            lambda o: o["spec"]["endpoints"][0].update(interval="30 seconds"),
+            "spec.endpoints[0].interval: '30 seconds' does not match",
+        ),
+        (
+            "PrometheusRule",
+            lambda o: o["spec"]["groups"][0]["rules"][0].update(severity="critical"),
+            "spec.groups[0].rules[0]: Additional properties are not allowed ('severity'",
+        ),
+    ],
+)
+def test_fails_on_a_monitoring_object_the_crd_refuses(
+    dist: Path, kind: str, edit: Callable[[Manifest], None], message: str
+) -> None:
+    broken = copy.deepcopy(next(o for o in monitoring_objects(dist, "prod") if o["kind"] == kind))
+    edit(broken)
+    errors = schemas.validate(broken, "1.31")
+    assert any(error.startswith(message) for error in errors), errors

@@ -73,7 +73,9 @@ def test_an_http_route_shows_its_gateway_listener_and_paths(dist: Path) -> None:
 
 def test_replicas_storage_and_tls_follow_the_environment(dist: Path) -> None:
     dev, prod = (texts(dist / "diagrams" / f"{env}.svg") for env in ("dev", "prod"))
-    assert "replicas: 4" in prod
+    assert "replicas: 4 to 10, autoscaled (cpu 70%)" in prod  # the API
+    assert "replicas: 3 to 6, autoscaled (cpu 70%)" in prod  # NGINX
+    assert sum(t.startswith("disruption budget: maxUnavailable 1,") for t in prod) == 4
     assert "replicas: 1" in dev
     assert "50Gi · ssd · ReadWriteOnce" in prod
     assert "1Gi · default class · ReadWriteOnce" in dev
@@ -139,3 +141,22 @@ def test_fails_on_a_selector_operator_the_api_refuses(
     (tmp_path / "dev" / synth.MANIFEST_FILE).write_text(to_yaml(objects))
     assert diagram.main(["--dist", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
     assert "operator 'Gt' is not allowed" in capsys.readouterr().err
+
+
+def test_the_scrape_path_runs_from_each_service_monitor_to_its_metrics_service(
+    dist: Path,
+) -> None:
+    found = texts(dist / "diagrams" / "prod.svg")
+    for tier in ("redis", "redis-proxy", "fileserver"):
+        assert f"ServiceMonitor {tier}-metrics" in found
+        assert f"Service {tier}-metrics" in found
+    assert found.count("scrape metrics /metrics every 30s") == 3
+    assert found.count("for the Prometheus selecting") == 3
+    assert found.count("release=kube-prometheus-stack") == 3
+    assert any(t.startswith("redis-exporter: oliver006/redis_exporter:") for t in found)
+    assert any(t.startswith("nginx-exporter: nginx/nginx-prometheus-") for t in found)
+    peer = "namespace monitoring pods app.kubernetes.io/name=prometheus"
+    assert f"from {peer} · metrics/TCP" in found
+    assert any(t.startswith("PrometheusRule redis-alerts: RedisExporterDown, ") for t in found)
+    # dev keeps metrics off.
+    assert not any("ServiceMonitor" in t for t in texts(dist / "diagrams" / "dev.svg"))

@@ -1,6 +1,6 @@
 """``make imports`` (offline): ``imports/k8s`` is the 1.27 API of ``cdk8s_plus_27.k8s``, and the
-library's Gateway API classes (``journal_k8s._gateway``) are what ``cdk8s import`` makes of the
-committed CRDs."""
+library's Gateway API and Prometheus Operator classes (``journal_k8s._gateway``,
+``journal_k8s._monitoring``) are what ``cdk8s import`` makes of the committed CRDs."""
 
 from __future__ import annotations
 
@@ -249,6 +249,35 @@ def test_committed_gateway_classes_are_what_the_import_produces(tmp_path: Path) 
         "py.typed",
     ]
     assert files(generated) == committed, "run `make imports`"
+
+
+def test_committed_monitoring_classes_are_what_the_import_produces(tmp_path: Path) -> None:
+    prefix = k8s_import.cli_dir()
+    k8s_import.install_cli(prefix)
+    generated = k8s_import.generate_crds(
+        ROOT / k8s_import.MONITORING_CRDS, tmp_path / "_monitoring", prefix=prefix
+    )
+    committed = files(ROOT / k8s_import.MONITORING_PACKAGE)
+    assert sorted(committed) == [
+        "__init__.py",
+        "_jsii/__init__.py",
+        "_jsii/comcoreosmonitoring@0.0.0.jsii.tgz",
+        "py.typed",
+    ]
+    assert files(generated) == committed, "run `make imports`"
+
+
+def test_the_monitoring_crds_are_those_of_the_prometheus_operator_release() -> None:
+    folder = ROOT / k8s_import.MONITORING_CRDS
+    crds = sorted(p.name for p in folder.glob("*.yaml"))
+    assert crds == [
+        "monitoring.coreos.com_podmonitors.yaml",
+        "monitoring.coreos.com_prometheusrules.yaml",
+        "monitoring.coreos.com_servicemonitors.yaml",
+    ]
+    for name in crds:
+        text = (folder / name).read_text()
+        assert f"operator.prometheus.io/version: {k8s_import.PROMETHEUS_OPERATOR_VERSION}" in text
 
 
 def test_the_crds_are_the_gateway_api_standard_channel() -> None:

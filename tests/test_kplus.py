@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import cdk8s
 import cdk8s_plus_27 as kplus
 import pytest
+from cdk8s_plus_27 import k8s
+from constructs import Construct
 
 from journal_k8s import (
     ApiFrontend,
@@ -19,9 +23,10 @@ from journal_k8s import (
     Redis,
     RestrictedNamespace,
     StaticSite,
+    Workload,
     adopt_restricted,
 )
-from support import ROOT, Manifest, find, synth
+from support import ROOT, Backend, Manifest, find, synth
 
 REDIS_PODS = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": "journal"}
 
@@ -203,11 +208,12 @@ def test_fails_on_a_kplus_workload_that_is_not_restricted_naming_it_and_the_fiel
         synth(chart)
     message = str(failure.value)
     assert (
-        'Deployment "web" (test/Web/Resource): spec.template.spec.containers[0].securityContext.'
-        'capabilities.drop: must include "ALL"' in message
+        "[test/Web/Resource] Deployment test/web: spec.template.spec.containers[0]."
+        "securityContext.capabilities.drop: [] is not allowed (Pod Security Standard "
+        "'restricted'): expected a list containing 'ALL' in namespace 'test' (adopt_restricted "
+        "gives a cdk8s-plus workload the restricted settings)" in message
     )
-    assert "seccompProfile.type: must be RuntimeDefault or Localhost" in message
-    assert "adopt_restricted" in message
+    assert "seccompProfile.type: None is not allowed" in message
 
 
 def test_a_kplus_workload_that_adopts_the_restricted_settings_passes(chart: cdk8s.Chart) -> None:
@@ -292,3 +298,133 @@ def test_mypy_flags_a_misspelt_body_field_in_the_library(tmp_path: Path) -> None
     assert (
         "redis.py" in result.stdout and 'Unexpected keyword argument "mount_pth"' in result.stdout
     )
+
+
+def l1_deployment(scope: Construct, name: str) -> k8s.KubeDeployment:
+    labels = {"app": name}
+    return k8s.KubeDeployment(
+        scope,
+        name.title(),
+        metadata=k8s.ObjectMeta(name=name),
+        spec=k8s.DeploymentSpec(
+            selector=k8s.LabelSelector(match_labels=labels),
+            template=k8s.PodTemplateSpec(
+                metadata=k8s.ObjectMeta(labels={**labels, "extra": "x"}),
+                spec=k8s.PodSpec(containers=[k8s.Container(name="w", image="team/w:1")]),
+            ),
+        ),
+    )
+
+
+def test_redis_allows_a_plain_l1_workload_by_its_selector_in_its_namespace(
+    chart: cdk8s.Chart,
+) -> None:
+    redis = Redis(chart, "Redis")
+    jobs = cdk8s.Chart(chart.node.scope, "jobs", namespace="jobs")  # type: ignore[arg-type]
+    worker = l1_deployment(jobs, "worker")
+    redis.allow_from(worker)
+    redis.allow_from(worker)  # the same pods: nothing more
+    objects = synth(chart)
+    inbound = find(objects, "NetworkPolicy", "redis-from-worker")
+    assert inbound["spec"]["ingress"][0]["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "jobs"}},
+            "podSelector": {"matchLabels": {"app": "worker"}},
+        }
+    ]
+    # The worker's egress policy lands in the worker's own chart, as for a kplus workload.
+    outbound = find(synth(jobs), "NetworkPolicy", "worker-to-redis")
+    assert outbound["metadata"]["namespace"] == "jobs"
+    assert outbound["spec"]["podSelector"] == {"matchLabels": {"app": "worker"}}
+    assert not [o for o in objects if o["metadata"]["name"] == "worker-to-redis"]
+    assert len(policies(objects)) == len({p["metadata"]["name"] for p in policies(objects)})
+
+
+def test_redis_allows_l1_jobs_cron_jobs_and_pods_by_their_pod_labels(chart: cdk8s.Chart) -> None:
+    redis = Redis(chart, "Redis")
+    template = k8s.PodTemplateSpec(
+        metadata=k8s.ObjectMeta(labels={"role": "batch"}),
+        spec=k8s.PodSpec(containers=[k8s.Container(name="b", image="team/b:1")]),
+    )
+    job = k8s.JobSpec(template=template)
+    redis.allow_from(k8s.KubeJob(chart, "Job", metadata=k8s.ObjectMeta(name="job"), spec=job))
+    redis.allow_from(
+        k8s.KubeCronJob(
+            chart,
+            "Cron",
+            metadata=k8s.ObjectMeta(name="cron"),
+            spec=k8s.CronJobSpec(schedule="@daily", job_template=k8s.JobTemplateSpec(spec=job)),
+        )
+    )
+    redis.allow_from(
+        k8s.KubePod(
+            chart,
+            "Pod",
+            metadata=k8s.ObjectMeta(name="pod", labels={"role": "single"}),
+            spec=template.spec,
+        )
+    )
+    objects = synth(chart)
+    for name, labels in (("job", {"role": "batch"}), ("pod", {"role": "single"})):
+        policy = find(objects, "NetworkPolicy", f"redis-from-{name}")
+        assert policy["spec"]["ingress"][0]["from"] == [{"podSelector": {"matchLabels": labels}}]
+    # The CronJob's pods are the Job's: the same selector, one policy.
+    assert not [p for p in policies(objects) if p["metadata"]["name"] == "redis-from-cron"]
+
+
+def test_redis_allows_any_workload_construct_by_its_pod_labels(chart: cdk8s.Chart) -> None:
+    redis = Redis(chart, "Redis")
+    other = cdk8s.Chart(chart.node.scope, "other", namespace="other")  # type: ignore[arg-type]
+    peer: Workload = Backend(other, "Batch", name="batch")
+    redis.allow_from(peer)
+    inbound = find(synth(chart), "NetworkPolicy", "redis-from-batch")
+    assert inbound["spec"]["ingress"][0]["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "other"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "batch"}},
+        }
+    ]
+    assert find(synth(other), "NetworkPolicy", "batch-to-redis")
+
+
+@pytest.mark.parametrize(
+    ("peer", "error", "message"),
+    [
+        (
+            lambda c: k8s.KubeConfigMap(c, "Config", metadata=k8s.ObjectMeta(name="c")),
+            TypeError,
+            r"peer=test/Config \(a ConfigMap\) is not allowed: expected a journal construct or",
+        ),
+        (
+            lambda c: k8s.KubePod(c, "Pod", metadata=k8s.ObjectMeta(name="bare")),
+            ValueError,
+            r"peer=test/Pod is not allowed: Pod 'bare' selects its pods by no label",
+        ),
+    ],
+)
+def test_fails_to_allow_an_l1_object_that_names_no_pods(
+    chart: cdk8s.Chart, peer: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        Redis(chart, "Redis").allow_from(peer(chart))
+
+
+def test_mypy_strict_takes_a_workload_and_an_l1_workload_as_peers(tmp_path: Path) -> None:
+    app = tmp_path / "peers.py"
+    app.write_text(
+        "import cdk8s\n"
+        "from cdk8s_plus_27 import k8s\n"
+        "from journal_k8s import Redis, Workload\n\n"
+        "def relate(redis: Redis, team: Workload, raw: k8s.KubeDeployment, api: cdk8s.ApiObject)"
+        " -> None:\n"
+        "    redis.allow_from(team)\n"
+        "    redis.allow_from(raw)\n"
+        "    redis.allow_from(api)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path), str(app)],
+        env={**os.environ, "MYPYPATH": str(ROOT / "constructs")},
+        text=True,
+        capture_output=True,
+    )
+    assert result.returncode == 0, result.stdout

@@ -6,8 +6,10 @@ import ast
 import importlib.metadata
 import inspect
 import pydoc
+import re
 import subprocess
 import sys
+import tomllib
 
 import constructs
 import pytest
@@ -47,7 +49,9 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
     assert (ROOT / "constructs" / "journal_k8s" / "py.typed").is_file()
     assert set(journal_k8s.__all__) == {
         "CONFIG_HASH_ANNOTATION",
+        "DEFAULT_NGINX_EXPORTER_IMAGE",
         "DEFAULT_PROXY_IMAGE",
+        "DEFAULT_REDIS_EXPORTER_IMAGE",
         "ApiFrontend",
         "Autoscaling",
         "Backend",
@@ -56,6 +60,7 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
         "Failover",
         "IngressTls",
         "JournalService",
+        "Metrics",
         "PathIngress",
         "PathRoute",
         "Peer",
@@ -65,6 +70,7 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
         "Resources",
         "RestrictedNamespace",
         "Route",
+        "ServiceMonitor",
         "StaticSite",
         "Workload",
         "adopt_restricted",
@@ -96,6 +102,19 @@ def test_library_reads_no_files_or_environment_and_imports_no_app_code() -> None
 def test_the_version_is_the_installed_distributions() -> None:
     assert journal_k8s.__version__ == importlib.metadata.version("journal-k8s")
     assert journal_k8s.__version__.count(".") == 2
+
+
+def test_the_changelog_has_a_section_for_this_version() -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    headings = re.findall(r"^## \[([^]]+)\](?: - (\d{4}-\d\d-\d\d))?$", changelog(), re.M)
+    assert headings[0] == ("Unreleased", "")
+    assert headings[1][0] == version and headings[1][1], "the release has a dated section"
+    for section in ("Added", "Changed", "Fixed", "Manifests"):
+        assert f"### {section}" in changelog().split("## [", 3)[2], section
+
+
+def changelog() -> str:
+    return (ROOT / "CHANGELOG.md").read_text()
 
 
 @pytest.mark.parametrize("construct", CONSTRUCTS, ids=lambda c: c.__name__)

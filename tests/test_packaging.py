@@ -50,6 +50,8 @@ def test_wheel_installs_at_its_floors_and_synthesizes_the_readme_example_byte_fo
     # The Gateway API classes ship privately, never as a top-level `imports` package.
     assert "journal_k8s/_gateway/__init__.py" in names
     assert "journal_k8s/_gateway/_jsii/iok8snetworkinggateway@0.0.0.jsii.tgz" in names
+    assert "journal_k8s/_monitoring/__init__.py" in names
+    assert "journal_k8s/_monitoring/_jsii/comcoreosmonitoring@0.0.0.jsii.tgz" in names
     tops = {n.split("/")[0] for n in names if not n.startswith("journal_k8s-")}
     assert tops == {"journal_k8s"}, "the wheel holds the library only (no journal_tools, imports)"
     metadata = (

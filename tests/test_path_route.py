@@ -134,8 +134,25 @@ def test_fails_beyond_the_crd_rule_limit(chart: cdk8s.Chart) -> None:
 
 def test_fails_without_routes(chart: cdk8s.Chart) -> None:
     route_on(chart)
-    with pytest.raises(Exception, match="PathRoute 'frontend-route' has no routes"):
+    with pytest.raises(RuntimeError) as failure:
         synth(chart)
+    assert str(failure.value).splitlines()[1:] == [
+        "  [test/Route/Resource] HTTPRoute test/frontend-route: spec.rules: [] is not allowed: "
+        "expected at least one rule (call route(path, backend))"
+    ]
+
+
+def test_rules_render_once_and_keep_a_users_patch(chart: cdk8s.Chart) -> None:
+    """Rules are private state rendered at synth: a user's patch between two routes stays."""
+    route = route_on(chart)
+    route.route("/", Backend(chart, "A", name="a"))
+    route.http_route.add_json_patch(
+        cdk8s.JsonPatch.add("/spec/rules/0/timeouts", {"request": "10s"})
+    )
+    route.route("/api", Backend(chart, "B", name="b"))
+    found = find(synth(chart), "HTTPRoute", "frontend-route")
+    assert [r["matches"][0]["path"]["value"] for r in found["spec"]["rules"]] == ["/api", "/"]
+    assert found["spec"]["rules"][0]["timeouts"] == {"request": "10s"}
 
 
 @pytest.mark.parametrize(
@@ -147,6 +164,7 @@ def test_fails_without_routes(chart: cdk8s.Chart) -> None:
         ({"hostnames": "journal.example.com"}, "hostnames='journal.example.com' is not allowed"),
         ({"hostnames": ["10.0.0.1:80"]}, "hostnames entry='10.0.0.1:80' is not allowed"),
         ({"data_plane_labels": {}}, r"data_plane_labels=\{\} is not allowed"),
+        ({"data_plane_labels": {"gw": "a b"}}, r"data_plane_labels: gw='a b' is not allowed"),
         ({"data_plane_namespace": "Edge"}, "data_plane_namespace='Edge' is not allowed"),
     ],
 )
@@ -220,7 +238,7 @@ def test_no_reference_grant_within_a_namespace_even_across_charts() -> None:
     assert all("namespace" not in ref for ref in refs)
 
 
-def test_a_backend_in_another_namespace_gets_a_reference_grant_there() -> None:
+def test_a_backend_in_another_namespace_gets_a_reference_grant_there_in_its_own_chart() -> None:
     app = cdk8s.App()
     edge = cdk8s.Chart(app, "edge", namespace="shop", disable_resource_name_hashes=True)
     docs = cdk8s.Chart(app, "docs", namespace="docs", disable_resource_name_hashes=True)
@@ -229,7 +247,15 @@ def test_a_backend_in_another_namespace_gets_a_reference_grant_there() -> None:
     route.route("/docs", Backend(docs, "Docs", name="manual"))
     route.route("/manual", docs.node.find_child("Docs"))  # type: ignore[arg-type]
     objects = synth(edge)
-    (grant,) = [o for o in objects if o["kind"] == "ReferenceGrant"]
+    theirs = synth(docs)
+    # One chart file per namespace: nothing of namespace docs in the route's chart.
+    assert {o["metadata"]["namespace"] for o in objects} == {"shop"}
+    assert {(o["kind"], o["metadata"]["namespace"]) for o in theirs} == {
+        ("Service", "docs"),  # the backend's own
+        ("ReferenceGrant", "docs"),
+        ("NetworkPolicy", "docs"),
+    }
+    (grant,) = [o for o in theirs if o["kind"] == "ReferenceGrant"]
     assert grant["metadata"]["namespace"] == "docs"
     assert grant["spec"] == {
         "from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "shop"}],
@@ -242,8 +268,8 @@ def test_a_backend_in_another_namespace_gets_a_reference_grant_there() -> None:
     }
     assert refs["/docs"] == {"name": "manual", "namespace": "docs", "port": 80}
     assert "namespace" not in refs["/"]
-    # the policy goes where the backend's pods are
-    policy = find(objects, "NetworkPolicy", "manual-from-gateway")
+    # the policy goes where the backend's pods are, in their chart
+    policy = find(theirs, "NetworkPolicy", "manual-from-gateway")
     assert policy["metadata"]["namespace"] == "docs"
     assert find(objects, "NetworkPolicy", "a-from-gateway")["metadata"]["namespace"] == "shop"
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from journal_k8s._types import _parse_quantity, _quantity_text, canonical_quantity
+from journal_k8s.grammar import _parse_quantity, _quantity_text, canonical_quantity
 
 D, B, X = "decimal", "binary", "exponent"
 

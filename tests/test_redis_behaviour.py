@@ -40,6 +40,11 @@ PACKAGES = {
     "chroot": "coreutils",
     "dash": "dash",
     "shellcheck": "shellcheck",
+    "nginx": "nginx",
+    "prometheus": "prometheus",
+    "promtool": "prometheus",
+    "prometheus-redis-exporter": "prometheus-redis-exporter",
+    "prometheus-nginx-exporter": "prometheus-nginx-exporter",
 }
 """The binaries these tests run, and the Debian package of each."""
 POD_BINARIES = ("redis-server", "redis-cli", "ip", "setpriv", "mount", "chroot")

@@ -59,7 +59,7 @@ def test_quota_covers_requests_and_limits(chart: cdk8s.Chart) -> None:
     assert find(synth(chart), "ResourceQuota", "journal-quota")["spec"]["hard"] == {
         "limits.cpu": "4",
         "limits.memory": "8Gi",
-        "pods": 12,
+        "pods": "12",  # stored as a string by the API server
         "requests.cpu": "4",
         "requests.memory": "8Gi",
         "requests.storage": "100Gi",

@@ -88,8 +88,9 @@ def test_command_prints_a_table_and_exits_0(dist: Path, capsys: pytest.CaptureFi
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["manifests", "objects", *schemas.VERSIONS]
     # prod's TLS adds the ACME solver policy, its Redis failover the proxy's ConfigMap,
-    # Deployment and budget and 6 policies; staging's HTTPRoute is validated with its CRD
-    counts = {"dev": "26", "prod": "36", "staging": "26"}
+    # Deployment and budget and 6 policies; staging's HTTPRoute is validated with its CRD;
+    # staging and prod autoscale the API and static tiers (2 HorizontalPodAutoscalers each)
+    counts = {"dev": "26", "prod": "50", "staging": "36"}
     for row, environment in zip(lines[1:4], counts, strict=True):
         expected = [str(dist / environment / synth.MANIFEST_FILE), counts[environment]]
         assert row.split() == [*expected, *["ok"] * 11]
@@ -198,7 +199,8 @@ def every_construct() -> list[Manifest]:
     route.route("/api", api)
     docs = cdk8s.Chart(chart.node.scope, "docs", namespace="docs")  # type: ignore[arg-type]
     route.route("/docs", StaticSite(docs, "Manual", name="manual"))  # a ReferenceGrant
-    return list(chart.to_json())
+    # The ReferenceGrant and the manual's NetworkPolicy live in the manual's own chart.
+    return [*chart.to_json(), *docs.to_json()]
 
 
 @pytest.mark.parametrize("version", schemas.VERSIONS)
@@ -206,6 +208,50 @@ def test_every_construct_is_strict_valid_with_its_options(
     every_construct: list[Manifest], version: str
 ) -> None:
     objects = every_construct
-    assert len(objects) == 33
+    assert len(objects) == 37  # 31 in the chart, 6 in docs (the manual, its grant and policy)
     assert {o["kind"] for o in objects} >= {"HTTPRoute", "ReferenceGrant"}
     assert [error for o in objects for error in schemas.validate(o, version)] == []
+
+
+def test_every_object_is_in_the_form_the_api_server_stores(objects: list[Manifest]) -> None:
+    """Quantities as canonical strings, no empty list or map the server drops, by the schemas."""
+    assert len(objects) > 80
+    found = [f"{schemas._name(o)}: {p}" for o in objects for p in schemas.stored_form_problems(o)]
+    assert found == []
+    for obj in objects:
+        for claim in obj.get("spec", {}).get("volumeClaimTemplates", []):
+            assert (claim["apiVersion"], claim["kind"]) == ("v1", "PersistentVolumeClaim")
+        if obj["kind"] == "ResourceQuota":
+            assert all(isinstance(v, str) for v in obj["spec"]["hard"].values())
+        if obj["kind"] == "Service":
+            assert "externalIPs" not in obj["spec"]
+
+
+def test_fails_on_what_the_api_server_would_store_otherwise(dev: list[Manifest]) -> None:
+    objects = dev
+    quota = copy.deepcopy(find(objects, "ResourceQuota", "journal-quota"))
+    quota["spec"]["hard"] |= {"pods": 30, "requests.cpu": "0.5", "requests.memory": "1024Mi"}
+    quota["metadata"]["labels"] = {}
+    assert schemas.stored_form_problems(quota) == [
+        "metadata.labels: an empty map, which the API server drops",
+        "spec.hard.pods: 30 is stored as '30': write the quantity as the API server stores it",
+        "spec.hard.requests.cpu: '0.5' is stored as '500m': write the quantity as the API "
+        "server stores it",
+        "spec.hard.requests.memory: '1024Mi' is stored as '1Gi': write the quantity as the API "
+        "server stores it",
+    ]
+    service = copy.deepcopy(find(objects, "Service", "frontend"))
+    service["spec"]["externalIPs"] = []
+    assert schemas.stored_form_problems(service) == [
+        "spec.externalIPs: an empty list, which the API server drops"
+    ]
+    # What the server keeps: a required empty selector, an empty struct.
+    policy = find(objects, "NetworkPolicy", "default-deny")
+    assert policy["spec"]["podSelector"] == {} and schemas.stored_form_problems(policy) == []
+    redis = find(objects, "StatefulSet", "redis")
+    assert {"medium": "Memory", "sizeLimit": "1Mi"} in [
+        v.get("emptyDir") for v in redis["spec"]["template"]["spec"]["volumes"]
+    ]
+    struct = copy.deepcopy(redis)
+    struct["spec"]["template"]["spec"]["volumes"][0]["emptyDir"] = {}
+    assert schemas.stored_form_problems(struct) == []

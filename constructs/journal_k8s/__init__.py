@@ -11,13 +11,16 @@ from ._pod import (
     restricted_pod_security,
 )
 from ._types import (
+    DEFAULT_NGINX_EXPORTER_IMAGE,
     DEFAULT_PROXY_IMAGE,
+    DEFAULT_REDIS_EXPORTER_IMAGE,
     Autoscaling,
     Backend,
     DisruptionBudget,
     ExistingSecret,
     Failover,
     IngressTls,
+    Metrics,
     Peer,
     PodOptions,
     Quota,
@@ -32,6 +35,7 @@ from .path_route import PathRoute
 from .redis import Redis
 from .restricted import adopt_restricted
 from .restricted_namespace import RestrictedNamespace
+from .service_monitor import ServiceMonitor
 from .static_site import StaticSite
 
 __version__ = _version("journal-k8s")
@@ -39,7 +43,9 @@ __version__ = _version("journal-k8s")
 
 __all__ = [
     "CONFIG_HASH_ANNOTATION",
+    "DEFAULT_NGINX_EXPORTER_IMAGE",
     "DEFAULT_PROXY_IMAGE",
+    "DEFAULT_REDIS_EXPORTER_IMAGE",
     "ApiFrontend",
     "Autoscaling",
     "Backend",
@@ -48,6 +54,7 @@ __all__ = [
     "Failover",
     "IngressTls",
     "JournalService",
+    "Metrics",
     "PathIngress",
     "PathRoute",
     "Peer",
@@ -57,6 +64,7 @@ __all__ = [
     "Resources",
     "RestrictedNamespace",
     "Route",
+    "ServiceMonitor",
     "StaticSite",
     "Workload",
     "adopt_restricted",

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from cdk8s_plus_27 import k8s
-
 from ._bulk import int_or_string, quantity
+from ._kplus import k8s
 from ._types import DisruptionBudget, ExistingSecret, PodOptions, Resources
 
 PART_OF = "journal"
@@ -211,8 +210,10 @@ def service(
     port_name: str,
     port_number: int,
     headless: bool = False,
+    target_port: str | None = None,
 ) -> k8s.KubeServiceProps:
-    """A ClusterIP Service (or a headless one) to the named container port of ``selector``."""
+    """A ClusterIP Service (or a headless one) to the named container port of ``selector``
+    (``target_port``, default: the port's own name)."""
     return k8s.KubeServiceProps(
         metadata=metadata(name, labels),
         spec=k8s.ServiceSpec(
@@ -222,7 +223,7 @@ def service(
                 k8s.ServicePort(
                     name=port_name,
                     port=port_number,
-                    target_port=int_or_string(port_name),
+                    target_port=int_or_string(target_port or port_name),
                     protocol="TCP",
                 )
             ],

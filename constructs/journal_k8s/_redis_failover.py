@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from cdk8s_plus_27 import k8s
-
-from . import _bulk, _network, _pod, _redis_proxy, _sentinel
+from . import _alerts, _bulk, _network, _pod, _redis_proxy, _sentinel
+from ._kplus import k8s
 from ._network import Pods
 from ._redis_topology import (
     CONFIG_DIR,
@@ -16,6 +15,7 @@ from ._redis_topology import (
     probe_script,
 )
 from ._types import Failover
+from .service_monitor import monitor_objects
 
 
 class SentinelProxy:
@@ -126,8 +126,9 @@ class SentinelProxy:
             )
         ]
 
-    def objects(self) -> dict[str, _bulk.Struct]:
-        """HAProxy (ConfigMap, Deployment, budget) and the sentinel and proxy policies.
+    def objects(self) -> dict[str, _bulk.Body]:
+        """HAProxy (ConfigMap, Deployment, budget) and the sentinel and proxy policies; with
+        metrics, HAProxy's exporter, its ServiceMonitor, policy and alerts.
 
         Raises:
             ValueError: the Redis's chart sets no namespace.
@@ -161,10 +162,27 @@ class SentinelProxy:
                 password_secret=self._pods.password.name,
                 password_key=self._pods.password.key,
                 failover=self._failover,
+                metrics=self._pods.metrics is not None,
             ),
             **dict(zip(("SentinelPolicy", "SentinelEgressPolicy"), sentinel, strict=True)),
             **dict(zip(("ProxyPolicy", "ProxyEgressPolicy"), from_proxy, strict=True)),
+            **self._metrics_objects(namespace),
         }
+
+    def _metrics_objects(self, namespace: str) -> dict[str, _bulk.Body]:
+        metrics = self._pods.metrics
+        if metrics is None:
+            return {}
+        name = self._proxy_name
+        alerts = _alerts.proxy_alerts(name=name, job=f"{name}-metrics", namespace=namespace)
+        return monitor_objects(
+            name=name,
+            pods=_pod.selector_labels(name),
+            port=_redis_proxy.METRICS_PORT,
+            metrics=metrics,
+            groups=[_alerts.group(name, alerts)],
+            id_prefix="Proxy",
+        )
 
     def fronts(self) -> list[tuple[str, Pods]]:
         """The HAProxy pods (policies ``ProxyAllowFrom-<client>``)."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cdk8s_plus_27 import k8s
-
 from . import _bulk, _pod
+from ._exporters import METRICS_PORT_NAME
+from ._kplus import k8s
 from ._types import DisruptionBudget, Failover, PodOptions
 
 CONFIG_DIR = "/opt/journal-redis-proxy"
@@ -21,6 +21,8 @@ RUN_DIR = "/run/haproxy"
 HEALTH_PORT = 8404
 CHECK_KEY = "journal-k8s:proxy-check"
 """The key HAProxy's check deletes to see that a server takes writes; nothing else uses it."""
+METRICS_PORT = 8405
+"""HAProxy's own Prometheus exporter (``use-service prometheus-exporter``), with metrics on."""
 _UID, _GID = 99, 99
 """The ``haproxy`` user and group of the official image."""
 
@@ -46,8 +48,24 @@ exec haproxy -db -f "{RUN_DIR}/haproxy.cfg"
 """
 
 
-def haproxy_cfg(*, port: int, servers: Sequence[tuple[str, str]], failover: Failover) -> str:
-    """HAProxy's config; ``servers`` are (name, fully qualified host) of the Redis pods."""
+METRICS_FRONTEND = f"""
+frontend metrics
+  mode http
+  bind :{METRICS_PORT}
+  timeout client 5s
+  no log
+  http-request use-service prometheus-exporter if {{ path /metrics }}
+  http-request return status 404
+"""
+
+
+def haproxy_cfg(
+    *, port: int, servers: Sequence[tuple[str, str]], failover: Failover, metrics: bool = False
+) -> str:
+    """HAProxy's config; ``servers`` are (name, fully qualified host) of the Redis pods. With
+    ``metrics``, HAProxy's Prometheus exporter answers on ``METRICS_PORT``: the state of each
+    Redis server (``haproxy_server_status``) and how many are up as master
+    (``haproxy_backend_active_servers{proxy="master"}``)."""
     default_server = " ".join(
         (
             f"inter {failover.check_interval_ms} fall 2 rise 1",
@@ -96,7 +114,7 @@ frontend health
   http-request return status 200 content-type text/plain string ok if healthz
   http-request return status 200 content-type text/plain string master if ready one_master
   http-request return status 503 content-type text/plain string not-one-master
-
+{METRICS_FRONTEND if metrics else ""}
 frontend redis
   bind :{port}
   default_backend master
@@ -128,19 +146,25 @@ def proxy_objects(
     password_secret: str,
     password_key: str,
     failover: Failover,
+    metrics: bool = False,
 ) -> dict[str, _bulk.Struct]:
-    """The proxy's ConfigMap, Deployment and PodDisruptionBudget, by construct id."""
+    """The proxy's ConfigMap, Deployment and PodDisruptionBudget, by construct id; with
+    ``metrics``, HAProxy's exporter on the container port ``metrics``."""
     labels = _pod.object_labels(name, "proxy")
     files = {
         "launch.sh": LAUNCH_SH,
-        "haproxy.cfg": haproxy_cfg(port=port, servers=servers, failover=failover),
+        "haproxy.cfg": haproxy_cfg(port=port, servers=servers, failover=failover, metrics=metrics),
     }
     container = k8s.Container(
         name="haproxy",
         image=failover.proxy_image,
         image_pull_policy="IfNotPresent",
         command=["/bin/sh", f"{CONFIG_DIR}/launch.sh", f"/etc/redis-passwd/{password_key}"],
-        ports=[_pod.tcp_port("redis", port), _pod.tcp_port("health", HEALTH_PORT)],
+        ports=[
+            _pod.tcp_port("redis", port),
+            _pod.tcp_port("health", HEALTH_PORT),
+            *([_pod.tcp_port(METRICS_PORT_NAME, METRICS_PORT)] if metrics else []),
+        ],
         resources=_pod.resources(failover.proxy_resources),
         security_context=_pod.restricted_container_security(),
         startup_probe=_pod.http_probe("/healthz", "health", period=2, failures=15),

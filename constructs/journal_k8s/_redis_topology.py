@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from cdk8s_plus_27 import k8s
-
 from . import _bulk
+from ._kplus import k8s
 from ._network import Pods
 from ._peers import SelectablePods
-from ._types import ExistingSecret
+from ._types import ExistingSecret, Metrics
 
 PORT = 6379
 CONFIG_DIR = "/opt/journal-redis"
@@ -71,12 +70,14 @@ exit 2
 
 @dataclass(frozen=True)
 class RedisPods:
-    """What a topology knows of its ``Redis``: the StatefulSet's name, size, image, password."""
+    """What a topology knows of its ``Redis``: the StatefulSet's name, size, image, password,
+    and its metrics settings (``None``: no exporters)."""
 
     owner: SelectablePods
     replicas: int
     image: str
     password: ExistingSecret
+    metrics: Metrics | None = None
 
     @property
     def name(self) -> str:
@@ -112,7 +113,7 @@ class Topology(Protocol):
         """Containers beside redis-server in every Redis pod."""
         ...
 
-    def objects(self) -> dict[str, _bulk.Struct]:
+    def objects(self) -> dict[str, _bulk.Body]:
         """The mode's own API objects, by construct id."""
         ...
 

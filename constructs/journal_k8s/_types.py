@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol, TypeVar
 
-import cdk8s_plus_27 as kplus
-from cdk8s_plus_27 import k8s
+import cdk8s
+from constructs import Node
 
+from ._kplus import k8s, kplus
 from .grammar import (
     DNS_1035_LABEL,
     DNS_LABEL,
     DNS_SUBDOMAIN,
+    DURATION,
     HOST,
     IMAGE_REFERENCE,
     LABEL_KEY,
@@ -78,6 +80,16 @@ def check_host(argument: str, value: str) -> str:
         raise ValueError(
             f"{argument}={_shown(value)} is not allowed: expected a DNS name, optionally with a "
             "'*.' wildcard prefix (no IP address, no port)"
+        )
+    return value
+
+
+def check_duration(argument: str, value: str) -> str:
+    """Return ``value`` if it is a Prometheus duration greater than zero (``30s``, ``1m``)."""
+    if not isinstance(value, str) or value in ("", "0") or not re.fullmatch(DURATION, value):
+        raise ValueError(
+            f"{argument}={_shown(value)} is not allowed: expected a Prometheus duration such as "
+            "'15s', '1m' or '1m30s' (units h, m, s, ms)"
         )
     return value
 
@@ -183,136 +195,6 @@ def check_instance(argument: str, value: _T | None, kind: type[_T], default: _T)
             f"{argument}={_shown(value)} is not allowed: expected journal_k8s.{kind.__name__}"
         )
     return value
-
-
-_DECIMAL_IN = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-_DECIMAL_OUT = {exponent: suffix for suffix, exponent in _DECIMAL_IN.items()}
-_BINARY_OUT = dict(enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"), start=1))
-_BINARY_IN = {suffix: 10 * power for power, suffix in _BINARY_OUT.items()}
-_SUFFIX = re.compile(r"[eEinumkKMGTP]*[-+]?[0-9]*")
-_MAX_INT64 = 2**63 - 1
-
-
-def canonical_quantity(value: str | int) -> str:
-    """The text the API server stores for the quantity ``value`` (``500m`` for ``0.5``).
-
-    Kubernetes' own algorithm (``resource.ParseQuantity``, then ``Quantity.String``): the
-    amount, rounded up to a nano, in the largest suffix of its kind (decimal, binary or
-    exponent) that keeps it whole (``1536Mi`` for ``1.5Gi``, ``2`` for ``2000m``, ``1e3`` stays);
-    a text the parser finds canonical already is kept as it was written.
-
-    Raises:
-        ValueError: ``value`` is not a quantity Kubernetes parses.
-    """
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(f"{value!r} is not a Kubernetes quantity")
-    text = str(value)
-    amount, form, kept = _parse_quantity(text)
-    return kept if kept is not None else _quantity_text(amount, form)
-
-
-def _parse_quantity(text: str) -> tuple[Fraction, str, str | None]:
-    """``ParseQuantity``: the amount, its form (``decimal``, ``binary``, ``exponent``), and
-    the text itself when the parser keeps it as the canonical text."""
-    if text == "0":
-        return Fraction(0), "decimal", "0"
-    if not text:
-        raise ValueError("an empty text is not a Kubernetes quantity")
-    positive, value, number, fraction, suffix = _scan_quantity(text)
-    if suffix in _DECIMAL_IN:
-        base, exponent, form = 10, _DECIMAL_IN[suffix], "decimal"
-    elif suffix in _BINARY_IN:
-        base, exponent, form = 2, _BINARY_IN[suffix], "binary"
-    elif len(suffix) > 1 and suffix[0] in "eE" and re.fullmatch(r"[-+]?[0-9]+", suffix[1:]):
-        base, exponent, form = 10, int(suffix[1:]), "exponent"
-        if abs(exponent) > 2**31 - 1:
-            raise ValueError(f"{text!r}: the exponent is out of range")
-    else:
-        raise ValueError(f"{text!r}: unknown suffix {suffix!r}")
-    # The fast path of ParseQuantity (an int64 and a scale), where a canonical text is kept.
-    multiplier, scale = 1, exponent
-    if form == "binary":
-        scale = 0
-        precision = -1
-        if exponent >= 0 and not fraction:
-            multiplier = 1 << exponent
-            precision = 15 - len(number) - exponent * 3 // 10 - 1
-    else:
-        precision = 18 - len(number) - len(fraction)
-    if precision >= 0 and scale - len(fraction) >= -9:
-        scale -= len(fraction)
-        digits = number + fraction
-        result = int(digits) * multiplier
-        if result <= _MAX_INT64:
-            if form == "binary":
-                canonical = exponent % 10 == 0 and int(digits) & 7 != 0
-            else:
-                canonical = scale % 3 == 0 and not digits.endswith("000") and digits[0] != "0"
-            amount = Fraction(result if positive else -result) * Fraction(10) ** scale
-            return amount, form, text if canonical else None
-    # The exact path: any size, rounded up to a nano, binary amounts capped at 2^63 - 1.
-    try:
-        amount = abs(Fraction(value))
-    except ValueError:
-        raise ValueError(f"{text!r}: no number") from None
-    amount *= Fraction(base) ** exponent
-    if amount:
-        amount = Fraction(-((-amount * 10**9) // 1), 10**9)
-    if form == "binary":
-        amount = min(amount, Fraction(_MAX_INT64))
-        if amount < 1:
-            form = "decimal"
-    return (amount if positive else -amount), form, None
-
-
-def _scan_quantity(text: str) -> tuple[bool, str, str, str, str]:
-    """``parseQuantityString``: sign, the number's text, whole digits, fraction digits, suffix."""
-    position, end = 0, len(text)
-    positive = not text.startswith("-")
-    if text[0] in "+-":
-        position = 1
-    while position < end and text[position] == "0":
-        position += 1
-    if position == end:
-        return positive, "0", "0", "", ""
-    start = position
-    while position < end and text[position] in "0123456789":
-        position += 1
-    number = text[start:position] or "0"
-    fraction = ""
-    if position < end and text[position] == ".":
-        position += 1
-        start = position
-        while position < end and text[position] in "0123456789":
-            position += 1
-        fraction = text[start:position]
-    suffix = text[position:]
-    if not _SUFFIX.fullmatch(suffix):
-        raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    return positive, text[:position], number, fraction, suffix
-
-
-def _quantity_text(amount: Fraction, form: str) -> str:
-    """``Quantity.String`` of an amount in its form."""
-    if amount == 0:
-        return "0"
-    if form == "binary" and (abs(amount) < 1024 or amount.denominator != 1):
-        form = "decimal"
-    if form == "binary":
-        mantissa, power = amount.numerator, 0
-        while mantissa % 1024 == 0:
-            mantissa, power = mantissa // 1024, power + 1
-        if power <= len(_BINARY_OUT):
-            return f"{mantissa}{_BINARY_OUT.get(power, '')}"
-        form = "exponent"  # past Ei: the exact decimal text
-    mantissa, exponent = int(amount * 10**9), -9
-    while mantissa % 10 == 0:
-        mantissa, exponent = mantissa // 10, exponent + 1
-    while exponent % 3:
-        mantissa, exponent = mantissa * 10, exponent - 1
-    if form == "decimal" and exponent in _DECIMAL_OUT:
-        return f"{mantissa}{_DECIMAL_OUT[exponent]}"
-    return f"{mantissa}e{exponent}" if exponent else str(mantissa)
 
 
 def check_positive(argument: str, value: int, *, minimum: int = 1) -> int:
@@ -527,7 +409,15 @@ class IngressTls:
 
 
 class Workload(Protocol):
-    """Something that runs pods: it has a name and the labels that select its pods."""
+    """A construct that runs pods: it has a name and the labels that select its pods.
+
+    Its pods are those labels in its chart's namespace, as a cdk8s-plus workload's are its
+    selector in its namespace; it must be a construct (``node``), so that the NetworkPolicies
+    of a relation have a chart to live in.
+    """
+
+    @property
+    def node(self) -> Node: ...
 
     @property
     def name(self) -> str: ...
@@ -536,9 +426,11 @@ class Workload(Protocol):
     def pod_labels(self) -> Mapping[str, str]: ...
 
 
-Peer = Workload | kplus.IPodSelector | kplus.INetworkPolicyPeer | kplus.Service
-"""What a NetworkPolicy relation takes: a journal tier, or a cdk8s-plus workload, pod selector
-or Service."""
+Peer = Workload | kplus.IPodSelector | kplus.INetworkPolicyPeer | kplus.Service | cdk8s.ApiObject
+"""What a NetworkPolicy relation takes: a journal tier or any ``Workload``; a cdk8s-plus
+workload, pod selector or Service; or an L1 workload (``k8s.KubeDeployment``, any
+``cdk8s.ApiObject`` of a Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob or Pod),
+whose pods are those its own selector picks, in its namespace."""
 
 
 class Backend(Workload, Protocol):
@@ -769,3 +661,73 @@ class Failover:
                 f"1..{replicas} (one sentinel per Redis pod)"
             )
         return quorum
+
+
+DEFAULT_REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.67.0-alpine"
+"""redis_exporter on Alpine (its shell writes the password file), pinned: ``/redis_exporter``."""
+DEFAULT_NGINX_EXPORTER_IMAGE = "nginx/nginx-prometheus-exporter:1.4.1"
+"""NGINX's Prometheus exporter, pinned; binary ``/usr/bin/nginx-prometheus-exporter``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metrics:
+    """Prometheus metrics of a tier: exporter sidecars, a ServiceMonitor, alerts and policies.
+
+    A ``Prometheus`` of the Prometheus Operator picks the ServiceMonitors and PrometheusRules
+    up by ``monitor_labels``; its pods (``prometheus_namespace`` AND ``prometheus_labels``) are
+    the only ones the NetworkPolicies let reach the metrics ports.
+
+    Args:
+        prometheus_namespace: the namespace of the Prometheus pods. Default: ``"monitoring"``.
+        prometheus_labels: labels of the Prometheus pods. Default:
+            ``app.kubernetes.io/name: prometheus`` (the label the Operator gives them).
+        monitor_labels: labels of every ServiceMonitor and PrometheusRule, for the
+            ``serviceMonitorSelector`` and ``ruleSelector`` of the ``Prometheus``.
+            Default: none (a ``Prometheus`` that selects every one).
+        interval: how often Prometheus scrapes. Default: ``"30s"``.
+        exporter_resources: CPU and memory of each exporter sidecar. Default: 50m, 64Mi.
+        redis_exporter_image: the Redis exporter sidecar's image (an Alpine build of
+            oliver006/redis_exporter: its shell writes the password file).
+            Default: ``DEFAULT_REDIS_EXPORTER_IMAGE``.
+        nginx_exporter_image: the NGINX exporter sidecar's image (1.x: it starts before
+            NGINX answers, and reports ``nginx_up 0`` meanwhile).
+            Default: ``DEFAULT_NGINX_EXPORTER_IMAGE``.
+        memory_ratio: the share of a Redis container's memory limit its resident memory may
+            use before ``RedisMemoryNearLimit`` fires. Default: 0.9.
+    """
+
+    prometheus_namespace: str = "monitoring"
+    prometheus_labels: Mapping[str, str] = field(
+        default_factory=lambda: {"app.kubernetes.io/name": "prometheus"}
+    )
+    monitor_labels: Mapping[str, str] = field(default_factory=dict)
+    interval: str = "30s"
+    exporter_resources: Resources = field(
+        default_factory=lambda: Resources(cpu="50m", memory="64Mi")
+    )
+    redis_exporter_image: str = DEFAULT_REDIS_EXPORTER_IMAGE
+    nginx_exporter_image: str = DEFAULT_NGINX_EXPORTER_IMAGE
+    memory_ratio: float = 0.9
+
+    def __post_init__(self) -> None:
+        check_dns_label("metrics prometheus_namespace", self.prometheus_namespace)
+        check_labels("metrics prometheus_labels", self.prometheus_labels)
+        if not self.prometheus_labels:
+            raise ValueError(
+                "metrics prometheus_labels={} is not allowed: expected at least one label (an "
+                "empty selector would let every pod of that namespace in)"
+            )
+        check_labels("metrics monitor_labels", self.monitor_labels)
+        check_duration("metrics interval", self.interval)
+        if not isinstance(self.exporter_resources, Resources):
+            raise TypeError(
+                f"metrics exporter_resources={self.exporter_resources!r} is not allowed: "
+                "expected journal_k8s.Resources"
+            )
+        check_image("metrics redis_exporter_image", self.redis_exporter_image)
+        check_image("metrics nginx_exporter_image", self.nginx_exporter_image)
+        ratio = self.memory_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1:
+            raise ValueError(
+                f"metrics memory_ratio={ratio!r} is not allowed: expected a number in (0, 1]"
+            )

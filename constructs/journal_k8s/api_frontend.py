@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from . import _pod
+from . import _alerts, _pod
+from ._exporters import METRICS_PORT_NAME
+from ._kplus import k8s
 from ._peers import lookup
 from ._served import ServedWorkload
 from ._types import (
     Autoscaling,
     DisruptionBudget,
+    Metrics,
     PodOptions,
     Resources,
     check_dns_subdomain,
@@ -20,6 +22,7 @@ from ._types import (
     check_positive,
 )
 from .redis import Redis
+from .service_monitor import monitor_objects
 
 DEFAULT_IMAGE = "my-repo/journal-server:v1-abcde"
 """The book's API server image."""
@@ -56,6 +59,12 @@ class ApiFrontend(ServedWorkload):
             too. Default: none (``<service>.<namespace>.svc`` resolves through the pod's DNS
             search path).
         pod: typed additions to the pods (env, sidecars, tolerations, …). Default: none.
+        metrics: Prometheus scraping (``Metrics``) of the server's own metrics endpoint at
+            ``metrics_port`` and ``metrics_path``: a ServiceMonitor, alerts and the
+            NetworkPolicy that lets Prometheus in. Default: none.
+        metrics_port: the port the server serves metrics on (the container port ``metrics``;
+            may equal ``port``). Default: none, nothing is scraped.
+        metrics_path: the HTTP path of the metrics. Default: ``"/metrics"``.
         autoscaling: a HorizontalPodAutoscaler between ``min_replicas`` and ``max_replicas``
             pods instead of ``replicas`` (the Deployment then has no ``spec.replicas``).
             Default: none, ``replicas`` pods. A ``kplus.HorizontalPodAutoscaler`` can target
@@ -81,6 +90,9 @@ class ApiFrontend(ServedWorkload):
         live_path: str = "/healthz",
         cluster_domain: str | None = None,
         pod: PodOptions | None = None,
+        metrics: Metrics | None = None,
+        metrics_port: int | None = None,
+        metrics_path: str = "/metrics",
         autoscaling: Autoscaling | None = None,
         budget: DisruptionBudget | None = None,
     ) -> None:
@@ -89,7 +101,12 @@ class ApiFrontend(ServedWorkload):
         check_positive("replicas", replicas)
         check_positive("journal_entries", journal_entries)
         check_port("port", port, unprivileged=True)
-        for argument, path in (("ready_path", ready_path), ("live_path", live_path)):
+        if metrics is not None and not isinstance(metrics, Metrics):
+            raise TypeError(f"metrics={metrics!r} is not allowed: expected journal_k8s.Metrics")
+        if metrics_port is not None:
+            check_port("metrics_port", metrics_port, unprivileged=True)
+        paths = (("ready_path", ready_path), ("live_path", live_path))
+        for argument, path in (*paths, ("metrics_path", metrics_path)):
             if not path.startswith("/"):
                 raise ValueError(
                     f"{argument}={path!r} is not allowed: expected a path starting with '/'"
@@ -103,6 +120,27 @@ class ApiFrontend(ServedWorkload):
         lookup(self, redis)
         hosts = redis.hosts(self.namespace, cluster_domain=cluster_domain)
         config = {"journalEntries": str(journal_entries)}
+        extra = {}
+        if metrics is not None and metrics_port is not None:
+            extra = monitor_objects(
+                name=name,
+                pods=self._pod_labels,
+                port=metrics_port,
+                path=metrics_path,
+                metrics=metrics,
+                container_port="http" if metrics_port == port else METRICS_PORT_NAME,
+                groups=[
+                    _alerts.group(
+                        name,
+                        _alerts.api_alerts(
+                            name=name, job=f"{name}-metrics", namespace=self.namespace
+                        ),
+                    )
+                ],
+            )
+        ports = [_pod.tcp_port("http", port)]
+        if metrics_port is not None and metrics_port != port:
+            ports.append(_pod.tcp_port(METRICS_PORT_NAME, metrics_port))
         self._define_tier(
             component="api",
             config_name=f"{name}-config",
@@ -117,7 +155,7 @@ class ApiFrontend(ServedWorkload):
                 name="api",
                 image=image,
                 image_pull_policy="IfNotPresent",
-                ports=[_pod.tcp_port("http", port)],
+                ports=ports,
                 env=self._environment(redis, *hosts),
                 resources=_pod.resources(resources),
                 security_context=_pod.restricted_container_security(),
@@ -133,6 +171,7 @@ class ApiFrontend(ServedWorkload):
                 k8s.Volume(name="tmp", empty_dir=k8s.EmptyDirVolumeSource()),
                 _pod.secret_volume("redis-password", redis.password),
             ],
+            extra=extra,
         )
         redis.allow_from(self)
 

@@ -60,6 +60,8 @@ SECRET_KEY = r"^[-._a-zA-Z0-9]{1,253}$"
 """A key of a Secret or ConfigMap."""
 PERCENT = r"^([1-9][0-9]?|100)%$"
 """A whole percentage from 1% to 100% (a disruption budget's ``maxUnavailable``, ...)."""
+DURATION = r"^(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+"""A Prometheus duration as the Prometheus Operator CRDs take it (``30s``, ``1m30s``)."""
 
 
 def is_path(path: object) -> bool:
@@ -92,3 +94,133 @@ def quantity_value(value: str) -> Fraction:
     if suffix in QUANTITY_SUFFIXES:
         return number * QUANTITY_SUFFIXES[suffix]
     return number * Fraction(10) ** int(suffix[1:])
+
+
+_DECIMAL_IN = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_DECIMAL_OUT = {exponent: suffix for suffix, exponent in _DECIMAL_IN.items()}
+_BINARY_OUT = dict(enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"), start=1))
+_BINARY_IN = {suffix: 10 * power for power, suffix in _BINARY_OUT.items()}
+_SUFFIX = re.compile(r"[eEinumkKMGTP]*[-+]?[0-9]*")
+_MAX_INT64 = 2**63 - 1
+
+
+def canonical_quantity(value: str | int) -> str:
+    """The text the API server stores for the quantity ``value`` (``500m`` for ``0.5``).
+
+    Kubernetes' own algorithm (``resource.ParseQuantity``, then ``Quantity.String``): the
+    amount, rounded up to a nano, in the largest suffix of its kind (decimal, binary or
+    exponent) that keeps it whole (``1536Mi`` for ``1.5Gi``, ``2`` for ``2000m``, ``1e3`` stays);
+    a text the parser finds canonical already is kept as it was written.
+
+    Raises:
+        ValueError: ``value`` is not a quantity Kubernetes parses.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity")
+    text = str(value)
+    amount, form, kept = _parse_quantity(text)
+    return kept if kept is not None else _quantity_text(amount, form)
+
+
+def _parse_quantity(text: str) -> tuple[Fraction, str, str | None]:
+    """``ParseQuantity``: the amount, its form (``decimal``, ``binary``, ``exponent``), and
+    the text itself when the parser keeps it as the canonical text."""
+    if text == "0":
+        return Fraction(0), "decimal", "0"
+    if not text:
+        raise ValueError("an empty text is not a Kubernetes quantity")
+    positive, value, number, fraction, suffix = _scan_quantity(text)
+    if suffix in _DECIMAL_IN:
+        base, exponent, form = 10, _DECIMAL_IN[suffix], "decimal"
+    elif suffix in _BINARY_IN:
+        base, exponent, form = 2, _BINARY_IN[suffix], "binary"
+    elif len(suffix) > 1 and suffix[0] in "eE" and re.fullmatch(r"[-+]?[0-9]+", suffix[1:]):
+        base, exponent, form = 10, int(suffix[1:]), "exponent"
+        if abs(exponent) > 2**31 - 1:
+            raise ValueError(f"{text!r}: the exponent is out of range")
+    else:
+        raise ValueError(f"{text!r}: unknown suffix {suffix!r}")
+    # The fast path of ParseQuantity (an int64 and a scale), where a canonical text is kept.
+    multiplier, scale = 1, exponent
+    if form == "binary":
+        scale = 0
+        precision = -1
+        if exponent >= 0 and not fraction:
+            multiplier = 1 << exponent
+            precision = 15 - len(number) - exponent * 3 // 10 - 1
+    else:
+        precision = 18 - len(number) - len(fraction)
+    if precision >= 0 and scale - len(fraction) >= -9:
+        scale -= len(fraction)
+        digits = number + fraction
+        result = int(digits) * multiplier
+        if result <= _MAX_INT64:
+            if form == "binary":
+                canonical = exponent % 10 == 0 and int(digits) & 7 != 0
+            else:
+                canonical = scale % 3 == 0 and not digits.endswith("000") and digits[0] != "0"
+            amount = Fraction(result if positive else -result) * Fraction(10) ** scale
+            return amount, form, text if canonical else None
+    # The exact path: any size, rounded up to a nano, binary amounts capped at 2^63 - 1.
+    try:
+        amount = abs(Fraction(value))
+    except ValueError:
+        raise ValueError(f"{text!r}: no number") from None
+    amount *= Fraction(base) ** exponent
+    if amount:
+        amount = Fraction(-((-amount * 10**9) // 1), 10**9)
+    if form == "binary":
+        amount = min(amount, Fraction(_MAX_INT64))
+        if amount < 1:
+            form = "decimal"
+    return (amount if positive else -amount), form, None
+
+
+def _scan_quantity(text: str) -> tuple[bool, str, str, str, str]:
+    """``parseQuantityString``: sign, the number's text, whole digits, fraction digits, suffix."""
+    position, end = 0, len(text)
+    positive = not text.startswith("-")
+    if text[0] in "+-":
+        position = 1
+    while position < end and text[position] == "0":
+        position += 1
+    if position == end:
+        return positive, "0", "0", "", ""
+    start = position
+    while position < end and text[position] in "0123456789":
+        position += 1
+    number = text[start:position] or "0"
+    fraction = ""
+    if position < end and text[position] == ".":
+        position += 1
+        start = position
+        while position < end and text[position] in "0123456789":
+            position += 1
+        fraction = text[start:position]
+    suffix = text[position:]
+    if not _SUFFIX.fullmatch(suffix):
+        raise ValueError(f"{text!r} is not a Kubernetes quantity")
+    return positive, text[:position], number, fraction, suffix
+
+
+def _quantity_text(amount: Fraction, form: str) -> str:
+    """``Quantity.String`` of an amount in its form."""
+    if amount == 0:
+        return "0"
+    if form == "binary" and (abs(amount) < 1024 or amount.denominator != 1):
+        form = "decimal"
+    if form == "binary":
+        mantissa, power = amount.numerator, 0
+        while mantissa % 1024 == 0:
+            mantissa, power = mantissa // 1024, power + 1
+        if power <= len(_BINARY_OUT):
+            return f"{mantissa}{_BINARY_OUT.get(power, '')}"
+        form = "exponent"  # past Ei: the exact decimal text
+    mantissa, exponent = int(amount * 10**9), -9
+    while mantissa % 10 == 0:
+        mantissa, exponent = mantissa // 10, exponent + 1
+    while exponent % 3:
+        mantissa, exponent = mantissa * 10, exponent - 1
+    if form == "decimal" and exponent in _DECIMAL_OUT:
+        return f"{mantissa}{_DECIMAL_OUT[exponent]}"
+    return f"{mantissa}e{exponent}" if exponent else str(mantissa)

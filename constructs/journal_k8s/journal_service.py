@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 from constructs import Construct
 
@@ -16,6 +16,7 @@ from ._types import (
     ExistingSecret,
     Failover,
     IngressTls,
+    Metrics,
     PodOptions,
     Resources,
     check_service_name,
@@ -71,6 +72,11 @@ class JournalService(JournalConstruct):
         edge: a Gateway API ``PathRoute`` (without routes yet) that takes the routes instead
             of an Ingress (its ``hostnames`` say which hosts; TLS ends at the Gateway's
             listener). Default: a ``PathIngress``.
+        metrics: Prometheus metrics of every tier (``Metrics``): exporter sidecars for Redis
+            (and its HAProxy) and NGINX, ServiceMonitors, alerts and NetworkPolicies; the API
+            is scraped when ``frontend_metrics_port`` is given. Default: none.
+        frontend_metrics_port: the port the API serves its metrics on. Default: none.
+        frontend_metrics_path: the path of the API's metrics. Default: ``"/metrics"``.
         frontend_autoscaling: a HorizontalPodAutoscaler for the API pods, instead of
             ``frontend_replicas``. Default: none.
         static_autoscaling: a HorizontalPodAutoscaler for the NGINX pods, instead of
@@ -126,6 +132,9 @@ class JournalService(JournalConstruct):
         static_pod: PodOptions | None = None,
         redis_pod: PodOptions | None = None,
         edge: PathRoute | None = None,
+        metrics: Metrics | None = None,
+        frontend_metrics_port: int | None = None,
+        frontend_metrics_path: str = "/metrics",
         frontend_autoscaling: Autoscaling | None = None,
         static_autoscaling: Autoscaling | None = None,
         frontend_budget: DisruptionBudget | None = None,
@@ -173,10 +182,11 @@ class JournalService(JournalConstruct):
                 storage_class=redis_storage_class,
                 password=redis_password,
                 failover=redis_failover,
+                metrics=metrics,
                 budget=redis_budget,
             )
         """The Redis tier."""
-        with _arguments_named("frontend_", _SCALED_ARGUMENTS):
+        with _arguments_named("frontend_", (*_SCALED_ARGUMENTS, "metrics_port", "metrics_path")):
             self.api = ApiFrontend(
                 self,
                 "Api",
@@ -187,6 +197,9 @@ class JournalService(JournalConstruct):
                 replicas=frontend_replicas,
                 resources=frontend_resources,
                 journal_entries=journal_entries,
+                metrics=metrics,
+                metrics_port=frontend_metrics_port,
+                metrics_path=frontend_metrics_path,
                 autoscaling=frontend_autoscaling,
                 budget=frontend_budget,
             )
@@ -200,6 +213,7 @@ class JournalService(JournalConstruct):
                 image=static_image,
                 replicas=static_replicas,
                 resources=static_resources,
+                metrics=metrics,
                 autoscaling=static_autoscaling,
                 budget=static_budget,
             )
@@ -252,11 +266,8 @@ def _arguments_named(prefix: str, arguments: Mapping[str, str] | tuple[str, ...]
         yield
     except (ValueError, TypeError) as error:
         text = str(error)
-        renamed = re.sub(rf"^({either})(?=[= :])|(?<= )({either})(?==)", _renamer(names), text)
+        pattern = rf"^({either})(?=[= :])|(?<= )({either})(?==)"
+        renamed = re.sub(pattern, lambda match: names[match[0]], text)
         if renamed == text:
             raise
         raise type(error)(renamed) from None
-
-
-def _renamer(names: Mapping[str, str]) -> Callable[[re.Match[str]], str]:
-    return lambda match: names[match[0]]

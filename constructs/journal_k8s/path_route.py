@@ -8,14 +8,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import cdk8s
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _gateway, _network, _pod
 from ._base import JournalConstruct
+from ._kplus import k8s
 from ._paths import elements, specificity
 from ._peers import service_of
-from ._types import Route, check_dns_label, check_dns_subdomain, check_host, check_path
+from ._types import (
+    Route,
+    check_dns_label,
+    check_dns_subdomain,
+    check_host,
+    check_labels,
+    check_path,
+)
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 HTTP_ROUTE = (f"{GATEWAY_GROUP}/v1", "HTTPRoute")
@@ -37,18 +44,8 @@ jsii's Python enums carry the member name (``PATH_PREFIX``); the value lives in 
 
 
 def _json(value: Any) -> Any:
-    """A generated jsii struct (or a list, map or enum in one) as Kubernetes JSON, keys sorted."""
-    mapping = getattr(type(value), "__jsii_name_mapping__", None)
-    if mapping is not None:
-        fields = {mapping[k]: _json(v) for k, v in value._values.items()}
-        return dict(sorted(fields.items()))
-    if isinstance(value, enum.Enum):
-        return _ENUM_VALUES[value]
-    if isinstance(value, list):
-        return [_json(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _json(v) for k, v in sorted(value.items())}
-    return value
+    """A generated Gateway API struct as Kubernetes JSON (``_bulk.crd_json``)."""
+    return _bulk.crd_json(value, _ENUM_VALUES)
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,11 @@ class PathRoute(JournalConstruct):
     The HTTPRoute may attach to a Gateway of another namespace without a ReferenceGrant: the
     Gateway listener's ``allowedRoutes`` decides whether it accepts the route. A backend of
     another chart (another namespace) is referenced with its namespace, and a ReferenceGrant
-    in that namespace lets this HTTPRoute reach its Service.
+    in that namespace lets this HTTPRoute reach its Service. That ReferenceGrant and the
+    backend's NetworkPolicy belong to the backend's namespace, so they go to the backend's own
+    chart (one file, one GitOps app per namespace), as ``Redis.allow_from`` puts a client's
+    policy into the client's chart and cdk8s-plus's ``connections`` put each side's policy
+    into that side's namespace.
 
     Args:
         scope: the parent construct.
@@ -136,12 +137,14 @@ class PathRoute(JournalConstruct):
         self._data_plane_namespace = check_dns_label(
             "data_plane_namespace", data_plane_namespace or gateway_namespace
         )
+        if data_plane_labels is not None:
+            check_labels("data_plane_labels", data_plane_labels)
         labels = (
             {GATEWAY_NAME_LABEL: gateway_name}
             if data_plane_labels is None
             else dict(data_plane_labels)
         )
-        if not labels or not all(isinstance(v, str) for v in [*labels, *labels.values()]):
+        if not labels:
             raise ValueError(
                 f"data_plane_labels={data_plane_labels!r} is not allowed: expected a non-empty "
                 "map of label keys to values, which selects the Gateway's data-plane pods"
@@ -156,9 +159,10 @@ class PathRoute(JournalConstruct):
         )
         self._hostnames = list(hostnames) or None
         self._paths: list[str] = []
+        self._rules: dict[str, Any] = {}
         self._allowed: set[tuple[str | None, str]] = set()
-        no_routes = f"PathRoute {name!r} has no routes: call route(path, backend)"
-        self._namespace = _bulk.define(self, {}, required=[("Resource", no_routes)])
+        labels = _pod.object_labels(name, "gateway-route")
+        self._namespace = _bulk.define(self, {"Resource": self._http_route(labels)})
 
     @property
     def name(self) -> str:
@@ -172,7 +176,7 @@ class PathRoute(JournalConstruct):
 
     @property
     def http_route(self) -> cdk8s.ApiObject:
-        """The HTTPRoute (construct id ``Resource``), for JSON patches; after the first route."""
+        """The HTTPRoute (construct id ``Resource``), for JSON patches."""
         return _bulk.api_object(self, "Resource")
 
     def route(self, path: str, backend: Route) -> None:
@@ -217,18 +221,15 @@ class PathRoute(JournalConstruct):
             )
         )
         index = sorted([*self._paths, path], key=specificity).index(path)
-        objects: dict[str, Any] = {}
-        patches: list[_bulk.Patch] = []
-        if self._paths:
-            patches.append(
-                ("Resource", {"op": "add", "path": f"/spec/rules/{index}", "value": rule})
-            )
-        else:
-            objects["Resource"] = self._http_route(rule, labels)
         if (namespace, target.name) not in self._allowed:
-            objects |= self._backend_objects(target, namespaces, labels)
-        _bulk.define(self, objects, patches)
+            backend_objects = self._backend_objects(target, namespaces, labels)
+            if namespaces is None:
+                _bulk.define(self, backend_objects)
+            else:  # the other namespace's objects go to the backend's own chart
+                elsewhere = [(target.scope, id, body) for id, body in backend_objects.items()]
+                _bulk.define(self, {}, elsewhere=elsewhere)
         self._paths.insert(index, path)
+        self._rules[path] = rule
         self._allowed.add((namespace, target.name))
 
     def _namespaces(self, target: _Target) -> tuple[str, str] | None:
@@ -245,7 +246,8 @@ class PathRoute(JournalConstruct):
             )
         return None if ours == theirs else (ours, theirs)
 
-    def _http_route(self, rule: Any, labels: Mapping[str, str]) -> _bulk.Manifest:
+    def _http_route(self, labels: Mapping[str, str]) -> _bulk.Manifest:
+        """The HTTPRoute; its rules are rendered at synth, most specific first."""
         props = _gateway.HttpRouteProps(
             metadata=cdk8s.ApiObjectMetadata(name=self._name, labels=dict(labels)),
             spec=_gateway.HttpRouteSpec(
@@ -253,15 +255,17 @@ class PathRoute(JournalConstruct):
             ),
         )
         body = _json(props)
-        body["spec"]["rules"] = [rule]
+        spec = body["spec"]
+        body["spec"] = _bulk.lazy(lambda: {**spec, "rules": [self._rules[p] for p in self._paths]})
         api_version, kind = HTTP_ROUTE
         return {"apiVersion": api_version, "kind": kind, **body}
 
     def _backend_objects(
         self, target: _Target, namespaces: tuple[str, str] | None, labels: Mapping[str, str]
     ) -> dict[str, Any]:
-        """The NetworkPolicy that lets the data plane in, and a ReferenceGrant if needed."""
-        suffix = target.name if namespaces is None else f"{namespaces[1]}-{target.name}"
+        """The NetworkPolicy that lets the data plane in, and a ReferenceGrant if needed; their
+        ids, for the backend's scope in another namespace, name this route."""
+        suffix = target.name if namespaces is None else f"{namespaces[0]}-{self._name}"
         peer = k8s.NetworkPolicyPeer(
             namespace_selector=_network.in_namespace(self._data_plane_namespace),
             pod_selector=k8s.LabelSelector(match_labels=dict(self._data_plane_labels)),

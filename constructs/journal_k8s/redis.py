@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import cdk8s
-import cdk8s_plus_27 as kplus
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from . import _bulk, _network, _pod
+from . import _alerts, _bulk, _exporters, _network, _pod
 from ._autoscaling import tier_budget
+from ._kplus import k8s, kplus
 from ._network import Pods
 from ._peers import SelectablePods, lookup, pods_of
 from ._redis_failover import SentinelProxy
@@ -20,6 +19,7 @@ from ._types import (
     DisruptionBudget,
     ExistingSecret,
     Failover,
+    Metrics,
     Peer,
     PodOptions,
     Resources,
@@ -30,6 +30,8 @@ from ._types import (
     check_positive,
     check_service_name,
 )
+from .grammar import quantity_value
+from .service_monitor import monitor_objects
 
 DEFAULT_IMAGE = "redis:7.4.2-alpine"
 """A supported Redis 7 on Alpine, pinned; its ``redis`` user is uid 999, gid 1000."""
@@ -67,6 +69,11 @@ class Redis(SelectablePods):
             server and HAProxy pods behind the write Service, which follow whichever pod is
             the master. Needs 3 or more replicas and a chart namespace. Default: ``None``,
             pod 0 is the master for ever and the write Service selects it.
+        metrics: Prometheus metrics (``Metrics``): a redis_exporter sidecar in every Redis
+            pod (it reads the password from the mounted Secret), with failover HAProxy's own
+            exporter, their ServiceMonitors, NetworkPolicies, and alerts that know the
+            topology (one master, ``replicas - 1`` replicas, ``min_replicas_to_write``, the
+            memory limit). Default: none.
         budget: the Redis pods' disruption budget. Default: one pod at a time
             (``maxUnavailable: 1``; see ``JournalService`` for the rule).
     """
@@ -86,6 +93,7 @@ class Redis(SelectablePods):
         resources: Resources | None = None,
         pod: PodOptions | None = None,
         failover: Failover | None = None,
+        metrics: Metrics | None = None,
         budget: DisruptionBudget | None = None,
     ) -> None:
         check_service_name("name", name, max_length=52)
@@ -105,11 +113,15 @@ class Redis(SelectablePods):
             )
         self.failover = failover
         """The failover settings, or ``None`` (pod 0 is the master for ever)."""
+        if metrics is not None and not isinstance(metrics, Metrics):
+            raise TypeError(f"metrics={metrics!r} is not allowed: expected journal_k8s.Metrics")
+        self.metrics = metrics
+        """The metrics settings, or ``None`` (no exporter)."""
         self.password = check_instance(
             "password", password, ExistingSecret, ExistingSecret(name="redis-passwd", key="passwd")
         )
         """The Secret key that holds the Redis password."""
-        pods = RedisPods(self, replicas, image, self.password)
+        pods = RedisPods(self, replicas, image, self.password, metrics)
         self._topology: Topology = (
             FixedMaster(pods) if failover is None else SentinelProxy(pods, failover)
         )
@@ -134,12 +146,28 @@ class Redis(SelectablePods):
         labels = _pod.object_labels(name, "storage")
 
         files = self._topology.files()
+        if metrics is not None:
+            files["exporter.sh"] = _exporters.redis_exporter_script(
+                password_dir=PASSWORD_DIR, port=PORT
+            )
         write_selector = self._topology.write_selector()
         own_pods = k8s.LabelSelector(match_labels=dict(self._pod_labels))
         own = Pods(name, self, None, self._pod_labels)  # both sides share one namespace
         pod_options = check_instance("pod", pod, PodOptions, PodOptions())
+        exporters = (
+            []
+            if metrics is None
+            else [
+                _exporters.redis_exporter(
+                    metrics,
+                    config_dir=CONFIG_DIR,
+                    password_dir=PASSWORD_DIR,
+                    password_key=self.password.key,
+                )
+            ]
+        )
         pod_options = dataclasses.replace(
-            pod_options, sidecars=[*self._topology.sidecars(), *pod_options.sidecars]
+            pod_options, sidecars=[*self._topology.sidecars(), *exporters, *pod_options.sidecars]
         )
         self._namespace = _bulk.define(
             self,
@@ -189,7 +217,17 @@ class Redis(SelectablePods):
                     )
                 ),
                 **self._topology.objects(),
+                **(self._metrics_objects(metrics, resources) if metrics else {}),
             },
+            # The API server stores a claim template with its apiVersion and kind; the L1
+            # struct has neither, and a GitOps differ would see them missing for ever.
+            [
+                (
+                    "StatefulSet",
+                    {"op": "add", "path": f"/spec/volumeClaimTemplates/0/{k}", "value": v},
+                )
+                for k, v in (("apiVersion", "v1"), ("kind", "PersistentVolumeClaim"))
+            ],
         )
 
     @property
@@ -266,14 +304,19 @@ class Redis(SelectablePods):
     def allow_from(self, peer: Peer) -> None:
         """Let ``peer``'s pods reach Redis on its port (both directions of the policy).
 
-        ``peer`` is a journal construct, a cdk8s-plus workload, pod selector
-        (``kplus.IPodSelector``) or Service, in this namespace or another one (the policies
-        then name the namespace). The egress policy goes to ``peer``'s own namespace.
-        Calling it again for the same pods changes nothing.
+        ``peer`` is what ``Peer`` names: a journal construct or any ``Workload`` construct, a
+        cdk8s-plus workload, pod selector (``kplus.IPodSelector``) or Service, or a plain L1
+        workload (``k8s.KubeDeployment``, any ``cdk8s.ApiObject`` of a pod-running kind), in
+        this namespace or another one (the policies then name the namespace). As cdk8s-plus
+        selects a workload's pods (``IPodSelector``), the pods are those the peer's own
+        selector picks in its namespace: a ``Workload``'s ``pod_labels``, an L1 workload's
+        ``spec.selector`` (a Job's, CronJob's or Pod's pod labels). The egress policy goes to
+        ``peer``'s own chart and namespace. Calling it again for the same pods changes nothing.
 
         Raises:
             TypeError: ``peer`` is none of those.
-            ValueError: the two namespaces differ and one is unknown.
+            ValueError: the peer selects no pods by label, or the two namespaces differ and
+                one is unknown.
         """
         if isinstance(peer, SelectablePods):
             lookup(self, peer)
@@ -413,7 +456,33 @@ class Redis(SelectablePods):
                             medium="Memory", size_limit=_bulk.quantity("1Mi")
                         ),
                     )
-                    for volume in ("run", *self._topology.memory_volumes)
+                    for volume in (
+                        "run",
+                        *self._topology.memory_volumes,
+                        *([_exporters.REDIS_EXPORTER_VOLUME] if self.metrics else []),
+                    )
                 ),
             ],
+        )
+
+    def _metrics_objects(self, metrics: Metrics, resources: Resources) -> dict[str, _bulk.Body]:
+        """The exporter's Service, ServiceMonitor, policy and the alerts of the Redis pods."""
+        failover = self.failover
+        limit = quantity_value(resources.memory_limit or resources.memory)
+        alerts = _alerts.redis_alerts(
+            name=self._name,
+            job=f"{self._name}-metrics",
+            namespace=self.namespace,
+            replicas=self._replicas,
+            memory_limit_bytes=int(limit),
+            memory_ratio=metrics.memory_ratio,
+            max_lag_seconds=failover.min_replicas_max_lag if failover else 10,
+            min_replicas_to_write=failover.min_replicas_to_write if failover else 0,
+        )
+        return monitor_objects(
+            name=self._name,
+            pods=self._pod_labels,
+            port=_exporters.REDIS_EXPORTER_PORT,
+            metrics=metrics,
+            groups=[_alerts.group(self._name, alerts)],
         )

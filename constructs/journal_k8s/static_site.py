@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from cdk8s_plus_27 import k8s
+import dataclasses
+
 from constructs import Construct
 
-from . import _pod
+from . import _alerts, _exporters, _pod
+from ._kplus import k8s
 from ._served import ServedWorkload
 from ._types import (
     Autoscaling,
     DisruptionBudget,
+    Metrics,
     PodOptions,
     Resources,
     check_image,
@@ -17,6 +20,7 @@ from ._types import (
     check_port,
     check_positive,
 )
+from .service_monitor import monitor_objects
 
 DEFAULT_IMAGE = "my-repo/static-files:v1-abcde"
 """The book's static files image (NGINX with the site under the document root)."""
@@ -33,8 +37,9 @@ add_header Content-Security-Policy "default-src 'self'; frame-ancestors 'none'" 
 """
 
 
-def nginx_conf(*, port: int, document_root: str) -> str:
-    """NGINX's main configuration: non-root, read-only root filesystem, writes only to /tmp."""
+def nginx_conf(*, port: int, document_root: str, status: bool = False) -> str:
+    """NGINX's main configuration: non-root, read-only root filesystem, writes only to /tmp;
+    with ``status``, ``stub_status`` for the exporter on the pod's loopback."""
     return f"""\
 # Static file server: runs unprivileged on a read-only root filesystem, writes only to /tmp.
 worker_processes auto;
@@ -87,7 +92,7 @@ http {{
             try_files $uri $uri/ =404;
         }}
     }}
-}}
+{_exporters.nginx_status_server() if status else ""}}}
 """
 
 
@@ -107,6 +112,9 @@ class StaticSite(ServedWorkload):
         container_port: the unprivileged port NGINX listens on. Default: 8080.
         document_root: the folder NGINX serves. Default: ``"/usr/share/nginx/html"``.
         pod: typed additions to the pods (env, sidecars, tolerations, …). Default: none.
+        metrics: Prometheus metrics (``Metrics``): NGINX's ``stub_status`` on the pod's
+            loopback, an exporter sidecar, its ServiceMonitor, alerts and NetworkPolicy.
+            Default: none.
         autoscaling: a HorizontalPodAutoscaler between ``min_replicas`` and ``max_replicas``
             pods instead of ``replicas`` (the Deployment then has no ``spec.replicas``).
             Default: none, ``replicas`` pods. A ``kplus.HorizontalPodAutoscaler`` can target
@@ -129,6 +137,7 @@ class StaticSite(ServedWorkload):
         container_port: int = 8080,
         document_root: str = "/usr/share/nginx/html",
         pod: PodOptions | None = None,
+        metrics: Metrics | None = None,
         autoscaling: Autoscaling | None = None,
         budget: DisruptionBudget | None = None,
     ) -> None:
@@ -147,10 +156,32 @@ class StaticSite(ServedWorkload):
             "resources", resources, Resources, Resources(cpu="1", memory="1G")
         )
         options = check_instance("pod", pod, PodOptions, PodOptions())
+        if metrics is not None and not isinstance(metrics, Metrics):
+            raise TypeError(f"metrics={metrics!r} is not allowed: expected journal_k8s.Metrics")
         files = {
-            "nginx.conf": nginx_conf(port=container_port, document_root=document_root),
+            "nginx.conf": nginx_conf(
+                port=container_port, document_root=document_root, status=metrics is not None
+            ),
             "security-headers.conf": SECURITY_HEADERS_CONF,
         }
+        extra = {}
+        if metrics is not None:
+            options = dataclasses.replace(
+                options, sidecars=[_exporters.nginx_exporter(metrics), *options.sidecars]
+            )
+            job = f"{name}-metrics"
+            extra = monitor_objects(
+                name=name,
+                pods=self._pod_labels,
+                port=_exporters.NGINX_EXPORTER_PORT,
+                metrics=metrics,
+                groups=[
+                    _alerts.group(
+                        name,
+                        _alerts.nginx_alerts(name=name, job=job, namespace=self.namespace),
+                    )
+                ],
+            )
         self._define_tier(
             component="static",
             config_name=f"{name}-nginx",
@@ -172,6 +203,7 @@ class StaticSite(ServedWorkload):
                     for volume in _WRITABLE
                 ),
             ],
+            extra=extra,
         )
 
     def _container(self, image: str, resources: Resources, container_port: int) -> k8s.Container:

@@ -1,11 +1,13 @@
 """``make diagram``: one architecture picture per environment, drawn from its manifests.
 
 Columns, left to right: the edge (Ingresses with their TLS Secrets, Gateway API HTTPRoutes
-with the Gateway they attach to), Services, workloads, then the
-ConfigMaps, Secrets and volume claims the pods use. Grey arrows are routes and references;
-green dashed arrows are what the NetworkPolicies allow, labelled with the ports. Peers outside
-the namespace are written above the workload they may reach. Output goes to
-``dist/diagrams/<env>.svg`` and ``.png``, outside ``dist/<env>/``, which stays appliable.
+with the Gateway they attach to; and the ServiceMonitors, the scrape path of Prometheus),
+Services, workloads (their exporter sidecars among the containers), then the ConfigMaps,
+Secrets and volume claims the pods use; each PrometheusRule is a footnote naming its alerts.
+Grey arrows are routes and references; green dashed arrows are what the NetworkPolicies
+allow, labelled with the ports. Peers outside the namespace are written above the workload
+they may reach. Output goes to ``dist/diagrams/<env>.svg`` and ``.png``, outside
+``dist/<env>/``, which stays appliable.
 """
 
 from __future__ import annotations
@@ -30,8 +32,12 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 DRAWN_KINDS = {
     *WORKLOAD_KINDS,
     *("Ingress", "HTTPRoute", "Service", "ConfigMap", "Secret", "PersistentVolumeClaim"),
+    "ServiceMonitor",
 }
-SUMMARISED_KINDS = {"Namespace", "NetworkPolicy", "PodDisruptionBudget", "ResourceQuota"}
+SUMMARISED_KINDS = {
+    *("Namespace", "NetworkPolicy", "PodDisruptionBudget", "ResourceQuota"),
+    *("PrometheusRule", "HorizontalPodAutoscaler"),
+}
 
 # Sizes in inches (one data unit is one inch), font sizes in points.
 BOX_WIDTH = 2.6
@@ -59,6 +65,7 @@ PALETTE = {  # kind: (fill, border)
     "ConfigMap": ("#f3e8fd", "#9334e6"),
     "Secret": ("#fce8e6", "#c5221f"),
     "PersistentVolumeClaim": ("#eceff1", "#546e7a"),
+    "ServiceMonitor": ("#fff8e1", "#f9a825"),
 }
 
 
@@ -114,6 +121,8 @@ def architecture(objects: Sequence[Manifest]) -> Architecture:
         _add_ingress(arch, ingress, by_key)
     for route in (o for o in objects if o["kind"] == "HTTPRoute"):
         _add_http_route(arch, route)
+    for monitor in (o for o in objects if o["kind"] == "ServiceMonitor"):
+        _add_service_monitor(arch, monitor, objects)
     for workload in workloads:
         _add_pod_references(arch, workload, by_key)
     for kind in ("ConfigMap", "Secret", "PersistentVolumeClaim"):
@@ -121,6 +130,9 @@ def architecture(objects: Sequence[Manifest]) -> Architecture:
             arch.boxes[_key(unused)] = _config_box(kind, _name(unused), unused)
     for policy in (o for o in objects if o["kind"] == "NetworkPolicy"):
         _add_policy(arch, policy, pods)
+    for rule in (o for o in objects if o["kind"] == "PrometheusRule"):
+        alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r]
+        arch.notes.append(f"PrometheusRule {_name(rule)}: {', '.join(alerts)}")
     for quota in (o for o in objects if o["kind"] == "ResourceQuota"):
         hard = ", ".join(f"{k} {v}" for k, v in quota["spec"].get("hard", {}).items())
         arch.notes.append(f"ResourceQuota {_name(quota)}: {hard}")
@@ -141,10 +153,20 @@ def _name(manifest: Manifest) -> str:
 def _workload_box(
     workload: Manifest, objects: Sequence[Manifest], labels: list[dict[str, str]]
 ) -> Box:
-    """A workload: replicas, images, scratch volumes, disruption budget."""
+    """A workload: replicas (or its autoscaler's range), images, scratch volumes, budget."""
     spec = workload["spec"]
     pod = spec["template"]["spec"]
     count = "one pod per node" if workload["kind"] == "DaemonSet" else f"{spec.get('replicas', 1)}"
+    for scaler in (o for o in objects if o["kind"] == "HorizontalPodAutoscaler"):
+        ref = scaler["spec"]["scaleTargetRef"]
+        if (ref["kind"], ref["name"]) == (workload["kind"], _name(workload)):
+            targets = [
+                f"{m['resource']['name']} {m['resource']['target']['averageUtilization']}%"
+                for m in scaler["spec"].get("metrics", [])
+                if m.get("type") == "Resource" and "averageUtilization" in m["resource"]["target"]
+            ]
+            low, high = scaler["spec"].get("minReplicas", 1), scaler["spec"]["maxReplicas"]
+            count = f"{low} to {high}, autoscaled" + (f" ({', '.join(targets)})" if targets else "")
     lines = [f"replicas: {count}"]
     lines += [f"{c['name']}: {c['image']}" for c in pod.get("containers", [])]
     scratch = [
@@ -244,6 +266,40 @@ def _add_http_route(arch: Architecture, route: Manifest) -> None:
                 )
             routes.setdefault(target, []).extend(f"{p} → :{ref.get('port')}" for p in paths)
     arch.arrows += [Arrow(key, target, ", ".join(paths)) for target, paths in routes.items()]
+
+
+def _add_service_monitor(
+    arch: Architecture, monitor: Manifest, objects: Sequence[Manifest]
+) -> None:
+    """A ServiceMonitor (the labels a Prometheus selects it by) and its scrape arrows to the
+    Services it selects, labelled with port, path and interval."""
+    spec = monitor["spec"]
+    key = _key(monitor)
+    # The recommended app.kubernetes.io labels describe the object; the others are what a
+    # Prometheus's serviceMonitorSelector picks it by.
+    labels = {
+        k: v
+        for k, v in monitor["metadata"].get("labels", {}).items()
+        if not k.startswith("app.kubernetes.io/")
+    }
+    lines = (
+        ["for the Prometheus selecting", _labels(labels)] if labels else ["for every Prometheus"]
+    )
+    arch.boxes[key] = Box(key, 0, f"ServiceMonitor {_name(monitor)}", lines, "ServiceMonitor")
+    wanted = spec.get("selector", {})
+    namespace = monitor["metadata"].get("namespace")
+    for service in objects:
+        if (
+            service["kind"] == "Service"
+            and service["metadata"].get("namespace") == namespace
+            and _key(service) in arch.boxes
+            and selects_any(wanted, [service["metadata"].get("labels", {})])
+        ):
+            scrapes = [
+                f"scrape {e.get('port')} {e.get('path', '/metrics')} every {e.get('interval')}"
+                for e in spec.get("endpoints", [])
+            ]
+            arch.arrows.append(Arrow(key, _key(service), ", ".join(scrapes)))
 
 
 def _config_box(kind: str, name: str, manifest: Manifest | None, column: int = 3) -> Box:

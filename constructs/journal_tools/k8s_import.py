@@ -6,10 +6,12 @@ reachable here. This module converts the schema that the ``kubernetes-validate``
 Node preload (``cdk8s_offline_preload.js``) that serves the converted file in place of the
 download. Run it as ``python -m journal_tools.k8s_import`` (``make imports``).
 
-The same run imports the Gateway API CRDs that the library emits (``imports/crds/``: HTTPRoute,
-ReferenceGrant, standard channel) into ``constructs/journal_k8s/_gateway``: a private
-subpackage the wheel ships inside ``journal_k8s``, so no top-level ``imports`` package is
-installed. CRD imports read local files, so they need no preload.
+The same run imports the CRDs whose objects the library emits (``imports/crds/``): the Gateway
+API's HTTPRoute and ReferenceGrant (standard channel) into ``constructs/journal_k8s/_gateway``,
+and the Prometheus Operator's ServiceMonitor, PodMonitor and PrometheusRule into
+``constructs/journal_k8s/_monitoring``: private subpackages the wheel ships inside
+``journal_k8s``, so no top-level ``imports`` package is installed. CRD imports read local
+files, so they need no preload.
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ GATEWAY_API_VERSION = "1.6.1"
 GATEWAY_CRDS = Path("imports") / "crds" / f"gateway-api-v{GATEWAY_API_VERSION}"
 GATEWAY_PACKAGE = Path("constructs") / "journal_k8s" / "_gateway"
 """Where ``make imports`` writes the Gateway API classes (relative to the repository root)."""
+
+PROMETHEUS_OPERATOR_VERSION = "0.93.0"
+"""The Prometheus Operator release whose CRDs ``imports/crds/`` holds."""
+
+MONITORING_CRDS = Path("imports") / "crds" / f"prometheus-operator-v{PROMETHEUS_OPERATOR_VERSION}"
+MONITORING_PACKAGE = Path("constructs") / "journal_k8s" / "_monitoring"
+"""Where ``make imports`` writes the Prometheus Operator classes."""
+
+CRD_IMPORTS = ((GATEWAY_CRDS, GATEWAY_PACKAGE), (MONITORING_CRDS, MONITORING_PACKAGE))
+"""Each folder of CRDs (one API group) and the package its classes go to."""
 
 CLI_VERSION = "2.207.60"
 """The cdk8s-cli that ``make cli`` installs into ``.venv/cdk8s-cli``."""
@@ -355,14 +367,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--output", type=Path, default=Path("imports"), help="where k8s/ goes (default: imports)"
     )
     parser.add_argument(
-        "--crds", type=Path, default=GATEWAY_CRDS, help=f"CRD files (default: {GATEWAY_CRDS})"
-    )
-    parser.add_argument(
-        "--crd-package",
+        "--crds",
         type=Path,
-        default=GATEWAY_PACKAGE,
-        help=f"the package the CRD classes go to (default: {GATEWAY_PACKAGE})",
+        help="one folder of CRD files to import (default: every folder of CRD_IMPORTS)",
     )
+    parser.add_argument("--crd-package", type=Path, help="the package the classes of --crds go to")
     parser.add_argument("--cli-prefix", type=Path, default=cli_dir(), help="npm prefix of the cli")
     parser.add_argument(
         "--install-cli",
@@ -379,8 +388,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = generate(args.output, prefix=args.cli_prefix)
         cli = f"cdk8s-cli {CLI_VERSION}, offline"
         print(f"{os.path.relpath(target)}: Kubernetes {K8S_VERSION} ({cli})")
-        crd_target = generate_crds(args.crds, args.crd_package, prefix=args.cli_prefix)
-        print(f"{os.path.relpath(crd_target)}: the CRDs of {args.crds} ({cli})")
+        if (args.crds is None) != (args.crd_package is None):
+            raise K8sImportError("--crds and --crd-package go together")
+        imports = CRD_IMPORTS if args.crds is None else ((args.crds, args.crd_package),)
+        for crds, package in imports:
+            crd_target = generate_crds(crds, package, prefix=args.cli_prefix)
+            print(f"{os.path.relpath(crd_target)}: the CRDs of {crds} ({cli})")
     except K8sImportError as error:
         print(f"k8s_import: {error}", file=sys.stderr)
         return 1

@@ -29,6 +29,8 @@ import jsonschema  # type: ignore[import-untyped]
 import yaml
 from referencing import Registry, Resource
 
+from journal_k8s.grammar import canonical_quantity
+
 from . import crds
 from .manifests import Manifest, from_yaml
 
@@ -82,6 +84,68 @@ def validate(obj: Manifest, version: str) -> list[str]:
     if custom is not None and not messages:
         messages = crds.cel_errors(obj, custom)
     return messages
+
+
+_QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+
+
+@functools.cache
+def _kind_schema(version: str, api_version: str, kind: str) -> tuple[Any, Any] | None:
+    """A built-in kind's schema and the shared definitions; ``None`` for custom resources."""
+    if crds.versions().get((api_version, kind)) is not None:
+        return None
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema_file = _folder(version) / f"{kind.lower()}-{group_version}.json"
+    if not schema_file.is_file():
+        return None
+    definitions = json.loads((_folder(version) / "_definitions.json").read_text(encoding="utf-8"))
+    return json.loads(schema_file.read_text(encoding="utf-8")), definitions["$defs"]
+
+
+def stored_form_problems(obj: Manifest, version: str = VERSIONS[0]) -> list[str]:
+    """Where ``obj`` differs from what the API server stores, by the kind's strict schema.
+
+    A field the schema types as a quantity must be a string in canonical form
+    (``journal_k8s.canonical_quantity``: ``"500m"``, not ``0.5``, ``"30"``, not ``30``), and a
+    list or a map (``additionalProperties``) may be empty only where the schema requires the
+    field: the server drops an empty optional one (``externalIPs: []``, ``labels: {}``).
+    Structs (``emptyDir: {}``) are kept by the server; custom resources are stored as written.
+    """
+    found = _kind_schema(version, str(obj.get("apiVersion")), str(obj.get("kind")))
+    if found is None:
+        return []
+    schema, definitions = found
+    problems: list[str] = []
+
+    def walk(value: Any, node: Any, path: tuple[str | int, ...], required: bool) -> None:
+        while "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if name == _QUANTITY:
+                if not isinstance(value, str) or canonical_quantity(value) != value:
+                    stored = canonical_quantity(value)
+                    problems.append(
+                        f"{_field(path)}: {value!r} is stored as {stored!r}: write the quantity "
+                        "as the API server stores it"
+                    )
+                return
+            node = definitions[name]
+        if isinstance(value, dict):
+            properties = node.get("properties") or {}
+            if not value and not properties and not required:
+                problems.append(f"{_field(path)}: an empty map, which the API server drops")
+            for key, child in value.items():
+                if key in properties:
+                    walk(child, properties[key], (*path, key), key in node.get("required", ()))
+                elif isinstance(node.get("additionalProperties"), dict):
+                    walk(child, node["additionalProperties"], (*path, key), True)
+        elif isinstance(value, list):
+            if not value and not required:
+                problems.append(f"{_field(path)}: an empty list, which the API server drops")
+            for index, item in enumerate(value):
+                walk(item, node.get("items") or {}, (*path, index), True)
+
+    walk(obj, schema, (), True)
+    return problems
 
 
 def _field(path: Sequence[str | int]) -> str:
@@ -146,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     count += 1
             counts.append(count)
             failed += count
+        for obj in objects:
+            for message in stored_form_problems(obj):
+                print(f"ERROR {path}: {_name(obj)}: not as the API server stores it: {message}")
+                failed += 1
         rows.append((str(path), str(len(objects)), *(str(c) if c else "ok" for c in counts)))
     print(_table([("manifests", "objects", *VERSIONS), *rows]))
     print(

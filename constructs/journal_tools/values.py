@@ -37,7 +37,7 @@ from .values_yaml import KeyPath, Lines, YamlError, format_key, read_mapping, sh
 BASE_FILE = "_base.yaml"
 SUFFIX = ".yaml"
 MAX_PROBLEMS = 10
-RESERVED_NAMES = ("helm", "diagrams", "bench")
+RESERVED_NAMES = ("helm", "diagrams", "bench", "docs")
 """Folders of dist/ that project commands write: no environment may take these names."""
 
 
@@ -140,21 +140,59 @@ class Resources(_Values):
     memory: Memory
 
 
+class Autoscaling(_Values):
+    """A HorizontalPodAutoscaler for the tier (``journal_k8s.Autoscaling``); an unset key keeps
+    the library's default (CPU at 70 %, a 300 s scale-down window)."""
+
+    min_replicas: Replicas
+    max_replicas: Replicas
+    cpu_utilization: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """Percent of the pods' CPU requests to keep on average."""
+    memory_utilization: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """Percent of the pods' memory requests to keep on average; default: CPU only."""
+    scale_down_stabilization: Annotated[int, Field(ge=0, le=3600)] | None = None
+    """Seconds the autoscaler looks back before removing pods."""
+
+
+_AUTOSCALING = Field(default=None, validate_default=True)
+"""``autoscaling``: a HorizontalPodAutoscaler instead of ``replicas`` (exactly one is set)."""
+
+
+def _replicas_or_autoscaling(autoscaling: Autoscaling | None, info: ValidationInfo) -> Any:
+    if "replicas" not in info.data:  # the replicas key is invalid: reported on its own
+        return autoscaling
+    if autoscaling is not None and info.data["replicas"] is not None:
+        raise ValueError(
+            "autoscaling replaces replicas: set 'replicas: null' to drop the base layer's"
+        )
+    if autoscaling is None and info.data["replicas"] is None:
+        raise ValueError("expected replicas, or autoscaling (minReplicas, maxReplicas)")
+    return autoscaling
+
+
 class Frontend(_Values):
     """The API tier."""
 
     image: Image
-    replicas: Replicas
+    replicas: Replicas | None = None
+    """The number of pods, unless ``autoscaling`` is set."""
     resources: Resources
     journal_entries: Annotated[int, Field(ge=1, le=100_000)]
+    autoscaling: Autoscaling | None = _AUTOSCALING
+
+    _one_count = field_validator("autoscaling")(_replicas_or_autoscaling)
 
 
 class Static(_Values):
     """The static file tier."""
 
     image: Image
-    replicas: Replicas
+    replicas: Replicas | None = None
+    """The number of pods, unless ``autoscaling`` is set."""
     resources: Resources
+    autoscaling: Autoscaling | None = _AUTOSCALING
+
+    _one_count = field_validator("autoscaling")(_replicas_or_autoscaling)
 
 
 class Storage(_Values):
@@ -256,6 +294,37 @@ class Quota(_Values):
     pods: Annotated[int, Field(ge=1, le=10_000)]
 
 
+LabelKey = Annotated[str, Field(pattern=grammar.LABEL_KEY, max_length=316)]
+LabelValue = Annotated[str, Field(pattern=grammar.LABEL_VALUE, max_length=63)]
+
+
+class Prometheus(_Values):
+    """The Prometheus that scrapes the journal: where its pods run and their labels."""
+
+    namespace: DnsLabel
+    pod_labels: Annotated[dict[LabelKey, LabelValue], Field(min_length=1, max_length=16)]
+
+
+class FrontendMetrics(_Values):
+    """The API server's own metrics endpoint."""
+
+    port: Annotated[int, Field(ge=1024, le=65535)]
+    path: Annotated[str, Field(pattern=r"^/[!-~]*$", max_length=256)] = "/metrics"
+
+
+class Metrics(_Values):
+    """Prometheus metrics of every tier (``journal_k8s.Metrics``)."""
+
+    enabled: bool
+    """Exporter sidecars, ServiceMonitors, alerts and their NetworkPolicies."""
+    prometheus: Prometheus
+    monitor_labels: Annotated[dict[LabelKey, LabelValue], Field(max_length=16)] = {}
+    """Labels of the ServiceMonitors and PrometheusRules, for the Prometheus's selectors."""
+    interval: Annotated[str, Field(pattern=grammar.DURATION, max_length=32)] = "30s"
+    frontend: FrontendMetrics | None = None
+    """The API's metrics endpoint; default: the API is not scraped."""
+
+
 class EnvironmentValues(_Values):
     """Everything that may differ between environments."""
 
@@ -270,6 +339,8 @@ class EnvironmentValues(_Values):
     )
     """Where traffic enters: an Ingress (default) or an HTTPRoute on a shared Gateway."""
     quota: Quota
+    metrics: Metrics | None = None
+    """Prometheus metrics; default: none."""
 
     @field_validator("edge")
     @classmethod
@@ -468,6 +539,9 @@ _PATTERNS = {
     "such as sha256:<64 hex digits>",
     grammar.QUANTITY: "a Kubernetes quantity such as 500m, 2, 1.5, 256Mi, 10Gi or 1e3",
     grammar.SECRET_KEY: "a Secret key (letters, digits, '-', '_' and '.')",
+    grammar.LABEL_KEY: "a label key such as app.kubernetes.io/name ('[prefix/]name')",
+    grammar.LABEL_VALUE: "a label value (at most 63 letters, digits, '-', '_' and '.')",
+    grammar.DURATION: "a Prometheus duration such as 15s, 1m or 1m30s",
 }
 
 
@@ -500,7 +574,10 @@ def _allowed_keys(location: tuple[str | int, ...]) -> list[str]:
 def _whole_number(location: tuple[str | int, ...]) -> str:
     """What an integer field at ``location`` allows: ``a whole number from 1 to 100``."""
     field = _field(_model_at(location[:-1]), location[-1]) if location else None
-    bounds = field.metadata if field else []
+    bounds = list(field.metadata) if field else []
+    for member in typing.get_args(field.annotation) if field else ():  # Replicas | None
+        for meta in getattr(member, "__metadata__", ()):
+            bounds += meta.metadata if isinstance(meta, FieldInfo) else [meta]
     low = next((m.ge for m in bounds if hasattr(m, "ge")), None)
     high = next((m.le for m in bounds if hasattr(m, "le")), None)
     return (

@@ -1,0 +1,46 @@
+"""make docs: the API reference, generated from the docstrings by pdoc, builds without warnings."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+
+import journal_k8s
+from journal_tools import docs
+
+
+def text(page: Path) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+
+
+def test_the_reference_builds_without_a_warning_and_shows_the_public_api(tmp_path: Path) -> None:
+    outdir = tmp_path / "docs"
+    assert docs.main(["--outdir", str(outdir)]) == 0
+    page = (outdir / "journal_k8s.html").read_text()
+    assert (outdir / "journal_k8s" / "grammar.html").is_file()
+    for name in journal_k8s.__all__:
+        assert f'id="{name}"' in page, name
+    shown = re.sub(r"\s+", " ", text(outdir / "journal_k8s.html"))
+    # Constructor signatures, as help() shows them, and the Args sections.
+    assert "JournalService( scope: constructs.Construct, id: str, *, name: str | None = None," in (
+        shown
+    )
+    assert "frontend_replicas: int = 2" in shown
+    assert "RestrictedNamespace( scope: constructs.Construct, id: str, *, name: str," in shown
+
+
+def test_a_warning_fails_the_build_and_keeps_the_previous_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outdir = tmp_path / "docs"
+    outdir.mkdir()
+    (outdir / "index.html").write_text("the previous reference")
+    monkeypatch.setattr(docs, "MODULES", ("journal_k8s", "journal_k8s.missing"))
+    assert docs.main(["--outdir", str(outdir)]) == 1
+    assert "Cannot find spec for journal_k8s.missing" in capsys.readouterr().err
+    assert [p.name for p in outdir.iterdir()] == ["index.html"]
+    assert (outdir / "index.html").read_text() == "the previous reference"
+    assert [p.name for p in tmp_path.iterdir()] == ["docs"], "no staging folder is left"
