@@ -74,8 +74,8 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
 
     @jsii.member(jsii_name="objects")
     @builtins.classmethod
-    def objects(cls, scope: IConstruct) -> str:
-        return typing.cast(str, jsii.sinvoke(cls, "objects", [scope]))
+    def objects(cls, scope: IConstruct, kinds: Sequence[str]) -> str:
+        return typing.cast(str, jsii.sinvoke(cls, "objects", [scope, kinds]))
 
     @jsii.member(jsii_name="render")
     @builtins.classmethod
@@ -277,11 +277,12 @@ def describe(*constructs: IConstruct) -> list[dict[str, Any]]:
     return found
 
 
-def app_objects(scope: IConstruct) -> list[tuple[str, Manifest]]:
-    """Every API object of the app of ``scope`` (all charts), as ``(construct path, manifest)``
-    after every JSON patch, in one round trip; it runs no validation, so a validation may call it.
+def app_objects(scope: IConstruct, kinds: Iterable[str] = ()) -> list[tuple[str, Manifest]]:
+    """Every API object of the app of ``scope`` (all charts) of one of ``kinds`` (default: of
+    every kind), as ``(construct path, manifest)`` after every JSON patch, in one round trip; it
+    runs no validation, so a validation may call it.
     """
-    found: list[list[Any]] = json.loads(_Manifests.objects(scope))
+    found: list[list[Any]] = json.loads(_Manifests.objects(scope, sorted(kinds)))
     return [(path, manifest) for path, manifest in found]
 
 

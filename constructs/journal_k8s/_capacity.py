@@ -37,6 +37,11 @@ from .grammar import QUANTITY_SUFFIXES, quantity_value
 Manifest = Mapping[str, Any]
 
 _SCALED_KINDS = ("Deployment", "StatefulSet", "ReplicaSet")
+KINDS = (
+    *("ResourceQuota", "LimitRange", "HorizontalPodAutoscaler", "PodDisruptionBudget"),
+    *("Pod", *_SCALED_KINDS, "PersistentVolumeClaim"),
+)
+"""The kinds the rules read (the validation fetches only these)."""
 _COUNTED = ("cpu", "memory", "ephemeral-storage")
 _REGISTERED = "_journal_k8s_capacity_checks"
 
@@ -56,7 +61,8 @@ class _FinalManifests:
         self._scope = scope
 
     def validate(self) -> list[str]:
-        return problems([manifest for _, manifest in _bulk.app_objects(self._scope)])
+        found = _bulk.app_objects(self._scope, KINDS)
+        return problems([manifest for _, manifest in found])
 
 
 def problems(objects: Sequence[Manifest]) -> list[str]:

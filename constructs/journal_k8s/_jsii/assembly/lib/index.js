@@ -89,15 +89,17 @@ class Manifests {
   }
 
   /**
-   * Every API object of the app of `scope`, as `[construct path, manifest]` pairs in one JSON
-   * text: each manifest as `ApiObject.toJson()` renders it, after every JSON patch (what the
-   * library's checks over the final manifests read; it runs no validation, so they may call it).
+   * Every API object of the app of `scope` whose kind is one of `kinds` (every kind when
+   * `kinds` is empty), as `[construct path, manifest]` pairs in one JSON text: each manifest as
+   * `ApiObject.toJson()` renders it, after every JSON patch (what the library's checks over the
+   * final manifests read; it runs no validation, so they may call it).
    */
-  static objects(scope) {
+  static objects(scope, kinds) {
+    const wanted = new Set(kinds);
     return JSON.stringify(
       scope.node.root.node
         .findAll()
-        .filter((c) => cdk8s.ApiObject.isApiObject(c))
+        .filter((c) => cdk8s.ApiObject.isApiObject(c) && (wanted.size === 0 || wanted.has(c.kind)))
         .map((c) => [c.node.path, c.toJson()]),
     );
   }
