@@ -171,6 +171,37 @@ def test_chart_metadata_and_values_hold_only_what_differs(
     assert "ingressClassName: nginx" in ingress
 
 
+def test_metrics_objects_follow_metrics_enabled_and_sidecars_their_containers(
+    exported: tuple[Path, dict[str, list[Manifest]]],
+) -> None:
+    chart_dir = exported[0]
+    templates = chart_dir / "templates"
+    for template in (
+        "service-monitor-redis-metrics.yaml",
+        "prometheus-rule-fileserver-alerts.yaml",
+        "network-policy-redis-from-prometheus.yaml",
+        "service-fileserver-metrics.yaml",
+    ):
+        assert "{{- if .Values.metrics.enabled }}" in (templates / template).read_text()
+    values = {
+        env: yaml.safe_load((chart_dir / f"values-{env}.yaml").read_text()) for env in ENVIRONMENTS
+    }
+    assert {env: v["metrics"] for env, v in values.items()} == {
+        "dev": {"enabled": False},
+        "staging": {"enabled": True},
+        "prod": {"enabled": True},
+    }
+    # The NGINX container is compared field by field (its resources stay static.resources);
+    # the exporter, present in staging and prod only, is read whole where it is.
+    deployment = (templates / "deployment-fileserver.yaml").read_text()
+    assert "{{ .Values.static.resources.cpu | toJson }}" in deployment
+    containers = '"derived" "deploymentFileserver" "spec" "template" "spec" "containers"'
+    assert f'{{{{- if hasKey (dig {containers} (dict) .Values.AsMap) "nginx-exporter" }}}}' in (
+        deployment
+    )
+    assert "derived" not in values["dev"] or "deploymentFileserver" not in values["dev"]["derived"]
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -11,7 +11,7 @@ import jsii
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from . import _bulk, _capacity, _pod
+from . import _bulk, _pod
 from ._autoscaling import autoscaler, default_budget, tier_budget
 from ._peers import SelectablePods
 from ._types import (
@@ -106,7 +106,6 @@ class ServedWorkload(SelectablePods):
                 "would fight over the Deployment's replicas"
             )
         self._has_autoscaler = True
-        _capacity.require(self)
         self.deployment.add_json_patch(cdk8s.JsonPatch.remove("/spec/replicas"))
         if not self._budget_given:
             # The fixed replicas' default was maxUnavailable: 1; the autoscaler's floor is
