@@ -581,7 +581,7 @@ def test_app_synth_checks_a_kplus_hpa_on_a_kplus_deployment(tmp_path: Path) -> N
         app.synth()
     # kplus's default rolling update: maxSurge 25 % of 9, rounded up = 3.
     assert (
-        "[team/Namespace] ResourceQuota test/journal-quota: spec.hard.pods: '10' cannot hold "
+        "[team/Namespace/Quota] ResourceQuota test/journal-quota: spec.hard.pods: '10' cannot hold "
         "the namespace's workloads at their most, 12 = Deployment web 12 pods (autoscaler "
         "maxReplicas 9 + surge 3): raise the quota, or lower the replicas or an autoscaler's "
         "max_replicas"
