@@ -160,9 +160,11 @@ def test_chart_metadata_and_values_hold_only_what_differs(
     # replicas, and the autoscaler is an object of the environments that have it.
     assert prod["frontend"]["autoscaling"] == {"minReplicas": 4, "maxReplicas": 10}
     assert "replicas" not in prod["frontend"]
-    assert prod["objects"]["horizontalPodAutoscalerFrontend"] is True
+    assert "horizontalPodAutoscalerFrontend" not in prod["objects"]
     scaler = (chart_dir / "templates" / "horizontal-pod-autoscaler-frontend.yaml").read_text()
     assert "maxReplicas: {{ .Values.frontend.autoscaling.maxReplicas | toJson }}" in scaler
+    # The autoscaler follows frontend.autoscaling, not another setting true where it is.
+    assert '{{- if hasKey (dig "frontend" (dict) .Values.AsMap) "autoscaling" }}' in scaler
     assert prod["redis"]["storage"] == {"size": "50Gi", "storageClass": "ssd"}
     assert "className" not in prod["ingress"]  # equal everywhere: literal in the templates
     assert "image" not in prod["frontend"]
@@ -199,7 +201,8 @@ def test_metrics_objects_follow_metrics_enabled_and_sidecars_their_containers(
     assert f'{{{{- if hasKey (dig {containers} (dict) .Values.AsMap) "nginx-exporter" }}}}' in (
         deployment
     )
-    assert "derived" not in values["dev"] or "deploymentFileserver" not in values["dev"]["derived"]
+    # dev's fixed replicas (staging and prod autoscale) are dev's only derived field of it.
+    assert values["dev"]["derived"]["deploymentFileserver"] == {"spec": {"replicas": 1}}
 
 
 @pytest.mark.parametrize(
