@@ -21,6 +21,7 @@ use_bundled_node()
 import cdk8s  # noqa: E402
 
 from journal_k8s import (  # noqa: E402
+    Autoscaling,
     ExistingSecret,
     Failover,
     IngressTls,
@@ -39,6 +40,21 @@ def resources(tier: str, given: values.Resources) -> Resources:
     keys = {name: (tier, "resources", name) for name in ("cpu", "memory")}
     with synth.values_keys(keys):
         return Resources(cpu=given.cpu, memory=given.memory)
+
+
+def autoscaling(tier: str, given: values.Autoscaling | None) -> Autoscaling | None:
+    """A tier's autoscaler (``None`` for fixed replicas); the keys the values leave unset keep
+    the library's defaults, a refused value is reported at ``<tier>.autoscaling.<key>``."""
+    if given is None:
+        return None
+    settings: dict[str, Any] = given.model_dump(exclude_none=True)
+    fields = values.Autoscaling.model_fields
+    keys = {
+        f"autoscaling {name}": (tier, "autoscaling", fields[name].alias or name)
+        for name in settings
+    }
+    with synth.values_keys(keys):
+        return Autoscaling(**settings)
 
 
 def gateway_route(chart: cdk8s.Chart, edge: values.Edge) -> PathRoute | None:
@@ -68,6 +84,12 @@ def redis_failover(failover: values.RedisFailover | None) -> Failover | None:
         resources = failover.proxy_resources
         settings["proxy_resources"] = Resources(cpu=resources.cpu, memory=resources.memory)
     return Failover(**settings)
+
+
+def replicas(v: values.EnvironmentValues) -> dict[str, Any]:
+    """The fixed replicas of the API and static tiers (none for a tier that autoscales)."""
+    given = {"frontend_replicas": v.frontend.replicas, "static_replicas": v.static.replicas}
+    return {argument: count for argument, count in given.items() if count is not None}
 
 
 def metrics_arguments(metrics: values.Metrics | None) -> dict[str, Any]:
@@ -158,12 +180,12 @@ def journal(
         chart,
         "Journal",
         frontend_image=v.frontend.image.reference,
-        frontend_replicas=v.frontend.replicas,
         frontend_resources=frontend_resources,
+        frontend_autoscaling=autoscaling("frontend", v.frontend.autoscaling),
         journal_entries=v.frontend.journal_entries,
         static_image=v.static.image.reference,
-        static_replicas=v.static.replicas,
         static_resources=static_resources,
+        static_autoscaling=autoscaling("static", v.static.autoscaling),
         redis_image=v.redis.image.reference,
         redis_replicas=v.redis.replicas,
         redis_resources=redis_resources,
@@ -176,6 +198,7 @@ def journal(
         edge=gateway_route(chart, v.edge),
         **ingress_arguments(v.ingress),
         **metrics_arguments(v.metrics),
+        **replicas(v),
     )
 
 

@@ -5,6 +5,7 @@ import cdk8s_plus_27 as kplus
 from cdk8s_plus_27 import k8s
 
 from journal_k8s import (
+    Autoscaling,
     JournalService,
     PathRoute,
     PodOptions,
@@ -43,6 +44,8 @@ blue = JournalService(
         node_selector={"kubernetes.io/arch": "amd64"},
         annotations={"prometheus.io/scrape": "true"},
     ),
+    # 2 to 6 API pods on CPU use; the quota above must hold 6 + the rollout's surge pod.
+    frontend_autoscaling=Autoscaling(min_replicas=2, max_replicas=6, cpu_utilization=60),
 )
 green = JournalService(shop, "Green", name="green", host="green.example.com")
 # The escape hatch, for what no argument covers: each object's ApiObject takes JSON patches.
@@ -67,6 +70,18 @@ admin_service = admin.expose_via_service(
 )
 assert blue.ingress is not None
 blue.ingress.route("/admin", admin_service)
+
+# kplus's own HorizontalPodAutoscaler scales green's static site, as it scales a kplus
+# Deployment: the tiers are kplus.IScalable (its Deployment then has no spec.replicas).
+kplus.HorizontalPodAutoscaler(
+    shop,
+    "GreenStatic",
+    metadata=cdk8s.ApiObjectMetadata(name="green-fileserver"),
+    target=green.static_site,
+    min_replicas=2,
+    max_replicas=4,
+    metrics=[kplus.Metric.resource_cpu(kplus.MetricTarget.average_utilization(75))],
+)
 
 # kplus's own Ingress reaches the journal's Services.
 kplus.Ingress(

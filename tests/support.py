@@ -11,6 +11,7 @@ from typing import Any
 
 import cdk8s
 import pytest
+from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,7 @@ def require_binary(name: str) -> str:
 
 
 class Backend(Construct):
-    """The smallest backend: a Service name and port, a container port and pod labels."""
+    """The smallest backend: a Service (name and port), a container port and pod labels."""
 
     def __init__(self, scope: Construct, id: str, *, name: str, port: int = 80) -> None:
         super().__init__(scope, id)
@@ -49,3 +50,14 @@ class Backend(Construct):
         self.service_port = port
         self.container_port = 8000 + port
         self.pod_labels: Mapping[str, str] = MappingProxyType({"app.kubernetes.io/name": name})
+        k8s.KubeService(
+            self,
+            "Service",
+            metadata=k8s.ObjectMeta(name=name),
+            spec=k8s.ServiceSpec(
+                ports=[
+                    k8s.ServicePort(port=port, target_port=k8s.IntOrString.from_number(8000 + port))
+                ],
+                selector=dict(self.pod_labels),
+            ),
+        )

@@ -110,7 +110,7 @@ def test_a_fourth_environment_is_one_more_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file", "edit", "message"),
     [
-        ("prod.yaml", lambda t: t + "extra: 1\n", "prod.yaml:22: extra: unknown key"),
+        ("prod.yaml", lambda t: t + "extra: 1\n", "prod.yaml:26: extra: unknown key"),
         (
             "dev.yaml",
             lambda t: t.replace("replicas: 1", "replicas: -1", 1),
@@ -135,6 +135,23 @@ def test_a_fourth_environment_is_one_more_file(tmp_path: Path) -> None:
                 "  host: journal.dev.example.com\n", "  tls: {secretName: dev-tls}\n"
             ),
             "dev.yaml:15: ingress.tls: tls is not allowed without host",
+        ),
+        (
+            "prod.yaml",
+            lambda t: t.replace(
+                "{minReplicas: 4, maxReplicas: 10}", "{minReplicas: 4, maxReplicas: 3}"
+            ),
+            "prod.yaml:8: frontend.autoscaling.maxReplicas: autoscaling max_replicas=3 is not "
+            "allowed: expected at least min_replicas=4",
+        ),
+        (
+            "prod.yaml",
+            lambda t: t.replace('cpu: "20"', 'cpu: "18"'),
+            "ResourceQuota journal-prod/journal-quota: spec.hard.limits.cpu: '18' cannot hold "
+            "the namespace's workloads at their most, 18.9 = StatefulSet redis 3 pods (3 "
+            "replicas) * 1.15 + Deployment redis-proxy 3 pods (2 replicas + surge 1) * 0.2 + "
+            "Deployment frontend 11 pods (autoscaler maxReplicas 10 + surge 1) * 1 + Deployment "
+            "fileserver 7 pods (autoscaler maxReplicas 6 + surge 1) * 0.55",
         ),
     ],
 )

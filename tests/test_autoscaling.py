@@ -254,7 +254,7 @@ def test_the_quota_counts_a_kplus_hpa_on_a_journal_tier(chart: cdk8s.Chart) -> N
     kplus.HorizontalPodAutoscaler(chart, "Hpa", target=journal.api, max_replicas=15)
     # Redis 3 + API 15 + surge 1 + NGINX 2 + surge 1 = 22 pods.
     assert failures(chart) == [
-        "[test/Namespace] ResourceQuota test/journal-quota: spec.hard.pods: '20' cannot hold "
+        "[test/Namespace/Quota] ResourceQuota test/journal-quota: spec.hard.pods: '20' cannot hold "
         "the namespace's workloads at their most, 22 = StatefulSet redis 3 pods (3 replicas) + "
         "Deployment frontend 16 pods (autoscaler maxReplicas 15 + surge 1) + Deployment "
         "fileserver 3 pods (2 replicas + surge 1): raise the quota, or lower the replicas or "
@@ -286,7 +286,7 @@ def test_fails_a_quota_that_cannot_hold_max_replicas_naming_every_figure(
         "lower the replicas or an autoscaler's max_replicas"
     )
     assert failures(chart) == [
-        f"[test/Namespace] ResourceQuota test/journal-quota: spec.hard.{key}: '10' {figures}"
+        f"[test/Namespace/Quota] ResourceQuota test/journal-quota: spec.hard.{key}: '10' {figures}"
         for key in ("limits.cpu", "requests.cpu")
     ]
 
@@ -327,7 +327,7 @@ def test_the_quota_counts_sidecars_and_the_largest_init_container(chart: cdk8s.C
         "2: raise the quota, or lower the replicas or an autoscaler's max_replicas"
     )
     assert failures(chart) == [
-        f"[test/Namespace] ResourceQuota test/journal-quota: spec.hard.{key}: '8' {figures}"
+        f"[test/Namespace/Quota] ResourceQuota test/journal-quota: spec.hard.{key}: '8' {figures}"
         for key in ("limits.cpu", "requests.cpu")
     ]
 

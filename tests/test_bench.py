@@ -48,3 +48,9 @@ def test_a_warm_resynth_run_reports_each_edit() -> None:
     seconds = figures["seconds"]
     assert len(seconds) == 2
     assert all(s > 0 for s in seconds)
+
+
+def test_a_stack_run_without_metrics_reports_time_too() -> None:
+    """The side-by-side measurement of prod's per-stack cost with its metrics off."""
+    figures, _ = run_child("--child-stacks", "1", "--no-metrics")
+    assert figures["seconds"] > 0

@@ -356,8 +356,9 @@ def test_fails_duplicate_objects(dev: list[Manifest]) -> None:
     elsewhere = copy.deepcopy(twin)
     elsewhere["metadata"]["namespace"] = "journal-other"
     assert problems([*dev, twin, elsewhere], external_secrets=EXTERNAL) == [
-        "ConfigMap journal-dev/frontend-config: metadata.name: defined 2 times: expected one "
-        "object per API group, kind, namespace and name"
+        "ConfigMap journal-dev/frontend-config: metadata.name: 'frontend-config' is defined "
+        "twice: expected one object per API group, kind, namespace and name; give one of them "
+        "another name"
     ]
 
 

@@ -110,6 +110,25 @@ def test_typed_customization_reaches_the_api_pods(charts: dict[str, list[Manifes
     assert "tolerations" not in green and "nodeSelector" not in green
 
 
+def test_blue_autoscales_its_api_and_a_kplus_hpa_scales_green_static(
+    charts: dict[str, list[Manifest]],
+) -> None:
+    shop = charts["shop"]
+    blue = find(shop, "HorizontalPodAutoscaler", "blue-frontend")["spec"]
+    assert (blue["minReplicas"], blue["maxReplicas"]) == (2, 6)
+    assert blue["metrics"][0]["resource"]["target"]["averageUtilization"] == 60
+    green = find(shop, "HorizontalPodAutoscaler", "green-fileserver")["spec"]
+    assert green["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "green-fileserver",
+    }
+    assert (green["minReplicas"], green["maxReplicas"]) == (2, 4)
+    for scaled in ("blue-frontend", "green-fileserver"):
+        assert "replicas" not in find(shop, "Deployment", scaled)["spec"]
+    assert find(shop, "Deployment", "green-frontend")["spec"]["replicas"] == 2
+
+
 def test_a_worker_in_another_namespace_gets_the_redis_connection(
     charts: dict[str, list[Manifest]],
 ) -> None:

@@ -73,7 +73,9 @@ def test_an_http_route_shows_its_gateway_listener_and_paths(dist: Path) -> None:
 
 def test_replicas_storage_and_tls_follow_the_environment(dist: Path) -> None:
     dev, prod = (texts(dist / "diagrams" / f"{env}.svg") for env in ("dev", "prod"))
-    assert "replicas: 4" in prod
+    assert "replicas: 4 to 10, autoscaled (cpu 70%)" in prod  # the API
+    assert "replicas: 3 to 6, autoscaled (cpu 70%)" in prod  # NGINX
+    assert sum(t.startswith("disruption budget: maxUnavailable 1,") for t in prod) == 4
     assert "replicas: 1" in dev
     assert "50Gi · ssd · ReadWriteOnce" in prod
     assert "1Gi · default class · ReadWriteOnce" in dev

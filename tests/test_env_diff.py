@@ -48,8 +48,11 @@ def test_dev_to_prod_names_replicas_storage_tls_and_namespace(
     lines = out.splitlines()
     assert "namespace: journal-dev → journal-prod" in lines
     assert out.count("journal-prod") == 1, "the namespace is shown once, not per object"
-    assert "Deployment/frontend  spec.replicas: 1 → 4" in lines
-    assert "Deployment/fileserver  spec.replicas: 1 → 3" in lines
+    # prod autoscales the API and static tiers: the autoscaler holds their replicas.
+    assert "Deployment/frontend  spec.replicas: 1 → (absent)" in lines
+    assert "Deployment/fileserver  spec.replicas: 1 → (absent)" in lines
+    assert "+ HorizontalPodAutoscaler/frontend  only in prod" in lines
+    assert "+ HorizontalPodAutoscaler/fileserver  only in prod" in lines
     assert "StatefulSet/redis  spec.replicas: 1 → 3" in lines
     assert (
         "StatefulSet/redis  spec.volumeClaimTemplates[name=data].spec.resources.requests.storage:"
@@ -60,8 +63,9 @@ def test_dev_to_prod_names_replicas_storage_tls_and_namespace(
         "[{hosts: [journal.example.com], secretName: journal-tls}]"
     ) in lines
     # TLS brings the solver policy; Redis failover the proxy and its policies (9 objects);
-    # metrics (off in dev) a Service, ServiceMonitor, policy and rule per exporter (12).
-    assert re.fullmatch(r"\d+ changed, 0 only in dev, 22 only in prod, \d+ identical", lines[-1])
+    # metrics (off in dev) a Service, ServiceMonitor, policy and rule per exporter (12);
+    # autoscaling the two autoscalers.
+    assert re.fullmatch(r"\d+ changed, 0 only in dev, 24 only in prod, \d+ identical", lines[-1])
     assert "+ NetworkPolicy/frontend-ingress-acme-solver  only in prod" in lines
     assert "+ ServiceMonitor/redis-proxy-metrics  only in prod" in lines
     assert "+ PrometheusRule/redis-alerts  only in prod" in lines
@@ -69,6 +73,18 @@ def test_dev_to_prod_names_replicas_storage_tls_and_namespace(
     assert any(line.startswith(exporter) for line in lines)
     assert "+ Deployment/redis-proxy  only in prod" in lines
     assert "+ NetworkPolicy/redis-sentinel  only in prod" in lines
+
+
+def test_staging_to_prod_names_the_autoscalers_bounds(
+    dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "staging", "prod", "--dist", dist)
+    assert code == 0
+    lines = out.splitlines()
+    assert "HorizontalPodAutoscaler/frontend  spec.minReplicas: 2 → 4" in lines
+    assert "HorizontalPodAutoscaler/frontend  spec.maxReplicas: 4 → 10" in lines
+    assert "HorizontalPodAutoscaler/fileserver  spec.minReplicas: 2 → 3" in lines
+    assert "HorizontalPodAutoscaler/fileserver  spec.maxReplicas: 4 → 6" in lines
 
 
 def test_identical_environments_print_no_differences(
@@ -93,7 +109,7 @@ def test_colour_on_a_terminal_unless_no_color(
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     monkeypatch.delenv("NO_COLOR", raising=False)
     _, out, _ = run(capsys, "dev", "prod", "--dist", dist)
-    assert "\033[32m4\033[0m" in out
+    assert "\033[32m3\033[0m" in out  # the Redis pods
     monkeypatch.setenv("NO_COLOR", "1")
     _, out, _ = run(capsys, "dev", "prod", "--dist", dist)
     assert "\033[" not in out

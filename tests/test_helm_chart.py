@@ -156,7 +156,13 @@ def test_chart_metadata_and_values_hold_only_what_differs(
     assert yaml.safe_load((chart_dir / "values.yaml").read_text()) is None
     prod = yaml.safe_load((chart_dir / "values-prod.yaml").read_text())
     assert prod["namespace"] == "journal-prod"
-    assert prod["frontend"]["replicas"] == 4
+    # prod autoscales the API: the autoscaler's bounds are values, its Deployment has no
+    # replicas, and the autoscaler is an object of the environments that have it.
+    assert prod["frontend"]["autoscaling"] == {"minReplicas": 4, "maxReplicas": 10}
+    assert "replicas" not in prod["frontend"]
+    assert prod["objects"]["horizontalPodAutoscalerFrontend"] is True
+    scaler = (chart_dir / "templates" / "horizontal-pod-autoscaler-frontend.yaml").read_text()
+    assert "maxReplicas: {{ .Values.frontend.autoscaling.maxReplicas | toJson }}" in scaler
     assert prod["redis"]["storage"] == {"size": "50Gi", "storageClass": "ssd"}
     assert "className" not in prod["ingress"]  # equal everywhere: literal in the templates
     assert "image" not in prod["frontend"]
@@ -165,11 +171,42 @@ def test_chart_metadata_and_values_hold_only_what_differs(
     assert "ingressClassName: nginx" in ingress
 
 
+def test_metrics_objects_follow_metrics_enabled_and_sidecars_their_containers(
+    exported: tuple[Path, dict[str, list[Manifest]]],
+) -> None:
+    chart_dir = exported[0]
+    templates = chart_dir / "templates"
+    for template in (
+        "service-monitor-redis-metrics.yaml",
+        "prometheus-rule-fileserver-alerts.yaml",
+        "network-policy-redis-from-prometheus.yaml",
+        "service-fileserver-metrics.yaml",
+    ):
+        assert "{{- if .Values.metrics.enabled }}" in (templates / template).read_text()
+    values = {
+        env: yaml.safe_load((chart_dir / f"values-{env}.yaml").read_text()) for env in ENVIRONMENTS
+    }
+    assert {env: v["metrics"] for env, v in values.items()} == {
+        "dev": {"enabled": False},
+        "staging": {"enabled": True},
+        "prod": {"enabled": True},
+    }
+    # The NGINX container is compared field by field (its resources stay static.resources);
+    # the exporter, present in staging and prod only, is read whole where it is.
+    deployment = (templates / "deployment-fileserver.yaml").read_text()
+    assert "{{ .Values.static.resources.cpu | toJson }}" in deployment
+    containers = '"derived" "deploymentFileserver" "spec" "template" "spec" "containers"'
+    assert f'{{{{- if hasKey (dig {containers} (dict) .Values.AsMap) "nginx-exporter" }}}}' in (
+        deployment
+    )
+    assert "derived" not in values["dev"] or "deploymentFileserver" not in values["dev"]["derived"]
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (None, "namespace is required"),
-        ({"frontend": {"replicas": 0}}, "Must be greater than or equal to 1"),
+        ({"redis": {"replicas": 0}}, "Must be greater than or equal to 1"),
         ({"replicaCount": 2}, "Additional property replicaCount is not allowed"),
     ],
     ids=["no-values-file", "out-of-bounds", "unknown-key"],
@@ -366,6 +403,27 @@ def test_literal_template_syntax_in_content_survives(
     assert values["objects"] == {"configMapProdOnly": False}
 
 
+def test_an_autoscaler_bound_changed_through_helm_values_reaches_the_autoscaler(
+    helm: Path, exported: tuple[Path, dict[str, list[Manifest]]]
+) -> None:
+    chart_dir = exported[0]
+    values = ["-f", chart_dir / "values-prod.yaml", "-n", "journal-prod"]
+    setting = "frontend.autoscaling.maxReplicas=12"
+    result = run_helm(helm, "template", "journal", chart_dir, *values, "--set", setting)
+    assert result.returncode == 0, result.stderr
+    objects = from_yaml(result.stdout)
+    (scaler,) = [
+        o
+        for o in objects
+        if o["kind"] == "HorizontalPodAutoscaler" and o["metadata"]["name"] == "frontend"
+    ]
+    assert (scaler["spec"]["minReplicas"], scaler["spec"]["maxReplicas"]) == (4, 12)
+    (deployment,) = [
+        o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "frontend"
+    ]
+    assert "replicas" not in deployment["spec"]
+
+
 def test_a_config_map_changed_through_helm_values_rolls_its_pods(
     helm: Path, exported: tuple[Path, dict[str, list[Manifest]]]
 ) -> None:
@@ -383,7 +441,8 @@ def test_a_config_map_changed_through_helm_values_rolls_its_pods(
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations[CONFIG_HASH_ANNOTATION] == content_hash({"journalEntries": "77"})
     template = (chart_dir / "templates" / "deployment-frontend.yaml").read_text()
-    assert "derived.deploymentFrontend" not in template  # computed by Helm, not a stored value
+    # The hash is computed by Helm, not a stored value.
+    assert "derived.deploymentFrontend.spec.template" not in template
 
 
 def site_build(app: cdk8s.App, environment: Environment) -> cdk8s.Chart:

@@ -208,11 +208,12 @@ def test_fails_on_a_kplus_workload_that_is_not_restricted_naming_it_and_the_fiel
         synth(chart)
     message = str(failure.value)
     assert (
-        'Deployment "web" (test/Web/Resource): spec.template.spec.containers[0].securityContext.'
-        'capabilities.drop: must include "ALL"' in message
+        "[test/Web/Resource] Deployment test/web: spec.template.spec.containers[0]."
+        "securityContext.capabilities.drop: [] is not allowed (Pod Security Standard "
+        "'restricted'): expected a list containing 'ALL' in namespace 'test' (adopt_restricted "
+        "gives a cdk8s-plus workload the restricted settings)" in message
     )
-    assert "seccompProfile.type: must be RuntimeDefault or Localhost" in message
-    assert "adopt_restricted" in message
+    assert "seccompProfile.type: None is not allowed" in message
 
 
 def test_a_kplus_workload_that_adopts_the_restricted_settings_passes(chart: cdk8s.Chart) -> None:

@@ -84,8 +84,12 @@ def test_controller_may_reach_each_backend_on_its_container_port(chart: cdk8s.Ch
 
 def test_fails_without_routes(chart: cdk8s.Chart) -> None:
     PathIngress(chart, "Ingress")
-    with pytest.raises(Exception, match="PathIngress 'frontend-ingress' has no routes"):
+    with pytest.raises(RuntimeError) as failure:
         synth(chart)
+    assert str(failure.value).splitlines()[1:] == [
+        "  [test/Ingress/Resource] Ingress test/frontend-ingress: spec.rules[0].http.paths: [] "
+        "is not allowed: expected at least one path (call route(path, backend))"
+    ]
 
 
 def test_fails_on_tls_without_host(chart: cdk8s.Chart) -> None:
@@ -99,3 +103,20 @@ def test_fails_on_malformed_path(chart: cdk8s.Chart) -> None:
         ValueError, match="path='api' is not allowed: expected an absolute URL path"
     ):
         ingress.route("api", StaticSite(chart, "Static"))
+
+
+def test_routes_render_once_and_keep_a_users_patch(chart: cdk8s.Chart) -> None:
+    """The paths are private state rendered at synth (as kplus's Ingress renders its rules):
+    a user's JSON patch between two routes applies to the final paths, never overwritten."""
+    ingress = PathIngress(chart, "Ingress")
+    ingress.route("/api", ApiFrontend(chart, "Api", redis=Redis(chart, "Redis")))
+    cdk8s.ApiObject.of(ingress).add_json_patch(
+        cdk8s.JsonPatch.replace("/spec/rules/0/http/paths/0/pathType", "ImplementationSpecific")
+    )
+    ingress.route("/", StaticSite(chart, "Static"))
+    found = find(synth(chart), "Ingress", "frontend-ingress")
+    paths = found["spec"]["rules"][0]["http"]["paths"]
+    assert [(p["path"], p["pathType"]) for p in paths] == [
+        ("/api", "ImplementationSpecific"),
+        ("/", "Prefix"),
+    ]

@@ -134,8 +134,25 @@ def test_fails_beyond_the_crd_rule_limit(chart: cdk8s.Chart) -> None:
 
 def test_fails_without_routes(chart: cdk8s.Chart) -> None:
     route_on(chart)
-    with pytest.raises(Exception, match="PathRoute 'frontend-route' has no routes"):
+    with pytest.raises(RuntimeError) as failure:
         synth(chart)
+    assert str(failure.value).splitlines()[1:] == [
+        "  [test/Route/Resource] HTTPRoute test/frontend-route: spec.rules: [] is not allowed: "
+        "expected at least one rule (call route(path, backend))"
+    ]
+
+
+def test_rules_render_once_and_keep_a_users_patch(chart: cdk8s.Chart) -> None:
+    """Rules are private state rendered at synth: a user's patch between two routes stays."""
+    route = route_on(chart)
+    route.route("/", Backend(chart, "A", name="a"))
+    route.http_route.add_json_patch(
+        cdk8s.JsonPatch.add("/spec/rules/0/timeouts", {"request": "10s"})
+    )
+    route.route("/api", Backend(chart, "B", name="b"))
+    found = find(synth(chart), "HTTPRoute", "frontend-route")
+    assert [r["matches"][0]["path"]["value"] for r in found["spec"]["rules"]] == ["/api", "/"]
+    assert found["spec"]["rules"][0]["timeouts"] == {"request": "10s"}
 
 
 @pytest.mark.parametrize(
@@ -147,6 +164,7 @@ def test_fails_without_routes(chart: cdk8s.Chart) -> None:
         ({"hostnames": "journal.example.com"}, "hostnames='journal.example.com' is not allowed"),
         ({"hostnames": ["10.0.0.1:80"]}, "hostnames entry='10.0.0.1:80' is not allowed"),
         ({"data_plane_labels": {}}, r"data_plane_labels=\{\} is not allowed"),
+        ({"data_plane_labels": {"gw": "a b"}}, r"data_plane_labels: gw='a b' is not allowed"),
         ({"data_plane_namespace": "Edge"}, "data_plane_namespace='Edge' is not allowed"),
     ],
 )
@@ -233,6 +251,7 @@ def test_a_backend_in_another_namespace_gets_a_reference_grant_there_in_its_own_
     # One chart file per namespace: nothing of namespace docs in the route's chart.
     assert {o["metadata"]["namespace"] for o in objects} == {"shop"}
     assert {(o["kind"], o["metadata"]["namespace"]) for o in theirs} == {
+        ("Service", "docs"),  # the backend's own
         ("ReferenceGrant", "docs"),
         ("NetworkPolicy", "docs"),
     }

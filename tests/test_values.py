@@ -35,7 +35,12 @@ def test_the_three_environments_differ_where_decided() -> None:
         "journal-staging",
         "journal-prod",
     )
-    assert dev.frontend.replicas < staging.frontend.replicas < prod.frontend.replicas
+    assert dev.frontend.replicas == 1 and dev.frontend.autoscaling is None
+    for tier, floors in (("frontend", (2, 4)), ("static", (2, 3))):
+        scaled = [getattr(e, tier) for e in (staging, prod)]
+        assert [s.replicas for s in scaled] == [None, None]  # the autoscaler decides
+        assert [s.autoscaling.min_replicas for s in scaled if s.autoscaling] == list(floors)
+    assert prod.frontend.autoscaling and prod.frontend.autoscaling.max_replicas == 10
     assert dev.redis.replicas == 1 and prod.redis.replicas == 3
     assert dev.ingress.tls is None and prod.ingress.tls is not None
     assert prod.redis.storage.size == "50Gi" and prod.redis.storage.storage_class == "ssd"
@@ -64,7 +69,7 @@ def test_overlay_merges_deeply(environments: Path) -> None:
         (
             "namespace: journal-dev\nfrontend: {replica: 2}\n",
             "dev.yaml:2: frontend.replica: unknown key: "
-            "allowed here are image, journalEntries, replicas, resources",
+            "allowed here are autoscaling, image, journalEntries, replicas, resources",
         ),
         (
             "frontend:\n  replicas: two\n",
@@ -117,6 +122,28 @@ def test_fails_with_a_message_naming_the_spot(
         load_environments(environments)
     assert expected in str(error.value)
     assert str(environments / "dev.yaml") in str(error.value)
+
+
+def test_fails_replicas_and_autoscaling_together_or_neither(environments: Path) -> None:
+    prod = environments / "prod.yaml"
+    prod.write_text(prod.read_text().replace("  replicas: null\n", "", 1))
+    with pytest.raises(ValuesError) as error:
+        load_environments(environments)
+    assert str(error.value).endswith(
+        "prod.yaml:7: frontend.autoscaling: {'minReplicas': 4, 'maxReplicas': 10} is not "
+        "allowed: autoscaling replaces replicas: set 'replicas: null' to drop the base layer's"
+    )
+    prod.write_text(
+        prod.read_text().replace(
+            "  autoscaling: {minReplicas: 4, maxReplicas: 10}\n", "  replicas: null\n"
+        )
+    )
+    with pytest.raises(ValuesError) as error:
+        load_environments(environments)
+    assert str(error.value).endswith(
+        "prod.yaml: frontend.autoscaling: None is not allowed: expected replicas, or "
+        "autoscaling (minReplicas, maxReplicas)"
+    )
 
 
 def test_fails_on_a_key_missing_everywhere(environments: Path) -> None:

@@ -6,7 +6,8 @@ objects as generated Kubernetes L1 structs in Python (no round trip), and hand e
 as one JSON text of jsii names, with the Quantity and IntOrString objects beside it by
 reference; in Node the generated code renders them. ``chart_manifests`` reads a whole chart back
 the same way. In Node they are ordinary ``cdk8s.ApiObject`` children, so ``cdk8s synth``, chart
-labels, namespaces and JSON patches behave as for any construct.
+labels, namespaces and JSON patches behave as for any construct. Node only transports: the
+rules over the final manifests are Python (``rules``), called back at every synth.
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ import enum
 import functools
 import json
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import cdk8s
-import cdk8s_plus_27 as kplus
 import jsii
-from cdk8s_plus_27 import k8s
 from constructs import Construct, IConstruct
 
+from . import _capacity, rules
+from ._kplus import ASSEMBLY, k8s, kplus
 from .grammar import canonical_quantity
 
 Manifest = dict[str, Any]
@@ -45,6 +46,7 @@ _STRUCT = "$jsii.struct"
 _REF = "$jsii.ref"
 _ENUM = "$jsii.enum"
 _MANIFEST = "$manifest"
+_LAZY = "$lazy"
 
 
 class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"):
@@ -56,11 +58,23 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
         objects: str,
         refs: Sequence[Any],
         patches: str,
-        required: str,
     ) -> str:
-        return typing.cast(
-            str, jsii.sinvoke(cls, "define", [scopes, objects, refs, patches, required])
-        )
+        return typing.cast(str, jsii.sinvoke(cls, "define", [scopes, objects, refs, patches]))
+
+    @jsii.member(jsii_name="useRules")
+    @builtins.classmethod
+    def use_rules(cls, python: _IRules) -> None:
+        jsii.sinvoke(cls, "useRules", [python])
+
+    @jsii.member(jsii_name="objects")
+    @builtins.classmethod
+    def objects(cls) -> str:
+        return typing.cast(str, jsii.sinvoke(cls, "objects", []))
+
+    @jsii.member(jsii_name="report")
+    @builtins.classmethod
+    def report(cls, problems: str) -> None:
+        jsii.sinvoke(cls, "report", [problems])
 
     @jsii.member(jsii_name="namespaces")
     @builtins.classmethod
@@ -72,15 +86,67 @@ class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"
     def describe(cls, constructs: Sequence[IConstruct]) -> str:
         return typing.cast(str, jsii.sinvoke(cls, "describe", [constructs]))
 
-    @jsii.member(jsii_name="objects")
-    @builtins.classmethod
-    def objects(cls, scope: IConstruct) -> str:
-        return typing.cast(str, jsii.sinvoke(cls, "objects", [scope]))
-
     @jsii.member(jsii_name="render")
     @builtins.classmethod
     def render(cls, chart: cdk8s.Chart) -> str:
         return typing.cast(str, jsii.sinvoke(cls, "render", [chart]))
+
+
+@jsii.interface(jsii_type="journal-k8s-bulk.IRules")
+class _IRules(typing.Protocol):
+    @jsii.member(jsii_name="validate")
+    def validate(self) -> list[str]: ...
+
+    @jsii.member(jsii_name="render")
+    def render(self, key: float) -> Any: ...
+
+
+@jsii.implements(_IRules)
+class _Python:
+    """What Node calls back at synth: the library's rules (``rules.LIBRARY_RULES``) over the
+    final manifests of the app (cdk8s reports each problem under its object's construct path),
+    and the values constructs render from their private state (``lazy``)."""
+
+    def __init__(self) -> None:
+        self.renders: list[Callable[[], Any]] = []
+
+    def validate(self) -> list[str]:
+        found = [(path, obj, own) for path, obj, own in json.loads(_Manifests.objects())]
+        problems = rules.library_problems(found)
+        problems += _capacity_problems(found)
+        placed = [(path, message) for path, message in problems if path]
+        if placed:
+            _Manifests.report(json.dumps(placed))
+        return [message for path, message in problems if not path]
+
+    def render(self, key: float) -> Any:
+        return self.renders[int(key)]()
+
+
+def _capacity_problems(found: Sequence[tuple[str, Manifest, bool]]) -> list[tuple[str, str]]:
+    """``_capacity.problems`` of the app, each under the path of the object it starts with."""
+    paths = {rules.where(obj): path for path, obj, _ in found}
+    problems = []
+    for message in _capacity.problems([obj for _, obj, _ in found]):
+        named = [w for w in paths if message.startswith((f"{w}:", f"{w} "))]
+        problems.append((paths[max(named, key=len)] if named else "", message))
+    return problems
+
+
+_PYTHON = _Python()
+_Manifests.use_rules(_PYTHON)
+
+
+@dataclass(frozen=True)
+class _Lazy:
+    key: int
+
+
+def lazy(render: Callable[[], Any]) -> Any:
+    """A value that ``render`` makes at synth, before any JSON patch applies: a construct keeps
+    private state and renders it once (as cdk8s-plus objects do with ``cdk8s.Lazy``)."""
+    _PYTHON.renders.append(render)
+    return _Lazy(len(_PYTHON.renders) - 1)
 
 
 @functools.cache
@@ -127,7 +193,7 @@ class _Encoder:
             return {_MANIFEST: self.value(value)}
         if isinstance(value, SelectingService):
             data = {**self.value(value.props), "$selectLabels": dict(value.select_labels)}
-            return {_STRUCT: {"fqn": "cdk8s-plus-27.ServiceProps", "data": data}}
+            return {_STRUCT: {"fqn": f"{ASSEMBLY}.ServiceProps", "data": data}}
         return {_STRUCT: {"fqn": type(value).__jsii_type__, "data": self.value(value)}}
 
     def value(self, value: Any) -> Any:
@@ -143,6 +209,8 @@ class _Encoder:
             return [self.value(v) for v in value]
         if isinstance(value, enum.Enum):
             return {_ENUM: [kind.__jsii_type__, value.value]}
+        if kind is _Lazy:
+            return {_LAZY: value.key}
         if isinstance(value, k8s.Quantity) and id(value) not in _CANONICAL:
             value = quantity(_number(value.value))  # a caller's own: one round trip to read
         if hasattr(value, "__jsii_ref__"):
@@ -205,19 +273,17 @@ def define(
     patches: Iterable[Patch] = (),
     *,
     elsewhere: Iterable[tuple[Construct, str, Body]] = (),
-    required: Iterable[tuple[str, str]] = (),
 ) -> str | None:
     """Define one child of ``scope`` per construct id of ``objects``, in order, in one round trip.
 
     A ``k8s.Kube<Kind>Props`` becomes a ``cdk8s.ApiObject`` with the manifest the generated
-    ``k8s.Kube<Kind>`` renders (a Namespace enforcing Pod Security ``restricted`` also gets the
-    synth-time check of its pods); a ``SelectingService`` becomes a ``kplus.Service``; a plain
+    ``k8s.Kube<Kind>`` renders; a ``SelectingService`` becomes a ``kplus.Service``; a plain
     ``Manifest`` (rendered in Python, e.g. from the Gateway API classes) an ApiObject. Each
     ``(scope, id, body)`` of ``elsewhere`` is defined the same way under another scope. Each
     ``(id, operation)`` of ``patches`` then adds a JSON patch (an RFC 6902 ``add`` or
     ``remove``) to the child ``id``; a patch value that is a struct, or a list of structs, is
-    rendered by the generated code too. Each ``(id, message)`` of ``required`` fails the synth
-    with ``message`` while ``scope`` has no child ``id``.
+    rendered by the generated code too. The first call in an app makes the
+    library's rules (``rules.LIBRARY_RULES``) a validation of the app.
 
     Returns:
         The namespace of ``scope``'s chart (``None`` where it sets none).
@@ -230,10 +296,12 @@ def define(
             scopes.append(other)
         items.append([scopes.index(other), id, encoder.struct(body)])
     operations = [[0, id, _operation(encoder, op)] for id, op in patches]
-    checks = [[0, id, message] for id, message in required]
     found: list[str | None] = json.loads(
         _Manifests.define(
-            scopes, json.dumps(items), encoder.refs, json.dumps(operations), json.dumps(checks)
+            scopes,
+            json.dumps(items),
+            encoder.refs,
+            json.dumps(operations),
         )
     )
     return found[0]
@@ -275,14 +343,6 @@ def describe(*constructs: IConstruct) -> list[dict[str, Any]]:
     """What Node knows of constructs made elsewhere (see ``Manifests.describe``), in one trip."""
     found: list[dict[str, Any]] = json.loads(_Manifests.describe(list(constructs)))
     return found
-
-
-def app_objects(scope: IConstruct) -> list[tuple[str, Manifest]]:
-    """Every API object of the app of ``scope`` (all charts), as ``(construct path, manifest)``
-    after every JSON patch, in one round trip; it runs no validation, so a validation may call it.
-    """
-    found: list[list[Any]] = json.loads(_Manifests.objects(scope))
-    return [(path, manifest) for path, manifest in found]
 
 
 def chart_manifests(chart: cdk8s.Chart) -> list[Manifest]:

@@ -1,7 +1,7 @@
 """Rules over an app's final manifests: quotas, autoscalers and disruption budgets.
 
 ``problems(objects)`` checks the manifests of a whole app (every chart, after every JSON
-patch); ``require(scope)`` runs it at synth, once per app, as a validation of ``scope``: in
+patch); the library runs it at synth beside ``rules.LIBRARY_RULES`` (``_bulk``), in
 ``app.synth()``, ``cdk8s synth`` and ``Testing.synth`` alike. The project's own checks call
 ``problems`` too. Every container counts, however it got there (a sidecar, an init
 container, a kplus workload), as Kubernetes counts it:
@@ -26,10 +26,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-import jsii
-from constructs import IConstruct, IValidation
-
-from . import _bulk
 from ._autoscaling import budget_problem
 from ._selectors import selects
 from .grammar import QUANTITY_SUFFIXES, quantity_value
@@ -38,25 +34,6 @@ Manifest = Mapping[str, Any]
 
 _SCALED_KINDS = ("Deployment", "StatefulSet", "ReplicaSet")
 _COUNTED = ("cpu", "memory", "ephemeral-storage")
-_REGISTERED = "_journal_k8s_capacity_checks"
-
-
-def require(scope: IConstruct) -> None:
-    """Check the final manifests of the app of ``scope`` at synth (``problems``), once per app;
-    the errors are reported at ``scope``'s path."""
-    root = scope.node.root
-    if not getattr(root, _REGISTERED, False):
-        setattr(root, _REGISTERED, True)
-        scope.node.add_validation(_FinalManifests(scope))
-
-
-@jsii.implements(IValidation)
-class _FinalManifests:
-    def __init__(self, scope: IConstruct) -> None:
-        self._scope = scope
-
-    def validate(self) -> list[str]:
-        return problems([manifest for _, manifest in _bulk.app_objects(self._scope)])
 
 
 def problems(objects: Sequence[Manifest]) -> list[str]:

@@ -6,13 +6,12 @@ import math
 from collections.abc import Mapping
 
 import cdk8s
-import cdk8s_plus_27 as kplus
 import jsii
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
-from . import _bulk, _capacity, _pod
+from . import _bulk, _pod
 from ._autoscaling import autoscaler, default_budget, tier_budget
+from ._kplus import k8s, kplus
 from ._peers import SelectablePods
 from ._types import (
     Autoscaling,
@@ -106,7 +105,6 @@ class ServedWorkload(SelectablePods):
                 "would fight over the Deployment's replicas"
             )
         self._has_autoscaler = True
-        _capacity.require(self)
         self.deployment.add_json_patch(cdk8s.JsonPatch.remove("/spec/replicas"))
         if not self._budget_given:
             # The fixed replicas' default was maxUnavailable: 1; the autoscaler's floor is
@@ -160,7 +158,6 @@ class ServedWorkload(SelectablePods):
         else:
             floor, peak = autoscaling.min_replicas, autoscaling.max_replicas
             _check_cpu_requests(options, autoscaling)
-            _capacity.require(self)
         self._replicas = None if autoscaling is not None else replicas
         self._has_autoscaler = autoscaling is not None
         self._budget_given = budget is not None

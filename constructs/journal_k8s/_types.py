@@ -9,10 +9,9 @@ from fractions import Fraction
 from typing import Protocol, TypeVar
 
 import cdk8s
-import cdk8s_plus_27 as kplus
-from cdk8s_plus_27 import k8s
 from constructs import Node
 
+from ._kplus import k8s, kplus
 from .grammar import (
     DNS_1035_LABEL,
     DNS_LABEL,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _network, _pod
 from ._base import JournalConstruct
+from ._kplus import k8s
 from ._paths import elements, most_specific_first
 from ._peers import ServiceTarget, service_of
 from ._types import (
@@ -83,8 +83,8 @@ class PathIngress(JournalConstruct):
                 port=ACME_SOLVER_PORT,
                 labels=_pod.object_labels(name, "ingress"),
             )
-        no_routes = f"PathIngress {name!r} has no routes: call route(path, backend)"
-        self._namespace = _bulk.define(self, objects, required=[("Resource", no_routes)])
+        objects["Resource"] = self._ingress()
+        self._namespace = _bulk.define(self, objects)
 
     @property
     def name(self) -> str:
@@ -122,16 +122,7 @@ class PathIngress(JournalConstruct):
                 f"{namespace!r}: an Ingress can only send requests to Services of its own "
                 "namespace; route it from an Ingress in that namespace"
             )
-        routes = {**self._routes, path: target}
-        entries = [self._entry(p, routes[p]) for p in most_specific_first(list(routes))]
         objects: dict[str, Any] = {}
-        patches: list[_bulk.Patch] = []
-        if self._routes:
-            patches.append(
-                ("Resource", {"op": "add", "path": "/spec/rules/0/http/paths", "value": entries})
-            )
-        else:
-            objects["Resource"] = self._ingress(entries)
         allowed = f"{target.pods.key} {target.target_port}"
         if allowed not in self._allowed:
             objects[f"AllowController-{target.pods.name}"] = _network.allow(
@@ -142,40 +133,36 @@ class PathIngress(JournalConstruct):
                 port=target.target_port,
                 labels=_pod.object_labels(self._name, "ingress"),
             )
-        _bulk.define(self, objects, patches)
-        self._routes = routes
+            _bulk.define(self, objects)
+        self._routes[path] = target
         self._allowed.add(allowed)
 
     @staticmethod
-    def _entry(path: str, target: ServiceTarget) -> k8s.HttpIngressPath:
-        return k8s.HttpIngressPath(
-            path=path,
-            path_type="Prefix",
-            backend=k8s.IngressBackend(
-                service=k8s.IngressServiceBackend(
-                    name=target.name, port=k8s.ServiceBackendPort(number=target.port)
-                )
-            ),
-        )
+    def _entry(path: str, target: ServiceTarget) -> dict[str, Any]:
+        backend = {"service": {"name": target.name, "port": {"number": target.port}}}
+        return {"backend": backend, "path": path, "pathType": "Prefix"}
 
-    def _ingress(self, paths: list[k8s.HttpIngressPath]) -> k8s.KubeIngressProps:
-        annotations = None
+    def _ingress(self) -> _bulk.Manifest:
+        """The Ingress; its spec is rendered at synth from the routes (``_spec``)."""
+        metadata: dict[str, Any] = {
+            "name": self._name,
+            "labels": _pod.object_labels(self._name, "ingress"),
+        }
         if self._tls is not None and self._tls.cluster_issuer is not None:
-            annotations = {"cert-manager.io/cluster-issuer": self._tls.cluster_issuer}
-        tls = None
-        if self._tls is not None and self._host is not None:
-            tls = [k8s.IngressTls(hosts=[self._host], secret_name=self._tls.secret_name)]
-        return k8s.KubeIngressProps(
-            metadata=k8s.ObjectMeta(
-                name=self._name,
-                labels=_pod.object_labels(self._name, "ingress"),
-                annotations=annotations,
-            ),
-            spec=k8s.IngressSpec(
-                ingress_class_name=self._class_name,
-                rules=[
-                    k8s.IngressRule(host=self._host, http=k8s.HttpIngressRuleValue(paths=paths))
-                ],
-                tls=tls,
-            ),
-        )
+            metadata["annotations"] = {"cert-manager.io/cluster-issuer": self._tls.cluster_issuer}
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": metadata,
+            "spec": _bulk.lazy(self._spec),
+        }
+
+    def _spec(self) -> dict[str, Any]:
+        paths = [self._entry(p, self._routes[p]) for p in most_specific_first(list(self._routes))]
+        rule: dict[str, Any] = {"http": {"paths": paths}}
+        spec: dict[str, Any] = {"ingressClassName": self._class_name, "rules": [rule]}
+        if self._host is not None:
+            rule["host"] = self._host
+            if self._tls is not None:
+                spec["tls"] = [{"hosts": [self._host], "secretName": self._tls.secret_name}]
+        return spec

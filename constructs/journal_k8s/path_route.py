@@ -8,14 +8,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import cdk8s
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _gateway, _network, _pod
 from ._base import JournalConstruct
+from ._kplus import k8s
 from ._paths import elements, specificity
 from ._peers import service_of
-from ._types import Route, check_dns_label, check_dns_subdomain, check_host, check_path
+from ._types import (
+    Route,
+    check_dns_label,
+    check_dns_subdomain,
+    check_host,
+    check_labels,
+    check_path,
+)
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 HTTP_ROUTE = (f"{GATEWAY_GROUP}/v1", "HTTPRoute")
@@ -130,12 +137,14 @@ class PathRoute(JournalConstruct):
         self._data_plane_namespace = check_dns_label(
             "data_plane_namespace", data_plane_namespace or gateway_namespace
         )
+        if data_plane_labels is not None:
+            check_labels("data_plane_labels", data_plane_labels)
         labels = (
             {GATEWAY_NAME_LABEL: gateway_name}
             if data_plane_labels is None
             else dict(data_plane_labels)
         )
-        if not labels or not all(isinstance(v, str) for v in [*labels, *labels.values()]):
+        if not labels:
             raise ValueError(
                 f"data_plane_labels={data_plane_labels!r} is not allowed: expected a non-empty "
                 "map of label keys to values, which selects the Gateway's data-plane pods"
@@ -150,9 +159,10 @@ class PathRoute(JournalConstruct):
         )
         self._hostnames = list(hostnames) or None
         self._paths: list[str] = []
+        self._rules: dict[str, Any] = {}
         self._allowed: set[tuple[str | None, str]] = set()
-        no_routes = f"PathRoute {name!r} has no routes: call route(path, backend)"
-        self._namespace = _bulk.define(self, {}, required=[("Resource", no_routes)])
+        labels = _pod.object_labels(name, "gateway-route")
+        self._namespace = _bulk.define(self, {"Resource": self._http_route(labels)})
 
     @property
     def name(self) -> str:
@@ -166,7 +176,7 @@ class PathRoute(JournalConstruct):
 
     @property
     def http_route(self) -> cdk8s.ApiObject:
-        """The HTTPRoute (construct id ``Resource``), for JSON patches; after the first route."""
+        """The HTTPRoute (construct id ``Resource``), for JSON patches."""
         return _bulk.api_object(self, "Resource")
 
     def route(self, path: str, backend: Route) -> None:
@@ -211,23 +221,15 @@ class PathRoute(JournalConstruct):
             )
         )
         index = sorted([*self._paths, path], key=specificity).index(path)
-        objects: dict[str, Any] = {}
-        patches: list[_bulk.Patch] = []
-        if self._paths:
-            patches.append(
-                ("Resource", {"op": "add", "path": f"/spec/rules/{index}", "value": rule})
-            )
-        else:
-            objects["Resource"] = self._http_route(rule, labels)
-        elsewhere: list[tuple[Construct, str, Any]] = []
         if (namespace, target.name) not in self._allowed:
             backend_objects = self._backend_objects(target, namespaces, labels)
             if namespaces is None:
-                objects |= backend_objects
+                _bulk.define(self, backend_objects)
             else:  # the other namespace's objects go to the backend's own chart
                 elsewhere = [(target.scope, id, body) for id, body in backend_objects.items()]
-        _bulk.define(self, objects, patches, elsewhere=elsewhere)
+                _bulk.define(self, {}, elsewhere=elsewhere)
         self._paths.insert(index, path)
+        self._rules[path] = rule
         self._allowed.add((namespace, target.name))
 
     def _namespaces(self, target: _Target) -> tuple[str, str] | None:
@@ -244,7 +246,8 @@ class PathRoute(JournalConstruct):
             )
         return None if ours == theirs else (ours, theirs)
 
-    def _http_route(self, rule: Any, labels: Mapping[str, str]) -> _bulk.Manifest:
+    def _http_route(self, labels: Mapping[str, str]) -> _bulk.Manifest:
+        """The HTTPRoute; its rules are rendered at synth, most specific first."""
         props = _gateway.HttpRouteProps(
             metadata=cdk8s.ApiObjectMetadata(name=self._name, labels=dict(labels)),
             spec=_gateway.HttpRouteSpec(
@@ -252,7 +255,8 @@ class PathRoute(JournalConstruct):
             ),
         )
         body = _json(props)
-        body["spec"]["rules"] = [rule]
+        spec = body["spec"]
+        body["spec"] = _bulk.lazy(lambda: {**spec, "rules": [self._rules[p] for p in self._paths]})
         api_version, kind = HTTP_ROUTE
         return {"apiVersion": api_version, "kind": kind, **body}
 

@@ -22,6 +22,8 @@ from .helm_binary import default_bin_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_COUNTS = (1, 10, 100)
+METRICS_COUNTS = (STACK_COUNTS[0], STACK_COUNTS[-1])
+"""The stack counts also measured with prod's metrics off, for the per-stack cost of metrics."""
 RSS_STACKS = 50
 
 
@@ -49,8 +51,12 @@ def python_command(optimize: bool) -> list[str]:
     return [sys.executable, "-O"] if optimize else [sys.executable]
 
 
-def stacks_child(count: int) -> None:
-    """Build and render ``count`` journal stacks in separate namespaces; print cost as JSON."""
+def stacks_child(count: int, *, metrics: bool = True) -> None:
+    """Build and render ``count`` journal stacks in separate namespaces; print cost as JSON.
+
+    Each stack is prod's values; ``metrics=False`` turns prod's metrics off (today's stack
+    without exporters, ServiceMonitors and alerts, for the side-by-side comparison).
+    """
     start = time.perf_counter()
     from journal_tools.node import use_bundled_node
 
@@ -59,10 +65,13 @@ def stacks_child(count: int) -> None:
     from journal_tools import synth, values
 
     (prod,) = [e for e in values.load_environments(ROOT / "environments") if e.name == "prod"]
+    update: dict[str, object] = {}
+    if not metrics and prod.values.metrics is not None:
+        update["metrics"] = prod.values.metrics.model_copy(update={"enabled": False})
     stacks = [
         values.Environment(
             name=f"stack-{i}",
-            values=prod.values.model_copy(update={"namespace": f"journal-{i}"}),
+            values=prod.values.model_copy(update={"namespace": f"journal-{i}", **update}),
             files=prod.files,
         )
         for i in range(count)
@@ -120,10 +129,14 @@ def _children_peak_rss_mib() -> float:
     return peak
 
 
-def run_stacks(count: int, optimize: bool) -> dict[str, float]:
-    """One cold process rendering ``count`` stacks."""
+def run_stacks(count: int, optimize: bool, *, metrics: bool = True) -> dict[str, float]:
+    """One cold process rendering ``count`` stacks (prod's, with or without its metrics)."""
+    off = [] if metrics else ["--no-metrics"]
     result = subprocess.run(
-        [*python_command(optimize), "-m", "journal_tools.bench", "--child-stacks", str(count)],
+        [
+            *python_command(optimize),
+            *("-m", "journal_tools.bench", "--child-stacks", str(count), *off),
+        ],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -143,6 +156,7 @@ def measure(runs: int, optimize: bool) -> tuple[list[Sample], dict[str, float]]:
     """Every measurement, interleaved run by run."""
     floor, cdk8s_floor, synth, helm = [], [], [], []
     per_count: dict[int, list[float]] = {n: [] for n in STACK_COUNTS}
+    without_metrics: dict[int, list[float]] = {n: [] for n in METRICS_COUNTS}
     helm_per_count: dict[int, list[float]] = {n: [] for n in STACK_COUNTS}
     helm_path = helm_binary()
     out = ROOT / "dist" / "bench" / "synth"
@@ -152,6 +166,9 @@ def measure(runs: int, optimize: bool) -> tuple[list[Sample], dict[str, float]]:
         synth.append(timed([*python_command(optimize), "app.py", "--outdir", out]))
         for count in STACK_COUNTS:
             per_count[count].append(run_stacks(count, optimize)["seconds"])
+            if count in without_metrics:
+                seconds = run_stacks(count, optimize, metrics=False)["seconds"]
+                without_metrics[count].append(seconds)
         if helm_path is not None:
             chart = ROOT / "dist" / "helm" / "journal-k8s"
             argv: list[str | Path] = [
@@ -172,6 +189,10 @@ def measure(runs: int, optimize: bool) -> tuple[list[Sample], dict[str, float]]:
     samples.append(Sample("cold synth, all environments", tuple(synth)))
     samples.append(Sample("what synth loads (import cdk8s)", tuple(cdk8s_floor)))
     samples += [Sample(f"{n} stacks, cold process", tuple(per_count[n])) for n in STACK_COUNTS]
+    samples += [
+        Sample(f"{n} stacks without metrics, cold process", tuple(without_metrics[n]))
+        for n in METRICS_COUNTS
+    ]
     if helm:
         samples.append(Sample("helm template, one environment", tuple(helm)))
         samples += [Sample(f"{n} x helm template", tuple(helm_per_count[n])) for n in STACK_COUNTS]
@@ -215,6 +236,12 @@ def report(samples: Sequence[Sample], rss: dict[str, float], runs: int, out: Pat
     print(f"synth / import cdk8s: {synth / loads:.2f}x")
     if per_stack is not None:
         print(f"per additional stack: {per_stack * 1000:.1f} ms  (target <= 5 ms)")
+    per_plain = marginal(samples, "stacks without metrics, cold process")
+    if per_stack is not None and per_plain:
+        print(
+            f"per additional stack without metrics: {per_plain * 1000:.1f} ms; with metrics "
+            f"{per_stack / per_plain:.2f}x  (target <= 1.2x)"
+        )
     if per_helm is not None:
         print(f"per additional helm template: {per_helm * 1000:.1f} ms")
     warm = next(s for s in samples if s.name.startswith("warm re-synth"))
@@ -290,9 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--child-stacks", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child-watch", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--no-metrics", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if arguments.child_stacks is not None:
-        stacks_child(arguments.child_stacks)
+        stacks_child(arguments.child_stacks, metrics=not arguments.no_metrics)
         return 0
     if arguments.child_watch is not None:
         watch_child(arguments.child_watch)

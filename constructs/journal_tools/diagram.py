@@ -36,7 +36,7 @@ DRAWN_KINDS = {
 }
 SUMMARISED_KINDS = {
     *("Namespace", "NetworkPolicy", "PodDisruptionBudget", "ResourceQuota"),
-    "PrometheusRule",
+    *("PrometheusRule", "HorizontalPodAutoscaler"),
 }
 
 # Sizes in inches (one data unit is one inch), font sizes in points.
@@ -153,10 +153,20 @@ def _name(manifest: Manifest) -> str:
 def _workload_box(
     workload: Manifest, objects: Sequence[Manifest], labels: list[dict[str, str]]
 ) -> Box:
-    """A workload: replicas, images, scratch volumes, disruption budget."""
+    """A workload: replicas (or its autoscaler's range), images, scratch volumes, budget."""
     spec = workload["spec"]
     pod = spec["template"]["spec"]
     count = "one pod per node" if workload["kind"] == "DaemonSet" else f"{spec.get('replicas', 1)}"
+    for scaler in (o for o in objects if o["kind"] == "HorizontalPodAutoscaler"):
+        ref = scaler["spec"]["scaleTargetRef"]
+        if (ref["kind"], ref["name"]) == (workload["kind"], _name(workload)):
+            targets = [
+                f"{m['resource']['name']} {m['resource']['target']['averageUtilization']}%"
+                for m in scaler["spec"].get("metrics", [])
+                if m.get("type") == "Resource" and "averageUtilization" in m["resource"]["target"]
+            ]
+            low, high = scaler["spec"].get("minReplicas", 1), scaler["spec"]["maxReplicas"]
+            count = f"{low} to {high}, autoscaled" + (f" ({', '.join(targets)})" if targets else "")
     lines = [f"replicas: {count}"]
     lines += [f"{c['name']}: {c['image']}" for c in pod.get("containers", [])]
     scratch = [

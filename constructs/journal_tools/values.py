@@ -140,21 +140,59 @@ class Resources(_Values):
     memory: Memory
 
 
+class Autoscaling(_Values):
+    """A HorizontalPodAutoscaler for the tier (``journal_k8s.Autoscaling``); an unset key keeps
+    the library's default (CPU at 70 %, a 300 s scale-down window)."""
+
+    min_replicas: Replicas
+    max_replicas: Replicas
+    cpu_utilization: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """Percent of the pods' CPU requests to keep on average."""
+    memory_utilization: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """Percent of the pods' memory requests to keep on average; default: CPU only."""
+    scale_down_stabilization: Annotated[int, Field(ge=0, le=3600)] | None = None
+    """Seconds the autoscaler looks back before removing pods."""
+
+
+_AUTOSCALING = Field(default=None, validate_default=True)
+"""``autoscaling``: a HorizontalPodAutoscaler instead of ``replicas`` (exactly one is set)."""
+
+
+def _replicas_or_autoscaling(autoscaling: Autoscaling | None, info: ValidationInfo) -> Any:
+    if "replicas" not in info.data:  # the replicas key is invalid: reported on its own
+        return autoscaling
+    if autoscaling is not None and info.data["replicas"] is not None:
+        raise ValueError(
+            "autoscaling replaces replicas: set 'replicas: null' to drop the base layer's"
+        )
+    if autoscaling is None and info.data["replicas"] is None:
+        raise ValueError("expected replicas, or autoscaling (minReplicas, maxReplicas)")
+    return autoscaling
+
+
 class Frontend(_Values):
     """The API tier."""
 
     image: Image
-    replicas: Replicas
+    replicas: Replicas | None = None
+    """The number of pods, unless ``autoscaling`` is set."""
     resources: Resources
     journal_entries: Annotated[int, Field(ge=1, le=100_000)]
+    autoscaling: Autoscaling | None = _AUTOSCALING
+
+    _one_count = field_validator("autoscaling")(_replicas_or_autoscaling)
 
 
 class Static(_Values):
     """The static file tier."""
 
     image: Image
-    replicas: Replicas
+    replicas: Replicas | None = None
+    """The number of pods, unless ``autoscaling`` is set."""
     resources: Resources
+    autoscaling: Autoscaling | None = _AUTOSCALING
+
+    _one_count = field_validator("autoscaling")(_replicas_or_autoscaling)
 
 
 class Storage(_Values):
@@ -536,7 +574,10 @@ def _allowed_keys(location: tuple[str | int, ...]) -> list[str]:
 def _whole_number(location: tuple[str | int, ...]) -> str:
     """What an integer field at ``location`` allows: ``a whole number from 1 to 100``."""
     field = _field(_model_at(location[:-1]), location[-1]) if location else None
-    bounds = field.metadata if field else []
+    bounds = list(field.metadata) if field else []
+    for member in typing.get_args(field.annotation) if field else ():  # Replicas | None
+        for meta in getattr(member, "__metadata__", ()):
+            bounds += meta.metadata if isinstance(meta, FieldInfo) else [meta]
     low = next((m.ge for m in bounds if hasattr(m, "ge")), None)
     high = next((m.le for m in bounds if hasattr(m, "le")), None)
     return (
