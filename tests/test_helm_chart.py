@@ -546,31 +546,42 @@ def python_verdict(text: str, bounds: bounds.Bounds) -> str:
     return "below" if value < bounds.low else "above" if value > bounds.high else ""
 
 
+def quantity_samples() -> list[tuple[str, str]]:
+    """``(kind, text)`` of every sample: boundaries in every suffix and spelling, and random."""
+    samples = []
+    for index, kind in enumerate(KINDS):
+        pattern = grammar.QUANTITY if kind == "cpu" else grammar.WHOLE_QUANTITY
+        texts = boundary_samples(kind) + random_samples(kind, 3000, seed=index)
+        samples += [(kind, t) for t in dict.fromkeys(texts) if re.match(pattern, t)]
+    return samples
+
+
+def helper_chart(folder: Path, exported: Path, body: str) -> Path:
+    """A chart of the exported quantity helpers and one ConfigMap whose data is ``body``."""
+    (folder / "templates").mkdir(parents=True)
+    (folder / "Chart.yaml").write_text(f"apiVersion: v2\nname: {folder.name}\nversion: 0.1.0\n")
+    shutil.copy(exported / "templates" / helm_chart.QUANTITY_HELPERS, folder / "templates")
+    (folder / "templates" / "data.yaml").write_text(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {folder.name}}}\ndata:\n{body}"
+    )
+    return folder
+
+
 def test_chart_and_python_agree_on_every_quantity_bound(
     helm: Path, exported: tuple[Path, dict[str, list[Manifest]]], tmp_path: Path
 ) -> None:
     """The chart's own _quantities.tpl, given many quantities in one render: its verdict is
     check_quantity's, for every sample (boundaries in every suffix and spelling, and random)."""
-    samples = []
-    for index, kind in enumerate(KINDS):
-        pattern = grammar.QUANTITY if kind == "cpu" else grammar.WHOLE_QUANTITY
-        texts = boundary_samples(kind) + random_samples(kind, 3000, seed=index)
-        samples += [
-            {"kind": kind, "value": t} for t in dict.fromkeys(texts) if re.match(pattern, t)
-        ]
-    chart = tmp_path / "verdicts"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: verdicts\nversion: 0.1.0\n")
-    helpers = exported[0] / "templates" / helm_chart.QUANTITY_HELPERS
-    shutil.copy(helpers, chart / "templates")
+    samples = [{"kind": kind, "value": t} for kind, t in quantity_samples()]
     tables = " ".join(f'"{kind}" ({helm_chart.bounds_dict(b)})' for kind, b in KINDS.items())
-    (chart / "templates" / "verdicts.yaml").write_text(
+    chart = helper_chart(
+        tmp_path / "verdicts",
+        exported[0],
         f"{{{{- $bounds := dict {tables} }}}}\n"
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: verdicts}\ndata:\n"
         "{{- range $index, $sample := .Values.samples }}\n"
         '  "{{ $index }}": {{ include "journal-k8s.quantityOutOfRange" '
         "(list $sample.value (index $bounds $sample.kind)) | quote }}\n"
-        "{{- end }}\n"
+        "{{- end }}\n",
     )
     (tmp_path / "samples.json").write_text(json.dumps({"samples": samples}))
     result = run_helm(helm, "template", "verdicts", chart, "-f", tmp_path / "samples.json")
@@ -779,30 +790,22 @@ def test_chart_writes_every_quantity_as_the_api_server_stores_it(
     """The chart's journal-k8s.quantity, given every in-bounds sample of the bounds test (and
     Kubernetes' own table inputs): exactly grammar.canonical_quantity, for a user's values too."""
     samples = ["0.5", "1024Mi", "1.5Gi", "2000m", "1e3", "1.500k", "007", "1.1Gi", "0.1Ti"]
-    for index, kind in enumerate(KINDS):
-        pattern = grammar.QUANTITY if kind == "cpu" else grammar.WHOLE_QUANTITY
-        texts = boundary_samples(kind) + random_samples(kind, 3000, seed=index)
-        samples += [
-            t
-            for t in texts
-            if re.match(pattern, t)
-            and not python_verdict(t, KINDS[kind])
-            and grammar.quantity_value(t)
-        ]
+    samples += [
+        t
+        for kind, t in quantity_samples()
+        if not python_verdict(t, KINDS[kind]) and grammar.quantity_value(t)
+    ]
     samples = list(dict.fromkeys(samples))
     refused = [t for t in samples if template_refuses(t)]
     significant = [len(re.sub(r"[^0-9]", "", t).strip("0")) for t in refused]
     assert min(significant, default=99) >= 7, refused  # long spellings of the bounds only
     samples = [t for t in samples if t not in refused]
-    chart = tmp_path / "canonical"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: canonical\nversion: 0.1.0\n")
-    shutil.copy(exported[0] / "templates" / helm_chart.QUANTITY_HELPERS, chart / "templates")
-    (chart / "templates" / "canonical.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: canonical}\ndata:\n"
+    chart = helper_chart(
+        tmp_path / "canonical",
+        exported[0],
         "{{- range $index, $sample := .Values.samples }}\n"
         '  "{{ $index }}": {{ include "journal-k8s.quantity" $sample | toJson }}\n'
-        "{{- end }}\n"
+        "{{- end }}\n",
     )
     (tmp_path / "samples.json").write_text(json.dumps({"samples": samples}))
     result = run_helm(helm, "template", "canonical", chart, "-f", tmp_path / "samples.json")
