@@ -194,7 +194,8 @@ def test_metrics_objects_follow_metrics_enabled_and_sidecars_their_containers(
     # The NGINX container is compared field by field (its resources stay static.resources);
     # the exporter, present in staging and prod only, is read whole where it is.
     deployment = (templates / "deployment-fileserver.yaml").read_text()
-    assert "{{ .Values.static.resources.cpu | toJson }}" in deployment
+    cpu = '{{ include "journal-k8s.quantity" (.Values.static.resources.cpu) | toJson }}'
+    assert cpu in deployment
     containers = '"derived" "deploymentFileserver" "spec" "template" "spec" "containers"'
     assert f'{{{{- if hasKey (dig {containers} (dict) .Values.AsMap) "nginx-exporter" }}}}' in (
         deployment
