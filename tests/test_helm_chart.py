@@ -200,7 +200,8 @@ def test_metrics_objects_follow_metrics_enabled_and_sidecars_their_containers(
     assert f'{{{{- if hasKey (dig {containers} (dict) .Values.AsMap) "nginx-exporter" }}}}' in (
         deployment
     )
-    assert "derived" not in values["dev"] or "deploymentFileserver" not in values["dev"]["derived"]
+    dev = values["dev"]["derived"].get("deploymentFileserver", {})
+    assert "containers" not in dev.get("spec", {}).get("template", {}).get("spec", {})
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,9 @@ are public contract), and its manifests are compared field by field:
   ConfigMap it hashes (the constructs' ``content_hash``), so a ConfigMap value changed through
   Helm still rolls the pods;
 - a field present in some environments only is guarded by ``hasKey`` on its value key, an
-  object present in some environments only by the one boolean setting true exactly there
-  (``metrics.enabled``), else by the boolean ``objects.<kind><Name>``;
+  object present in some environments only by the setting of its feature (``SWITCHES``: the
+  metrics objects by ``metrics.enabled``) where that is true exactly there, else by the
+  boolean ``objects.<kind><Name>``;
 - a literal ``{{`` (scripts, configs) is written ``{{ "{{" }}``, so Helm prints it unchanged.
 
 So ``values-<env>.yaml`` holds exactly what differs between environments, and every key in
@@ -728,6 +729,11 @@ def _sampled(key: str, samples: list[Any]) -> dict[str, Any]:
     return {**schema, "enum": list(dict.fromkeys(samples))} if samples else schema
 
 
+COMPONENT_LABEL = "app.kubernetes.io/component"
+SWITCHES: dict[str, Key] = {"metrics": ("metrics", "enabled")}
+"""The values setting that turns on the objects of a component (their component label)."""
+
+
 class _Planner:
     """Compares each object across environments; collects the values the templates read."""
 
@@ -820,18 +826,17 @@ class _Planner:
         return "\n".join(lines) + "\n"
 
     def _switch(self, present: Mapping[str, Manifest]) -> Key | None:
-        """The one boolean setting that is true exactly where an object is present (such as
-        ``metrics.enabled``), to guard its template by; ``None`` when none or several are."""
-        wanted = {env: _canonical(env in present) for env in self.values}
-        matches = [
-            key
-            for key, seen in self.leaves.items()
-            if all(seen.get(env) == text for env, text in wanted.items())
-        ]
-        if len(matches) != 1:
+        """The setting that turns an object's feature on (``SWITCHES``, by the object's
+        component label), when it is true exactly where the object is present; else ``None``."""
+        labels = next(iter(present.values()))["metadata"].get("labels", {})
+        key = SWITCHES.get(labels.get(COMPONENT_LABEL, ""))
+        if key is None:
             return None
-        _put(self.used, matches[0], None)
-        return matches[0]
+        seen = self.leaves.get(key, {})
+        if any(seen.get(env) != _canonical(env in present) for env in self.values):
+            return None
+        _put(self.used, key, None)
+        return key
 
     def _mapping(self, present: Mapping[str, Manifest], indent: int, where: Key) -> list[str]:
         """Lines of the mappings ``present`` has (one per environment), at ``indent``."""
