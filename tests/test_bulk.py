@@ -211,3 +211,19 @@ def test_every_quantity_is_written_as_the_api_server_stores_it_a_callers_too() -
         "requests": {"cpu": "500m", "memory": "2048"},
         "limits": {"cpu": "750m", "memory": "2Ki"},
     }
+
+
+def test_one_seam_per_dependency() -> None:
+    """One library module imports cdk8s-plus; the assembly names its version in package.json
+    only (its code finds the package there, its tarball's .jsii copies the dependencies)."""
+    library = ROOT / "constructs" / "journal_k8s"
+    importers = sorted(
+        path.name
+        for path in library.glob("*.py")
+        if re.search(r"^\s*(import|from) cdk8s_plus_\d+", path.read_text(), re.M)
+    )
+    assert importers == ["_kplus.py"]
+    assembly = library / "_jsii" / "assembly"
+    assert not re.search(r"cdk8s-plus-\d", (assembly / "lib" / "index.js").read_text())
+    assert "cdk8s-plus-" not in (assembly / ".jsii").read_text()
+    assert "cdk8s-plus-27" in (assembly / "package.json").read_text()

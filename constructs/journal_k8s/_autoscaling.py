@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from cdk8s_plus_27 import k8s
-
+from ._kplus import k8s
 from ._types import Autoscaling, DisruptionBudget
 
 

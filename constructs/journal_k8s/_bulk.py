@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import cdk8s
-import cdk8s_plus_27 as kplus
 import jsii
-from cdk8s_plus_27 import k8s
 from constructs import Construct, IConstruct
 
 from . import _capacity, rules
+from ._kplus import ASSEMBLY, k8s, kplus
 from .grammar import canonical_quantity
 
 Manifest = dict[str, Any]
@@ -194,7 +193,7 @@ class _Encoder:
             return {_MANIFEST: self.value(value)}
         if isinstance(value, SelectingService):
             data = {**self.value(value.props), "$selectLabels": dict(value.select_labels)}
-            return {_STRUCT: {"fqn": "cdk8s-plus-27.ServiceProps", "data": data}}
+            return {_STRUCT: {"fqn": f"{ASSEMBLY}.ServiceProps", "data": data}}
         return {_STRUCT: {"fqn": type(value).__jsii_type__, "data": self.value(value)}}
 
     def value(self, value: Any) -> Any:

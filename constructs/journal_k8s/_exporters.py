@@ -6,9 +6,8 @@ probes, and serves its metrics on a container port named ``metrics``.
 
 from __future__ import annotations
 
-from cdk8s_plus_27 import k8s
-
 from . import _pod
+from ._kplus import k8s
 from ._types import Metrics
 
 METRICS_PORT_NAME = "metrics"

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from ._bulk import int_or_string
+from ._kplus import k8s
 from ._pod import metadata
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"

@@ -8,12 +8,12 @@ from types import MappingProxyType
 from typing import Any
 
 import cdk8s
-import cdk8s_plus_27 as kplus
 import jsii
 from constructs import Construct
 
 from . import _bulk, _pod
 from ._base import JournalConstruct
+from ._kplus import kplus
 from ._network import Pods, object_name
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from cdk8s_plus_27 import k8s
-
 from ._bulk import int_or_string, quantity
+from ._kplus import k8s
 from ._types import DisruptionBudget, ExistingSecret, PodOptions, Resources
 
 PART_OF = "journal"

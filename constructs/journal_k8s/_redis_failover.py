@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from cdk8s_plus_27 import k8s
-
 from . import _alerts, _bulk, _network, _pod, _redis_proxy, _sentinel
+from ._kplus import k8s
 from ._network import Pods
 from ._redis_topology import (
     CONFIG_DIR,
@@ -122,13 +121,7 @@ class SentinelProxy:
             ValueError: the Redis's chart sets no namespace.
         """
         owner, name = self._pods.owner, self._pods.name
-        namespace = owner.namespace
-        if namespace is None:
-            raise ValueError(
-                f"failover={self._failover!r} is not allowed for Redis {owner.node.path}: its "
-                "chart sets no namespace, and HAProxy resolves the Redis pods by fully "
-                "qualified name; give the chart a namespace"
-            )
+        namespace = self._failover.check_namespace(owner.namespace, owner.node.path)
         suffix = f"{self._pods.headless}.{namespace}.svc.{self._failover.cluster_domain}"
         servers = [(f"{name}-{i}", f"{name}-{i}.{suffix}") for i in range(self._pods.replicas)]
         labels = _pod.object_labels(name, "storage")

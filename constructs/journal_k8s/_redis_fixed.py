@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from cdk8s_plus_27 import k8s
-
 from . import _bulk
+from ._kplus import k8s
 from ._network import Pods
 from ._redis_topology import (
     CONFIG_DIR,

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cdk8s_plus_27 import k8s
-
 from . import _bulk, _pod
 from ._exporters import METRICS_PORT_NAME
+from ._kplus import k8s
 from ._types import DisruptionBudget, Failover, PodOptions
 
 CONFIG_DIR = "/opt/journal-redis-proxy"

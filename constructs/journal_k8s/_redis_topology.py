@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from cdk8s_plus_27 import k8s
-
 from . import _bulk
+from ._kplus import k8s
 from ._network import Pods
 from ._peers import SelectablePods
 from ._types import ExistingSecret, Metrics

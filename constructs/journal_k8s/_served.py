@@ -6,13 +6,12 @@ import math
 from collections.abc import Mapping
 
 import cdk8s
-import cdk8s_plus_27 as kplus
 import jsii
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _pod
 from ._autoscaling import autoscaler, default_budget, tier_budget
+from ._kplus import k8s, kplus
 from ._peers import SelectablePods
 from ._types import (
     Autoscaling,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _alerts, _pod
 from ._exporters import METRICS_PORT_NAME
+from ._kplus import k8s
 from ._peers import lookup
 from ._served import ServedWorkload
 from ._types import (

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _network, _pod
 from ._base import JournalConstruct
+from ._kplus import k8s
 from ._paths import elements, most_specific_first
 from ._peers import ServiceTarget, service_of
 from ._types import (

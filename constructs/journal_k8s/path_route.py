@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import cdk8s
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _gateway, _network, _pod
 from ._base import JournalConstruct
+from ._kplus import k8s
 from ._paths import elements, specificity
 from ._peers import service_of
 from ._types import (

@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import cdk8s
-import cdk8s_plus_27 as kplus
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _alerts, _bulk, _exporters, _network, _pod
 from ._autoscaling import tier_budget
+from ._kplus import k8s, kplus
 from ._network import Pods
 from ._peers import SelectablePods, lookup, pods_of
 from ._redis_failover import SentinelProxy

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import cdk8s
-import cdk8s_plus_27 as kplus
 
 from . import _bulk
+from ._kplus import kplus
 from ._pod import restricted_container_security, restricted_pod_security
 
 _POD_SPECS: tuple[tuple[type[kplus.AbstractPod], str], ...] = (

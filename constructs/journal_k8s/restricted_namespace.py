@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _network, _pod
 from ._base import JournalConstruct
+from ._kplus import k8s
 from ._types import Quota, Resources, check_dns_label, check_dns_subdomain, check_instance
 
 POD_SECURITY_VERSION = "v1.27"

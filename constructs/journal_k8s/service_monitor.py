@@ -11,12 +11,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cdk8s
-import cdk8s_plus_27 as kplus
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _bulk, _monitoring, _network, _pod
 from ._exporters import METRICS_PORT_NAME
+from ._kplus import k8s, kplus
 from ._network import Pods
 from ._peers import pods_of
 from ._types import Metrics, check_dns_label, check_service_name

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 from . import _alerts, _exporters, _pod
+from ._kplus import k8s
 from ._served import ServedWorkload
 from ._types import (
     Autoscaling,

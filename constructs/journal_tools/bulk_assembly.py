@@ -5,9 +5,11 @@ is exactly what this command packs from the sources beside it.
 
 The assembly is one JavaScript class of static methods, so its ``.jsii`` type spec is written
 by hand rather than by the jsii compiler: the kernel reads from it only the class, its
-methods and their parameter types (to convert arguments), and the assembly's dependencies.
-When ``lib/index.js`` gains or changes a method, ``.jsii`` and ``journal_k8s/_bulk.py`` (the
-Python binding) change with it; the tests call every method through the binding.
+methods and their parameter types (to convert arguments), and the assembly's dependencies,
+which the tarball's ``.jsii`` takes from ``package.json`` (the one place that names cdk8s-plus
+and the versions). When ``lib/index.js`` gains or changes a method, ``.jsii`` and
+``journal_k8s/_bulk.py`` (the Python binding) change with it (README, "The jsii assembly");
+the tests call every method through the binding.
 """
 
 from __future__ import annotations
@@ -58,10 +60,19 @@ def pack(sources: Path = SOURCES) -> bytes:
                 data = (sources / relative).read_bytes()
             except OSError as error:
                 raise AssemblyError(f"{sources}: missing {relative}: {error}") from None
+            if relative == ".jsii":
+                data = _with_dependencies(sources, data)
             info = tarfile.TarInfo(f"package/{relative}")
             info.size, info.mode, info.mtime = len(data), 0o644, 0
             tar.addfile(info, io.BytesIO(data))
     return gzip.compress(buffer.getvalue(), mtime=0)
+
+
+def _with_dependencies(sources: Path, spec: bytes) -> bytes:
+    """``.jsii`` with ``dependencies``: the ``peerDependencies`` of ``package.json``."""
+    package = json.loads((sources / "package.json").read_text())
+    merged = {**json.loads(spec), "dependencies": package["peerDependencies"]}
+    return (json.dumps(merged, indent=2) + "\n").encode()
 
 
 def main() -> int:

@@ -3,7 +3,11 @@
 // so the journal-k8s constructs hand over all of their API objects in one call, as JSON text
 // of the generated Kubernetes L1 structs; the generated code turns them into manifests here.
 const cdk8s = require("cdk8s");
-const kplus = require("cdk8s-plus-27");
+// cdk8s-plus's package, the one dependency of package.json besides cdk8s and constructs.
+const KPLUS = Object.keys(require("../package.json").peerDependencies).find((name) =>
+  name.startsWith("cdk8s-plus-"),
+);
+const kplus = require(KPLUS);
 
 const k8s = kplus.k8s;
 const STRUCT = "$jsii.struct";
@@ -21,7 +25,7 @@ class Manifests {
    * Defines, in one call, API objects under `scopes`. Each [scope index, id, value] of `objects`
    * (a JSON array) becomes one child of `scopes[index]`: a `k8s.Kube<Kind>Props` struct a plain
    * cdk8s ApiObject holding exactly the manifest that `k8s.Kube<Kind>.manifest` renders (so JSON
-   * patches apply to the final manifest); a `cdk8s-plus-27.ServiceProps` struct a cdk8s-plus
+   * patches apply to the final manifest); a `<cdk8s-plus>.ServiceProps` struct a cdk8s-plus
    * Service, whose selector is the struct's `$selectLabels`; `{"$manifest": m}` an ApiObject of
    * the manifest m. Then adds each [scope index, id, operation] of `patches` (an RFC 6902
    * "add" or "remove") to that ApiObject. Values
@@ -120,7 +124,7 @@ function create(scope, id, value, refs) {
     return new cdk8s.ApiObject(scope, id, revive(value[MANIFEST], refs));
   }
   const { fqn, data } = value[STRUCT];
-  if (fqn === "cdk8s-plus-27.ServiceProps") {
+  if (fqn === `${KPLUS}.ServiceProps`) {
     const { $selectLabels: labels, ...props } = revive(data, refs);
     const service = new kplus.Service(scope, id, props);
     for (const [key, label] of Object.entries(labels)) {
@@ -129,7 +133,7 @@ function create(scope, id, value, refs) {
     return service;
   }
   const kind = k8s[fqn.split(".").pop().replace(/Props$/, "")];
-  if (kind === undefined || !fqn.startsWith("cdk8s-plus-27.k8s.Kube")) {
+  if (kind === undefined || !fqn.startsWith(`${KPLUS}.k8s.Kube`)) {
     throw new Error(`${fqn} is not the props struct of a Kubernetes object`);
   }
   return new cdk8s.ApiObject(scope, id, kind.manifest(revive(data, refs)));
@@ -179,15 +183,15 @@ function revive(value, refs) {
   if (ENUM in value) {
     const [fqn, member] = value[ENUM];
     const type = fqn.split(".").slice(1).reduce((module, name) => module?.[name], kplus);
-    if (!fqn.startsWith("cdk8s-plus-27.") || type?.[member] === undefined) {
-      throw new Error(`${fqn}.${member} is not a cdk8s-plus-27 enum member`);
+    if (!fqn.startsWith(`${KPLUS}.`) || type?.[member] === undefined) {
+      throw new Error(`${fqn}.${member} is not a ${KPLUS} enum member`);
     }
     return type[member];
   }
   if (STRUCT in value) {
     const { fqn, data } = value[STRUCT];
     const toJson = k8s[`toJson_${fqn.split(".").pop()}`];
-    if (toJson === undefined || !fqn.startsWith("cdk8s-plus-27.k8s.")) {
+    if (toJson === undefined || !fqn.startsWith(`${KPLUS}.k8s.`)) {
       throw new Error(`${fqn} is not a generated Kubernetes struct`);
     }
     return toJson(revive(data, refs));
