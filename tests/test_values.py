@@ -98,11 +98,17 @@ def test_overlay_merges_deeply(environments: Path) -> None:
         (
             "namespace: journal-dev\nquota: {cpu: '4', memory: 4Gi, storage: 5Gi, pods: 10}\n"
             "redis:\n  replicas: 1\n  failover: {}\n",
-            "dev.yaml:5: redis.failover: {} is not allowed: failover needs replicas >= 3",
+            "dev.yaml:5: redis.failover: {} is not allowed: replicas=1 is not allowed with "
+            "failover: expected at least 3",
         ),
         (
             "redis:\n  replicas: 3\n  failover: {minReplicasToWrite: -1}\n",
             "dev.yaml:3: redis.failover.minReplicasToWrite: -1 is not allowed",
+        ),
+        (  # the library's precondition (Failover.check_against), not a copy
+            "redis:\n  replicas: 3\n  failover: {minReplicasToWrite: 3}\n",
+            "dev.yaml:3: redis.failover: {'minReplicasToWrite': 3} is not allowed: failover "
+            "min_replicas_to_write=3 is not allowed with replicas=3: expected 0..2",
         ),
         (
             "redis:\n  replicas: 3\n  failover: {quorum: 2}\n",

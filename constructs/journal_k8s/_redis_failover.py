@@ -134,13 +134,7 @@ class SentinelProxy:
             ValueError: the Redis's chart sets no namespace.
         """
         owner, name = self._pods.owner, self._pods.name
-        namespace = owner.namespace
-        if namespace is None:
-            raise ValueError(
-                f"failover={self._failover!r} is not allowed for Redis {owner.node.path}: its "
-                "chart sets no namespace, and HAProxy resolves the Redis pods by fully "
-                "qualified name; give the chart a namespace"
-            )
+        namespace = self._failover.check_namespace(owner.namespace, owner.node.path)
         suffix = f"{self._pods.headless}.{namespace}.svc.{self._failover.cluster_domain}"
         servers = [(f"{name}-{i}", f"{name}-{i}.{suffix}") for i in range(self._pods.replicas)]
         labels = _pod.object_labels(name, "storage")

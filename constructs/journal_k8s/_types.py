@@ -641,7 +641,7 @@ class Failover:
         check_dns_subdomain("failover cluster_domain", self.cluster_domain)
 
     def check_against(self, replicas: int) -> int:
-        """The quorum for ``replicas`` Redis pods.
+        """The quorum for ``replicas`` Redis pods (every precondition on the pods is here).
 
         Raises:
             ValueError: too few pods for a failover, or a setting they cannot meet.
@@ -664,6 +664,20 @@ class Failover:
                 f"1..{replicas} (one sentinel per Redis pod)"
             )
         return quorum
+
+    def check_namespace(self, namespace: str | None, redis: str) -> str:
+        """Return ``namespace``, the chart namespace of the Redis at construct path ``redis``.
+
+        Raises:
+            ValueError: it is ``None``: HAProxy resolves the Redis pods by fully qualified name.
+        """
+        if namespace is None:
+            raise ValueError(
+                f"failover={self!r} is not allowed for Redis {redis}: its chart sets no "
+                "namespace, and HAProxy resolves the Redis pods by fully qualified name; give "
+                "the chart a namespace"
+            )
+        return namespace
 
 
 DEFAULT_REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.67.0-alpine"

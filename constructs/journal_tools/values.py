@@ -29,7 +29,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
-from journal_k8s import grammar
+from journal_k8s import Failover, grammar
 
 from . import bounds
 from .values_yaml import KeyPath, Lines, YamlError, format_key, read_mapping, shorten
@@ -236,8 +236,10 @@ class Redis(_Values):
     @field_validator("failover")
     @classmethod
     def _enough_pods(cls, failover: RedisFailover | None, info: ValidationInfo) -> Any:
-        if failover is not None and info.data.get("replicas", 3) < 3:
-            raise ValueError("failover needs replicas >= 3 (a majority of sentinels must survive)")
+        if failover is not None and "replicas" in info.data:
+            # The library's preconditions, on the keys the values set (the rest at defaults).
+            settings = failover.model_dump(include={"min_replicas_to_write"}, exclude_none=True)
+            Failover(**settings).check_against(info.data["replicas"])
         return failover
 
 
