@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +56,8 @@ _NETNS_HOSTS = Path("/etc/netns")
 _CLONE_NEWNET = 0x40000000
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _KERNEL_DIRS = ("dev", "proc", "sys")
+_NO_ONE = "02:00:00:00:de:ad"
+"""A locally administered MAC address that no interface of the harness has."""
 
 
 @dataclass
@@ -69,6 +71,8 @@ class Pod:
     volumes: Path
     main: str
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    dns_delay: float = 0
+    """Seconds before the cluster DNS answers for the pod's name at its next start."""
 
     @property
     def process(self) -> subprocess.Popen[bytes] | None:
@@ -98,6 +102,12 @@ class Network:
         self.records: dict[str, str] = {}
         """Fully qualified names and the pod addresses the DNS server answers with."""
         self._next_host = 10
+        self.buried: set[str] = set()
+        """Addresses of deleted pods: packets to them are dropped."""
+        self.links: dict[str, str] = {}
+        """Every network namespace on the bridge and its device there."""
+        self.lock = threading.Lock()
+        """Held while a pod's address changes (pods may be deleted at once)."""
         self.add_netns(self.node_netns)
         for command in (
             ["link", "add", "br0", "type", "bridge"],
@@ -105,6 +115,7 @@ class Network:
             ["link", "set", "br0", "up"],
         ):
             _check(["ip", "-n", self.node_netns, *command])
+        self.links[self.node_netns] = "br0"
         with ThreadPoolExecutor(max_workers=1) as pool:
             dns = pool.submit(_udp_socket_in, self.node_netns, (NODE_ADDRESS, 53)).result()
         stack.callback(dns.close)
@@ -133,6 +144,21 @@ class Network:
         """A TCP connection to ``address`` opened from the node's network namespace."""
         with ThreadPoolExecutor(max_workers=1) as pool:
             return pool.submit(_connect_in, self.node_netns, (address, port), timeout).result()
+
+    def bury(self, address: str) -> None:
+        """From now on, drop every packet to ``address`` silently, as Calico and Cilium do
+        for a deleted pod's address: every namespace on the bridge sends it to a MAC address
+        no one has (a permanent neighbour entry), so connections to it hang; no reset, no
+        ICMP, no ARP failure."""
+        self.buried.add(address)
+        for netns, device in self.links.items():
+            self.blackhole(netns, device, [address])
+
+    def blackhole(self, netns: str, device: str, addresses: Iterable[str]) -> None:
+        """Point ``addresses`` at a MAC address no one has, in ``netns`` on ``device``."""
+        for address in addresses:
+            entry = [address, "lladdr", _NO_ONE, "dev", device, "nud", "permanent"]
+            _check(["ip", "-n", netns, "neigh", "replace", *entry])
 
 
 class StatefulSetRun:
@@ -189,9 +215,18 @@ class StatefulSetRun:
                     main=self.container["name"],
                 )
             )
-        service_name = spec.get("serviceName") if stateful else None
+        self._service_name = spec.get("serviceName") if stateful else None
+        services = [
+            o["spec"]
+            for o in objects
+            if o["kind"] == "Service" and o["metadata"]["name"] == self._service_name
+        ]
+        self._governing: Manifest | None = next(
+            (s for s in services if s.get("clusterIP") == "None"), None
+        )
+        """The headless governing Service's spec: pods have DNS names only with it."""
         for pod in self.pods:
-            self._add_pod_network(pod, self._hosts(pod, service_name))
+            self._add_pod_network(pod)
             self._prepare_volumes(pod, secret_data)
         self._stack.callback(self._kill_all)
 
@@ -208,8 +243,16 @@ class StatefulSetRun:
         return security["runAsUser"], security["runAsGroup"]
 
     def start(self, index: int, containers: Sequence[str] | None = None) -> None:
-        """Start the containers of pod ``index`` (default: all; again: volumes keep data)."""
+        """Start the containers of pod ``index`` (default: all; again: volumes keep data).
+
+        The cluster DNS answers for its name at once if the governing Service publishes
+        addresses of pods that are not ready, else once it is ready (``wait_ready``); a pod
+        recreated by ``delete`` gets its name ``dns_delay`` seconds later.
+        """
         pod = self.pods[index]
+        if self._governing is not None and self._governing.get("publishNotReadyAddresses"):
+            self._publish(pod, pod.dns_delay)
+        pod.dns_delay = 0
         for container in containers or list(self.containers):
             process = pod.processes.get(container)
             if process is not None and process.poll() is None:
@@ -241,6 +284,75 @@ class StatefulSetRun:
         if process is None or process.returncode is not None:
             raise RuntimeError(f"{self.pods[index].name} is not running")
         os.killpg(process.pid, signum)
+
+    def terminate(self, index: int) -> dict[str, float]:
+        """Stop pod ``index`` as the kubelet does when the pod is deleted, and return how
+        long each container took to stop (seconds).
+
+        Every container at once: its ``preStop`` exec hook if it has one (in a copy of the
+        container, as the kubelet's exec), then SIGTERM to its process, and SIGKILL to all its
+        processes at the end of the pod's ``terminationGracePeriodSeconds`` (default 30),
+        which the hook's time counts in.
+        """
+        pod = self.pods[index]
+        grace = self._pod_spec.get("terminationGracePeriodSeconds", 30)
+        start = time.monotonic()
+        deadline = start + grace
+
+        def stop(container: str) -> float:
+            process = pod.processes.pop(container, None)
+            if process is None:
+                return 0.0
+            hook = self.containers[container].get("lifecycle", {}).get("preStop")
+            if hook is not None and process.poll() is None:
+                _, output = self.run(
+                    index,
+                    hook["exec"]["command"],
+                    max(deadline - time.monotonic(), 0.1),
+                    container,
+                )
+                with (self._workdir / f"{pod.name}.{container}.log").open("a") as log:
+                    log.write(f"preStop: {output}")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+            return time.monotonic() - start
+
+        containers = [c for c in self.containers if c in pod.processes]
+        with ThreadPoolExecutor(max_workers=max(len(containers), 1)) as pool:
+            return dict(zip(containers, pool.map(stop, containers), strict=True))
+
+    def delete(
+        self, index: int, *, force: bool = False, dns_delay: float = 1.0
+    ) -> dict[str, float]:
+        """Delete pod ``index`` (``terminate``, or with ``force`` ``kill -9``) as Kubernetes
+        would, to be recreated by ``start`` on its volumes: the cluster DNS stops answering
+        for its name, and the pod gets a new address; packets to the old one are dropped
+        (``Network.bury``). Its name resolves again ``dns_delay`` seconds after the start.
+        Returns what ``terminate`` returns (nothing when forced).
+        """
+        pod = self.pods[index]
+        stopped: dict[str, float] = {}
+        if force:
+            self.kill(index)
+        else:
+            stopped = self.terminate(index)
+        with self.network.lock:
+            fqdn = self._fqdn(pod)
+            if fqdn is not None:
+                self.network.records.pop(fqdn, None)
+            host_end = f"veth{pod.address.rsplit('.', 1)[1]}"
+            _check(["ip", "-n", self.node_netns, "link", "del", host_end])
+            del self.network.links[pod.netns]
+            self.network.bury(pod.address)
+            pod.address = self.network.allocate()
+            pod.dns_delay = dns_delay
+            self._add_link(pod)
+        return stopped
 
     def kill(self, index: int, containers: Sequence[str] | None = None) -> None:
         """``kill -9`` every process of the containers of pod ``index`` (all) and reap them."""
@@ -288,9 +400,15 @@ class StatefulSetRun:
                             f"{pod.name} {container} {kind}: {result.output}\n{self.log(index)}"
                         )
                     time.sleep(0.1)
+        if self._governing is not None and not self._governing.get("publishNotReadyAddresses"):
+            self._publish(pod)
 
-    def log(self, index: int) -> str:
-        """Everything pod ``index``'s containers printed, over all their starts."""
+    def log(self, index: int, container: str | None = None) -> str:
+        """Everything pod ``index``'s containers (or one of them) printed, over all their
+        starts."""
+        if container is not None:
+            path = self._workdir / f"{self.pods[index].name}.{container}.log"
+            return path.read_text(errors="replace") if path.exists() else ""
         texts = []
         for container in self.containers:
             path = self._workdir / f"{self.pods[index].name}.{container}.log"
@@ -327,7 +445,7 @@ class StatefulSetRun:
         passed = bool(status) and status[0].isdigit() and 200 <= int(status[0]) < 400
         return ProbeResult(passed=passed, output=reply.decode(errors="replace"))
 
-    def _add_pod_network(self, pod: Pod, hosts: str) -> None:
+    def _add_pod_network(self, pod: Pod) -> None:
         if not _NETNS_HOSTS.exists():
             _NETNS_HOSTS.mkdir()
             self._stack.callback(_remove_if_empty, _NETNS_HOSTS)
@@ -335,10 +453,14 @@ class StatefulSetRun:
         hosts_dir = _NETNS_HOSTS / pod.netns
         hosts_dir.mkdir()
         self._stack.callback(shutil.rmtree, hosts_dir)
-        (hosts_dir / "hosts").write_text(hosts)
         (hosts_dir / "resolv.conf").write_text(
             f"nameserver {NODE_ADDRESS}\nsearch {' '.join(self.network.search)}\noptions ndots:5\n"
         )
+        self._add_link(pod)
+
+    def _add_link(self, pod: Pod) -> None:
+        """The pod's end of the bridge, with its address, and its hosts file."""
+        (_NETNS_HOSTS / pod.netns / "hosts").write_text(self._hosts(pod))
         host_end = f"veth{pod.address.rsplit('.', 1)[1]}"
         pair = ["type", "veth", "peer", "name", "eth0", "netns", pod.netns]
         for command in (
@@ -348,32 +470,37 @@ class StatefulSetRun:
             ["-n", pod.netns, "link", "set", "eth0", "up"],
         ):
             _check(["ip", *command])
+        self.network.links[pod.netns] = "eth0"
+        self.network.blackhole(pod.netns, "eth0", self.network.buried)
 
-    def _hosts(self, pod: Pod, service_name: str | None) -> str:
-        """The kubelet's hosts file plus what cluster DNS would answer for the other pods.
-
-        Pods have DNS names only when the governing Service exists, is headless and selects
-        them; those names also go to the network's DNS server.
-        """
+    def _hosts(self, pod: Pod) -> str:
+        """The hosts file the kubelet writes: localhost and the pod's own names (other pods'
+        names are the cluster DNS's: ``_publish``)."""
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-        services = [
-            o
-            for o in self._objects
-            if o["kind"] == "Service" and o["metadata"]["name"] == service_name
-        ]
-        headless = [s["spec"] for s in services if s["spec"].get("clusterIP") == "None"]
-        named = [
-            p for p in self.pods if headless and headless[0]["selector"].items() <= p.labels.items()
-        ]
-        for other in named:
-            host = f"{other.name}.{service_name}"
-            fqdn = f"{host}.{self._namespace}.svc.{CLUSTER_DOMAIN}"
-            alias = f" {other.name}" if other is pod else ""
-            lines.append(f"{other.address}\t{fqdn} {host}{alias}")
-            self.network.records[fqdn] = other.address
-        if pod not in named:
+        fqdn = self._fqdn(pod)
+        if fqdn is None:
             lines.append(f"{pod.address}\t{pod.name}")
+        else:
+            lines.append(f"{pod.address}\t{fqdn} {pod.name}.{self._service_name} {pod.name}")
         return "\n".join(lines) + "\n"
+
+    def _fqdn(self, pod: Pod) -> str | None:
+        """The pod's DNS name, if its governing Service exists, is headless and selects it."""
+        if self._governing is None or not self._governing["selector"].items() <= pod.labels.items():
+            return None
+        return f"{pod.name}.{self._service_name}.{self._namespace}.svc.{CLUSTER_DOMAIN}"
+
+    def _publish(self, pod: Pod, delay: float = 0) -> None:
+        """Let the cluster DNS answer for the pod's name (after ``delay`` seconds)."""
+        fqdn = self._fqdn(pod)
+        if fqdn is None:
+            return
+        if delay:
+            timer = threading.Timer(delay, self.network.records.__setitem__, (fqdn, pod.address))
+            timer.daemon = True
+            timer.start()
+        else:
+            self.network.records[fqdn] = pod.address
 
     def _prepare_volumes(self, pod: Pod, secret_data: Mapping[str, Mapping[str, str]]) -> None:
         """Write the pod's ConfigMap and Secret files, and create its claim directories."""

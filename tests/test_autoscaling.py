@@ -20,6 +20,7 @@ from journal_k8s import (
     Redis,
     RestrictedNamespace,
     StaticSite,
+    adopt_restricted,
     capacity_problems,
     restricted_container_security,
 )
@@ -562,3 +563,27 @@ def test_checks_run_on_the_final_manifests_after_json_patches(chart: cdk8s.Chart
     problems = failures(chart)
     assert len(problems) == 1 and "spec.hard.pods: '12'" in problems[0]
     assert "Deployment fileserver 7 pods (6 replicas + surge 1)" in problems[0]
+
+
+def test_app_synth_checks_a_kplus_hpa_on_a_kplus_deployment(tmp_path: Path) -> None:
+    app = cdk8s.App(outdir=str(tmp_path))
+    chart = cdk8s.Chart(app, "team", namespace="test", disable_resource_name_hashes=True)
+    namespace(chart, Quota(cpu="64", memory="128Gi", storage="500Gi", pods=10))
+    web = kplus.Deployment(
+        chart,
+        "Web",
+        metadata=cdk8s.ApiObjectMetadata(name="web"),
+        containers=[kplus.ContainerProps(image="team/web:1.0", port_number=8080)],
+    )
+    adopt_restricted(web, uid=10001)
+    kplus.HorizontalPodAutoscaler(chart, "Hpa", target=web, max_replicas=9)
+    with pytest.raises(RuntimeError) as failure:
+        app.synth()
+    # kplus's default rolling update: maxSurge 25 % of 9, rounded up = 3.
+    assert (
+        "[team/Namespace/Quota] ResourceQuota test/journal-quota: spec.hard.pods: '10' cannot hold "
+        "the namespace's workloads at their most, 12 = Deployment web 12 pods (autoscaler "
+        "maxReplicas 9 + surge 3): raise the quota, or lower the replicas or an autoscaler's "
+        "max_replicas"
+    ) in str(failure.value)
+    assert list(tmp_path.iterdir()) == []  # nothing written

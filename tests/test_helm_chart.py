@@ -160,9 +160,11 @@ def test_chart_metadata_and_values_hold_only_what_differs(
     # replicas, and the autoscaler is an object of the environments that have it.
     assert prod["frontend"]["autoscaling"] == {"minReplicas": 4, "maxReplicas": 10}
     assert "replicas" not in prod["frontend"]
-    assert prod["objects"]["horizontalPodAutoscalerFrontend"] is True
+    assert "horizontalPodAutoscalerFrontend" not in prod["objects"]
     scaler = (chart_dir / "templates" / "horizontal-pod-autoscaler-frontend.yaml").read_text()
     assert "maxReplicas: {{ .Values.frontend.autoscaling.maxReplicas | toJson }}" in scaler
+    # The autoscaler follows frontend.autoscaling, not another setting true where it is.
+    assert '{{- if hasKey (dig "frontend" (dict) .Values.AsMap) "autoscaling" }}' in scaler
     assert prod["redis"]["storage"] == {"size": "50Gi", "storageClass": "ssd"}
     assert "className" not in prod["ingress"]  # equal everywhere: literal in the templates
     assert "image" not in prod["frontend"]
@@ -194,12 +196,14 @@ def test_metrics_objects_follow_metrics_enabled_and_sidecars_their_containers(
     # The NGINX container is compared field by field (its resources stay static.resources);
     # the exporter, present in staging and prod only, is read whole where it is.
     deployment = (templates / "deployment-fileserver.yaml").read_text()
-    assert "{{ .Values.static.resources.cpu | toJson }}" in deployment
+    cpu = '{{ include "journal-k8s.quantity" (.Values.static.resources.cpu) | toJson }}'
+    assert cpu in deployment
     containers = '"derived" "deploymentFileserver" "spec" "template" "spec" "containers"'
     assert f'{{{{- if hasKey (dig {containers} (dict) .Values.AsMap) "nginx-exporter" }}}}' in (
         deployment
     )
-    assert "derived" not in values["dev"] or "deploymentFileserver" not in values["dev"]["derived"]
+    dev = values["dev"]["derived"].get("deploymentFileserver", {})
+    assert "containers" not in dev.get("spec", {}).get("template", {}).get("spec", {})
 
 
 @pytest.mark.parametrize(
@@ -546,31 +550,42 @@ def python_verdict(text: str, bounds: bounds.Bounds) -> str:
     return "below" if value < bounds.low else "above" if value > bounds.high else ""
 
 
+def quantity_samples() -> list[tuple[str, str]]:
+    """``(kind, text)`` of every sample: boundaries in every suffix and spelling, and random."""
+    samples = []
+    for index, kind in enumerate(KINDS):
+        pattern = grammar.QUANTITY if kind == "cpu" else grammar.WHOLE_QUANTITY
+        texts = boundary_samples(kind) + random_samples(kind, 3000, seed=index)
+        samples += [(kind, t) for t in dict.fromkeys(texts) if re.match(pattern, t)]
+    return samples
+
+
+def helper_chart(folder: Path, exported: Path, body: str) -> Path:
+    """A chart of the exported quantity helpers and one ConfigMap whose data is ``body``."""
+    (folder / "templates").mkdir(parents=True)
+    (folder / "Chart.yaml").write_text(f"apiVersion: v2\nname: {folder.name}\nversion: 0.1.0\n")
+    shutil.copy(exported / "templates" / helm_chart.QUANTITY_HELPERS, folder / "templates")
+    (folder / "templates" / "data.yaml").write_text(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {folder.name}}}\ndata:\n{body}"
+    )
+    return folder
+
+
 def test_chart_and_python_agree_on_every_quantity_bound(
     helm: Path, exported: tuple[Path, dict[str, list[Manifest]]], tmp_path: Path
 ) -> None:
     """The chart's own _quantities.tpl, given many quantities in one render: its verdict is
     check_quantity's, for every sample (boundaries in every suffix and spelling, and random)."""
-    samples = []
-    for index, kind in enumerate(KINDS):
-        pattern = grammar.QUANTITY if kind == "cpu" else grammar.WHOLE_QUANTITY
-        texts = boundary_samples(kind) + random_samples(kind, 3000, seed=index)
-        samples += [
-            {"kind": kind, "value": t} for t in dict.fromkeys(texts) if re.match(pattern, t)
-        ]
-    chart = tmp_path / "verdicts"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: verdicts\nversion: 0.1.0\n")
-    helpers = exported[0] / "templates" / helm_chart.QUANTITY_HELPERS
-    shutil.copy(helpers, chart / "templates")
+    samples = [{"kind": kind, "value": t} for kind, t in quantity_samples()]
     tables = " ".join(f'"{kind}" ({helm_chart.bounds_dict(b)})' for kind, b in KINDS.items())
-    (chart / "templates" / "verdicts.yaml").write_text(
+    chart = helper_chart(
+        tmp_path / "verdicts",
+        exported[0],
         f"{{{{- $bounds := dict {tables} }}}}\n"
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: verdicts}\ndata:\n"
         "{{- range $index, $sample := .Values.samples }}\n"
         '  "{{ $index }}": {{ include "journal-k8s.quantityOutOfRange" '
         "(list $sample.value (index $bounds $sample.kind)) | quote }}\n"
-        "{{- end }}\n"
+        "{{- end }}\n",
     )
     (tmp_path / "samples.json").write_text(json.dumps({"samples": samples}))
     result = run_helm(helm, "template", "verdicts", chart, "-f", tmp_path / "samples.json")
@@ -757,3 +772,75 @@ def test_a_quantity_key_of_some_environments_only_is_checked_where_it_is_set(
     result = run_helm(helm, "template", "journal", chart_dir, *values)
     assert result.returncode != 0
     assert f"{key}: '1Ki' is not allowed: out of range: allowed from 1Mi to 64Ti" in result.stderr
+
+
+def template_refuses(text: str) -> bool:
+    """The one limit of the chart's quantity helper (int64 arithmetic, no big numbers): a
+    binary quantity of more than 18 digits or decimals, or too large at its precision."""
+    match = re.fullmatch(r"([0-9]*)\.?([0-9]*)(Ki|Mi|Gi|Ti|Pi|Ei)", text)
+    if match is None:
+        return False
+    exponent = 10 * (bounds.BINARY_SUFFIXES.index(match[3]))
+    fraction = match[2].rstrip("0")
+    digits = (match[1] + fraction).lstrip("0") or "0"
+    if len(digits) > 18 or len(fraction) > 18:
+        return True
+    return int(digits) * 2 ** (exponent - min(len(fraction), exponent)) > 2**63 - 1
+
+
+def test_chart_writes_every_quantity_as_the_api_server_stores_it(
+    helm: Path, exported: tuple[Path, dict[str, list[Manifest]]], tmp_path: Path
+) -> None:
+    """The chart's journal-k8s.quantity, given every in-bounds sample of the bounds test (and
+    Kubernetes' own table inputs): exactly grammar.canonical_quantity, for a user's values too."""
+    samples = ["0.5", "1024Mi", "1.5Gi", "2000m", "1e3", "1.500k", "007", "1.1Gi", "0.1Ti"]
+    samples += [
+        t
+        for kind, t in quantity_samples()
+        if not python_verdict(t, KINDS[kind]) and grammar.quantity_value(t)
+    ]
+    samples = list(dict.fromkeys(samples))
+    refused = [t for t in samples if template_refuses(t)]
+    significant = [len(re.sub(r"[^0-9]", "", t).strip("0")) for t in refused]
+    assert min(significant, default=99) >= 7, refused  # long spellings of the bounds only
+    samples = [t for t in samples if t not in refused]
+    chart = helper_chart(
+        tmp_path / "canonical",
+        exported[0],
+        "{{- range $index, $sample := .Values.samples }}\n"
+        '  "{{ $index }}": {{ include "journal-k8s.quantity" $sample | toJson }}\n'
+        "{{- end }}\n",
+    )
+    (tmp_path / "samples.json").write_text(json.dumps({"samples": samples}))
+    result = run_helm(helm, "template", "canonical", chart, "-f", tmp_path / "samples.json")
+    assert result.returncode == 0, result.stderr
+    (config,) = from_yaml(result.stdout)
+    written = {t: config["data"][str(index)] for index, t in enumerate(samples)}
+    assert {t: w for t, w in written.items() if w != grammar.canonical_quantity(t)} == {}
+    print(
+        f"{len(samples)} quantities written as the API server stores them; {len(refused)} refused"
+    )
+    if refused:
+        (tmp_path / "refused.json").write_text(json.dumps({"samples": refused[:1]}))
+        result = run_helm(helm, "template", "canonical", chart, "-f", tmp_path / "refused.json")
+        assert result.returncode == 1 and "write it with fewer digits" in result.stderr
+
+
+def test_a_users_own_values_render_as_the_api_server_stores_them(
+    helm: Path, exported: tuple[Path, dict[str, list[Manifest]]], tmp_path: Path
+) -> None:
+    chart_dir, _ = exported
+    overrides = tmp_path / "mine.yaml"
+    overrides.write_text("frontend:\n  resources: {cpu: '0.5', memory: 1024Mi}\n")
+    values = chart_dir / "values-dev.yaml"
+    result = run_helm(
+        helm, "template", "journal", chart_dir, "-f", values, "-f", overrides, "-n", "journal-dev"
+    )
+    assert result.returncode == 0, result.stderr
+    rendered = from_yaml(result.stdout)
+    deployment = next(
+        o for o in rendered if o["kind"] == "Deployment" and o["metadata"]["name"] == "frontend"
+    )
+    resources = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert resources["requests"] == {"cpu": "500m", "memory": "1Gi"}
+    assert [p for o in rendered for p in schemas.stored_form_problems(o)] == []

@@ -143,12 +143,52 @@ def test_sentinel_and_redis_settings(chart: cdk8s.Chart) -> None:
         "launch.sh": 0o555,
         "probe.sh": 0o555,
         "redis.conf": None,
+        "stop.sh": 0o555,
         "sentinel.sh": 0o555,
         "sentinel-probe.sh": 0o555,
     }
 
 
-def test_haproxy_routes_to_the_server_reporting_role_master(chart: cdk8s.Chart) -> None:
+def test_a_master_being_stopped_hands_over_within_the_grace_period(chart: cdk8s.Chart) -> None:
+    objects = failover_redis(chart, failover_timeout_ms=15500)
+    spec = pod_spec(objects, "StatefulSet", "redis")
+    redis, sentinel = spec["containers"]
+    assert redis["lifecycle"] == {
+        "preStop": {"exec": {"command": ["/bin/sh", "/opt/journal-redis/stop.sh"]}}
+    }
+    assert "lifecycle" not in sentinel
+    # The hand-over waits one failover-timeout at most (16 s, rounded up); redis-server's
+    # own shutdown gets 10 s more; the preStop hook counts in the grace period.
+    assert spec["terminationGracePeriodSeconds"] == 26
+    stop = find(objects, "ConfigMap", "redis-config")["data"]["stop.sh"]
+    for line in (
+        "deadline=$(($(date +%s) + 16))",
+        "redis-cli -p 6379 client pause 26000 write > /dev/null",
+        'reply="$(timeout 2 redis-cli -h "$peer" -p 26379 sentinel failover redis 2>&1)"',
+        'redis-cli -p 6379 replicaof "$master" 6379 > /dev/null',
+        "redis-cli -p 6379 client unpause > /dev/null",
+    ):
+        assert line in stop, line
+    proxy = pod_spec(objects, "Deployment", "redis-proxy")
+    assert "terminationGracePeriodSeconds" not in proxy
+
+
+def test_a_restarting_pod_never_starts_as_a_second_master(chart: cdk8s.Chart) -> None:
+    launch = find(failover_redis(chart), "ConfigMap", "redis-config")["data"]["launch.sh"]
+    # Named by the sentinels: writes refused (min-replicas-to-write above the 2 replicas)
+    # until a quorum confirms it; the configured value (1) comes back after.
+    assert "printf 'min-replicas-to-write %s\\n' 3" in launch
+    assert 'if [ "$seen" -ge 2 ]; then' in launch
+    assert "redis-cli -p 6379 config set min-replicas-to-write 1 > /dev/null" in launch
+    # Pod 0 bootstraps only when no other pod exists.
+    assert (
+        'while [ -z "$master" ] && [ "$self" = "redis-0.redis-headless" ] && others_exist; do'
+        in launch
+    )
+    assert "getent hosts" in launch
+
+
+def test_haproxy_routes_to_the_master_that_takes_writes(chart: cdk8s.Chart) -> None:
     config = find(failover_redis(chart, check_interval_ms=500), "ConfigMap", "redis-proxy-config")
     cfg = config["data"]["haproxy.cfg"]
     checks = [line.strip() for line in cfg.splitlines() if line.strip().startswith("tcp-check")]
@@ -158,6 +198,8 @@ def test_haproxy_routes_to_the_server_reporting_role_master(chart: cdk8s.Chart) 
         "tcp-check expect string +OK",
         "tcp-check send info\\ replication\\r\\n",
         "tcp-check expect min-recv 40 rstring role:master",
+        "tcp-check send DEL\\ journal-k8s:proxy-check\\r\\n",
+        "tcp-check expect min-recv 3 rstring ^:[0-9]",
         "tcp-check send QUIT\\r\\n",
         "tcp-check expect string +OK",
     ]
@@ -173,6 +215,9 @@ def test_probes_reflect_each_role(chart: cdk8s.Chart) -> None:
     objects = failover_redis(chart)
     redis, sentinel = pod_spec(objects, "StatefulSet", "redis")["containers"]
     assert redis["readinessProbe"]["exec"]["command"][-1] == "ready"
+    # Ready only once the sentinels see it: the Redis probe ends with the sentinel check.
+    probe = find(objects, "ConfigMap", "redis-config")["data"]["probe.sh"]
+    assert 'exec /bin/sh /opt/journal-redis/sentinel-probe.sh "$1" seen' in probe
     assert [sentinel[p]["exec"]["command"] for p in ("livenessProbe", "readinessProbe")] == [
         ["/bin/sh", "/opt/journal-redis/sentinel-probe.sh", "passwd", mode]
         for mode in ("alive", "ready")
@@ -220,7 +265,7 @@ def test_scripts_are_posix_sh(chart: cdk8s.Chart, tmp_path: Path) -> None:
         **find(objects, "ConfigMap", "redis-config")["data"],
         "proxy-launch.sh": find(objects, "ConfigMap", "redis-proxy-config")["data"]["launch.sh"],
     }
-    for name in ("launch.sh", "sentinel.sh", "sentinel-probe.sh", "proxy-launch.sh"):
+    for name in ("launch.sh", "stop.sh", "sentinel.sh", "sentinel-probe.sh", "proxy-launch.sh"):
         path = tmp_path / name
         path.write_text(scripts[name])
         for argv in (

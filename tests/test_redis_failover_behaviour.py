@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import re
 import secrets
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -181,6 +182,8 @@ class WriteStream:
     cluster: Cluster
     acknowledged: list[tuple[str, float]] = field(default_factory=list)
     successes: list[float] = field(default_factory=list)
+    servers: list[tuple[float, str]] = field(default_factory=list)
+    """When each connection's first write succeeded, and the Redis pod that took it."""
     errors: list[tuple[float, str]] = field(default_factory=list)
     stop_at: float = 0.0
 
@@ -188,6 +191,7 @@ class WriteStream:
         """Write for ``duration`` seconds at most (or until ``stop_at`` if set sooner)."""
         deadline = time.monotonic() + duration
         client: Client | None = None
+        server = ""
         proxies = self.cluster.proxy.pods
         attempt = 0
         while time.monotonic() < min(deadline, self.stop_at or deadline) and attempt < 10**6:
@@ -198,9 +202,15 @@ class WriteStream:
                     connection = self.cluster.network.connect(pod.address, 6379, timeout=2)
                     client = Client(connection)
                     client.call("AUTH", self.cluster.password)
+                    server = ""
                 key = f"stream:{secrets.token_hex(6)}"
                 client.call("SET", key, "x")
                 self.successes.append(time.monotonic())
+                if not server:
+                    # HAProxy keeps a connection on one server: name it once per connection.
+                    reply = client.call("CONFIG", "GET", "replica-announce-ip")
+                    server = str(reply[1]) if isinstance(reply, list) else "?"
+                    self.servers.append((self.successes[-1], server))
                 if int(str(client.call("WAIT", "1", "500"))) >= 1:
                     self.acknowledged.append((key, time.monotonic()))
             except (OSError, ConnectionError, ReplyError) as error:
@@ -407,7 +417,7 @@ def test_master_kill_9_fails_over_and_the_old_master_rejoins_as_a_replica(
     assert kept_on_old == len(written_to_new)
 
 
-def test_a_master_back_during_the_failover_waits_and_rejoins_as_a_replica(
+def test_a_master_back_during_the_failover_is_fenced_and_rejoins_as_a_replica(
     settled: Cluster, capsys: pytest.CaptureFixture[str]
 ) -> None:
     old = settled.master_index()
@@ -444,13 +454,13 @@ def test_a_master_back_during_the_failover_waits_and_rejoins_as_a_replica(
     client = settled.pod_client(new)
     kept = keys_present(client, acknowledged)
     rejoined = replication(settled.pod_client(old))
-    waited = "failing over from this pod" in settled.redis.log(old)
+    waited = "writes refused until a quorum confirms" in settled.redis.log(old)
     errors_after = [e for t, e in stream.errors if t > resumed]
     report(
         capsys,
         f"master back during the failover (pod {old} restarted "
-        f"{restarted_at - killed_at:.1f} s after its kill, at o_down; waited for the "
-        f"sentinels: {waited}): writes resumed after {outage:.1f} s; pod {new} master, pod "
+        f"{restarted_at - killed_at:.1f} s after its kill, at o_down; fenced until the "
+        f"sentinels decided: {waited}): writes resumed after {outage:.1f} s; pod {new} master, pod "
         f"{old} {rejoined['role']}; {kept}/{len(acknowledged)} writes acknowledged by WAIT 1 "
         f"on the master; {len(errors_after)} errors after the switch",
     )
@@ -527,10 +537,13 @@ def test_a_password_with_quotes_backslashes_and_spaces_works(
         run_stateful_set(objects, construct.name, secret, network) as redis,
         run_stateful_set(objects, construct.proxy_name, secret, network) as proxy,
     ):
-        redis.start(0)
-        redis.wait_ready(0)  # the probes of both containers authenticate with it
+        for index in (0, 1):  # the probes of every container authenticate with it
+            redis.start(index)
+            redis.wait_ready(index)
         proxy.start(0)
-        proxy.wait_ready(0)  # ready: its AUTH check passed and redis-0 reports role:master
+        # Ready: its AUTH check passed, and redis-0 reports role:master and takes a write
+        # (with its replica, min-replicas-to-write is met).
+        proxy.wait_ready(0)
         clients = [
             Client(network.connect(address, port))
             for address, port in (
@@ -557,11 +570,12 @@ def test_a_password_with_quotes_backslashes_and_spaces_works(
                 client.close()
 
 
-def test_pod_0_bootstraps_as_master_only_when_no_other_sentinel_answers(
+def test_pod_0_bootstraps_as_master_only_when_no_other_pod_exists(
     manifests: tuple[Redis, list[Manifest]],
 ) -> None:
-    # No pod runs: every question to the other sentinels fails, so pod 0 starts as the master
-    # and pod 1 as a replica of pod 0 (what a stand-in redis-server is given shows it).
+    # No pod exists: every question to the other sentinels fails and their names do not
+    # resolve, so pod 0 starts as the master and pod 1 as a replica of pod 0 (what a
+    # stand-in redis-server is given shows it).
     need_root()
     need(*POD_BINARIES)
     construct, objects = manifests
@@ -582,6 +596,256 @@ def test_pod_0_bootstraps_as_master_only_when_no_other_sentinel_answers(
             )
             assert returncode == 0, output
             configs.append(output)
+        # Pod 1 exists now (its name resolves) but no sentinel answers: pod 0 waits for
+        # them instead of bootstrapping on its old data.
+        redis.start(1, ["redis"])
+        deadline = time.monotonic() + 10
+        while "redis-1" not in str(network.records):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        returncode, waiting = redis.run(
+            0, [*argv, "/bin/sh", "-c", f'"$@" >/dev/null; {show}', "sh", *command], timeout=6
+        )
     assert "replicaof" not in configs[0], configs[0]
     assert "replicaof redis-0.redis-headless 6379" in configs[1], configs[1]
     assert "replica-announce-ip redis-1.redis-headless" in configs[1]
+    assert returncode is None, waiting
+    assert "no sentinel answers while other pods exist: waiting for them" in waiting
+
+
+CHECK_KEY = "journal-k8s:test-monitor"
+EVENTS = re.compile(
+    r"preStop|handed|paused|confirm|failover asked"
+    r"|[+-](odown|failover|switch|promoted|selected|slave-reconf|sdown master)"
+)
+"""The log lines that tell a failure's story: hand-overs, fences and the sentinels' events."""
+RUNS = range(1, 4)
+"""Each planned or fast restart scenario runs 3 times; every run reports its figures."""
+
+
+@dataclass
+class MasterMonitor:
+    """Asks every Redis pod, every 0.2 s, whether it takes a write (a ``DEL`` of a key no one
+    uses: ``:0`` from a master that takes writes; ``READONLY``, ``NOREPLICAS`` or a stall
+    from any other) and keeps the largest number that did at once."""
+
+    cluster: Cluster
+    most: int = 0
+    rounds: int = 0
+    stop: bool = False
+
+    def run(self) -> None:
+        clients: dict[str, Client] = {}
+        while not self.stop:
+            taking = 0
+            for pod in self.cluster.redis.pods:
+                if pod.process is None or pod.process.poll() is not None:
+                    continue
+                try:
+                    client = clients.get(pod.address)
+                    if client is None:
+                        client = Client(self.cluster.network.connect(pod.address, 6379, 0.5))
+                        clients[pod.address] = client
+                        client.call("AUTH", self.cluster.password)
+                    if isinstance(client.call("DEL", CHECK_KEY), int):
+                        taking += 1
+                except (OSError, ConnectionError, ReplyError) as error:
+                    dropped = (
+                        None if isinstance(error, ReplyError) else clients.pop(pod.address, None)
+                    )
+                    if dropped is not None:
+                        with contextlib.suppress(OSError):
+                            dropped.close()
+            self.most = max(self.most, taking)
+            self.rounds += 1
+            time.sleep(0.2)
+        for client in clients.values():
+            with contextlib.suppress(OSError):
+                client.close()
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What one run of a scenario measured."""
+
+    acknowledged: int
+    lost: int
+    longest_gap: float
+    masters: int
+    wrote_to: str
+    errors: str
+    events: str
+    """What the sentinels and the preStop hooks logged meanwhile (for a failure's message)."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.acknowledged} writes acknowledged by WAIT 1, {self.lost} lost; longest gap "
+            f"between writes {self.longest_gap:.1f} s; at most {self.masters} pod(s) taking "
+            f"writes at once; writes went to {self.wrote_to}; errors: {self.errors}"
+        )
+
+
+@contextlib.contextmanager
+def under_writes(cluster: Cluster) -> Iterator[WriteStream]:
+    """A write stream and a master monitor around the block; afterwards the stream's
+    ``figures`` attribute holds the run's ``Figures`` (once the cluster has settled)."""
+    stream = WriteStream(cluster)
+    monitor = MasterMonitor(cluster)
+    logs = [(i, c) for i in range(REPLICAS) for c in ("redis", "sentinel")]
+    before = {key: len(cluster.redis.log(*key)) for key in logs}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        writer = pool.submit(stream.run, 600)
+        watcher = pool.submit(monitor.run)
+        try:
+            time.sleep(2)
+            yield stream
+            master = cluster.wait_settled()
+            time.sleep(2)
+        finally:
+            stream.stop_at = time.monotonic()
+            monitor.stop = True
+            writer.result(timeout=SETTLE_TIMEOUT)
+            watcher.result(timeout=SETTLE_TIMEOUT)
+    client = cluster.pod_client(master)
+    acknowledged = [key for key, _ in stream.acknowledged]
+    longest = max((b - a for a, b in itertools.pairwise(stream.successes)), default=0.0)
+    order = [server.split(".")[0] for _, server in sorted(stream.servers)]
+    stream.figures = Figures(  # type: ignore[attr-defined]
+        acknowledged=len(acknowledged),
+        lost=len(acknowledged) - keys_present(client, acknowledged),
+        longest_gap=longest,
+        masters=monitor.most,
+        wrote_to=" -> ".join(server for server, _ in itertools.groupby(order)),
+        errors=errors_summary(stream.errors),
+        events="\n".join(
+            f"pod {index} {line}"
+            for index, container in logs
+            for line in cluster.redis.log(index, container)[before[index, container] :].splitlines()
+            if EVENTS.search(line)
+        ),
+    )
+
+
+def check(figures: Figures, *, longest_gap: float = 30) -> None:
+    """The guarantees of every planned or fast restart: no acknowledged write lost, never two
+    pods taking writes at once, and writes resumed within ``longest_gap`` seconds (the
+    target of 10 s is met by most runs, not all: see the README's figures)."""
+    assert figures.lost == 0, f"{figures}\n{figures.events}"
+    assert figures.masters <= 1, f"{figures}\n{figures.events}"
+    assert figures.longest_gap <= longest_gap, f"{figures}\n{figures.events}"
+    assert figures.acknowledged > 100, f"{figures}\n{figures.events}"
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_rolling_restart_hands_over_and_loses_no_acknowledged_write(
+    settled: Cluster, capsys: pytest.CaptureFixture[str], run: int
+) -> None:
+    # As the StatefulSet controller rolls: highest ordinal first, each pod deleted (preStop,
+    # SIGTERM, grace period), recreated on its volume with a new address (the old one drops
+    # packets), and the next one only once it is ready.
+    old = settled.master_index()
+    took: list[str] = []
+    handed = sum(settled.redis.log(i).count("handed over to") for i in range(REPLICAS))
+    with under_writes(settled) as stream:
+        for index in reversed(range(REPLICAS)):
+            started = time.monotonic()
+            stopped = settled.redis.delete(index)
+            settled.redis.start(index)
+            settled.redis.wait_ready(index, SETTLE_TIMEOUT)
+            took.append(
+                f"pod {index} stopped in {max(stopped.values()):.1f} s, ready after "
+                f"{time.monotonic() - started:.1f} s"
+            )
+    figures = stream.figures  # type: ignore[attr-defined]
+    new = settled.master_index()
+    report(
+        capsys,
+        f"rolling restart run {run} (master pod {old} -> pod {new}; {'; '.join(took)}): {figures}",
+    )
+    # Each pod that was the master when its turn came handed over before it stopped.
+    assert sum(settled.redis.log(i).count("handed over to") for i in range(REPLICAS)) > handed
+    check(figures)
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["deleted", "killed"])
+@pytest.mark.parametrize("run", RUNS)
+def test_master_pod_back_within_seconds_never_makes_a_second_master(
+    settled: Cluster, capsys: pytest.CaptureFixture[str], run: int, force: bool
+) -> None:
+    # The master's pod is deleted (preStop, SIGTERM) or killed (kill -9, no hook) and is back
+    # with a new address 1 to 3 s later, before the sentinels' down-after (5 s).
+    old = settled.master_index()
+    away = 1 + (run - 1) % 3
+    fenced = "writes refused until a quorum confirms"
+    before = settled.redis.log(old).count(fenced)
+    with under_writes(settled) as stream:
+        settled.redis.delete(old, force=force)
+        time.sleep(away)
+        settled.redis.start(old)
+        settled.redis.wait_ready(old, SETTLE_TIMEOUT)
+    figures = stream.figures  # type: ignore[attr-defined]
+    new = settled.master_index()
+    fenced_now = settled.redis.log(old).count(fenced) > before
+    report(
+        capsys,
+        f"master pod {'killed' if force else 'deleted'} run {run} (pod {old}, back after "
+        f"{away} s; master now pod {new}; fenced at start: "
+        f"{fenced_now}): {figures}",
+    )
+    check(figures)
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_every_pod_deleted_at_once_then_a_failover_right_after(
+    settled: Cluster, capsys: pytest.CaptureFixture[str], run: int
+) -> None:
+    # The StatefulSet deleted and recreated on its volumes: every pod stops at once, then
+    # OrderedReady brings them back, pod 0 first. As soon as the last one is ready, the
+    # master's pod is killed: the sentinels must know every replica already.
+    with under_writes(settled) as stream:
+        down_at = time.monotonic()
+        with ThreadPoolExecutor(max_workers=REPLICAS) as pool:
+            list(pool.map(settled.redis.delete, range(REPLICAS)))
+        for index in range(REPLICAS):
+            settled.redis.start(index)
+            settled.redis.wait_ready(index, SETTLE_TIMEOUT)
+        back = time.monotonic() - down_at
+        first = settled.master_index()
+        killed_at = time.monotonic()
+        settled.redis.kill(first)
+        deadline = killed_at + SETTLE_TIMEOUT
+        while not [t for t in stream.successes if t > killed_at + 0.5]:
+            assert time.monotonic() < deadline, stream.errors[-5:]
+            time.sleep(0.2)
+        settled.redis.start(first)
+        settled.redis.wait_ready(first, SETTLE_TIMEOUT)
+    figures = stream.figures  # type: ignore[attr-defined]
+    outage, _ = stream.outage(killed_at)
+    report(
+        capsys,
+        f"every pod deleted at once run {run} (all ready again {back:.1f} s after the "
+        f"deletion, master pod {first}), then that pod killed as soon as all were ready "
+        f"(writes resumed after {outage:.1f} s; master now pod {settled.master_index()}): "
+        f"{figures}",
+    )
+    check(figures, longest_gap=back + 10)
+    assert outage <= 15, stream.errors[-5:]
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_sentinels_restarted_one_by_one_change_nothing_for_writes(
+    settled: Cluster, capsys: pytest.CaptureFixture[str], run: int
+) -> None:
+    # Every sentinel container is stopped (SIGTERM) and started again, one after the other,
+    # each ready before the next, as a rollout of a sentinel-only change would.
+    old = settled.master_index()
+    with under_writes(settled) as stream:
+        for index in reversed(range(REPLICAS)):
+            settled.redis.signal(index, signal.SIGTERM, "sentinel")
+            settled.redis.pods[index].processes.pop("sentinel").wait(timeout=30)
+            settled.redis.start(index, ["sentinel"])
+            settled.redis.wait_ready(index, SETTLE_TIMEOUT)
+    figures = stream.figures  # type: ignore[attr-defined]
+    report(capsys, f"sentinels restarted one by one run {run} (master pod {old}): {figures}")
+    assert settled.master_index() == old
+    check(figures, longest_gap=5)

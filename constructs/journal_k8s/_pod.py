@@ -79,9 +79,11 @@ def pod_template(
     container: k8s.Container,
     volumes: Sequence[k8s.Volume],
     options: PodOptions,
+    termination_grace_period: int | None = None,
 ) -> k8s.PodTemplateSpec:
     """The pod template of workload ``name``: ``restricted``, no API token, spread, plus
-    the user's ``options`` (their names checked against the workload's own)."""
+    the user's ``options`` (their names checked against the workload's own); a
+    ``termination_grace_period`` in seconds (default: Kubernetes', 30 s)."""
     options.check_against(container, volumes, labels)
     main = k8s.Container(
         **{
@@ -104,6 +106,7 @@ def pod_template(
             security_context=restricted_pod_security(uid=uid, gid=gid),
             topology_spread_constraints=list(spread_over_nodes(name) if spread is None else spread),
             containers=[main, *options.sidecars],
+            termination_grace_period_seconds=termination_grace_period,
             init_containers=list(options.init_containers) or None,
             volumes=[*volumes, *options.volumes],
             tolerations=list(options.tolerations) or None,

@@ -9,10 +9,10 @@ from ._redis_topology import (
     CONFIG_DIR,
     PASSWORD_DIR,
     PORT,
-    PROBE_SH,
     REDIS_CONF,
     RUN_DIR,
     RedisPods,
+    probe_script,
 )
 from ._types import Failover
 from .service_monitor import monitor_objects
@@ -38,39 +38,52 @@ class SentinelProxy:
         self._proxy_name = f"{pods.name}-proxy"
 
     def files(self) -> dict[str, str]:
-        """Both launch scripts, both probes and redis.conf."""
+        """Both launch scripts, both probes, redis.conf and the preStop hook."""
         failover, name = self._failover, self._pods.name
         peers = [f"{name}-{i}.{self._pods.headless}" for i in range(self._pods.replicas)]
-        password_path = self._pods.password_path
+        common = _sentinel.Scripts(
+            master_set=name,
+            peers=peers,
+            domain=self._pods.headless,
+            password_path=self._pods.password_path,
+            quorum=self._quorum,
+        )
+        # Ready only once the sentinels see the server, too.
+        seen = f'exec /bin/sh {CONFIG_DIR}/sentinel-probe.sh "$1" seen'
         return {
             "launch.sh": _sentinel.redis_launch_script(
-                master_set=name,
-                peers=peers,
-                domain=self._pods.headless,
-                password_path=password_path,
+                common,
                 config_dir=CONFIG_DIR,
                 run_dir=RUN_DIR,
-                failover_timeout_ms=failover.failover_timeout_ms,
+                min_replicas_to_write=failover.min_replicas_to_write,
             ),
-            "probe.sh": PROBE_SH,
+            "probe.sh": probe_script(seen=seen),
             "redis.conf": _sentinel.redis_conf(
                 REDIS_CONF,
                 min_replicas_to_write=failover.min_replicas_to_write,
                 min_replicas_max_lag=failover.min_replicas_max_lag,
             ),
+            "stop.sh": _sentinel.redis_stop_script(
+                common, failover_timeout_ms=failover.failover_timeout_ms
+            ),
             "sentinel.sh": _sentinel.sentinel_launch_script(
-                master_set=name,
-                peers=peers,
-                domain=self._pods.headless,
-                password_path=password_path,
-                quorum=self._quorum,
+                common,
                 down_after_ms=failover.down_after_ms,
                 failover_timeout_ms=failover.failover_timeout_ms,
             ),
-            "sentinel-probe.sh": _sentinel.sentinel_probe_script(
-                master_set=name, password_dir=PASSWORD_DIR
-            ),
+            "sentinel-probe.sh": _sentinel.sentinel_probe_script(common, password_dir=PASSWORD_DIR),
         }
+
+    def stopping(self) -> tuple[k8s.Lifecycle | None, int | None]:
+        """``stop.sh`` as redis-server's preStop hook (a master hands over first), and a
+        grace period for the hand-over plus the server's shutdown."""
+        hook = k8s.LifecycleHandler(
+            exec=k8s.ExecAction(command=["/bin/sh", f"{CONFIG_DIR}/stop.sh"])
+        )
+        return (
+            k8s.Lifecycle(pre_stop=hook),
+            _sentinel.grace_period_s(self._failover.failover_timeout_ms),
+        )
 
     def write_selector(self) -> dict[str, str]:
         """The HAProxy pods' labels."""

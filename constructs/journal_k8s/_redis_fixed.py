@@ -9,10 +9,10 @@ from ._redis_topology import (
     CONFIG_DIR,
     PASSWORD_DIR,
     PORT,
-    PROBE_SH,
     REDIS_CONF,
     RUN_DIR,
     RedisPods,
+    probe_script,
 )
 
 
@@ -60,7 +60,7 @@ class FixedMaster:
                 master_host=f"{self._pods.name}-0.{self._pods.headless}",
                 password_file=self._pods.password.key,
             ),
-            "probe.sh": PROBE_SH,
+            "probe.sh": probe_script(),
             "redis.conf": REDIS_CONF,
         }
 
@@ -82,3 +82,7 @@ class FixedMaster:
     def fronts(self) -> list[tuple[str, Pods]]:
         """None: clients connect to the Redis pods only."""
         return []
+
+    def stopping(self) -> tuple[k8s.Lifecycle | None, int | None]:
+        """No hook, Kubernetes' grace period: a stopped pod just stops."""
+        return None, None

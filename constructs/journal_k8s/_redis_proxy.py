@@ -1,9 +1,10 @@
 """HAProxy in front of the Redis pods of ``Redis(failover=...)``: the write Service's pods.
 
 Every connection goes to the one Redis server that answers ``INFO replication`` with
-``role:master`` after authenticating; when a server stops being the master, HAProxy closes the
-sessions it had to it, so clients reconnect to the new one. No Kubernetes API rights are
-needed. The password reaches HAProxy's config (on a memory volume) from the mounted Secret.
+``role:master`` after authenticating, and takes a write; when a server stops being the master,
+HAProxy closes the sessions it had to it, so clients reconnect to the new one. No Kubernetes
+API rights are needed. The password reaches HAProxy's config (on a memory volume) from the
+mounted Secret.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from ._types import DisruptionBudget, Failover, PodOptions
 CONFIG_DIR = "/opt/journal-redis-proxy"
 RUN_DIR = "/run/haproxy"
 HEALTH_PORT = 8404
+CHECK_KEY = "journal-k8s:proxy-check"
+"""The key HAProxy's check deletes to see that a server takes writes; nothing else uses it."""
 METRICS_PORT = 8405
 """HAProxy's own Prometheus exporter (``use-service prometheus-exporter``), with metrics on."""
 _UID, _GID = 99, 99
@@ -125,6 +128,11 @@ backend master
   tcp-check send info\\ replication\\r\\n
   # min-recv: the role line is within the first 40 bytes; a replica fails at once.
   tcp-check expect min-recv 40 rstring role:master
+  # And it takes writes: a DEL of a key nothing uses (no effect, nothing replicated) gets
+  # :0, where a master that must not take writes answers NOREPLICAS (too few replicas, or
+  # fenced after a restart until the sentinels confirm it) or stalls (pause of a hand-over).
+  tcp-check send DEL\\ {CHECK_KEY}\\r\\n
+  tcp-check expect min-recv 3 rstring ^:[0-9]
   tcp-check send QUIT\\r\\n
   tcp-check expect string +OK
 {lines}"""

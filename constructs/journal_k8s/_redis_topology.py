@@ -33,7 +33,10 @@ replica-read-only yes
 repl-diskless-sync-delay 0
 """
 
-PROBE_SH = f"""\
+
+def probe_script(*, seen: str = "exit 0") -> str:
+    """Redis's probes; ``seen`` (sh) decides once the server is ready by itself."""
+    return f"""\
 #!/bin/sh
 # Health checks for Redis; they authenticate with the mounted password (never on argv).
 #   started: the server answers PING (the data set is loaded)
@@ -54,7 +57,7 @@ case "$2" in
   ready)
     info="$(redis-cli -h 127.0.0.1 -p {PORT} info replication 2>&1)" || true
     case "$info" in
-      *role:master*|*master_link_status:up*) exit 0 ;;
+      *role:master*|*master_link_status:up*) {seen} ;;
     esac
     echo "not ready: $info" >&2
     exit 1
@@ -116,4 +119,9 @@ class Topology(Protocol):
 
     def fronts(self) -> list[tuple[str, Pods]]:
         """Pods a Redis client also connects to, each with its policies' construct id prefix."""
+        ...
+
+    def stopping(self) -> tuple[k8s.Lifecycle | None, int | None]:
+        """redis-server's lifecycle hooks and the pods' ``terminationGracePeriodSeconds``
+        (``None``: none, and Kubernetes' default of 30 s)."""
         ...

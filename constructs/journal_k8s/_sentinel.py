@@ -1,90 +1,214 @@
 """Redis Sentinel beside every Redis server: the scripts of ``Redis(failover=...)``.
 
 Each pod runs redis-server and redis-sentinel. Both ask the *other* pods' sentinels who the
-master is before they start (a restarting pod never starts as a master while another one is
-known); pod 0 bootstraps as the master only when no other sentinel answers. Passwords go from
-the mounted Secret into config files on memory-backed volumes, never argv.
+master is before they start. A pod that the sentinels still name as the master (it restarted
+before they failed over) starts refusing writes until a quorum of them confirms it; pod 0
+bootstraps as the master only when no other pod exists. A master being stopped hands over
+first (``stop.sh``, the preStop hook). Passwords go from the mounted Secret into config files
+on memory-backed volumes, never argv.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 SENTINEL_PORT = 26379
 SENTINEL_DIR = "/run/sentinel"
+SHUTDOWN_MARGIN_S = 10
+"""Seconds of the grace period left to redis-server's own shutdown after the hand-over."""
+CONFIRM_S = 3
+"""Seconds a restarted pod that the sentinels still name waits for their confirmation before
+it asks them to fail over."""
+
+
+@dataclass(frozen=True)
+class Scripts:
+    """What every script of the failover mode is written for.
+
+    Args:
+        master_set: the name the sentinels monitor the master by (the StatefulSet's).
+        peers: every pod's DNS name, pod 0 first.
+        domain: the governing Service's name (a pod's name is ``$HOSTNAME.<domain>``).
+        password_path: the mounted password file.
+        quorum: the sentinels' quorum.
+    """
+
+    master_set: str
+    peers: Sequence[str]
+    domain: str
+    password_path: str
+    quorum: int
+
+
+def handover_s(failover_timeout_ms: int) -> int:
+    """How long a master being stopped waits for another pod to take over: one
+    ``failover-timeout`` (after which Sentinel abandons a failover), in whole seconds."""
+    return -(-failover_timeout_ms // 1000)
+
+
+def grace_period_s(failover_timeout_ms: int) -> int:
+    """The Redis pods' ``terminationGracePeriodSeconds``: the hand-over, then the shutdown."""
+    return handover_s(failover_timeout_ms) + SHUTDOWN_MARGIN_S
+
+
+def _view(master_set: str) -> str:
+    """POSIX sh: ``view HOST`` prints ``ip flags last-ok-ping-reply`` of the master that the
+    sentinel on HOST monitors (nothing if it does not answer within 2 s)."""
+    return f"""\
+# Prints "ip flags last-ok-ping-reply" of the master that the sentinel on $1 monitors.
+view() {{
+  timeout 2 redis-cli --raw -h "$1" -p {SENTINEL_PORT} sentinel master {master_set} 2>/dev/null \\
+    | awk 'NR % 2 {{ key = $0; next }} {{ v[key] = $0 }}
+      END {{ if (v["port"] == 6379) print v["ip"], v["flags"], v["last-ok-ping-reply"] }}'
+}}
+"""
 
 
 def _ask_sentinels(master_set: str, peers: Sequence[str]) -> str:
-    """POSIX sh: ``ask_sentinels`` sets ``master`` to the master's host as the first other
-    pod's sentinel that knows one names it (empty if none does), and ``flags`` to every
-    flag those sentinels give it. It needs ``self`` and ``REDISCLI_AUTH``."""
+    """POSIX sh: ``ask_sentinels`` asks every other pod's sentinel who the master is. It
+    needs ``self``, ``REDISCLI_AUTH`` and ``view``."""
     return f"""\
-# Sets master to the master's host as the first other pod's sentinel that knows one names
-# it (empty if none does), and flags to the flags (s_down, o_down, ...) they all give it.
+# Sets master to the host most of the other pods' sentinels name as the master (empty if
+# none answers), votes to how many name it, answered to how many answered, and flags to the
+# flags (s_down, o_down, ...) they give their masters.
 ask_sentinels() {{
-  master=""
+  names=""
   flags=""
+  answered=0
   for peer in {" ".join(peers)}; do
     [ "$peer" = "$self" ] && continue
-    reply="$(timeout 3 redis-cli --raw -h "$peer" -p {SENTINEL_PORT} \\
-      sentinel master {master_set} 2>/dev/null)" || continue
-    host="$(printf '%s\\n' "$reply" | sed -n '/^ip$/{{n;p;q;}}')"
-    port="$(printf '%s\\n' "$reply" | sed -n '/^port$/{{n;p;q;}}')"
-    if [ -n "$host" ] && [ "$port" = 6379 ]; then
-      [ -z "$master" ] && master="$host"
-      flags="$flags,$(printf '%s\\n' "$reply" | sed -n '/^flags$/{{n;p;q;}}')"
-    fi
+    answer="$(view "$peer")"
+    [ -n "$answer" ] || continue
+    answered=$((answered + 1))
+    names="$names${{answer%% *}}
+"
+    rest="${{answer#* }}"
+    flags="$flags,${{rest%% *}}"
+  done
+  master="$(printf '%s' "$names" | sort | uniq -c | sort -rn | awk 'NR == 1 {{ print $2 }}')"
+  # shellcheck disable=SC2034 # votes is for the scripts that weigh the answer
+  votes="$(printf '%s' "$names" | grep -cxF "$master")" || true
+}}
+"""
+
+
+def _request_failover(master_set: str, peers: Sequence[str]) -> str:
+    """POSIX sh: ``request_failover`` asks the other pods' sentinels, one after the other,
+    for ``SENTINEL FAILOVER`` until one takes it; ``requested`` is then its pod (empty if
+    none did). It needs ``self`` and ``REDISCLI_AUTH``."""
+    return f"""\
+# Asks another pod's sentinel to fail over (now, whatever the master's health); sets
+# requested to the pod whose sentinel took the request (empty if none did).
+request_failover() {{
+  requested=""
+  for peer in {" ".join(peers)}; do
+    [ "$peer" = "$self" ] && continue
+    reply="$(timeout 2 redis-cli -h "$peer" -p {SENTINEL_PORT} sentinel failover {master_set} 2>&1)"
+    case "$reply" in
+      OK|INPROG*) requested="$peer"; return ;;
+    esac
+    echo "the sentinel of $peer answered: $reply" >&2
   done
 }}
 """
 
 
-_PASSWORD = """\
+def _password(password_path: str, *, quoted: bool = True) -> str:
+    """POSIX sh: ``REDISCLI_AUTH`` from the mounted Secret, and ``quoted`` for a config
+    file's double quotes."""
+    quote = (
+        """quoted="$(printf '%s' "$password" | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g')"\n"""
+    )
+    return f"""\
 password="$(cat "{password_path}")"
-quoted="$(printf '%s' "$password" | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g')"
-REDISCLI_AUTH="$password"
+{quote if quoted else ""}REDISCLI_AUTH="$password"
 export REDISCLI_AUTH
 """
 
 
 def redis_launch_script(
-    *,
-    master_set: str,
-    peers: Sequence[str],
-    domain: str,
-    password_path: str,
-    config_dir: str,
-    run_dir: str,
-    failover_timeout_ms: int,
+    scripts: Scripts, *, config_dir: str, run_dir: str, min_replicas_to_write: int
 ) -> str:
     """redis-server's entry point: replicate from the master the sentinels name."""
-    max_wait = 2 * failover_timeout_ms // 1000
+    master_set, peers, domain = scripts.master_set, scripts.peers, scripts.domain
+    password_path, quorum = scripts.password_path, scripts.quorum
+    fence = len(peers)
     return f"""\
 #!/bin/sh
 # Starts redis-server as PID 1, as a replica of the master that the other pods' sentinels
-# name; pod 0 starts as the master only when none of them knows one. The password goes from
-# the mounted Secret into a config file on a memory-backed volume, never a command line.
+# name. A pod they still name as the master starts refusing writes until a quorum of them
+# confirms it (or names another pod, which it then replicates from). Pod 0 starts as the
+# master only when no sentinel names one and no other pod exists (their names do not
+# resolve). The password goes from the mounted Secret into a config file on a
+# memory-backed volume, never a command line.
 set -eu
 # shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
 self="$HOSTNAME.{domain}"
-{_PASSWORD.format(password_path=password_path)}
+{_password(password_path)}
+{_view(master_set)}
 {_ask_sentinels(master_set, peers)}
-# A master that comes back while the sentinels are failing over from it waits for their
-# verdict (at most {max_wait} s) instead of taking writes that the failover would discard.
-waited=0
+# True while another pod of the StatefulSet exists (its name resolves).
+others_exist() {{
+  for peer in {" ".join(peers)}; do
+    [ "$peer" != "$self" ] && getent hosts "$peer" > /dev/null && return 0
+  done
+  return 1
+}}
+
+{_request_failover(master_set, peers)}
+# The sentinels named this pod when it started: writes stay refused (min-replicas-to-write
+# above the number of replicas) until a quorum of sentinels name it, with no failover under
+# way, and have had a reply from this very process; or until they name another pod. If
+# they have not confirmed it after {CONFIRM_S} s (their links to the pod's old address can
+# hang for 15 s), it asks them to fail over to a replica, again every {CONFIRM_S * 4} s.
+confirm() {{
+  started="$(date +%s)"
+  asked=0
+  while sleep 1; do
+    seen=0
+    for peer in {" ".join(peers)}; do
+      host="$peer"
+      [ "$peer" = "$self" ] && host=127.0.0.1
+      answer="$(view "$host")"
+      rest="${{answer#* }}"
+      if [ -n "$answer" ] && [ "${{answer%% *}} ${{rest%% *}}" = "$self master" ] \\
+        && [ "${{rest#* }}" -lt 1000 ] && [ $(($(date +%s) - started)) -ge 2 ]; then
+        seen=$((seen + 1))
+      fi
+    done
+    if [ "$seen" -ge {quorum} ]; then
+      echo "$seen sentinels confirm this pod as the master: taking writes" >&2
+      break
+    fi
+    ask_sentinels
+    if [ -n "$master" ] && [ "$master" != "$self" ] && [ "$votes" -ge {quorum - 1} ]; then
+      echo "the sentinels name $master: replicating from it" >&2
+      redis-cli -p 6379 replicaof "$master" 6379 > /dev/null || continue
+      break
+    fi
+    now="$(date +%s)"
+    if [ $((now - started)) -ge {CONFIRM_S} ] && [ $((now - asked)) -ge {CONFIRM_S * 4} ]; then
+      asked="$now"
+      request_failover
+      echo "not confirmed after $((now - started)) s: failover asked of ${{requested:-none}}" >&2
+    fi
+  done
+  redis-cli -p 6379 config set min-replicas-to-write {min_replicas_to_write} > /dev/null
+}}
+
 ask_sentinels
-while [ "$master" = "$self" ] && [ "$waited" -lt {max_wait} ]; do
-  case "$flags" in
-    *o_down*|*failover_in_progress*) ;;
-    *) break ;;
-  esac
-  echo "the sentinels are failing over from this pod ($flags): waiting" >&2
+while [ -z "$master" ] && [ "$self" = "{peers[0]}" ] && others_exist; do
+  echo "no sentinel answers while other pods exist: waiting for them" >&2
   sleep 2
-  waited=$((waited + 2))
   ask_sentinels
 done
+fenced=""
 if [ -z "$master" ]; then
   master="{peers[0]}"
+elif [ "$master" = "$self" ]; then
+  fenced=yes
+  echo "the sentinels still name this pod ($flags): writes refused until a quorum confirms" >&2
 fi
 echo "master: $master" >&2
 umask 077
@@ -96,23 +220,99 @@ umask 077
   if [ "$master" != "$self" ]; then
     printf 'replicaof %s %s\\n' "$master" 6379
   fi
+  if [ -n "$fenced" ]; then
+    printf 'min-replicas-to-write %s\\n' {fence}
+  fi
 }} > "{run_dir}/redis.conf"
+if [ -n "$fenced" ]; then
+  confirm &
+fi
 unset REDISCLI_AUTH
 exec redis-server "{run_dir}/redis.conf"
 """
 
 
+def redis_stop_script(scripts: Scripts, *, failover_timeout_ms: int) -> str:
+    """redis-server's preStop hook: a master hands over, a replica catches up."""
+    master_set, peers, domain = scripts.master_set, scripts.peers, scripts.domain
+    password_path, quorum = scripts.password_path, scripts.quorum
+    wait = handover_s(failover_timeout_ms)
+    return f"""\
+#!/bin/sh
+# The preStop hook of redis-server, run before it gets SIGTERM (within the grace period).
+# A master hands over: it pauses writes, waits until its replicas have every write, asks
+# another pod's sentinel to fail over and waits (at most {wait} s) until the sentinels
+# name another pod as the master and that pod has every write; then it replicates from it,
+# so that clients paused on it get READONLY and reconnect. A replica waits (at most 2 s)
+# until it has every write of its master, which a master being stopped too has paused.
+set -u
+# shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
+self="$HOSTNAME.{domain}"
+{_password(password_path, quoted=False)}
+{_view(master_set)}
+{_ask_sentinels(master_set, peers)}
+{_request_failover(master_set, peers)}
+deadline=$(($(date +%s) + {wait}))
+value() {{
+  printf '%s\\n' "$info" | sed -n "s/^$1://p"
+}}
+info="$(redis-cli -p 6379 info replication | tr -d '\\r')"
+
+if [ "$(value role)" = slave ]; then
+  for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    [ "$(value master_link_status)" = up ] || exit 0
+    theirs="$(timeout 1 redis-cli -h "$(value master_host)" -p 6379 info replication \\
+      | tr -d '\\r' | sed -n 's/^master_repl_offset://p')"
+    [ "$(value slave_repl_offset)" = "$theirs" ] && exit 0
+    sleep 0.1
+    info="$(redis-cli -p 6379 info replication | tr -d '\\r')"
+  done
+  exit 0
+fi
+[ "$(value role)" = master ] && [ "$(value connected_slaves)" -gt 0 ] || exit 0
+
+redis-cli -p 6379 client pause {(wait + SHUTDOWN_MARGIN_S) * 1000} write > /dev/null
+info="$(redis-cli -p 6379 info replication | tr -d '\\r')"
+offset="$(value master_repl_offset)"
+while [ "$(date +%s)" -lt "$deadline" ]; do
+  behind="$(printf '%s\\n' "$info" | sed -n 's/^slave[0-9]*:.*,offset=\\([0-9]*\\),.*/\\1/p' \\
+    | grep -cvx "$offset")"
+  [ "$behind" = 0 ] && break
+  sleep 0.1
+  info="$(redis-cli -p 6379 info replication | tr -d '\\r')"
+done
+echo "writes paused at offset $offset; asking for a failover" >&2
+request_failover
+if [ -z "$requested" ]; then
+  echo "no sentinel fails over: stopping as the master" >&2
+  exit 0
+fi
+while [ "$(date +%s)" -lt "$deadline" ]; do
+  ask_sentinels
+  if [ -n "$master" ] && [ "$master" != "$self" ] && [ "$votes" = "$answered" ] \\
+    && [ "$votes" -ge {max(1, quorum - 1)} ]; then
+    theirs="$(timeout 1 redis-cli -h "$master" -p 6379 info replication | tr -d '\\r')"
+    if printf '%s\\n' "$theirs" | grep -qx role:master \\
+      && [ "$(printf '%s\\n' "$theirs" | sed -n 's/^master_repl_offset://p')" -ge "$offset" ]; then
+      redis-cli -p 6379 replicaof "$master" 6379 > /dev/null
+      redis-cli -p 6379 client unpause > /dev/null
+      echo "handed over to $master" >&2
+      exit 0
+    fi
+  fi
+  sleep 0.2
+done
+echo "no other pod took over within {wait} s: stopping as the master" >&2
+exit 0
+"""
+
+
 def sentinel_launch_script(
-    *,
-    master_set: str,
-    peers: Sequence[str],
-    domain: str,
-    password_path: str,
-    quorum: int,
-    down_after_ms: int,
-    failover_timeout_ms: int,
+    scripts: Scripts, *, down_after_ms: int, failover_timeout_ms: int
 ) -> str:
     """redis-sentinel's entry point: monitor the master the other sentinels name."""
+    master_set, peers, domain = scripts.master_set, scripts.peers, scripts.domain
+    password_path, quorum = scripts.password_path, scripts.quorum
     return f"""\
 #!/bin/sh
 # Starts redis-sentinel as PID 1, monitoring the master the other pods' sentinels name (pod
@@ -121,7 +321,8 @@ def sentinel_launch_script(
 set -eu
 # shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
 self="$HOSTNAME.{domain}"
-{_PASSWORD.format(password_path=password_path)}
+{_password(password_path)}
+{_view(master_set)}
 {_ask_sentinels(master_set, peers)}
 ask_sentinels
 if [ -z "$master" ]; then
@@ -148,13 +349,18 @@ exec redis-sentinel "{SENTINEL_DIR}/sentinel.conf"
 """
 
 
-def sentinel_probe_script(*, master_set: str, password_dir: str) -> str:
-    """The sentinel container's probes: it answers, and it monitors a master."""
+def sentinel_probe_script(scripts: Scripts, *, password_dir: str) -> str:
+    """The sentinel container's probes, and whether the sentinels see the pod's Redis."""
+    master_set, peers, domain = scripts.master_set, scripts.peers, scripts.domain
+    quorum = scripts.quorum
     return f"""\
 #!/bin/sh
 # Health checks for the sentinel; they authenticate with the mounted password.
 #   alive: the sentinel answers PING
 #   ready: it monitors a master (it knows the master's address)
+#   seen:  (run by redis-server's readiness probe) every sentinel that answers, at least
+#          {quorum} of them (or of the pods that exist, if fewer), names this pod's Redis as
+#          the master, or lists it as a healthy replica (flags "slave", link to its master up)
 REDISCLI_AUTH="$(cat "{password_dir}/$1")"
 export REDISCLI_AUTH
 case "$2" in
@@ -171,8 +377,43 @@ case "$2" in
     echo "no master: $reply" >&2
     exit 1
     ;;
+  seen)
+    # shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
+    self="$HOSTNAME.{domain}"
+    role="$(redis-cli -p 6379 info replication | tr -d '\\r' | sed -n 's/^role://p')"
+    what=replicas
+    [ "$role" = master ] && what=master
+    answered=0
+    seen=0
+    need=0
+    for peer in {" ".join(peers)}; do
+      host="$peer"
+      if [ "$peer" = "$self" ]; then
+        host=127.0.0.1
+      elif ! getent hosts "$peer" > /dev/null; then
+        continue
+      fi
+      [ "$need" -lt {quorum} ] && need=$((need + 1))
+      reply="$(timeout 1 redis-cli --raw -h "$host" -p {SENTINEL_PORT} \\
+        sentinel "$what" {master_set} 2>/dev/null)" || continue
+      answered=$((answered + 1))
+      if printf '%s\\n' "$reply" | awk -v self="$self" -v what="$what" '
+        NR % 2 {{ key = $0; next }}
+        key == "name" {{ ip = ""; flags = "" }}
+        key == "ip" {{ ip = $0 }}
+        key == "flags" {{ flags = $0 }}
+        key == "flags" && what == "master" && ip == self && flags == "master" {{ ok = 1 }}
+        key == "master-link-status" && ip == self && flags == "slave" && $0 == "ok" {{ ok = 1 }}
+        END {{ exit !ok }}'; then
+        seen=$((seen + 1))
+      fi
+    done
+    [ "$answered" -ge "$need" ] && [ "$seen" = "$answered" ] && exit 0
+    echo "$role seen by $seen of the $answered sentinels that answered" >&2
+    exit 1
+    ;;
 esac
-echo "usage: sentinel-probe.sh PASSWORD_FILE alive|ready" >&2
+echo "usage: sentinel-probe.sh PASSWORD_FILE alive|ready|seen" >&2
 exit 2
 """
 

@@ -157,6 +157,8 @@ class ServedWorkload(SelectablePods):
             floor = peak = replicas
         else:
             floor, peak = autoscaling.min_replicas, autoscaling.max_replicas
+            # Its own autoscaler is sound by construction (no replicas, requests checked
+            # here); the namespace's quota is checked by its RestrictedNamespace.
             _check_cpu_requests(options, autoscaling)
         self._replicas = None if autoscaling is not None else replicas
         self._has_autoscaler = autoscaling is not None

@@ -588,7 +588,10 @@ class Failover:
         down_after_ms: milliseconds without a valid reply before a sentinel deems the
             master down. Lower fails over sooner, and on shorter hiccups. Default: 5000.
         failover_timeout_ms: Sentinel's ``failover-timeout``: how long a failover may take
-            before another sentinel retries it (after twice this). Default: 20000.
+            before another sentinel retries it (after twice this). It also bounds the
+            hand-over of a master whose pod is stopped (its ``preStop`` hook); the Redis
+            pods' ``terminationGracePeriodSeconds`` is this, in whole seconds, plus 10.
+            Default: 20000.
         min_replicas_to_write: the master refuses writes (``NOREPLICAS``) unless this many
             replicas are connected with a lag of at most ``min_replicas_max_lag`` seconds.
             It bounds the writes a master cut off from its replicas can accept (and lose at

@@ -406,6 +406,7 @@ class Redis(SelectablePods):
                 failure_threshold=failures,
             )
 
+        lifecycle, grace_period = self._topology.stopping()
         return _pod.pod_template(
             self._name,
             labels=labels,
@@ -413,6 +414,7 @@ class Redis(SelectablePods):
             uid=_UID,
             gid=_GID,
             options=options,
+            termination_grace_period=grace_period,
             container=k8s.Container(
                 name="redis",
                 image=image,
@@ -424,6 +426,7 @@ class Redis(SelectablePods):
                 startup_probe=probe("started", period=5, failures=120),
                 liveness_probe=probe("alive", period=10, failures=6),
                 readiness_probe=probe("ready", period=5, failures=2),
+                lifecycle=lifecycle,
                 volume_mounts=[
                     k8s.VolumeMount(name="data", mount_path=DATA_DIR),
                     k8s.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),

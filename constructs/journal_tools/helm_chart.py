@@ -23,8 +23,10 @@ are public contract), and its manifests are compared field by field:
   ConfigMap it hashes (the constructs' ``content_hash``), so a ConfigMap value changed through
   Helm still rolls the pods;
 - a field present in some environments only is guarded by ``hasKey`` on its value key, an
-  object present in some environments only by the one boolean setting true exactly there
-  (``metrics.enabled``), else by the boolean ``objects.<kind><Name>``;
+  object present in some environments only by the settings mapping it reads that is set
+  exactly there (``frontend.autoscaling`` for the API's autoscaler), else by the setting of
+  its feature (``SWITCHES``: the metrics objects by ``metrics.enabled``) where that is true
+  exactly there, else by the boolean ``objects.<kind><Name>``;
 - a literal ``{{`` (scripts, configs) is written ``{{ "{{" }}``, so Helm prints it unchanged.
 
 So ``values-<env>.yaml`` holds exactly what differs between environments, and every key in
@@ -58,7 +60,7 @@ import importlib.metadata
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,7 +239,7 @@ def chart_files(
     clash = {key for values in settings.values() for key in values} & set(SECTIONS)
     if clash:
         raise ChartError(f"settings keys {sorted(clash)} are reserved for the chart's values")
-    planner = _Planner(settings)
+    planner = _Planner(settings, quantities or {})
     files = {"Chart.yaml": _chart_yaml(app_version), "values.yaml": _VALUES_YAML}
     for file, text in planner.templates(resources).items():
         files[f"templates/{file}"] = text
@@ -324,6 +326,121 @@ to (list lowMagnitude lowDigits highMagnitude highDigits). */ -}}
 {{- end }}
 {{- end }}
 
+{{- /* A quantity as the API server stores it (Kubernetes' ParseQuantity, then String; see
+journal_k8s.grammar.canonical_quantity): "0.5" as "500m", "1024Mi" as "1Gi", "1.5Gi" as "1536Mi";
+a text the parser finds canonical already is kept. Exact in int64 (no floating point); a value
+whose exact arithmetic would not fit fails the render, asking for fewer digits. */ -}}
+{{- define "journal-k8s.quantity" -}}
+{{- $text := toString . }}
+{{- $fewer := printf "quantity '%s': %s: write it with fewer digits" $text
+  "too many to write it exactly as the API server stores it" }}
+{{- $number := regexFind "^[0-9.]*" $text }}
+{{- $suffix := trimPrefix $number $text }}
+{{- $whole := regexFind "^[0-9]*" $number }}
+{{- $fraction := trimPrefix "." (trimPrefix $whole $number) }}
+{{- $num := regexReplaceAll "^0+" $whole "" | default "0" }}
+{{- $decimal := dict "" 0 "n" -9 "u" -6 "m" -3 "k" 3 "M" 6 "G" 9 "T" 12 "P" 15 "E" 18 }}
+{{- $binary := dict "Ki" 10 "Mi" 20 "Gi" 30 "Ti" 40 "Pi" 50 "Ei" 60 }}
+{{- $form := "decimal" }}{{ $exponent := 0 }}
+{{- if hasKey $binary $suffix }}{{ $form = "binary" }}{{ $exponent = index $binary $suffix }}
+{{- else if hasKey $decimal $suffix }}{{ $exponent = index $decimal $suffix }}
+{{- else }}{{ $form = "exponent" }}{{ $exponent = atoi (substr 1 -1 $suffix) }}
+{{- end }}
+{{- $digits := print $num $fraction }}
+{{- $mantissa := "" }}{{ $power := 0 }}{{ $amount := -1 }}
+{{- if or (eq $text "0") (not (regexMatch "[1-9]" $digits)) }}0
+{{- else if eq $form "binary" }}
+  {{- $precision := sub (sub (sub 15 (len $num)) (div (mul $exponent 3) 10)) 1 }}
+  {{- if and (not $fraction) (ge $precision 0) (ne (mod (atoi $num) 8) 0) }}{{ $text }}
+  {{- else }}
+    {{- /* value = D * 2^exponent / 10^k (D: the digits, k: the fraction's) = Q / den, with
+    t = min(k, exponent), Q = D * 2^(exponent - t), den = 2^(k - t) * 5^k: its whole part
+    Q / den, and its k decimals F = (Q mod den) * 2^t (F < 10^k), rounded up to 9. */ -}}
+    {{- $short := regexReplaceAll "0+$" $fraction "" }}
+    {{- $d := regexReplaceAll "^0+" (print $num $short) "" | default "0" }}
+    {{- $k := len $short }}
+    {{- if or (gt (len $d) 18) (gt $k 18) }}{{ fail $fewer }}{{ end }}
+    {{- $t := min $k $exponent }}
+    {{- $pow := 1 }}{{ range until (int (sub $exponent $t)) }}{{ $pow = mul $pow 2 }}{{ end }}
+    {{- if gt (atoi $d) (div 9223372036854775807 $pow) }}{{ fail $fewer }}{{ end }}
+    {{- $q := mul (atoi $d) $pow }}
+    {{- $den := 1 }}{{ range until (int $k) }}{{ $den = mul $den 5 }}{{ end }}
+    {{- range until (int (sub $k $t)) }}{{ $den = mul $den 2 }}{{ end }}
+    {{- $whole := div $q $den }}
+    {{- $decimals := mod $q $den }}
+    {{- range until (int $t) }}{{ $decimals = mul $decimals 2 }}{{ end }}
+    {{- $places := $k }}
+    {{- if gt $k 9 }}
+      {{- $cut := 1 }}{{ range until (int (sub $k 9)) }}{{ $cut = mul $cut 10 }}{{ end }}
+      {{- $decimals = div (add $decimals (sub $cut 1)) $cut }}{{ $places = 9 }}
+      {{- if eq $decimals 1000000000 }}{{ $whole = add1 $whole }}{{ $decimals = 0 }}{{ end }}
+    {{- end }}
+    {{- if eq $decimals 0 }}{{ $amount = $whole }}
+    {{- else }}
+      {{- $mantissa = print $whole (printf "%0*d" (int $places) $decimals) }}
+      {{- $power = sub 0 $places }}
+    {{- end }}
+    {{- if ge $amount 1024 }}
+      {{- $index := 0 }}
+      {{- range until 6 }}
+        {{- if eq (mod $amount 1024) 0 }}
+          {{- $amount = div $amount 1024 }}{{ $index = add1 $index }}
+        {{- end }}
+      {{- end }}
+      {{- print $amount (index (list "" "Ki" "Mi" "Gi" "Ti" "Pi" "Ei") $index) }}
+    {{- else if ge $amount 0 }}{{ $mantissa = toString $amount }}{{ $form = "decimal" }}
+    {{- end }}
+    {{- if not (eq $mantissa "") }}{{ $form = "decimal" }}{{ end }}
+  {{- end }}
+{{- else }}
+  {{- $precision := sub (sub 18 (len $num)) (len $fraction) }}
+  {{- $scale := sub $exponent (len $fraction) }}
+  {{- $fast := and (ge $precision 0) (ge $scale -9) }}
+  {{- $leading := ne (substr 0 1 $digits) "0" }}
+  {{- if and $fast (eq (mod $scale 3) 0) (not (hasSuffix "000" $digits)) $leading }}{{ $text }}
+  {{- else }}
+    {{- $mantissa = $digits }}{{ $power = $scale }}
+    {{- if lt $scale -9 }}
+      {{- $drop := sub -9 $scale }}
+      {{- $keep := sub (len $digits) $drop }}
+      {{- $rest := $digits }}{{ $head := "" }}
+      {{- if gt $keep 0 }}
+        {{- $head = substr 0 (int $keep) $digits }}{{ $rest = substr (int $keep) -1 $digits }}
+      {{- end }}
+      {{- $head = regexReplaceAll "^0+" $head "" | default "0" }}
+      {{- if regexMatch "[1-9]" $rest }}
+        {{- /* rounded up to a nano: the digits plus one, as text (no size limit) */ -}}
+        {{- $nines := regexFind "9*$" $head }}
+        {{- $lead := trimSuffix $nines $head }}
+        {{- $zeros := repeat (len $nines) "0" }}
+        {{- if $lead }}
+          {{- $last := int (sub (len $lead) 1) }}
+          {{- $head = print (substr 0 $last $lead) (add1 (atoi (substr $last -1 $lead))) $zeros }}
+        {{- else }}{{ $head = print "1" $zeros }}
+        {{- end }}
+      {{- end }}
+      {{- $mantissa = $head }}{{ $power = -9 }}
+    {{- end }}
+  {{- end }}
+{{- end }}
+{{- if not (eq $mantissa "") }}
+  {{- $mantissa = regexReplaceAll "^0+" $mantissa "" }}
+  {{- $trimmed := regexReplaceAll "0+$" $mantissa "" }}
+  {{- $power = add $power (sub (len $mantissa) (len $trimmed)) }}
+  {{- $mantissa = $trimmed }}
+  {{- $steps := mod $power 3 }}
+  {{- if lt $steps 0 }}{{ $steps = add $steps 3 }}{{ end }}
+  {{- $mantissa = print $mantissa (repeat (int $steps) "0") }}{{ $power = sub $power $steps }}
+  {{- $names := dict "-9" "n" "-6" "u" "-3" "m" "0" "" "3" "k" "6" "M" "9" "G" }}
+  {{- $names = merge $names (dict "12" "T" "15" "P" "18" "E") }}
+  {{- if and (eq $form "decimal") (hasKey $names (toString $power)) }}
+    {{- print $mantissa (index $names (toString $power)) }}
+  {{- else if eq $power 0 }}{{ $mantissa }}
+  {{- else }}{{ print $mantissa "e" $power }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
 {{- /* (list key value allowed bounds): fails, naming the key, the value and the range. */ -}}
 {{- define "journal-k8s.checkQuantity" -}}
 {{- $key := index . 0 }}{{ $value := index . 1 }}{{ $allowed := index . 2 }}
@@ -332,6 +449,16 @@ to (list lowMagnitude lowDigits highMagnitude highDigits). */ -}}
 {{- end }}
 {{- end }}
 """
+
+
+def _set(data: Mapping[str, Any], key: Key) -> bool:
+    """``key`` is set (not null) in ``data``."""
+    value: Any = data
+    for part in key:
+        if not isinstance(value, Mapping) or value.get(part) is None:
+            return False
+        value = value[part]
+    return True
 
 
 def _in(tree: Tree, key: Key) -> bool:
@@ -613,11 +740,19 @@ def _sampled(key: str, samples: list[Any]) -> dict[str, Any]:
     return {**schema, "enum": list(dict.fromkeys(samples))} if samples else schema
 
 
+COMPONENT_LABEL = "app.kubernetes.io/component"
+SWITCHES: dict[str, Key] = {"metrics": ("metrics", "enabled")}
+"""The values setting that turns on the objects of a component (their component label)."""
+
+
 class _Planner:
     """Compares each object across environments; collects the values the templates read."""
 
-    def __init__(self, settings: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(
+        self, settings: Mapping[str, Mapping[str, Any]], quantities: Collection[Key] = ()
+    ) -> None:
         self.settings = settings
+        self.quantities = set(quantities)
         self.leaves: dict[Key, dict[str, str]] = {}
         for environment, data in settings.items():
             for key, value in _leaves(data):
@@ -688,32 +823,51 @@ class _Planner:
         self.current = manifests
         lines = [f"{{{{- /* {resource_id}: generated by journal_tools.helm_chart */}}}}"]
         optional = len(manifests) < len(self.values)
-        switch = self._switch(manifests) if optional else None
-        if switch is not None:
+        body = self._mapping(manifests, 0, ("derived", key))
+        owner = self._owner(manifests, body) if optional else None
+        switch = self._switch(manifests) if optional and owner is None else None
+        if owner is not None:
+            lines.append(f"{{{{- if {_has(owner)} }}}}")
+        elif switch is not None:
             lines.append(f"{{{{- if {_ref(switch)} }}}}")
         elif optional:
             _put(self.objects, (key,), None)
             for environment, values in self.values.items():
                 _put(values, ("objects", key), environment in manifests)
             lines.append(f"{{{{- if {_ref(('objects', key))} }}}}")
-        lines += self._mapping(manifests, 0, ("derived", key))
+        lines += body
         if optional:
             lines.append("{{- end }}")
         return "\n".join(lines) + "\n"
 
+    def _owner(self, present: Mapping[str, Manifest], body: Sequence[str]) -> Key | None:
+        """The settings mapping that an optional object's template reads and that is set
+        exactly where the object is present (``frontend.autoscaling`` for the API's
+        autoscaler), to guard it by; ``None`` when there is none."""
+        for text in dict.fromkeys(
+            re.findall(r"\.Values\.([A-Za-z][A-Za-z0-9_.]*)", "\n".join(body))
+        ):
+            parts = tuple(text.split("."))
+            for end in range(len(parts) - 1, 0, -1):
+                parent = parts[:end]
+                if parent[0] in ("derived", "objects"):
+                    break
+                if all(_set(self.settings[env], parent) == (env in present) for env in self.values):
+                    return parent
+        return None
+
     def _switch(self, present: Mapping[str, Manifest]) -> Key | None:
-        """The one boolean setting that is true exactly where an object is present (such as
-        ``metrics.enabled``), to guard its template by; ``None`` when none or several are."""
-        wanted = {env: _canonical(env in present) for env in self.values}
-        matches = [
-            key
-            for key, seen in self.leaves.items()
-            if all(seen.get(env) == text for env, text in wanted.items())
-        ]
-        if len(matches) != 1:
+        """The setting that turns an object's feature on (``SWITCHES``, by the object's
+        component label), when it is true exactly where the object is present; else ``None``."""
+        labels = next(iter(present.values()))["metadata"].get("labels", {})
+        key = SWITCHES.get(labels.get(COMPONENT_LABEL, ""))
+        if key is None:
             return None
-        _put(self.used, matches[0], None)
-        return matches[0]
+        seen = self.leaves.get(key, {})
+        if any(seen.get(env) != _canonical(env in present) for env in self.values):
+            return None
+        _put(self.used, key, None)
+        return key
 
     def _mapping(self, present: Mapping[str, Manifest], indent: int, where: Key) -> list[str]:
         """Lines of the mappings ``present`` has (one per environment), at ``indent``."""
@@ -726,7 +880,7 @@ class _Planner:
                 continue
             ref = self._value((*where, key), child, present)
             head = _escape(" " * indent + _key_text(key) + ":")
-            lines += [f"{{{{- if {_has(ref)} }}}}", f"{head} {{{{ {_ref(ref)} | toJson }}}}"]
+            lines += [f"{{{{- if {_has(ref)} }}}}", f"{head} {self._read(ref)}"]
             lines.append("{{- end }}")
         return lines
 
@@ -753,7 +907,7 @@ class _Planner:
             if hashed is not None:
                 return [f"{head} {hashed}"]
             ref = self._value(where, present, present)
-            return [f"{head} {{{{ {_ref(ref)} | toJson }}}}"]
+            return [f"{head} {self._read(ref)}"]
         if isinstance(key, int) and not body[0].startswith("{{"):
             return [f"{head} {body[0][indent + 2 :]}", *body[1:]]
         return [head, *body]
@@ -776,7 +930,7 @@ class _Planner:
                 continue
             ref = self._value((*where, name), item, present)
             head = _escape(" " * indent + "-")
-            lines += [f"{{{{- if {_has(ref)} }}}}", f"{head} {{{{ {_ref(ref)} | toJson }}}}"]
+            lines += [f"{{{{- if {_has(ref)} }}}}", f"{head} {self._read(ref)}"]
             lines.append("{{- end }}")
         return lines
 
@@ -805,6 +959,12 @@ class _Planner:
             '{{ $text = print $text $name "\\x00" (index $data $name) "\\x00" }}'
             "{{ end }}{{ sha256sum $text | trunc 16 | toJson }}"
         )
+
+    def _read(self, ref: Key) -> str:
+        """The template text of a values key; a quantity as the API server stores it."""
+        if ref in self.quantities:
+            return f'{{{{ include "journal-k8s.quantity" ({_ref(ref)}) | toJson }}}}'
+        return f"{{{{ {_ref(ref)} | toJson }}}}"
 
     def _value(self, where: Key, present: Mapping[str, Any], scope: Mapping[str, Any]) -> Key:
         """The values key of a field: a setting equal to it everywhere, else ``where``.
