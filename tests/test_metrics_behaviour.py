@@ -37,6 +37,8 @@ from test_redis_behaviour import need, need_root
 from journal_k8s import Failover, Metrics, Redis, StaticSite
 from support import Manifest, synth
 
+pytestmark = pytest.mark.real
+
 NAMESPACE = "journal"
 REPLICAS = 3
 PROMETHEUS_PORT = 9090

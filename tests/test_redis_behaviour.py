@@ -27,6 +27,8 @@ from pods import Pod, StatefulSetRun, run_stateful_set
 from journal_k8s import Redis
 from support import Manifest, find, require_binary, synth
 
+pytestmark = pytest.mark.real
+
 REPLICAS = 3
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 PACKAGES = {

@@ -29,6 +29,8 @@ from test_redis_behaviour import Client, ReplyError, need, need_root, replicatio
 from journal_k8s import Failover, Redis
 from support import Manifest, synth
 
+pytestmark = pytest.mark.real
+
 REPLICAS = 3
 POD_BINARIES = ("redis-server", "redis-sentinel", "redis-cli", "haproxy", "ip", "setpriv")
 SETTLE_TIMEOUT = 60.0

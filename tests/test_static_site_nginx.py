@@ -47,6 +47,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # request on a new connection and prints status, headers and body (base64) as JSON.
 CLIENT = """
 import base64, http.client, json, socket, sys, time
+
+pytestmark = pytest.mark.real
 port, master, requests = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
 def alive():
     try:
