@@ -777,7 +777,8 @@ def test_a_quantity_key_of_some_environments_only_is_checked_where_it_is_set(
 def template_refuses(text: str) -> bool:
     """The one limit of the chart's quantity helper (int64 arithmetic, no big numbers): a
     binary quantity of more than 18 digits or decimals, or too large at its precision."""
-    match = re.fullmatch(r"([0-9]*)\.?([0-9]*)(Ki|Mi|Gi|Ti|Pi|Ei)", text)
+    binary = "|".join(bounds.BINARY_SUFFIXES[1:])
+    match = re.fullmatch(rf"([0-9]*)\.?([0-9]*)({binary})", text)
     if match is None:
         return False
     exponent = 10 * (bounds.BINARY_SUFFIXES.index(match[3]))
