@@ -29,6 +29,7 @@ from typing import Any
 from ._autoscaling import budget_problem
 from ._selectors import selects
 from .grammar import QUANTITY_SUFFIXES, quantity_value
+from .rules import get
 
 Manifest = Mapping[str, Any]
 
@@ -65,21 +66,21 @@ class _Workload:
 
     @property
     def replicas(self) -> int | None:
-        value = _get(self.obj, "spec", "replicas")
+        value = get(self.obj, "spec", "replicas")
         return value if isinstance(value, int) else None
 
     @property
     def floor(self) -> int:
         """Its fewest pods: the autoscaler's ``minReplicas``, else its replicas."""
         if self.autoscaler is not None:
-            return int(_get(self.autoscaler, "spec", "minReplicas") or 1)
+            return int(get(self.autoscaler, "spec", "minReplicas") or 1)
         return 1 if self.kind == "Pod" else (self.replicas if self.replicas is not None else 1)
 
     @property
     def peak(self) -> int:
         """Its most pods: the autoscaler's ``maxReplicas``, else its replicas."""
         if self.autoscaler is not None:
-            return int(_get(self.autoscaler, "spec", "maxReplicas") or 1)
+            return int(get(self.autoscaler, "spec", "maxReplicas") or 1)
         return self.floor
 
     @property
@@ -87,10 +88,10 @@ class _Workload:
         """The pods a rolling update adds above ``peak`` (a Deployment's ``maxSurge``)."""
         if self.kind != "Deployment":
             return 0
-        strategy = _get(self.obj, "spec", "strategy") or {}
+        strategy = get(self.obj, "spec", "strategy") or {}
         if strategy.get("type") == "Recreate":
             return 0
-        surge = _get(strategy, "rollingUpdate", "maxSurge")
+        surge = get(strategy, "rollingUpdate", "maxSurge")
         surge = "25%" if surge is None else surge
         if isinstance(surge, int):
             return surge
@@ -109,16 +110,16 @@ def _workloads(objects: Sequence[Manifest]) -> list[_Workload]:
     autoscalers = {}
     for obj in objects:
         if obj.get("kind") == "HorizontalPodAutoscaler":
-            ref = _get(obj, "spec", "scaleTargetRef") or {}
+            ref = get(obj, "spec", "scaleTargetRef") or {}
             autoscalers[(_namespace(obj), ref.get("kind"), ref.get("name"))] = obj
     found = []
     for obj in objects:
         kind = obj.get("kind")
         if kind == "Pod":
-            pod, labels = obj.get("spec") or {}, _get(obj, "metadata", "labels") or {}
+            pod, labels = obj.get("spec") or {}, get(obj, "metadata", "labels") or {}
         elif kind in _SCALED_KINDS:
-            pod = _get(obj, "spec", "template", "spec") or {}
-            labels = _get(obj, "spec", "template", "metadata", "labels") or {}
+            pod = get(obj, "spec", "template", "spec") or {}
+            labels = get(obj, "spec", "template", "metadata", "labels") or {}
         else:
             continue
         key = (_namespace(obj), kind, _name(obj))
@@ -130,7 +131,7 @@ def _quotas(objects: Sequence[Manifest], workloads: Sequence[_Workload]) -> Iter
     for quota in (o for o in objects if o.get("kind") == "ResourceQuota"):
         namespace = _namespace(quota)
         defaults = _limit_defaults(o for o in objects if _namespace(o) == namespace)
-        hard: Mapping[str, Any] = _get(quota, "spec", "hard") or {}
+        hard: Mapping[str, Any] = get(quota, "spec", "hard") or {}
         keys = {k: counted for k in hard if (counted := _quota_key(k)) is not None}
         need: dict[str, list[tuple[str, int, Fraction]]] = {}
         for workload in (w for w in workloads if w.namespace == namespace):
@@ -142,8 +143,8 @@ def _quotas(objects: Sequence[Manifest], workloads: Sequence[_Workload]) -> Iter
                     yield from _missing(workload, key, keys, quota)
                 else:
                     need.setdefault(key, []).append((counted, pods, amount))
-            for claim in _get(workload.obj, "spec", "volumeClaimTemplates") or []:
-                size = _get(claim, "spec", "resources", "requests", "storage")
+            for claim in get(workload.obj, "spec", "volumeClaimTemplates") or []:
+                size = get(claim, "spec", "resources", "requests", "storage")
                 if size is not None:
                     counted = (
                         f"{workload.where} claim {_name(claim)!r}, {_plural(workload.peak, 'pod')}"
@@ -152,7 +153,7 @@ def _quotas(objects: Sequence[Manifest], workloads: Sequence[_Workload]) -> Iter
                         (counted, workload.peak, _amount(size))
                     )
         for claim in (o for o in objects if o.get("kind") == "PersistentVolumeClaim"):
-            size = _get(claim, "spec", "resources", "requests", "storage")
+            size = get(claim, "spec", "resources", "requests", "storage")
             if _namespace(claim) == namespace and size is not None:
                 counted = f"PersistentVolumeClaim {_name(claim)}"
                 need.setdefault("requests.storage", []).append((counted, 1, _amount(size)))
@@ -219,7 +220,7 @@ def _limit_defaults(objects: Iterable[Manifest]) -> dict[str, dict[str, Any]]:
     for obj in objects:
         if obj.get("kind") != "LimitRange":
             continue
-        for item in _get(obj, "spec", "limits") or []:
+        for item in get(obj, "spec", "limits") or []:
             if item.get("type") != "Container":
                 continue
             item_limits = {**(item.get("max") or {}), **(item.get("default") or {})}
@@ -302,15 +303,15 @@ def _autoscalers(workloads: Sequence[_Workload]) -> Iterator[str]:
                 f"{workload.replicas}: every apply would reset the replicas the autoscaler "
                 "chose; leave replicas out of an autoscaled workload"
             )
-        for metric in _get(autoscaler, "spec", "metrics") or []:
+        for metric in get(autoscaler, "spec", "metrics") or []:
             source = metric.get("resource") or metric.get("containerResource") or {}
-            if _get(source, "target", "type") != "Utilization":
+            if get(source, "target", "type") != "Utilization":
                 continue
             resource, only = str(source.get("name")), source.get("container")
             for container in workload.pod.get("containers") or []:
                 if only is not None and container.get("name") != only:
                     continue
-                if _get(container, "resources", "requests", resource) is None:
+                if get(container, "resources", "requests", resource) is None:
                     yield (
                         f"{where} targets {resource} utilization, but container "
                         f"{container.get('name')!r} of {workload.where} requests no "
@@ -363,17 +364,9 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _get(value: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
 def _namespace(obj: Manifest) -> str:
-    return str(_get(obj, "metadata", "namespace") or "")
+    return str(get(obj, "metadata", "namespace") or "")
 
 
 def _name(obj: Manifest) -> str:
-    return str(_get(obj, "metadata", "name") or "")
+    return str(get(obj, "metadata", "name") or "")
