@@ -31,6 +31,8 @@ import pytest
 from journal_k8s import JournalService
 from support import find, require_binary
 
+pytestmark = pytest.mark.real
+
 SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INDEX = b"<!doctype html><title>Journal</title><h1>Journal</h1>\n"
 FINGERPRINTED = "app.0123abcd.css"
@@ -47,8 +49,6 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # request on a new connection and prints status, headers and body (base64) as JSON.
 CLIENT = """
 import base64, http.client, json, socket, sys, time
-
-pytestmark = pytest.mark.real
 port, master, requests = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
 def alive():
     try:
