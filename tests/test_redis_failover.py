@@ -41,8 +41,10 @@ def test_names_and_attributes(chart: cdk8s.Chart) -> None:
         ("NetworkPolicy", "cache"),
         ("NetworkPolicy", "cache-from-cache-proxy"),
         ("NetworkPolicy", "cache-proxy-to-cache"),
+        ("NetworkPolicy", "cache-proxy-to-cache-sentinel"),
         ("NetworkPolicy", "cache-replication"),
         ("NetworkPolicy", "cache-sentinel"),
+        ("NetworkPolicy", "cache-sentinel-from-cache-proxy"),
         ("NetworkPolicy", "cache-sentinel-peers"),
         ("PodDisruptionBudget", "cache"),
         ("PodDisruptionBudget", "cache-proxy"),
@@ -202,6 +204,13 @@ def test_haproxy_routes_to_the_master_that_takes_writes(chart: cdk8s.Chart) -> N
         "tcp-check expect min-recv 3 rstring ^:[0-9]",
         "tcp-check send QUIT\\r\\n",
         "tcp-check expect string +OK",
+        # The pod's own sentinel names it as the master.
+        "tcp-check connect port 26379",
+        "tcp-check send-binary @AUTH@",
+        "tcp-check expect string +OK",
+        "tcp-check send SENTINEL\\ get-master-addr-by-name\\ redis\\r\\n",
+        "tcp-check expect rstring (\\r\\n6379\\r\\n|^-|^\\*-1)",
+        'tcp-check expect min-recv 1 string-lf "\\r\\n%[srv_name].redis-headless\\r\\n"',
     ]
     servers = re.findall(r"^  server (\S+) (\S+) check$", cfg, re.M)
     assert servers == [
@@ -245,6 +254,8 @@ def test_network_policies_open_sentinel_and_proxy_ports_per_relation(chart: cdk8
         ("redis-sentinel-peers", REDIS_LABELS, REDIS_LABELS, 26379),
         ("redis-from-redis-proxy", REDIS_LABELS, PROXY_LABELS, 6379),
         ("redis-proxy-to-redis", PROXY_LABELS, REDIS_LABELS, 6379),
+        ("redis-sentinel-from-redis-proxy", REDIS_LABELS, PROXY_LABELS, 26379),
+        ("redis-proxy-to-redis-sentinel", PROXY_LABELS, REDIS_LABELS, 26379),
         ("redis-proxy-from-api", PROXY_LABELS, api, 6379),
         ("api-to-redis-proxy", api, PROXY_LABELS, 6379),
         ("redis-from-api", REDIS_LABELS, api, 6379),
@@ -256,7 +267,12 @@ def test_network_policies_open_sentinel_and_proxy_ports_per_relation(chart: cdk8
     sentinel_policies = [
         o["metadata"]["name"] for o in objects if o["kind"] == "NetworkPolicy" and "26379" in str(o)
     ]
-    assert sorted(sentinel_policies) == ["redis-sentinel", "redis-sentinel-peers"]
+    assert sorted(sentinel_policies) == [
+        "redis-proxy-to-redis-sentinel",
+        "redis-sentinel",
+        "redis-sentinel-from-redis-proxy",
+        "redis-sentinel-peers",
+    ]
 
 
 def test_scripts_are_posix_sh(chart: cdk8s.Chart, tmp_path: Path) -> None:

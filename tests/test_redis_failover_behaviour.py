@@ -123,7 +123,10 @@ class Cluster:
             except (OSError, ReplyError, AssertionError, KeyError, ValueError):
                 pass
             if time.monotonic() > deadline:
-                logs = "\n".join(self.redis.log(i)[-4000:] for i in range(REPLICAS))
+                logs = "\n".join(
+                    [self.redis.log(i)[-4000:] for i in range(REPLICAS)]
+                    + [self.proxy.log(i)[-2000:] for i in range(len(self.proxy.pods))]
+                )
                 raise TimeoutError(f"the cluster did not settle in {SETTLE_TIMEOUT} s:\n{logs}")
             time.sleep(0.5)
 
@@ -502,6 +505,50 @@ def test_replica_kill_9_keeps_writes_flowing(
     )
     assert len(after) > 10 and longest < 5, stream.errors[-5:]
     assert kept == kept_on_replica == len(acknowledged)
+
+
+def test_a_pod_claiming_the_master_role_without_the_sentinels_gets_no_writes(
+    settled: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A replica made a master by hand (REPLICAOF NO ONE, no write fence) answers role:master
+    # and takes a DEL, as the master does; but no sentinel names it, so HAProxy must not
+    # route to it (nor count it: each proxy stays ready, with exactly one server up).
+    master = settled.master_index()
+    rogue = min(i for i in range(REPLICAS) if i != master)
+    names = [f"{pod.name}.{settled.construct.headless_service_name}" for pod in settled.redis.pods]
+    claimant = settled.pod_client(rogue)
+    failover = settled.construct.failover
+    assert failover is not None
+    try:
+        assert claimant.call("CONFIG", "SET", "min-replicas-to-write", "0") == "OK"
+        assert claimant.call("REPLICAOF", "NO", "ONE") == "OK"
+        assert replication(claimant)["role"] == "master"
+        assert isinstance(claimant.call("DEL", "journal-k8s:proxy-check"), int)
+        served: dict[str, int] = {}
+        not_ready = 0
+        deadline = time.monotonic() + 3 * failover.check_interval_ms / 1000 + 3
+        while time.monotonic() < deadline:
+            for index, proxy in enumerate(settled.proxy.pods):
+                through = settled.client(proxy.address)
+                assert through.call("SET", "through-the-proxy", "x") == "OK"
+                reply = through.call("CONFIG", "GET", "replica-announce-ip")
+                assert isinstance(reply, list), reply
+                served[str(reply[1])] = served.get(str(reply[1]), 0) + 1
+                through.close()
+                not_ready += not settled.proxy.probe(index, "readinessProbe").passed
+            time.sleep(0.2)
+        named = settled.master_index()
+    finally:
+        claimant.call("REPLICAOF", names[master], "6379")
+        claimant.call("CONFIG", "SET", "min-replicas-to-write", str(failover.min_replicas_to_write))
+    report(
+        capsys,
+        f"pod {rogue} made a master by hand while the sentinels name pod {master}: new "
+        f"connections through HAProxy went to {served}; proxy not ready {not_ready} times",
+    )
+    assert named == master
+    assert served.keys() == {names[master]}, served
+    assert not_ready == 0
 
 
 def test_master_refuses_writes_without_a_replica(settled: Cluster) -> None:

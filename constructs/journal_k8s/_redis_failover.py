@@ -148,11 +148,23 @@ class SentinelProxy:
             names=(f"{name}-sentinel", f"{name}-sentinel-peers"),
         )
         from_proxy = _network.connection(server=own, client=proxy, port=PORT, labels=labels)
+        # HAProxy's check asks each pod's own sentinel whether it names the pod as master.
+        proxy_sentinel = _network.connection(
+            server=own,
+            client=proxy,
+            port=_sentinel.SENTINEL_PORT,
+            labels=labels,
+            names=(
+                f"{name}-sentinel-from-{self._proxy_name}",
+                f"{self._proxy_name}-to-{name}-sentinel",
+            ),
+        )
         return {
             **_redis_proxy.proxy_objects(
                 name=self._proxy_name,
-                port=PORT,
-                servers=servers,
+                servers=_redis_proxy.Servers(
+                    port=PORT, hosts=servers, master_set=name, announced=self._pods.headless
+                ),
                 password_secret=self._pods.password.name,
                 password_key=self._pods.password.key,
                 failover=self._failover,
@@ -160,6 +172,13 @@ class SentinelProxy:
             ),
             **dict(zip(("SentinelPolicy", "SentinelEgressPolicy"), sentinel, strict=True)),
             **dict(zip(("ProxyPolicy", "ProxyEgressPolicy"), from_proxy, strict=True)),
+            **dict(
+                zip(
+                    ("ProxySentinelPolicy", "ProxySentinelEgressPolicy"),
+                    proxy_sentinel,
+                    strict=True,
+                )
+            ),
             **self._metrics_objects(namespace),
         }
 

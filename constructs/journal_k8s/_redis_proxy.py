@@ -1,7 +1,8 @@
 """HAProxy in front of the Redis pods of ``Redis(failover=...)``: the write Service's pods.
 
 Every connection goes to the one Redis server that answers ``INFO replication`` with
-``role:master`` after authenticating, and takes a write; when a server stops being the master,
+``role:master`` after authenticating, takes a write, and that its own sentinel names as the
+master; when a server stops being the master,
 HAProxy closes the sessions it had to it, so clients reconnect to the new one. No Kubernetes
 API rights are needed. The password reaches HAProxy's config (on a memory volume) from the
 mounted Secret.
@@ -10,10 +11,12 @@ mounted Secret.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from . import _bulk, _pod
 from ._exporters import METRICS_PORT_NAME
 from ._kplus import k8s
+from ._sentinel import SENTINEL_PORT
 from ._types import DisruptionBudget, Failover, PodOptions
 
 CONFIG_DIR = "/opt/journal-redis-proxy"
@@ -59,13 +62,28 @@ frontend metrics
 """
 
 
-def haproxy_cfg(
-    *, port: int, servers: Sequence[tuple[str, str]], failover: Failover, metrics: bool = False
-) -> str:
-    """HAProxy's config; ``servers`` are (name, fully qualified host) of the Redis pods. With
-    ``metrics``, HAProxy's Prometheus exporter answers on ``METRICS_PORT``: the state of each
-    Redis server (``haproxy_server_status``) and how many are up as master
-    (``haproxy_backend_active_servers{proxy="master"}``)."""
+@dataclass(frozen=True)
+class Servers:
+    """The Redis pods HAProxy checks, and how their sentinels name them.
+
+    Args:
+        port: Redis's port.
+        hosts: (pod name, fully qualified host) of every Redis pod.
+        master_set: the name the sentinels monitor the master by.
+        announced: the domain a pod's announced name adds to its pod name
+            (``<pod>.<announced>``, what the sentinels answer).
+    """
+
+    port: int
+    hosts: Sequence[tuple[str, str]]
+    master_set: str
+    announced: str
+
+
+def haproxy_cfg(servers: Servers, *, failover: Failover, metrics: bool = False) -> str:
+    """HAProxy's config. With ``metrics``, HAProxy's Prometheus exporter answers on
+    ``METRICS_PORT``: the state of each Redis server (``haproxy_server_status``) and how many
+    are up as master (``haproxy_backend_active_servers{proxy="master"}``)."""
     default_server = " ".join(
         (
             f"inter {failover.check_interval_ms} fall 2 rise 1",
@@ -74,7 +92,8 @@ def haproxy_cfg(
             "resolvers cluster resolve-prefer ipv4 init-addr libc,none",
         )
     )
-    lines = "".join(f"  server {name} {host}:{port} check\n" for name, host in servers)
+    port = servers.port
+    lines = "".join(f"  server {name} {host}:{port} check\n" for name, host in servers.hosts)
     return f"""\
 # Sends every Redis connection to the server that reports role:master. The placeholder of
 # send-binary becomes the RESP AUTH command (hex) when the pod starts.
@@ -135,14 +154,23 @@ backend master
   tcp-check expect min-recv 3 rstring ^:[0-9]
   tcp-check send QUIT\\r\\n
   tcp-check expect string +OK
+  # And the pod's own sentinel names it as the master (by its announced name): a server
+  # that claims the role without the sentinels' say gets no writes. The whole reply first
+  # (a nil or an error fails too), then the server's name in it. (Sentinel knows no QUIT:
+  # HAProxy closes the connection.)
+  tcp-check connect port {SENTINEL_PORT}
+  tcp-check send-binary @AUTH@
+  tcp-check expect string +OK
+  tcp-check send SENTINEL\\ get-master-addr-by-name\\ {servers.master_set}\\r\\n
+  tcp-check expect rstring (\\r\\n{port}\\r\\n|^-|^\\*-1)
+  tcp-check expect min-recv 1 string-lf "\\r\\n%[srv_name].{servers.announced}\\r\\n"
 {lines}"""
 
 
 def proxy_objects(
     *,
     name: str,
-    port: int,
-    servers: Sequence[tuple[str, str]],
+    servers: Servers,
     password_secret: str,
     password_key: str,
     failover: Failover,
@@ -153,7 +181,7 @@ def proxy_objects(
     labels = _pod.object_labels(name, "proxy")
     files = {
         "launch.sh": LAUNCH_SH,
-        "haproxy.cfg": haproxy_cfg(port=port, servers=servers, failover=failover, metrics=metrics),
+        "haproxy.cfg": haproxy_cfg(servers, failover=failover, metrics=metrics),
     }
     container = k8s.Container(
         name="haproxy",
@@ -161,7 +189,7 @@ def proxy_objects(
         image_pull_policy="IfNotPresent",
         command=["/bin/sh", f"{CONFIG_DIR}/launch.sh", f"/etc/redis-passwd/{password_key}"],
         ports=[
-            _pod.tcp_port("redis", port),
+            _pod.tcp_port("redis", servers.port),
             _pod.tcp_port("health", HEALTH_PORT),
             *([_pod.tcp_port(METRICS_PORT_NAME, METRICS_PORT)] if metrics else []),
         ],
