@@ -22,11 +22,17 @@ are public contract), and its manifests are compared field by field:
 - a pod's config-hash annotation that differs is computed by Helm from the rendered
   ConfigMap it hashes (the constructs' ``content_hash``), so a ConfigMap value changed through
   Helm still rolls the pods;
+- ``SWITCH`` (``metrics.enabled``) may be flipped in any environment's values: each
+  environment is also built with it flipped (``switched``), and what flipping it adds, removes
+  or changes (an exporter sidecar, a container port, a volume, a config file, the metrics
+  objects) is written under ``if .Values.metrics.enabled`` (and ``else``), so
+  ``--set metrics.enabled=true`` on dev's values renders what synth gives for dev with
+  metrics. A derived value that differs with it is kept for either side
+  (``derived.<...>.ifMetricsEnabled.<key>`` and ``ifMetricsDisabled``);
 - a field present in some environments only is guarded by ``hasKey`` on its value key, an
   object present in some environments only by the settings mapping it reads that is set
-  exactly there (``frontend.autoscaling`` for the API's autoscaler), else by the setting of
-  its feature (``SWITCHES``: the metrics objects by ``metrics.enabled``) where that is true
-  exactly there, else by the boolean ``objects.<kind><Name>``;
+  exactly there (``frontend.autoscaling`` for the API's autoscaler), else by the boolean
+  ``objects.<kind><Name>``;
 - a literal ``{{`` (scripts, configs) is written ``{{ "{{" }}``, so Helm prints it unchanged.
 
 So ``values-<env>.yaml`` holds exactly what differs between environments, and every key in
@@ -49,7 +55,8 @@ keys another environment leaves out, so every render names its values file (the 
 refuses a render without one).
 
 Limits: a field is tied to an environment key by equal values over the known environments,
-so a new environment means a new export. Helm reads numbers as float64: a differing float
+so a new environment means a new export; a setting other than ``SWITCH`` changed through
+Helm reaches only the fields it feeds by value (not, say, an object it would add). Helm reads numbers as float64: a differing float
 with an integral value (``1.0``) or an int beyond 2**53 cannot round-trip and is refused.
 """
 
@@ -722,11 +729,15 @@ def _prune(schema: Mapping[str, Any], tree: Tree | None, defs: Mapping[str, Any]
         return _prune(model, tree, defs)
     pruned: dict[str, Any] = {k: schema[k] for k in ("title", "description") if k in schema}
     pruned["type"] = "object"
-    pruned["properties"] = {
-        key: _prune(value, tree[key], defs)
-        for key, value in schema["properties"].items()
-        if key in tree
-    }
+    if "properties" in schema:
+        pruned["properties"] = {
+            key: _prune(value, tree[key], defs)
+            for key, value in schema["properties"].items()
+            if key in tree
+        }
+    else:  # a mapping of any keys (labels): the keys the templates read, each as its values
+        (value,) = schema.get("patternProperties", {}).values() or [schema["additionalProperties"]]
+        pruned["properties"] = {key: _prune(value, tree[key], defs) for key in tree}
     required = [key for key in schema.get("required", ()) if key in tree]
     if required:
         pruned["required"] = required
