@@ -56,8 +56,9 @@ refuses a render without one).
 
 Limits: a field is tied to an environment key by equal values over the known environments,
 so a new environment means a new export; a setting other than ``SWITCH`` changed through
-Helm reaches only the fields it feeds by value (not, say, an object it would add). Helm reads numbers as float64: a differing float
-with an integral value (``1.0``) or an int beyond 2**53 cannot round-trip and is refused.
+Helm reaches only the fields it feeds by value (not, say, an object it would add). Helm reads
+numbers as float64: a differing float with an integral value (``1.0``) or an int beyond 2**53
+cannot round-trip and is refused.
 """
 
 from __future__ import annotations
