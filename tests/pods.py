@@ -453,8 +453,13 @@ class StatefulSetRun:
         hosts_dir = _NETNS_HOSTS / pod.netns
         hosts_dir.mkdir()
         self._stack.callback(shutil.rmtree, hosts_dir)
+        # The kubelet's options, and the pod's own (dnsConfig) over them.
+        options = {"ndots": "5"}
+        for option in self._pod_spec.get("dnsConfig", {}).get("options", []):
+            options[option["name"]] = option.get("value", "")
+        line = " ".join(f"{name}:{value}" if value else name for name, value in options.items())
         (hosts_dir / "resolv.conf").write_text(
-            f"nameserver {NODE_ADDRESS}\nsearch {' '.join(self.network.search)}\noptions ndots:5\n"
+            f"nameserver {NODE_ADDRESS}\nsearch {' '.join(self.network.search)}\noptions {line}\n"
         )
         self._add_link(pod)
 

@@ -80,10 +80,12 @@ def pod_template(
     volumes: Sequence[k8s.Volume],
     options: PodOptions,
     termination_grace_period: int | None = None,
+    dns_config: k8s.PodDnsConfig | None = None,
 ) -> k8s.PodTemplateSpec:
     """The pod template of workload ``name``: ``restricted``, no API token, spread, plus
     the user's ``options`` (their names checked against the workload's own); a
-    ``termination_grace_period`` in seconds (default: Kubernetes', 30 s)."""
+    ``termination_grace_period`` in seconds (default: Kubernetes', 30 s) and resolver
+    settings ``dns_config`` (default: the cluster's)."""
     options.check_against(container, volumes, labels)
     main = k8s.Container(
         **{
@@ -107,6 +109,7 @@ def pod_template(
             topology_spread_constraints=list(spread_over_nodes(name) if spread is None else spread),
             containers=[main, *options.sidecars],
             termination_grace_period_seconds=termination_grace_period,
+            dns_config=dns_config,
             init_containers=list(options.init_containers) or None,
             volumes=[*volumes, *options.volumes],
             tolerations=list(options.tolerations) or None,

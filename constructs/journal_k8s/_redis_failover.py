@@ -85,6 +85,15 @@ class SentinelProxy:
             _sentinel.grace_period_s(self._failover.failover_timeout_ms),
         )
 
+    def dns_config(self) -> k8s.PodDnsConfig | None:
+        """A resolver timeout below Sentinel's TILT trigger (a lost DNS reply would otherwise
+        block a sentinel for 5 s, and then stop it acting for 30 s)."""
+        return k8s.PodDnsConfig(
+            options=[
+                k8s.PodDnsConfigOption(name="timeout", value=str(_sentinel.RESOLVER_TIMEOUT_S))
+            ]
+        )
+
     def write_selector(self) -> dict[str, str]:
         """The HAProxy pods' labels."""
         return _pod.selector_labels(self._proxy_name)

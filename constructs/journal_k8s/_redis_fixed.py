@@ -86,3 +86,7 @@ class FixedMaster:
     def stopping(self) -> tuple[k8s.Lifecycle | None, int | None]:
         """No hook, Kubernetes' grace period: a stopped pod just stops."""
         return None, None
+
+    def dns_config(self) -> k8s.PodDnsConfig | None:
+        """The cluster's resolver settings."""
+        return None

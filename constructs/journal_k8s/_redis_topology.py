@@ -125,3 +125,7 @@ class Topology(Protocol):
         """redis-server's lifecycle hooks and the pods' ``terminationGracePeriodSeconds``
         (``None``: none, and Kubernetes' default of 30 s)."""
         ...
+
+    def dns_config(self) -> k8s.PodDnsConfig | None:
+        """The Redis pods' resolver settings (``None``: the cluster's)."""
+        ...

@@ -20,6 +20,14 @@ SHUTDOWN_MARGIN_S = 10
 CONFIRM_S = 3
 """Seconds a restarted pod that the sentinels still name waits for their confirmation before
 it asks them to fail over."""
+LINK_RECONNECT_MS = 3000
+"""How long a sentinel keeps a link that gets no reply before it looks the name up again and
+reconnects (Sentinel's ``min-link-reconnect-period``, 15 s by default): a pod recreated with
+a new address is seen again after about this long, not 15 s."""
+RESOLVER_TIMEOUT_S = 1
+"""The pods' DNS resolver timeout (``options timeout``; 5 s by default). Sentinel looks names
+up synchronously: a lookup blocked for more than 2 s puts it in TILT mode, where it takes no
+action (no failover) for 30 s."""
 
 
 @dataclass(frozen=True)
@@ -98,17 +106,26 @@ def _request_failover(master_set: str, peers: Sequence[str]) -> str:
     for ``SENTINEL FAILOVER`` until one takes it; ``requested`` is then its pod (empty if
     none did). It needs ``self`` and ``REDISCLI_AUTH``."""
     return f"""\
-# Asks another pod's sentinel to fail over (now, whatever the master's health); sets
-# requested to the pod whose sentinel took the request (empty if none did).
+# Asks another pod's sentinel to fail over (now, whatever the master's health), one in TILT
+# mode (which would take the request and not act for up to 30 s) only if no other takes it;
+# sets requested to the pod whose sentinel took the request (empty if none did).
 request_failover() {{
   requested=""
-  for peer in {" ".join(peers)}; do
-    [ "$peer" = "$self" ] && continue
-    reply="$(timeout 2 redis-cli -h "$peer" -p {SENTINEL_PORT} sentinel failover {master_set} 2>&1)"
-    case "$reply" in
-      OK|INPROG*) requested="$peer"; return ;;
-    esac
-    echo "the sentinel of $peer answered: $reply" >&2
+  for pass in first last; do
+    for peer in {" ".join(peers)}; do
+      [ "$peer" = "$self" ] && continue
+      if [ "$pass" = first ] && timeout 2 redis-cli -h "$peer" -p {SENTINEL_PORT} info sentinel \\
+        2>/dev/null | tr -d '\\r' | grep -qx 'sentinel_tilt:1'; then
+        echo "the sentinel of $peer is in TILT mode" >&2
+        continue
+      fi
+      reply="$(timeout 2 redis-cli -h "$peer" -p {SENTINEL_PORT} \\
+        sentinel failover {master_set} 2>&1)"
+      case "$reply" in
+        OK|INPROG*) requested="$peer"; return ;;
+      esac
+      echo "the sentinel of $peer answered: $reply" >&2
+    done
   done
 }}
 """
@@ -344,6 +361,18 @@ umask 077
   printf 'sentinel failover-timeout {master_set} {failover_timeout_ms}\\n'
   printf 'sentinel parallel-syncs {master_set} 1\\n'
 }} > "{SENTINEL_DIR}/sentinel.conf"
+# Sentinel keeps a link that gets no reply for 15 s before it looks the name up again: a pod
+# recreated with a new address would look down that long. Once this sentinel answers, it is
+# set to {LINK_RECONNECT_MS} ms (a run-time setting, SENTINEL DEBUG).
+(
+  tries=0
+  until [ "$(redis-cli -p {SENTINEL_PORT} sentinel debug min-link-reconnect-period \\
+    {LINK_RECONNECT_MS} 2>/dev/null)" = OK ]; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 100 ] || exit 1
+    sleep 0.1
+  done
+) &
 unset REDISCLI_AUTH
 exec redis-sentinel "{SENTINEL_DIR}/sentinel.conf"
 """

@@ -415,6 +415,7 @@ class Redis(SelectablePods):
             gid=_GID,
             options=options,
             termination_grace_period=grace_period,
+            dns_config=self._topology.dns_config(),
             container=k8s.Container(
                 name="redis",
                 image=image,
