@@ -58,6 +58,8 @@ _LIBC = ctypes.CDLL(None, use_errno=True)
 _KERNEL_DIRS = ("dev", "proc", "sys")
 _NO_ONE = "02:00:00:00:de:ad"
 """A locally administered MAC address that no interface of the harness has."""
+_BRIDGE_MAC = "02:00:00:00:00:01"
+"""The bridge's own (locally administered) MAC address: the node's, and the cluster DNS's."""
 
 
 @dataclass
@@ -110,7 +112,10 @@ class Network:
         """Held while a pod's address changes (pods may be deleted at once)."""
         self.add_netns(self.node_netns)
         for command in (
-            ["link", "add", "br0", "type", "bridge"],
+            # A fixed address: a bridge otherwise takes the lowest of its ports' addresses,
+            # which changes as pods come and go, and the pods' ARP entries for the node (the
+            # cluster DNS) would point at a stale one for seconds, dropping their DNS queries.
+            ["link", "add", "br0", "address", _BRIDGE_MAC, "type", "bridge"],
             ["addr", "add", f"{NODE_ADDRESS}/24", "dev", "br0"],
             ["link", "set", "br0", "up"],
         ):

@@ -48,6 +48,11 @@ class Scripts:
     password_path: str
     quorum: int
 
+    @property
+    def fence(self) -> int:
+        """``min-replicas-to-write`` of a fenced pod: more replicas than it can have."""
+        return len(self.peers)
+
 
 def handover_s(failover_timeout_ms: int) -> int:
     """How long a master being stopped waits for another pod to take over: one
@@ -101,6 +106,33 @@ ask_sentinels() {{
 """
 
 
+def _running_master(scripts: Scripts) -> str:
+    """POSIX sh: ``running_master`` finds the master that runs when no sentinel answers. It
+    needs ``self`` and ``REDISCLI_AUTH``."""
+    return f"""\
+# Sets running to the pod whose Redis reports role:master with the most connected replicas
+# (at least one) and no fence (min-replicas-to-write {scripts.fence}); empty if none does.
+running_master() {{
+  running=""
+  most=0
+  for peer in {" ".join(scripts.peers)}; do
+    host="$peer"
+    [ "$peer" = "$self" ] && host=127.0.0.1
+    info="$(timeout 2 redis-cli -h "$host" -p 6379 info replication 2>/dev/null | tr -d '\\r')"
+    printf '%s\\n' "$info" | grep -qx role:master || continue
+    fence="$(timeout 2 redis-cli --raw -h "$host" -p 6379 config get min-replicas-to-write \\
+      2>/dev/null | sed -n 2p)"
+    [ "$fence" = {scripts.fence} ] && continue
+    replicas="$(printf '%s\\n' "$info" | sed -n 's/^connected_slaves://p')"
+    if [ "${{replicas:-0}}" -gt "$most" ]; then
+      running="$peer"
+      most="$replicas"
+    fi
+  done
+}}
+"""
+
+
 def _request_failover(master_set: str, peers: Sequence[str]) -> str:
     """POSIX sh: ``request_failover`` asks the other pods' sentinels, one after the other,
     for ``SENTINEL FAILOVER`` until one takes it; ``requested`` is then its pod (empty if
@@ -150,15 +182,15 @@ def redis_launch_script(
     """redis-server's entry point: replicate from the master the sentinels name."""
     master_set, peers, domain = scripts.master_set, scripts.peers, scripts.domain
     password_path, quorum = scripts.password_path, scripts.quorum
-    fence = len(peers)
+    fence = scripts.fence
     return f"""\
 #!/bin/sh
 # Starts redis-server as PID 1, as a replica of the master that the other pods' sentinels
-# name. A pod they still name as the master starts refusing writes until a quorum of them
-# confirms it (or names another pod, which it then replicates from). Pod 0 starts as the
-# master only when no sentinel names one and no other pod exists (their names do not
-# resolve). The password goes from the mounted Secret into a config file on a
-# memory-backed volume, never a command line.
+# name. A pod they still name as the master, or any pod while no sentinel answers and other
+# pods exist, starts refusing writes until a quorum of them confirms it (or names another
+# pod, which it then replicates from). Pod 0 starts as the master only when no sentinel
+# names one and no other pod exists (their names do not resolve). The password goes from
+# the mounted Secret into a config file on a memory-backed volume, never a command line.
 set -eu
 # shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
 self="$HOSTNAME.{domain}"
@@ -174,7 +206,8 @@ others_exist() {{
 }}
 
 {_request_failover(master_set, peers)}
-# The sentinels named this pod when it started: writes stay refused (min-replicas-to-write
+# The sentinels named this pod (or none answered) when it started: writes stay refused
+# (min-replicas-to-write
 # above the number of replicas) until a quorum of sentinels name it, with no failover under
 # way, and have had a reply from this very process; or until they name another pod. If
 # they have not confirmed it after {CONFIRM_S} s (their links to the pod's old address can
@@ -215,13 +248,12 @@ confirm() {{
 }}
 
 ask_sentinels
-while [ -z "$master" ] && [ "$self" = "{peers[0]}" ] && others_exist; do
-  echo "no sentinel answers while other pods exist: waiting for them" >&2
-  sleep 2
-  ask_sentinels
-done
 fenced=""
-if [ -z "$master" ]; then
+if [ -z "$master" ] && others_exist; then
+  master="$self"
+  fenced=yes
+  echo "no sentinel answers while other pods exist: writes refused until a quorum decides" >&2
+elif [ -z "$master" ]; then
   master="{peers[0]}"
 elif [ "$master" = "$self" ]; then
   fenced=yes
@@ -332,18 +364,21 @@ def sentinel_launch_script(
     password_path, quorum = scripts.password_path, scripts.quorum
     return f"""\
 #!/bin/sh
-# Starts redis-sentinel as PID 1, monitoring the master the other pods' sentinels name (pod
-# 0 when none answers). It announces the pod's DNS name, so failover follows the StatefulSet's
-# stable names, not pod addresses. Its config (with the password) is on a memory volume.
+# Starts redis-sentinel as PID 1, monitoring the master the other pods' sentinels name; when
+# none answers, the Redis master that runs (with a replica, not fenced), else pod 0. It
+# announces the pod's DNS name, so failover follows the StatefulSet's stable names, not pod
+# addresses. Its config (with the password) is on a memory volume.
 set -eu
 # shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
 self="$HOSTNAME.{domain}"
 {_password(password_path)}
 {_view(master_set)}
 {_ask_sentinels(master_set, peers)}
+{_running_master(scripts)}
 ask_sentinels
 if [ -z "$master" ]; then
-  master="{peers[0]}"
+  running_master
+  master="${{running:-{peers[0]}}}"
 fi
 echo "monitoring: $master" >&2
 umask 077

@@ -298,9 +298,10 @@ def test_sentinels_know_each_other_and_the_proxies_route_to_the_master(settled: 
         # A link to a recreated pod's old address is dropped after 3 s, not Sentinel's 15 s.
         timings = sentinel.call("SENTINEL", "DEBUG")
         assert isinstance(timings, list), timings
-        assert dict(zip(timings[::2], timings[1::2], strict=True))[
-            "MIN-LINK-RECONNECT-PERIOD"
-        ] == "3000", pod.name
+        assert (
+            dict(zip(timings[::2], timings[1::2], strict=True))["MIN-LINK-RECONNECT-PERIOD"]
+            == "3000"
+        ), pod.name
     value = secrets.token_hex(8)
     for proxy in settled.proxy.pods:
         through = settled.client(proxy.address)
@@ -651,26 +652,89 @@ def test_pod_0_bootstraps_as_master_only_when_no_other_pod_exists(
             )
             assert returncode == 0, output
             configs.append(output)
-        # Pod 1 exists now (its name resolves) but no sentinel answers: pod 0 waits for
-        # them instead of bootstrapping on its old data.
+        # Pod 1 exists now (its name resolves) but no sentinel answers: pod 0 starts
+        # refusing writes (min-replicas-to-write above its possible replicas) instead of
+        # bootstrapping on its old data. (Its wait for the sentinels keeps running: the run
+        # is cut after 6 s.)
         redis.start(1, ["redis"])
         deadline = time.monotonic() + 10
         while "redis-1" not in str(network.records):
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        returncode, waiting = redis.run(
+        _, fenced = redis.run(
             0, [*argv, "/bin/sh", "-c", f'"$@" >/dev/null; {show}', "sh", *command], timeout=6
         )
     assert "replicaof" not in configs[0], configs[0]
+    assert "min-replicas-to-write" not in configs[0], configs[0]
     assert "replicaof redis-0.redis-headless 6379" in configs[1], configs[1]
     assert "replica-announce-ip redis-1.redis-headless" in configs[1]
-    assert returncode is None, waiting
-    assert "no sentinel answers while other pods exist: waiting for them" in waiting
+    assert "no sentinel answers while other pods exist: writes refused" in fenced, fenced
+    assert "min-replicas-to-write 3" in fenced and "replicaof" not in fenced, fenced
+
+
+def test_a_pod_started_while_no_sentinel_answers_is_fenced_then_follows_the_quorum(
+    settled: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Every sentinel is down while the Redis servers run, and pod 0 restarts: no sentinel
+    # answers and the other pods exist, so it starts refusing writes (not ready) instead of
+    # taking them on its old data. Its sentinel finds the master that runs (role:master,
+    # with a replica, no fence); the other sentinels, back, take it from that one, and pod 0
+    # replicates from it.
+    names = [f"{pod.name}.{settled.construct.headless_service_name}" for pod in settled.redis.pods]
+    master = settled.master_index()
+    if master == 0:  # pod 0 must not be the master: hand over first
+        sentinel = settled.client(settled.redis.pods[1].address, 26379)
+        assert sentinel.call("SENTINEL", "FAILOVER", settled.construct.name) == "OK"
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while master == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+            with contextlib.suppress(OSError, ReplyError, AssertionError):
+                master = settled.master_index()
+        master = settled.wait_settled()
+    for index in range(REPLICAS):
+        settled.redis.kill(index, ["sentinel"])
+    settled.redis.kill(0)
+    started = time.monotonic()
+    settled.redis.start(0)
+    deadline = started + SETTLE_TIMEOUT
+    refused = ""
+    while not refused:
+        assert time.monotonic() < deadline, settled.redis.log(0)[-3000:]
+        time.sleep(0.2)
+        with contextlib.suppress(OSError, ReplyError):
+            client = settled.pod_client(0)
+            try:
+                client.call("DEL", "journal-k8s:test-fenced")
+            except ReplyError as error:
+                refused = str(error)
+    info = replication(settled.pod_client(0))
+    ready = settled.redis.probe(0, "readinessProbe").passed
+    sentinel = settled.client(settled.redis.pods[0].address, 26379)
+    monitored = sentinel.call("SENTINEL", "get-master-addr-by-name", settled.construct.name)
+    assert isinstance(monitored, list), monitored
+    for index in range(1, REPLICAS):
+        settled.redis.start(index, ["sentinel"])
+    settled.redis.wait_ready(0, SETTLE_TIMEOUT)
+    followed = time.monotonic() - started
+    rejoined = replication(settled.pod_client(0))
+    report(
+        capsys,
+        f"pod 0 started while no sentinel answered (master pod {master}): {info['role']}, "
+        f"writes refused ({refused.split()[0]}), ready: {ready}; its sentinel monitors "
+        f"{monitored[0]}; with the other sentinels back: {rejoined['role']} of "
+        f"{rejoined.get('master_host')}, ready {followed:.1f} s after its start",
+    )
+    assert refused.startswith("NOREPLICAS") and info["role"] == "master" and not ready
+    assert str(monitored[0]) == names[master]
+    assert rejoined["role"] == "slave" and rejoined["master_host"] == names[master]
+    assert "writes refused until a quorum decides" in settled.redis.log(0, "redis")
+    assert settled.wait_settled() == master
 
 
 CHECK_KEY = "journal-k8s:test-monitor"
 EVENTS = re.compile(
-    r"preStop|handed|paused|confirm|failover asked"
+    r"preStop|handed|paused|confirm|failover asked|took over|stopping as|TILT|answered:"
     r"|[+-](odown|failover|switch|promoted|selected|slave-reconf|sdown master|tilt)"
 )
 """The log lines that tell a failure's story: hand-overs, fences and the sentinels' events."""

@@ -228,11 +228,12 @@ def test_only_the_frontend_the_proxy_and_redis_reach_redis(env: World) -> None:
         assert reach == {"frontend", *proxies(env), *(p.name for p in redis_pods(env))}, redis.name
 
 
-def test_only_redis_pods_reach_the_sentinels(env: World) -> None:
+def test_only_redis_pods_and_the_proxy_reach_the_sentinels(env: World) -> None:
+    # The proxy's check asks each pod's own sentinel whether it names the pod as master.
     everyone = [*env.pods.values(), *env.outsiders]
     for redis in redis_pods(env):
         reach = {pod.name for pod in everyone if env.cluster.allows(pod, redis, 26379)}
-        expected = {p.name for p in redis_pods(env)} if proxies(env) else set()
+        expected = {*(p.name for p in redis_pods(env)), *proxies(env)} if proxies(env) else set()
         assert reach == expected, redis.name
 
 
@@ -243,7 +244,8 @@ def test_only_the_frontend_reaches_the_proxy(manifests: dict[str, list[Manifest]
     assert {pod.name for pod in everyone if env.cluster.allows(pod, proxy, 6379)} == {"frontend"}
     assert not any(env.cluster.allows(pod, proxy, 8404) for pod in everyone)
     assert all(env.cluster.allows(proxy, redis, 6379) for redis in redis_pods(env))
-    assert not any(env.cluster.allows(proxy, redis, 26379) for redis in redis_pods(env))
+    # Its check asks each Redis pod's own sentinel.
+    assert all(env.cluster.allows(proxy, redis, 26379) for redis in redis_pods(env))
 
 
 def test_fails_static_server_reaching_redis(env: World) -> None:

@@ -166,7 +166,8 @@ def test_a_master_being_stopped_hands_over_within_the_grace_period(chart: cdk8s.
     for line in (
         "deadline=$(($(date +%s) + 16))",
         "redis-cli -p 6379 client pause 26000 write > /dev/null",
-        'reply="$(timeout 2 redis-cli -h "$peer" -p 26379 \\\n        sentinel failover redis 2>&1)"',
+        'reply="$(timeout 2 redis-cli -h "$peer" -p 26379 \\\n'
+        '        sentinel failover redis 2>&1)"',
         # A sentinel in TILT mode takes the request and does not act: asked only if no
         # other takes it.
         "grep -qx 'sentinel_tilt:1'",
@@ -186,22 +187,26 @@ def test_sentinels_see_a_recreated_pod_within_seconds(chart: cdk8s.Chart) -> Non
     }
     # ... and a sentinel drops a link to a recreated pod's old address after 3 s, not 15.
     sentinel = find(objects, "ConfigMap", "redis-config")["data"]["sentinel.sh"]
-    assert "sentinel debug min-link-reconnect-period \\\n    3000 2>/dev/null)\" = OK" in sentinel
+    assert 'sentinel debug min-link-reconnect-period \\\n    3000 2>/dev/null)" = OK' in sentinel
 
 
 def test_a_restarting_pod_never_starts_as_a_second_master(chart: cdk8s.Chart) -> None:
-    launch = find(failover_redis(chart), "ConfigMap", "redis-config")["data"]["launch.sh"]
+    scripts = find(failover_redis(chart), "ConfigMap", "redis-config")["data"]
+    launch, sentinel = scripts["launch.sh"], scripts["sentinel.sh"]
     # Named by the sentinels: writes refused (min-replicas-to-write above the 2 replicas)
     # until a quorum confirms it; the configured value (1) comes back after.
     assert "printf 'min-replicas-to-write %s\\n' 3" in launch
     assert 'if [ "$seen" -ge 2 ]; then' in launch
     assert "redis-cli -p 6379 config set min-replicas-to-write 1 > /dev/null" in launch
-    # Pod 0 bootstraps only when no other pod exists.
-    assert (
-        'while [ -z "$master" ] && [ "$self" = "redis-0.redis-headless" ] && others_exist; do'
-        in launch
-    )
+    # While no sentinel answers and other pods exist, any pod starts fenced; pod 0
+    # bootstraps as the master only when no other pod exists.
+    assert 'if [ -z "$master" ] && others_exist; then' in launch
+    assert 'master="redis-0.redis-headless"' in launch
     assert "getent hosts" in launch
+    # A sentinel that no other answers monitors the running master (with a replica, not
+    # fenced), and pod 0 only if there is none.
+    assert '[ "$fence" = 3 ] && continue' in sentinel
+    assert 'master="${running:-redis-0.redis-headless}"' in sentinel
 
 
 def test_haproxy_routes_to_the_master_that_takes_writes(chart: cdk8s.Chart) -> None:
