@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from ._bulk import int_or_string, quantity
 from ._kplus import k8s
@@ -69,6 +70,26 @@ def restricted_container_security() -> k8s.SecurityContext:
     )
 
 
+def container(
+    name: str, image: str, resources: Resources, *, run_as: int | None = None, **fields: Any
+) -> k8s.Container:
+    """A container as every tier runs one: pulled when not present, within ``resources``,
+    ``restricted`` (as user and group ``run_as`` when given); ``fields`` are the rest."""
+    security = restricted_container_security()
+    if run_as is not None:
+        security = k8s.SecurityContext(
+            **{**security._values, "run_as_user": run_as, "run_as_group": run_as}
+        )
+    return k8s.Container(
+        name=name,
+        image=image,
+        image_pull_policy="IfNotPresent",
+        resources=requirements(resources),
+        security_context=security,
+        **fields,
+    )
+
+
 def pod_template(
     name: str,
     *,
@@ -125,7 +146,7 @@ def pod_template(
     )
 
 
-def resources(resources: Resources) -> k8s.ResourceRequirements:
+def requirements(resources: Resources) -> k8s.ResourceRequirements:
     """Requests, and limits (equal to the requests unless set): ``requests``, never ``request``."""
     requests = {"cpu": resources.cpu, "memory": resources.memory}
     limits = {
@@ -147,6 +168,30 @@ def secret_volume(name: str, secret: ExistingSecret) -> k8s.Volume:
             default_mode=0o440,
             items=[k8s.KeyToPath(key=secret.key, path=secret.key)],
         ),
+    )
+
+
+def config_volume(name: str, config_map: str, files: Iterable[str]) -> k8s.Volume:
+    """The ``files`` of the ConfigMap ``config_map`` as the volume ``name``: read-only, and the
+    scripts (``.sh``) executable."""
+    return k8s.Volume(
+        name=name,
+        config_map=k8s.ConfigMapVolumeSource(
+            name=config_map,
+            default_mode=0o444,
+            items=[
+                k8s.KeyToPath(key=file, path=file, mode=0o555 if file.endswith(".sh") else None)
+                for file in files
+            ],
+        ),
+    )
+
+
+def memory_volume(name: str) -> k8s.Volume:
+    """A memory-backed scratch volume of 1 MiB (rendered configs, sockets, pid files)."""
+    return k8s.Volume(
+        name=name,
+        empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=quantity("1Mi")),
     )
 
 

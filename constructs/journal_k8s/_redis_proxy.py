@@ -17,7 +17,7 @@ from . import _bulk, _pod
 from ._exporters import METRICS_PORT_NAME
 from ._kplus import k8s
 from ._sentinel import SENTINEL_PORT
-from ._types import DisruptionBudget, Failover, PodOptions
+from ._types import DisruptionBudget, ExistingSecret, Failover, PodOptions
 
 CONFIG_DIR = "/opt/journal-redis-proxy"
 RUN_DIR = "/run/haproxy"
@@ -183,18 +183,16 @@ def proxy_objects(
         "launch.sh": LAUNCH_SH,
         "haproxy.cfg": haproxy_cfg(servers, failover=failover, metrics=metrics),
     }
-    container = k8s.Container(
-        name="haproxy",
-        image=failover.proxy_image,
-        image_pull_policy="IfNotPresent",
+    container = _pod.container(
+        "haproxy",
+        failover.proxy_image,
+        failover.proxy_resources,
         command=["/bin/sh", f"{CONFIG_DIR}/launch.sh", f"/etc/redis-passwd/{password_key}"],
         ports=[
             _pod.tcp_port("redis", servers.port),
             _pod.tcp_port("health", HEALTH_PORT),
             *([_pod.tcp_port(METRICS_PORT_NAME, METRICS_PORT)] if metrics else []),
         ],
-        resources=_pod.resources(failover.proxy_resources),
-        security_context=_pod.restricted_container_security(),
         startup_probe=_pod.http_probe("/healthz", "health", period=2, failures=15),
         liveness_probe=_pod.http_probe("/healthz", "health", period=10, failures=3),
         readiness_probe=_pod.http_probe("/ready", "health", period=2, failures=1),
@@ -205,29 +203,9 @@ def proxy_objects(
         ],
     )
     volumes = [
-        k8s.Volume(
-            name="config",
-            config_map=k8s.ConfigMapVolumeSource(
-                name=f"{name}-config",
-                default_mode=0o444,
-                items=[
-                    k8s.KeyToPath(key="launch.sh", path="launch.sh", mode=0o555),
-                    k8s.KeyToPath(key="haproxy.cfg", path="haproxy.cfg"),
-                ],
-            ),
-        ),
-        k8s.Volume(
-            name="password",
-            secret=k8s.SecretVolumeSource(
-                secret_name=password_secret,
-                default_mode=0o440,
-                items=[k8s.KeyToPath(key=password_key, path=password_key)],
-            ),
-        ),
-        k8s.Volume(
-            name="run",
-            empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=_bulk.quantity("1Mi")),
-        ),
+        _pod.config_volume("config", f"{name}-config", files),
+        _pod.secret_volume("password", ExistingSecret(name=password_secret, key=password_key)),
+        _pod.memory_volume("run"),
     ]
     return {
         "ProxyConfig": k8s.KubeConfigMapProps(

@@ -416,14 +416,12 @@ class Redis(SelectablePods):
             options=options,
             termination_grace_period=grace_period,
             dns_config=self._topology.dns_config(),
-            container=k8s.Container(
-                name="redis",
-                image=image,
-                image_pull_policy="IfNotPresent",
+            container=_pod.container(
+                "redis",
+                image,
+                resources,
                 command=["/bin/sh", f"{CONFIG_DIR}/launch.sh"],
                 ports=[_pod.tcp_port("redis", PORT)],
-                resources=_pod.resources(resources),
-                security_context=_pod.restricted_container_security(),
                 startup_probe=probe("started", period=5, failures=120),
                 liveness_probe=probe("alive", period=10, failures=6),
                 readiness_probe=probe("ready", period=5, failures=2),
@@ -436,27 +434,10 @@ class Redis(SelectablePods):
                 ],
             ),
             volumes=[
-                k8s.Volume(
-                    name="config",
-                    config_map=k8s.ConfigMapVolumeSource(
-                        name=f"{self._name}-config",
-                        default_mode=0o444,
-                        items=[
-                            k8s.KeyToPath(
-                                key=file, path=file, mode=0o555 if file.endswith(".sh") else None
-                            )
-                            for file in files
-                        ],
-                    ),
-                ),
+                _pod.config_volume("config", f"{self._name}-config", files),
                 _pod.secret_volume("password", self.password),
                 *(
-                    k8s.Volume(
-                        name=volume,
-                        empty_dir=k8s.EmptyDirVolumeSource(
-                            medium="Memory", size_limit=_bulk.quantity("1Mi")
-                        ),
-                    )
+                    _pod.memory_volume(volume)
                     for volume in (
                         "run",
                         *self._topology.memory_volumes,
