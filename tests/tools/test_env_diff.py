@@ -62,10 +62,10 @@ def test_dev_to_prod_names_replicas_storage_tls_and_namespace(
         "Ingress/frontend-ingress  spec.tls: (absent) → "
         "[{hosts: [journal.example.com], secretName: journal-tls}]"
     ) in lines
-    # TLS brings the solver policy; Redis failover the proxy and its policies (9 objects);
+    # TLS brings the solver policy; Redis failover the proxy and its policies (11 objects);
     # metrics (off in dev) a Service, ServiceMonitor, policy and rule per exporter (12);
     # autoscaling the two autoscalers.
-    assert re.fullmatch(r"\d+ changed, 0 only in dev, 24 only in prod, \d+ identical", lines[-1])
+    assert re.fullmatch(r"\d+ changed, 0 only in dev, 26 only in prod, \d+ identical", lines[-1])
     assert "+ NetworkPolicy/frontend-ingress-acme-solver  only in prod" in lines
     assert "+ ServiceMonitor/redis-proxy-metrics  only in prod" in lines
     assert "+ PrometheusRule/redis-alerts  only in prod" in lines
