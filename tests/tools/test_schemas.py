@@ -88,9 +88,9 @@ def test_command_prints_a_table_and_exits_0(dist: Path, capsys: pytest.CaptureFi
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["manifests", "objects", *schemas.VERSIONS]
     # prod's TLS adds the ACME solver policy, its Redis failover the proxy's ConfigMap,
-    # Deployment and budget and 6 policies; staging's HTTPRoute is validated with its CRD;
+    # Deployment and budget and 8 policies; staging's HTTPRoute is validated with its CRD;
     # staging and prod autoscale the API and static tiers (2 HorizontalPodAutoscalers each)
-    counts = {"dev": "26", "prod": "50", "staging": "36"}
+    counts = {"dev": "26", "prod": "52", "staging": "36"}
     for row, environment in zip(lines[1:4], counts, strict=True):
         expected = [str(dist / environment / synth.MANIFEST_FILE), counts[environment]]
         assert row.split() == [*expected, *["ok"] * 11]
