@@ -145,16 +145,17 @@ def labels(objects: Sequence[Manifest]) -> Iterator[Problem]:
 
 
 def _label_maps(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    # Only maps and lists are walked into: a manifest is mostly strings and numbers.
     if isinstance(value, Mapping):
         for name, child in value.items():
-            child_path = join(path, str(name))
             if name == "matchLabels" or (name == "labels" and path.endswith("metadata")):
-                yield child_path, child
-            else:
-                yield from _label_maps(child, child_path)
+                yield join(path, str(name)), child
+            elif isinstance(child, dict | list | Mapping):
+                yield from _label_maps(child, join(path, str(name)))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _label_maps(item, f"{path}[{index}]")
+            if isinstance(item, dict | list | Mapping):
+                yield from _label_maps(item, f"{path}[{index}]")
 
 
 def _label_problems(label: Any, value: Any) -> Iterator[str]:
