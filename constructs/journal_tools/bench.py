@@ -27,8 +27,8 @@ from .helm_binary import default_bin_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "dist" / "bench"
-STACK_COUNTS = (1, 100)
-"""Prod stacks per cold process: the per-stack cost is the slope between the two."""
+STACKS = 100
+"""Prod stacks per cold process; the per-stack cost is that of the stacks after the first."""
 RSS_STACKS = 50
 WARM_EDITS = 5
 """Values edits per warm process; each run counts the median of its edits."""
@@ -108,11 +108,6 @@ class Samples:
         return statistics.median(found) if found else None
 
 
-def per_stack(low: float, high: float) -> float:
-    """Seconds per additional stack: the slope between the smallest and largest counts."""
-    return (high - low) / (STACK_COUNTS[-1] - STACK_COUNTS[0])
-
-
 def baseline_tree(revision: str) -> Tree:
     """``revision`` checked out (detached) into ``dist/bench/baseline``, reused while it is the
     same commit, with its ``-O`` bytecode written as ``make setup`` writes this tree's."""
@@ -173,8 +168,8 @@ def measure(runs: int, tree: Tree, baseline: Tree | None) -> Samples:
             if each is tree:
                 variants.append(("prod with metrics", ()))
             for row, flags in variants:
-                low, high = (each.child("stacks", str(n), *flags)["seconds"] for n in STACK_COUNTS)
-                samples.add(f"per stack, {row}", each.label, per_stack(low, high))
+                figures = each.child("stacks", str(STACKS), *flags)
+                samples.add(f"per stack, {row}", each.label, figures["per_stack"])
             samples.add("warm re-synth", each.label, each.child("warm", str(WARM_EDITS))["seconds"])
         if helm is not None:
             chart = ROOT / "dist" / "helm" / "journal-k8s"
@@ -262,7 +257,7 @@ def _plot(samples: Samples, columns: Sequence[str], path: Path) -> None:
     from matplotlib import pyplot
 
     figure, axes = pyplot.subplots(figsize=(6, 4))
-    counts = range(STACK_COUNTS[0], STACK_COUNTS[-1] + 1)
+    counts = range(1, STACKS + 1)
     for column in columns:
         for row in ("per stack, prod", "per stack, prod with metrics"):
             slope = samples.median(row, column)
