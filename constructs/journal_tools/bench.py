@@ -49,7 +49,7 @@ class Target:
 PER_STACK = Target(1.1, 22)
 """Prod's per-stack cost (metrics off, the objects the baseline made) against the baseline's."""
 PER_STACK_METRICS = Target(1.2, 19)
-"""Prod's per-stack cost with its metrics on against the baseline's prod."""
+"""Prod's per-stack cost with its metrics on against the baseline's prod with metrics off."""
 WARM = Target(1.1, 22)
 """A warm re-synth after a values edit (``make watch``) against the baseline's."""
 COLD_FLOOR = Target(1.4, 22)
@@ -162,9 +162,9 @@ def measure(runs: int, tree: Tree, baseline: Tree | None) -> Samples:
         for each in trees if run % 2 == 0 else trees[::-1]:
             out = OUT / "synth" / ("baseline" if each is baseline else "tree")
             samples.add("cold synth", each.label, each.timed("app.py", "--outdir", out))
-            variants: list[tuple[str, tuple[str, ...]]] = [
-                ("prod", () if each is baseline else ("--no-metrics",))
-            ]
+            # Prod without metrics in both trees (a tree that has none ignores the flag), and
+            # this tree's prod as it is.
+            variants: list[tuple[str, tuple[str, ...]]] = [("prod", ("--no-metrics",))]
             if each is tree:
                 variants.append(("prod with metrics", ()))
             for row, flags in variants:
@@ -186,7 +186,7 @@ def measure(runs: int, tree: Tree, baseline: Tree | None) -> Samples:
 ROWS = (
     ("jsii floor", "jsii floor (python -O -c 'import cdk8s_plus_27')"),
     ("cold synth", "cold synth, all environments"),
-    ("per stack, prod", "per stack, prod (metrics off on this tree)"),
+    ("per stack, prod", "per stack, prod with metrics off"),
     ("per stack, prod with metrics", "per stack, prod with metrics"),
     ("warm re-synth", "warm re-synth after a values edit"),
     ("helm template, prod", "helm template, prod"),
