@@ -32,7 +32,7 @@ class KubernetesYamlSnapshot(SingleFileSnapshotExtension):
 
 @pytest.fixture
 def k8s_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Compare manifests (or YAML text) with ``tests/__snapshots__/<module>/<test>.k8s.yaml``."""
+    """Compare manifests (or YAML text) with ``<group>/__snapshots__/<module>/<test>.k8s.yaml``."""
     return snapshot.use_extension(KubernetesYamlSnapshot)
 
 

@@ -3,29 +3,29 @@
 Columns, left to right: the edge (Ingresses with their TLS Secrets, Gateway API HTTPRoutes
 with the Gateway they attach to; and the ServiceMonitors, the scrape path of Prometheus),
 Services, workloads (their exporter sidecars among the containers), then the ConfigMaps,
-Secrets and volume claims the pods use; each PrometheusRule is a footnote naming its alerts.
+Secrets and volume claims the pods use; each PrometheusRule is a note naming its alerts.
 Grey arrows are routes and references; green dashed arrows are what the NetworkPolicies
-allow, labelled with the ports. Peers outside the namespace are written above the workload
-they may reach. Output goes to ``dist/diagrams/<env>.svg`` and ``.png``, outside
-``dist/<env>/``, which stays appliable.
+allow, labelled with the ports, from or to the peers outside the namespace too. Graphviz
+``dot`` (Debian package graphviz) lays the picture out. Output goes to
+``dist/diagrams/<env>.svg`` and ``.png``, published under the lock of ``make synth``.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import html
+import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+import graphviz
 
 from .env_diff import Manifest, ManifestsError, read_manifests
+from .publish import PublishError, publish
 from .selectors import POD_NAME_LABEL, pod_labels, selects_any
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -39,22 +39,11 @@ SUMMARISED_KINDS = {
     *("PrometheusRule", "HorizontalPodAutoscaler"),
 }
 
-# Sizes in inches (one data unit is one inch), font sizes in points.
-BOX_WIDTH = 2.6
-COLUMN_GAP = 1.6
-MARGIN = 0.4
-HEADER = 1.0
-LINE = 0.17
-PAD = 0.14
-GAP = 0.25
-BAND_GAP = 0.45
-STUB_LINE = 0.16
-MAX_CHARS = 44
-MAX_TITLE_CHARS = 36
-TITLE_SIZE = 8.5
-TEXT_SIZE = 7.5
-LABEL_SIZE = 7.0
-
+DOT_MISSING = "Graphviz's dot is not installed (Debian package graphviz)"
+COLUMNS = ("Edge", "Services", "Workloads", "Configuration and storage")
+MAX_CHARS = 48
+FONT = "DejaVu Sans"
+BOLD = f"{FONT} Bold"  # a face, not <b>: dot measures it right
 GREY = "#5f6368"
 POLICY = "#188038"
 PALETTE = {  # kind: (fill, border)
@@ -74,13 +63,12 @@ class Box:
     """One node of the picture: a titled box with detail lines."""
 
     key: str
-    column: int
+    column: int | None
+    """Where it goes (an index of ``COLUMNS``); ``None``: a policy peer outside the namespace."""
     title: str
     lines: list[str]
     palette: str
     external: bool = False
-    stubs: list[str] = field(default_factory=list)
-    """Policy peers outside the namespace, written above the box."""
 
 
 @dataclass(frozen=True)
@@ -382,7 +370,8 @@ def _add_pod_references(
 def _add_policy(
     arch: Architecture, policy: Manifest, pods: Mapping[str, list[dict[str, str]]]
 ) -> None:
-    """Green arrows between workloads, stubs for outside peers, a note for namespace-wide ones."""
+    """Green arrows between workloads, and to or from peers outside the namespace; a note for
+    namespace-wide policies."""
     spec = policy["spec"]
     if not spec.get("podSelector"):
         arch.notes.append(f"NetworkPolicy {_name(policy)}: every pod: {_policy_rules(spec)}")
@@ -399,19 +388,16 @@ def _add_policy(
                     and peer["podSelector"]
                     and selects_any(peer["podSelector"], labels)
                 ]
+                if not inside:
+                    key = f"Peer/{_peer(peer)}"
+                    arch.boxes.setdefault(key, Box(key, None, _peer(peer), [], ""))
+                    inside = [key]
                 for workload in selected:
                     for other in inside:
-                        source, target = (
-                            (other, workload) if direction == "ingress" else (workload, other)
-                        )
-                        arrow = Arrow(source, target, ports, policy=True)
+                        ends = (other, workload) if direction == "ingress" else (workload, other)
+                        arrow = Arrow(*ends, ports, policy=True)
                         if arrow not in arch.arrows:
                             arch.arrows.append(arrow)
-                    if not inside:
-                        word = "from" if direction == "ingress" else "to"
-                        stub = f"{word} {_peer(peer)} · {ports}"
-                        if stub not in arch.boxes[workload].stubs:
-                            arch.boxes[workload].stubs.append(stub)
 
 
 def _policy_rules(spec: Mapping[str, Any]) -> str:
@@ -463,345 +449,92 @@ def _ports(ports: Sequence[Mapping[str, Any]] | None) -> str:
 
 def _wrap(prefix: str, words: Sequence[str]) -> list[str]:
     """``prefix`` then the words, comma-separated, on lines of at most ``MAX_CHARS``."""
-    lines = [prefix]
-    for index, word in enumerate(words or ["(none)"]):
-        piece = word + ("," if index < len(words) - 1 else "")
-        if len(lines[-1]) + len(piece) > MAX_CHARS and lines[-1] not in (prefix, "  "):
-            lines.append("  ")
-        lines[-1] += piece if lines[-1] in (prefix, "  ") else " " + piece
-    return lines
+    return textwrap.wrap(prefix + (", ".join(words) or "(none)"), MAX_CHARS, subsequent_indent="  ")
 
 
-@dataclass(frozen=True)
-class Placed:
-    """A box's centre and size, in inches from the top-left corner."""
-
-    x: float
-    y: float
-    width: float
-    height: float
-
-    @property
-    def top(self) -> float:
-        return self.y - self.height / 2
-
-    @property
-    def bottom(self) -> float:
-        return self.y + self.height / 2
-
-
-def _height(box: Box) -> float:
-    return 2 * PAD + LINE * (1 + len(box.lines))
-
-
-def _space_above(arch: Architecture, key: str) -> float:
-    """Room above a box for its policy stubs or its self-loop."""
-    stubs = arch.boxes[key].stubs
-    looped = any(a.source == a.target == key for a in arch.arrows)
-    return max(STUB_LINE * len(stubs) + 0.15 if stubs else 0.0, 0.45 if looped else 0.0)
-
-
-def layout(arch: Architecture) -> dict[str, Placed]:
-    """Workloads stacked in bands; every other box near the workloads it is linked to."""
-    neighbours: dict[str, list[str]] = {key: [] for key in arch.boxes}
-    for arrow in arch.arrows:
-        neighbours[arrow.source].append(arrow.target)
-        neighbours[arrow.target].append(arrow.source)
-    workloads = _order_workloads(arch)
-    owner: dict[str, str] = {}
-    for workload in workloads:
-        for key in neighbours[workload]:
-            if arch.boxes[key].column != 2:
-                owner.setdefault(key, workload)
-    x = {c: MARGIN + BOX_WIDTH / 2 + c * (BOX_WIDTH + COLUMN_GAP) for c in range(4)}
-    placed: dict[str, Placed] = {}
-    cursor = HEADER
-    for workload in workloads:
-        box = arch.boxes[workload]
-        stacks = [
-            sum(
-                _height(arch.boxes[k]) + GAP
-                for k in owner
-                if owner[k] == workload and arch.boxes[k].column == column
-            )
-            - GAP
-            for column in (1, 3)
-        ]
-        above = _space_above(arch, workload)
-        band = max(_height(box) + above, *stacks)
-        y = cursor + (band + above) / 2
-        placed[workload] = Placed(x[2], y, BOX_WIDTH, _height(box))
-        cursor += band + BAND_GAP
-    for column in (1, 3, 0):
-        wanted = []
-        for key, box in arch.boxes.items():
-            if box.column != column:
-                continue
-            linked = [placed[n].y for n in neighbours[key] if n in placed]
-            wanted.append((key, sum(linked) / len(linked) if linked else cursor, _height(box)))
-        for key, y in _spread(wanted).items():
-            placed[key] = Placed(x[column], y, BOX_WIDTH, _height(arch.boxes[key]))
-    return placed
-
-
-def _order_workloads(arch: Architecture) -> list[str]:
-    """Workloads top to bottom: policy arrows between them as short as can be, else as found."""
-    found = [k for k, b in arch.boxes.items() if b.column == 2]
-    links = [(a.source, a.target) for a in arch.arrows if a.policy and a.source != a.target]
-    if len(found) > 7 or not links:
-        return found
-
-    def cost(order: list[str]) -> tuple[int, ...]:
-        position = {k: i for i, k in enumerate(order)}
-        span = sum(abs(position[a] - position[b]) for a, b in links)
-        return (span, *(found.index(k) for k in order))
-
-    return min((list(order) for order in itertools.permutations(found)), key=cost)
-
-
-def _spread(wanted: Iterable[tuple[str, float, float]]) -> dict[str, float]:
-    """Centres closest to the wanted ones (least squares), in order, ``GAP`` apart at least."""
-    items = sorted(wanted, key=lambda item: item[1])
-    offsets, total = [], 0.0
-    for index, (_key, _y, height) in enumerate(items):
-        if index:
-            total += items[index - 1][2] / 2 + GAP + height / 2
-        offsets.append(total)
-    blocks: list[tuple[float, int]] = []  # (sum of shifted wishes, count), pooled in order
-    for (_key, y, _height), offset in zip(items, offsets, strict=True):
-        blocks.append((y - offset, 1))
-        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
-            last = blocks.pop()
-            blocks[-1] = (blocks[-1][0] + last[0], blocks[-1][1] + last[1])
-    starts = [total / count for total, count in blocks for _ in range(count)]
-    return {
-        key: start + offset
-        for (key, _y, _h), start, offset in zip(items, starts, offsets, strict=True)
-    }
-
-
-def draw(arch: Architecture, title: str) -> Figure:
-    """The picture of ``arch``: boxes, arrows, column headings, legend and footnotes."""
-    placed = layout(arch)
-    top = min(p.top - _space_above(arch, k) for k, p in placed.items())
-    shift = HEADER - top
-    placed = {k: Placed(p.x, p.y + shift, p.width, p.height) for k, p in placed.items()}
-    width = 2 * MARGIN + 4 * BOX_WIDTH + 3 * COLUMN_GAP
-    body = max(p.bottom for p in placed.values()) + 0.3
-    height = body + 0.6 + LINE * 1.3 * len(arch.notes) + MARGIN
-    figure = Figure(figsize=(width, height))
-    axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
-    axes.set_xlim(0, width)
-    axes.set_ylim(height, 0)  # y grows downwards, like the layout
-    axes.set_axis_off()
-    axes.text(MARGIN, 0.35, title, fontsize=14, fontweight="bold", va="center")
-    for column, heading in enumerate(
-        ("Edge", "Services", "Workloads", "Configuration and storage")
-    ):
-        x = MARGIN + BOX_WIDTH / 2 + column * (BOX_WIDTH + COLUMN_GAP)
-        axes.text(x, 0.75, heading, fontsize=10, color=GREY, ha="center", va="center")
-    for arrow, (start, end) in zip(arch.arrows, _anchors(arch.arrows, placed), strict=True):
-        _draw_arrow(axes, arrow, start, end)
+def draw(arch: Architecture, title: str) -> graphviz.Digraph:
+    """The picture of ``arch``: a column per tier, laid out by Graphviz ``dot``."""
+    graph = graphviz.Digraph(
+        arch.namespace,
+        graph_attr={
+            **{"rankdir": "LR", "newrank": "true", "ranksep": "1.1", "nodesep": "0.2"},
+            **{"label": _heading(title, arch.notes), "labelloc": "t", "labeljust": "l"},
+            **{"fontname": FONT, "bgcolor": "white", "pad": "0.3"},
+        },
+        node_attr={"shape": "plain", "fontname": FONT, "fontsize": "10"},
+        edge_attr={"fontname": FONT, "fontsize": "8", "arrowsize": "0.7", "color": GREY},
+    )
+    for column, heading in enumerate(COLUMNS):
+        with graph.subgraph() as rank:
+            rank.attr(rank="same")
+            title = f"column-{column}"
+            rank.node(title, heading, id=svg_id("node", title), fontcolor=GREY, fontname=BOLD)
+            for key, box in arch.boxes.items():
+                if box.column == column:
+                    rank.node(key, _table(box), id=svg_id("node", key))
+                    rank.edge(title, key, style="invis")  # the heading above its column
+        if column:
+            graph.edge(f"column-{column - 1}", title, style="invis", weight="10")
     for key, box in arch.boxes.items():
-        _draw_box(axes, box, placed[key])
-    _draw_legend(axes, body + 0.3, arch.notes)
-    return figure
+        if box.column is None:  # a policy peer outside the namespace
+            style = {"shape": "box", "style": "rounded,dashed", "color": POLICY}
+            graph.node(key, box.title, id=svg_id("node", key), fontcolor=POLICY, **style)
+    for arrow in arch.arrows:
+        kind = "policy" if arrow.policy else "ref"
+        style = {"color": POLICY, "style": "dashed"} if arrow.policy else {"color": GREY}
+        columns = arch.boxes[arrow.source].column, arch.boxes[arrow.target].column
+        forward = None in columns or columns[0] < columns[1]  # type: ignore[operator]
+        graph.edge(
+            arrow.source,
+            arrow.target,
+            label=html.escape(arrow.label),
+            id=svg_id(f"edge-{kind}", f"{arrow.source}-{arrow.target}"),
+            fontcolor=style["color"],
+            constraint="true" if forward else "false",
+            **style,
+        )
+    return graph
 
 
-def _draw_box(axes: Axes, box: Box, at: Placed) -> None:
-    """A box with its title, lines and policy stubs."""
+def _table(box: Box) -> str:
+    """A box as a Graphviz HTML-like label: a bold title over its lines."""
     fill, border = PALETTE[box.palette]
-    gid = "node-" + box.key.replace("/", "-")
-    axes.add_patch(
-        FancyBboxPatch(
-            (at.x - at.width / 2, at.top),
-            at.width,
-            at.height,
-            boxstyle="round,pad=0,rounding_size=0.06",
-            facecolor=fill,
-            edgecolor=border,
-            linewidth=1.2,
-            linestyle="--" if box.external else "-",
-            zorder=2,
-            gid=gid,
-        )
+    rows = "".join(f"<tr><td>{html.escape(line)}</td></tr>" for line in box.lines)
+    style = ' style="dashed"' if box.external else ""
+    return (
+        f'<<table border="1" cellborder="0" cellspacing="0" cellpadding="2" '
+        f'bgcolor="{fill}" color="{border}"{style}>'
+        f'<tr><td><font face="{BOLD}">{html.escape(box.title)}</font></td></tr>{rows}</table>>'
     )
-    y = at.top + PAD + LINE / 2
-    axes.text(
-        at.x,
-        y,
-        _fit(box.title, MAX_TITLE_CHARS),
-        fontsize=TITLE_SIZE,
-        fontweight="bold",
-        ha="center",
-        va="center",
-        zorder=3,
-        gid=gid + "-title",
+
+
+def _heading(title: str, notes: Sequence[str]) -> str:
+    """The title, the legend and the notes, above the picture."""
+    legend = (
+        f'<font color="{GREY}">⟶</font> route or reference    '
+        f'<font color="{POLICY}">- - ▸</font> NetworkPolicy allows (port/protocol)    '
+        "dashed border: referenced, not in these manifests"
     )
-    for line in box.lines:
-        y += LINE
-        axes.text(
-            at.x, y, _fit(line, MAX_CHARS), fontsize=TEXT_SIZE, ha="center", va="center", zorder=3
-        )
-    for index, stub in enumerate(reversed(box.stubs)):
-        axes.text(
-            at.x - at.width / 2 + 0.3,
-            at.top - 0.12 - index * STUB_LINE,
-            stub,
-            fontsize=LABEL_SIZE,
-            color=POLICY,
-            va="center",
-            zorder=3,
-        )
-    if box.stubs:
-        start = at.top - STUB_LINE * len(box.stubs) - 0.1
-        inbound = any(s.startswith("from ") for s in box.stubs)
-        axes.add_patch(
-            FancyArrowPatch(
-                (at.x - at.width / 2 + 0.18, start),
-                (at.x - at.width / 2 + 0.18, at.top),
-                arrowstyle="-|>" if inbound else "<|-",
-                mutation_scale=10,
-                color=POLICY,
-                linestyle="--",
-                linewidth=1.3,
-                zorder=3,
-            )
-        )
+    lines = [
+        f'<font point-size="16"><b>{html.escape(title)}</b></font>',
+        f'<font point-size="10">{legend}</font>',
+        *(
+            f'<font point-size="9" color="{GREY}">{html.escape(line)}</font>'
+            for note in notes
+            for line in textwrap.wrap(note, 160, subsequent_indent="    ")
+        ),
+    ]
+    return "<" + '<br align="left"/>'.join(lines) + '<br align="left"/>>'
 
 
-Point = tuple[float, float]
+def svg_id(prefix: str, key: str) -> str:
+    """An SVG id: ``prefix``, then ``key`` with each run of other characters as ``-``."""
+    return f"{prefix}-" + re.sub(r"[^A-Za-z0-9_.]+", "-", key)
 
 
-def _anchors(arrows: Sequence[Arrow], placed: Mapping[str, Placed]) -> list[tuple[Point, Point]]:
-    """Each arrow's two ends; arrows sharing a box side are spread along it, in order."""
-    sides: dict[tuple[str, str], list[tuple[float, int, int]]] = {}
-    for index, arrow in enumerate(arrows):
-        source, target = placed[arrow.source], placed[arrow.target]
-        if source.x != target.x:
-            forward = source.x < target.x
-            sides.setdefault((arrow.source, "right" if forward else "left"), []).append(
-                (target.y, index, 0)
-            )
-            sides.setdefault((arrow.target, "left" if forward else "right"), []).append(
-                (source.y, index, 1)
-            )
-    ends: dict[tuple[int, int], Point] = {}
-    for (key, side), attached in sides.items():
-        box = placed[key]
-        x = box.x + box.width / 2 if side == "right" else box.x - box.width / 2
-        step = min(0.16, box.height * 0.6 / max(len(attached) - 1, 1))
-        for rank, (_y, index, end) in enumerate(sorted(attached)):
-            ends[(index, end)] = (x, box.y + (rank - (len(attached) - 1) / 2) * step)
-    result = []
-    for index, arrow in enumerate(arrows):
-        source, target = placed[arrow.source], placed[arrow.target]
-        if arrow.source == arrow.target:  # around the top-right corner
-            corner = (source.x + source.width / 2, source.top)
-            result.append(((corner[0] - 0.35, corner[1]), (corner[0], corner[1] + 0.3)))
-        elif source.x == target.x:  # between workloads: bottom to top, or top to bottom
-            down = source.y < target.y
-            result.append(
-                (
-                    (source.x + 0.4, source.bottom if down else source.top),
-                    (target.x + 0.4, target.top if down else target.bottom),
-                )
-            )
-        else:
-            result.append((ends[(index, 0)], ends[(index, 1)]))
-    return result
-
-
-def _draw_arrow(axes: Axes, arrow: Arrow, start: Point, end: Point) -> None:
-    """An arrow with its label at the middle (beside a loop)."""
-    colour = POLICY if arrow.policy else GREY
-    loop = arrow.source == arrow.target
-    gid = f"edge-{'policy' if arrow.policy else 'ref'}-{arrow.source}-{arrow.target}"
-    gid = gid.replace("/", "-")
-    axes.add_patch(
-        FancyArrowPatch(
-            start,
-            end,
-            arrowstyle="-|>",
-            mutation_scale=11,
-            color=colour,
-            linewidth=1.4 if arrow.policy else 1.0,
-            linestyle="--" if arrow.policy else "-",
-            connectionstyle=f"arc3,rad={-1.6 if loop else 0.0}",
-            shrinkA=0,
-            shrinkB=2,
-            zorder=1,
-            gid=gid,
-        )
-    )
-    if arrow.label:
-        x, y = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
-        if loop:
-            x, y = end[0] + 0.15, start[1] - 0.2
-        axes.text(
-            x,
-            y,
-            arrow.label,
-            fontsize=LABEL_SIZE,
-            color=colour,
-            ha="left" if loop else "center",
-            va="center",
-            zorder=3,
-            gid=gid + "-label",
-            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"},
-        )
-
-
-def _draw_legend(axes: Axes, y: float, notes: Sequence[str]) -> None:
-    """The legend line, then the footnotes."""
-    x = MARGIN
-    for label, colour, style in (
-        ("route or reference", GREY, "-"),
-        ("NetworkPolicy allows (port/protocol)", POLICY, "--"),
-    ):
-        axes.add_patch(
-            FancyArrowPatch(
-                (x, y),
-                (x + 0.5, y),
-                arrowstyle="-|>",
-                mutation_scale=10,
-                color=colour,
-                linestyle=style,
-                linewidth=1.3,
-            )
-        )
-        axes.text(x + 0.6, y, label, fontsize=TEXT_SIZE, va="center")
-        x += 3.2
-    axes.add_patch(
-        FancyBboxPatch(
-            (x, y - 0.1),
-            0.5,
-            0.2,
-            boxstyle="round,pad=0,rounding_size=0.04",
-            facecolor="white",
-            edgecolor=GREY,
-            linestyle="--",
-        )
-    )
-    axes.text(x + 0.6, y, "referenced, not in these manifests", fontsize=TEXT_SIZE, va="center")
-    for index, note in enumerate(notes):
-        axes.text(
-            MARGIN, y + 0.35 + index * LINE * 1.3, note, fontsize=TEXT_SIZE, color=GREY, va="center"
-        )
-
-
-def _fit(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def write(figure: Figure, svg: Path) -> list[Path]:
-    """Save ``figure`` as ``svg`` (text kept as text, no date) and as a PNG beside it."""
-    svg.parent.mkdir(parents=True, exist_ok=True)
-    png = svg.with_suffix(".png")
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "journal-diagram"}):
-        figure.savefig(svg, metadata={"Date": None})
-    figure.savefig(png, dpi=110)
-    return [svg, png]
+def render(graph: graphviz.Digraph, name: str) -> dict[str, bytes]:
+    """``<name>.svg`` and ``<name>.png`` of ``graph``, drawn by ``dot``."""
+    return {f"{name}.{kind}": graph.pipe(format=kind) for kind in ("svg", "png")}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -829,20 +562,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    for name in names:
-        try:
-            objects = read_manifests(arguments.dist / name)
-        except ManifestsError as error:
-            print(f"diagram failed: {error}", file=sys.stderr)
-            return 1
-        try:
-            arch = architecture(objects)
-        except ValueError as error:  # a selector the API server would refuse too
-            print(f"diagram failed: {arguments.dist / name}: {error}", file=sys.stderr)
-            return 1
-        figure = draw(arch, f"journal · {name}   (namespace {arch.namespace})")
-        for path in write(figure, out / f"{name}.svg"):
-            print(path)
+    files: dict[str, bytes] = {}
+    try:
+        for name in names:
+            try:
+                arch = architecture(read_manifests(arguments.dist / name))
+            except ValueError as error:  # a selector the API server would refuse too
+                raise ManifestsError(f"{arguments.dist / name}: {error}") from None
+            files |= render(draw(arch, f"journal · {name} (namespace {arch.namespace})"), name)
+        publish(out.parent, {out.name: files}, record=False)
+    except graphviz.ExecutableNotFound:
+        print(f"diagram failed: {DOT_MISSING}", file=sys.stderr)
+        return 1
+    except (ManifestsError, PublishError) as error:
+        print(f"diagram failed, {out}/ left as it was:\n{error}", file=sys.stderr)
+        return 1
+    for file in files:
+        print(out / file)
     return 0
 
 

@@ -22,11 +22,17 @@ are public contract), and its manifests are compared field by field:
 - a pod's config-hash annotation that differs is computed by Helm from the rendered
   ConfigMap it hashes (the constructs' ``content_hash``), so a ConfigMap value changed through
   Helm still rolls the pods;
+- ``SWITCH`` (``metrics.enabled``) may be flipped in any environment's values: each
+  environment is also built with it flipped (``switched``), and what flipping it adds, removes
+  or changes (an exporter sidecar, a container port, a volume, a config file, the metrics
+  objects) is written under ``if .Values.metrics.enabled`` (and ``else``), so
+  ``--set metrics.enabled=true`` on dev's values renders what synth gives for dev with
+  metrics. A derived value that differs with it is kept for either side
+  (``derived.<...>.ifMetricsEnabled.<key>`` and ``ifMetricsDisabled``);
 - a field present in some environments only is guarded by ``hasKey`` on its value key, an
   object present in some environments only by the settings mapping it reads that is set
-  exactly there (``frontend.autoscaling`` for the API's autoscaler), else by the setting of
-  its feature (``SWITCHES``: the metrics objects by ``metrics.enabled``) where that is true
-  exactly there, else by the boolean ``objects.<kind><Name>``;
+  exactly there (``frontend.autoscaling`` for the API's autoscaler), else by the boolean
+  ``objects.<kind><Name>``;
 - a literal ``{{`` (scripts, configs) is written ``{{ "{{" }}``, so Helm prints it unchanged.
 
 So ``values-<env>.yaml`` holds exactly what differs between environments, and every key in
@@ -49,8 +55,10 @@ keys another environment leaves out, so every render names its values file (the 
 refuses a render without one).
 
 Limits: a field is tied to an environment key by equal values over the known environments,
-so a new environment means a new export. Helm reads numbers as float64: a differing float
-with an integral value (``1.0``) or an int beyond 2**53 cannot round-trip and is refused.
+so a new environment means a new export; a setting other than ``SWITCH`` changed through
+Helm reaches only the fields it feeds by value (not, say, an object it would add). Helm reads
+numbers as float64: a differing float with an integral value (``1.0``) or an int beyond 2**53
+cannot round-trip and is refused.
 """
 
 from __future__ import annotations
@@ -60,12 +68,13 @@ import importlib.metadata
 import json
 import re
 import sys
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from .node import use_bundled_node
 
@@ -103,6 +112,10 @@ Manifest = dict[str, Any]
 Key = tuple[str, ...]
 Tree = dict[str, Any]
 """Nested keys; ``None`` marks a value."""
+SWITCH: Key = ("metrics", "enabled")
+"""The setting a user may flip in any environment's values: the chart renders either side."""
+BRANCHES = {True: "ifMetricsEnabled", False: "ifMetricsDisabled"}
+"""The key a derived value that differs with ``SWITCH`` gets, by side, before its own key."""
 
 DERIVED_SCHEMAS: dict[str, dict[str, Any]] = {
     # ConfigMap text of frontend.journalEntries (an integer from 1 to 100000).
@@ -183,23 +196,51 @@ def collect(environments: Sequence[Environment], build: Builder) -> dict[str, li
 def export(environments: Sequence[Environment], build: Builder) -> dict[str, str]:
     """The chart's files (path inside the chart folder to text) for ``environments``.
 
+    Each environment is also built with ``SWITCH`` flipped, so that the chart renders either
+    setting of it as synth does.
+
     Raises:
         SynthError: a construct rejected its arguments.
         ChartError: a differing field cannot round-trip through Helm.
     """
     tags = {e.values.frontend.image.tag for e in environments}
+    variants = {e.name: v for e in environments if (v := switched(e)) is not None}
+    built = [*environments, *variants.values()]
     return chart_files(
-        collect(environments, build),
+        collect(built, build),
         {
             e.name: _stored_quantities(
                 e.values.model_dump(mode="json", by_alias=True, exclude_none=True)
             )
-            for e in environments
+            for e in built
         },
         EnvironmentValues.model_json_schema(by_alias=True),
         app_version=tags.pop() if len(tags) == 1 else BOOK_APP_VERSION,
         quantities=quantity_keys(),
+        variants={variant.name: name for name, variant in variants.items()},
     )
+
+
+def switched(environment: Environment) -> Environment | None:
+    """``environment`` with ``SWITCH`` flipped; ``None`` when its values do not set it."""
+    *parents, last = SWITCH
+    models: list[Any] = [environment.values]
+    for part in parents:
+        models.append(getattr(models[-1], _field(models[-1], part)))
+        if models[-1] is None:
+            return None
+    flipped = not getattr(models[-1], _field(models[-1], last))
+    value: Any = flipped
+    for model, part in zip(reversed(models), reversed(SWITCH), strict=True):
+        value = model.model_copy(update={_field(model, part): value})
+    name = f"{environment.name} with {'.'.join(SWITCH)}={json.dumps(flipped)}"
+    return replace(environment, name=name, values=value)
+
+
+def _field(model: BaseModel, alias: str) -> str:
+    """The field name of a values model behind a values key."""
+    fields = type(model).model_fields
+    return next(name for name, info in fields.items() if (info.alias or name) == alias)
 
 
 def _stored_quantities(settings: dict[str, Any]) -> dict[str, Any]:
@@ -222,6 +263,7 @@ def chart_files(
     *,
     app_version: str,
     quantities: Mapping[Key, Bounds] | None = None,
+    variants: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The chart's files for environments given as objects and settings.
 
@@ -232,6 +274,8 @@ def chart_files(
         app_version: the chart's ``appVersion``.
         quantities: the settings keys that are quantities, with their bounds (the schema has
             their patterns); those the templates read are checked by ``templates/quantities.yaml``.
+        variants: the environments of ``resources`` that are another one with ``SWITCH``
+            flipped (``switched``), to the name of that one; they get no values file.
 
     Raises:
         ChartError: a differing field cannot round-trip, or two objects get one key.
@@ -239,7 +283,7 @@ def chart_files(
     clash = {key for values in settings.values() for key in values} & set(SECTIONS)
     if clash:
         raise ChartError(f"settings keys {sorted(clash)} are reserved for the chart's values")
-    planner = _Planner(settings, quantities or {})
+    planner = _Planner(settings, quantities or {}, variants or {})
     files = {"Chart.yaml": _chart_yaml(app_version), "values.yaml": _VALUES_YAML}
     for file, text in planner.templates(resources).items():
         files[f"templates/{file}"] = text
@@ -562,7 +606,15 @@ def _item_names(samples: list[Any]) -> list[str] | None:
         if len(strings) != len(names) or len(set(strings)) != len(strings):
             return None
         lists.append(strings)
-    union = list(dict.fromkeys(n for names in lists for n in names))
+    union: list[str] = []
+    for strings in lists:  # each new name right after the name before it in its list
+        at = 0
+        for name in strings:
+            if name in union:
+                at = union.index(name) + 1
+            else:
+                union.insert(at, name)
+                at += 1
     for strings in lists:
         if strings != [n for n in union if n in strings]:
             return None
@@ -678,11 +730,15 @@ def _prune(schema: Mapping[str, Any], tree: Tree | None, defs: Mapping[str, Any]
         return _prune(model, tree, defs)
     pruned: dict[str, Any] = {k: schema[k] for k in ("title", "description") if k in schema}
     pruned["type"] = "object"
-    pruned["properties"] = {
-        key: _prune(value, tree[key], defs)
-        for key, value in schema["properties"].items()
-        if key in tree
-    }
+    if "properties" in schema:
+        pruned["properties"] = {
+            key: _prune(value, tree[key], defs)
+            for key, value in schema["properties"].items()
+            if key in tree
+        }
+    else:  # a mapping of any keys (labels): the keys the templates read, each as its values
+        (value,) = schema.get("patternProperties", {}).values() or [schema["additionalProperties"]]
+        pruned["properties"] = {key: _prune(value, tree[key], defs) for key in tree}
     required = [key for key in schema.get("required", ()) if key in tree]
     if required:
         pruned["required"] = required
@@ -740,19 +796,19 @@ def _sampled(key: str, samples: list[Any]) -> dict[str, Any]:
     return {**schema, "enum": list(dict.fromkeys(samples))} if samples else schema
 
 
-COMPONENT_LABEL = "app.kubernetes.io/component"
-SWITCHES: dict[str, Key] = {"metrics": ("metrics", "enabled")}
-"""The values setting that turns on the objects of a component (their component label)."""
-
-
 class _Planner:
     """Compares each object across environments; collects the values the templates read."""
 
     def __init__(
-        self, settings: Mapping[str, Mapping[str, Any]], quantities: Collection[Key] = ()
+        self,
+        settings: Mapping[str, Mapping[str, Any]],
+        quantities: Collection[Key] = (),
+        variants: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.quantities = set(quantities)
+        self.real = {env: (variants or {}).get(env, env) for env in settings}
+        """Each environment's values file: its own, or that of the one it is a variant of."""
         self.leaves: dict[Key, dict[str, str]] = {}
         for environment, data in settings.items():
             for key, value in _leaves(data):
@@ -760,7 +816,7 @@ class _Planner:
         self.used: Tree = {}
         self.derived: Tree = {}
         self.objects: Tree = {}
-        self.values: dict[str, Tree] = {environment: {} for environment in settings}
+        self.values: dict[str, Tree] = {real: {} for env, real in self.real.items() if env == real}
         self.config_maps: dict[str, tuple[str, dict[str, Mapping[str, str]]]] = {}
         """Each ConfigMap by name: its template file and its data in each environment."""
         self.current: Mapping[str, Manifest] = {}
@@ -822,28 +878,49 @@ class _Planner:
     def _template(self, resource_id: str, key: str, manifests: dict[str, Manifest]) -> str:
         self.current = manifests
         lines = [f"{{{{- /* {resource_id}: generated by journal_tools.helm_chart */}}}}"]
-        optional = len(manifests) < len(self.values)
+        optional = len(manifests) < len(self.settings)
         body = self._mapping(manifests, 0, ("derived", key))
-        owner = self._owner(manifests, body) if optional else None
-        switch = self._switch(manifests) if optional and owner is None else None
-        if owner is not None:
-            lines.append(f"{{{{- if {_has(owner)} }}}}")
-        elif switch is not None:
-            lines.append(f"{{{{- if {_ref(switch)} }}}}")
-        elif optional:
-            _put(self.objects, (key,), None)
-            for environment, values in self.values.items():
-                _put(values, ("objects", key), environment in manifests)
-            lines.append(f"{{{{- if {_ref(('objects', key))} }}}}")
+        if optional:
+            lines.append(
+                f"{{{{- if {self._presence(set(manifests), list(self.settings), key, body)} }}}}"
+            )
         lines += body
         if optional:
             lines.append("{{- end }}")
         return "\n".join(lines) + "\n"
 
-    def _owner(self, present: Mapping[str, Manifest], body: Sequence[str]) -> Key | None:
+    def _presence(
+        self, present: set[str], scope: Sequence[str], key: str, body: Sequence[str]
+    ) -> str:
+        """The condition of an object present in some environments of ``scope`` only: the
+        setting ``SWITCH`` where flipping it adds or removes the object, then the settings
+        mapping the object reads that is set exactly where it is (``_owner``), else the
+        boolean ``objects.<key>``."""
+        if self._switched(dict.fromkeys(present, True), scope):
+            conditions = []
+            for side, part in self._sides(scope).items():
+                inside = present.intersection(part)
+                if not inside:
+                    continue
+                condition = _ref(SWITCH) if side else f"not {_ref(SWITCH)}"
+                if len(inside) < len(part):
+                    condition = f"and ({condition}) ({self._presence(inside, part, key, body)})"
+                conditions.append(condition)
+            return (
+                conditions[0] if len(conditions) == 1 else f"or ({conditions[0]}) ({conditions[1]})"
+            )
+        owner = self._owner(present, scope, body)
+        if owner is not None:
+            return _has(owner)
+        _put(self.objects, (key,), None)
+        for env in scope:
+            self._store(env, ("objects", key), env in present)
+        return _ref(("objects", key))
+
+    def _owner(self, present: set[str], scope: Sequence[str], body: Sequence[str]) -> Key | None:
         """The settings mapping that an optional object's template reads and that is set
-        exactly where the object is present (``frontend.autoscaling`` for the API's
-        autoscaler), to guard it by; ``None`` when there is none."""
+        exactly where the object is present in ``scope`` (``frontend.autoscaling`` for the
+        API's autoscaler), to guard it by; ``None`` when there is none."""
         for text in dict.fromkeys(
             re.findall(r"\.Values\.([A-Za-z][A-Za-z0-9_.]*)", "\n".join(body))
         ):
@@ -852,22 +929,58 @@ class _Planner:
                 parent = parts[:end]
                 if parent[0] in ("derived", "objects"):
                     break
-                if all(_set(self.settings[env], parent) == (env in present) for env in self.values):
+                if all(_set(self.settings[env], parent) == (env in present) for env in scope):
                     return parent
         return None
 
-    def _switch(self, present: Mapping[str, Manifest]) -> Key | None:
-        """The setting that turns an object's feature on (``SWITCHES``, by the object's
-        component label), when it is true exactly where the object is present; else ``None``."""
-        labels = next(iter(present.values()))["metadata"].get("labels", {})
-        key = SWITCHES.get(labels.get(COMPONENT_LABEL, ""))
-        if key is None:
-            return None
-        seen = self.leaves.get(key, {})
-        if any(seen.get(env) != _canonical(env in present) for env in self.values):
-            return None
-        _put(self.used, key, None)
-        return key
+    def _sides(self, scope: Iterable[str]) -> dict[bool, list[str]]:
+        """The environments of ``scope`` by their setting of ``SWITCH``."""
+        seen = self.leaves.get(SWITCH, {})
+        sides: dict[bool, list[str]] = {True: [], False: []}
+        for env in scope:
+            sides[seen.get(env) == "true"].append(env)
+        return sides
+
+    def _switched(self, present: Mapping[str, Any], scope: Iterable[str]) -> bool:
+        """Flipping ``SWITCH`` changes a field (given where ``present``), whether it is there or
+        its value, in some environment of ``scope`` whose variant is in ``scope`` too."""
+        within = set(scope)
+        for env, real in self.real.items():
+            if env == real or env not in within or real not in within:
+                continue
+            if (env in present) != (real in present):
+                return True
+            if env in present and _canonical(present[env]) != _canonical(present[real]):
+                return True
+        return False
+
+    def _branches(
+        self, scope: Iterable[str], where: Key, render: Callable[[list[str], Key], list[str]]
+    ) -> list[str]:
+        """Lines of ``render`` for the environments of ``scope`` with ``SWITCH`` on, then off,
+        under ``if``/``else``; each side's derived values at ``where`` with its ``BRANCHES``
+        key before the last key."""
+        _put(self.used, SWITCH, None)
+        lines = [f"{{{{- if {_ref(SWITCH)} }}}}"]
+        for side, part in self._sides(scope).items():
+            rendered = render(part, (*where[:-1], BRANCHES[side], where[-1]))
+            if not side and rendered:
+                lines.append("{{- else }}")
+            lines += rendered
+        return [*lines, "{{- end }}"]
+
+    def _store(self, env: str, key: Key, value: Any) -> None:
+        """``value`` at ``key`` in the values file of ``env`` (a variant's is its original's)."""
+        values = self.values[self.real[env]]
+        node: Any = values
+        for part in key:
+            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
+        if node != _ABSENT and _canonical(node) != _canonical(value):
+            raise ChartError(
+                f"{'.'.join(key)}: differs with {'.'.join(SWITCH)} in environment "
+                f"{self.real[env]!r}, where it cannot"
+            )
+        _put(values, key, value)
 
     def _mapping(self, present: Mapping[str, Manifest], indent: int, where: Key) -> list[str]:
         """Lines of the mappings ``present`` has (one per environment), at ``indent``."""
@@ -875,14 +988,35 @@ class _Planner:
         keys = list(dict.fromkeys(key for mapping in present.values() for key in mapping))
         for key in keys:
             child = {env: mapping[key] for env, mapping in present.items() if key in mapping}
-            if len(child) == len(present):
-                lines += self._entry(key, child, indent, (*where, key))
-                continue
-            ref = self._value((*where, key), child, present)
-            head = _escape(" " * indent + _key_text(key) + ":")
-            lines += [f"{{{{- if {_has(ref)} }}}}", f"{head} {self._read(ref)}"]
-            lines.append("{{- end }}")
+            lines += self._member(key, child, present, indent, (*where, key))
         return lines
+
+    def _member(
+        self,
+        key: str | int,
+        child: Mapping[str, Any],
+        scope: Mapping[str, Any],
+        indent: int,
+        where: Key,
+    ) -> list[str]:
+        """Lines of a mapping entry (``key`` a string) or named list item (an index) that the
+        environments ``child`` have, of those of ``scope``: where ``SWITCH`` adds or changes
+        it, one side of the switch each; else, where some environments lack it, read whole
+        from the values under ``hasKey``."""
+        if len(child) == len(scope):
+            return self._entry(key, child, indent, where)
+        if not child:
+            return []
+        if self._switched(child, scope):
+
+            def side(part: list[str], at: Key) -> list[str]:
+                own = {env: child[env] for env in part if env in child}
+                return self._member(key, own, {env: scope[env] for env in part}, indent, at)
+
+            return self._branches(scope, where, side)
+        ref = self._value(where, child, scope)
+        head = _escape(" " * indent + ("-" if isinstance(key, int) else _key_text(key) + ":"))
+        return [f"{{{{- if {_has(ref)} }}}}", f"{head} {self._read(ref)}", "{{- end }}"]
 
     def _entry(
         self, key: str | int, present: Mapping[str, Any], indent: int, where: Key
@@ -906,6 +1040,12 @@ class _Planner:
             hashed = self._config_hash(where, present)
             if hashed is not None:
                 return [f"{head} {hashed}"]
+            if self._switched(present, present):
+
+                def side(part: list[str], at: Key) -> list[str]:
+                    return self._entry(key, {env: present[env] for env in part}, indent, at)
+
+                return self._branches(present, where, side)
             ref = self._value(where, present, present)
             return [f"{head} {self._read(ref)}"]
         if isinstance(key, int) and not body[0].startswith("{{"):
@@ -925,13 +1065,7 @@ class _Planner:
                 for env, items in present.items()
                 if any(i["name"] == name for i in items)
             }
-            if len(item) == len(present):
-                lines += self._entry(index, item, indent, (*where, name))
-                continue
-            ref = self._value((*where, name), item, present)
-            head = _escape(" " * indent + "-")
-            lines += [f"{{{{- if {_has(ref)} }}}}", f"{head} {self._read(ref)}"]
-            lines.append("{{- end }}")
+            lines += self._member(index, item, present, indent, (*where, name))
         return lines
 
     def _config_hash(self, where: Key, present: Mapping[str, Any]) -> str | None:
@@ -986,7 +1120,7 @@ class _Planner:
             return matches[0]
         _put(self.derived, where[1:], None)
         for environment, value in present.items():
-            _put(self.values[environment], where, value)
+            self._store(environment, where, value)
         return where
 
 

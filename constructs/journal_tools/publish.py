@@ -10,12 +10,15 @@ or later), and the old tree is removed. Whatever instant a publish is killed at,
 ``<name>/`` reads the previous output or the new one, all of them the same one; the next
 publish removes what an interrupted one left beside the folder.
 
-``<outdir>/.published`` lists the folders of the last publish: those absent from the next one
-disappear with it. Publishes take turns on an ``flock(2)`` of the output folder itself (checked
-again after the exchange, which replaces it); a folder below it that is itself published into
-(``dist/helm``, whose ``.published`` says so) is locked too while it is copied, so an export
-into it is never lost. A folder of the layout before this one (``.generations/``, ``.current``,
-links into it) is converted on the way: its links become the folders they showed.
+``<outdir>/.published`` lists the folders of the last publish of the environments: those
+absent from the next one disappear with it. The other commands (``make diagram``, ``make
+docs``) publish their own folder the same way, with ``record=False``: only that folder is
+replaced, and the environments' folders and their record are kept. Publishes take turns on an
+``flock(2)`` of the output folder itself (checked again after the exchange, which replaces
+it); a folder below it that is itself published into (``dist/helm``, whose ``.published``
+says so) is locked too while it is copied, so an export into it is never lost. A folder of
+the layout before this one (``.generations/``, ``.current``, links into it) is converted on
+the way: its links become the folders they showed.
 """
 
 from __future__ import annotations
@@ -49,11 +52,17 @@ class PublishError(Exception):
     """The output folder cannot be written (read-only, full, busy); the message says why."""
 
 
-def publish(outdir: Path, folders: Mapping[str, Mapping[str, str]]) -> None:
+def publish(
+    outdir: Path, folders: Mapping[str, Mapping[str, str | bytes]], *, record: bool = True
+) -> None:
     """Make ``outdir/<name>/<file>`` hold exactly ``folders``, all at once.
 
     Folders published before but absent from ``folders`` disappear in the same step; other
     entries of ``outdir`` are kept (hard-linked into the new tree).
+
+    Args:
+        record: ``folders`` are the whole set that ``.published`` lists; ``False``: they
+            replace their namesakes only, and the record and the folders it lists are kept.
 
     Raises:
         PublishError: the folder cannot be written, or another publish holds it too long.
@@ -66,7 +75,7 @@ def publish(outdir: Path, folders: Mapping[str, Mapping[str, str]]) -> None:
             staging = outdir.parent / f".{outdir.name}{_STAGING}{os.getpid()}"
             try:
                 with ExitStack() as nested:
-                    _build(outdir, staging, folders, nested)
+                    _build(outdir, staging, folders, nested, record)
                     _pause("written")
                     _exchange(staging, outdir)
                     _pause("exchanged")
@@ -121,10 +130,14 @@ def published(outdir: Path) -> list[str]:
 
 
 def _build(
-    outdir: Path, staging: Path, folders: Mapping[str, Mapping[str, str]], nested: ExitStack
+    outdir: Path,
+    staging: Path,
+    folders: Mapping[str, Mapping[str, str | bytes]],
+    nested: ExitStack,
+    record: bool,
 ) -> None:
     """Fill ``staging`` with the new output folder: ``folders``, then what the old one keeps."""
-    previous = set(published(outdir))
+    previous = set(published(outdir)) if record else set()
     for name in folders:
         path = outdir / name
         old_link = path.is_symlink() and os.readlink(path) == f".current/{name}"
@@ -132,14 +145,15 @@ def _build(
             raise PublishError(f"{path}: in the way of the output: expected a folder or no entry")
     staging.mkdir()
     for name, files in folders.items():
-        for relative, text in files.items():
+        for relative, content in files.items():
             path = staging / name / relative
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            path.write_bytes(content if isinstance(content, bytes) else content.encode())
             _pause("first file")
-    leave = previous | set(folders) | {RECORD}
+    leave = previous | set(folders) | ({RECORD} if record else set())
     _carry(outdir, staging, nested, leave=leave, root=True)
-    (staging / RECORD).write_text("".join(f"{name}\n" for name in folders), encoding="utf-8")
+    if record:
+        (staging / RECORD).write_text("".join(f"{name}\n" for name in folders), encoding="utf-8")
     shutil.copymode(outdir, staging)
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 import journal_k8s
-from journal_tools import docs
+from journal_tools import docs, publish
 
 
 def text(page: Path) -> str:
@@ -17,8 +19,16 @@ def text(page: Path) -> str:
 
 
 def test_the_reference_builds_without_a_warning_and_shows_the_public_api(tmp_path: Path) -> None:
-    outdir = tmp_path / "docs"
-    assert docs.main(["--outdir", str(outdir)]) == 0
+    dist = tmp_path / "dist"
+    publish.publish(dist, {"prod": {"prod.k8s.yaml": "kind: List\n"}})
+    outdir = dist / "docs"
+    with publish._locked(dist):  # a synth publishing: the reference waits its turn
+        building = ThreadPoolExecutor(1).submit(docs.main, ["--outdir", str(outdir)])
+        time.sleep(0.5)
+        assert not outdir.exists()
+    assert building.result(timeout=300) == 0
+    assert (dist / "prod" / "prod.k8s.yaml").read_text() == "kind: List\n"
+    assert publish.published(dist) == ["prod"]
     page = (outdir / "journal_k8s.html").read_text()
     assert (outdir / "journal_k8s" / "grammar.html").is_file()
     for name in journal_k8s.__all__:
@@ -43,4 +53,4 @@ def test_a_warning_fails_the_build_and_keeps_the_previous_reference(
     assert "Cannot find spec for journal_k8s.missing" in capsys.readouterr().err
     assert [p.name for p in outdir.iterdir()] == ["index.html"]
     assert (outdir / "index.html").read_text() == "the previous reference"
-    assert [p.name for p in tmp_path.iterdir()] == ["docs"], "no staging folder is left"
+    assert [p.name for p in tmp_path.iterdir()] == ["docs"], "nothing is left beside it"

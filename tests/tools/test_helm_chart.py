@@ -173,7 +173,7 @@ def test_chart_metadata_and_values_hold_only_what_differs(
     assert "ingressClassName: nginx" in ingress
 
 
-def test_metrics_objects_follow_metrics_enabled_and_sidecars_their_containers(
+def test_metrics_objects_and_sidecars_follow_metrics_enabled(
     exported: tuple[Path, dict[str, list[Manifest]]],
 ) -> None:
     chart_dir = exported[0]
@@ -185,6 +185,9 @@ def test_metrics_objects_follow_metrics_enabled_and_sidecars_their_containers(
         "service-fileserver-metrics.yaml",
     ):
         assert "{{- if .Values.metrics.enabled }}" in (templates / template).read_text()
+    # The proxy's metrics objects: metrics on, and the proxy there (prod's failover).
+    proxy = (templates / "service-monitor-redis-proxy-metrics.yaml").read_text()
+    assert "{{- if and (.Values.metrics.enabled) (" in proxy
     values = {
         env: yaml.safe_load((chart_dir / f"values-{env}.yaml").read_text()) for env in ENVIRONMENTS
     }
@@ -194,16 +197,72 @@ def test_metrics_objects_follow_metrics_enabled_and_sidecars_their_containers(
         "prod": {"enabled": True},
     }
     # The NGINX container is compared field by field (its resources stay static.resources);
-    # the exporter, present in staging and prod only, is read whole where it is.
+    # the exporter, the same in every environment, is literal text under the switch.
     deployment = (templates / "deployment-fileserver.yaml").read_text()
     cpu = '{{ include "journal-k8s.quantity" (.Values.static.resources.cpu) | toJson }}'
     assert cpu in deployment
-    containers = '"derived" "deploymentFileserver" "spec" "template" "spec" "containers"'
-    assert f'{{{{- if hasKey (dig {containers} (dict) .Values.AsMap) "nginx-exporter" }}}}' in (
-        deployment
+    switched = deployment.split("{{- if .Values.metrics.enabled }}", 1)[1].split("{{- end }}")[0]
+    assert "name: nginx-exporter" in switched
+    for environment in values.values():
+        fileserver = environment["derived"].get("deploymentFileserver", {})
+        assert "containers" not in fileserver.get("spec", {}).get("template", {}).get("spec", {})
+    # A derived value that differs with the switch is kept for either side.
+    items = values["dev"]["derived"]["statefulSetRedis"]["spec"]["template"]["spec"]["volumes"]
+    config = items["config"]["configMap"]
+    assert [i["key"] for i in config["ifMetricsEnabled"]["items"]][-1] == "exporter.sh"
+    assert "exporter.sh" not in [i["key"] for i in config["ifMetricsDisabled"]["items"]]
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_flipping_metrics_enabled_renders_what_synth_gives_with_it_flipped(
+    helm: Path,
+    exported: tuple[Path, dict[str, list[Manifest]]],
+    environments: list[Environment],
+    build: synth.Builder,
+    name: str,
+) -> None:
+    """``--set metrics.enabled`` on an environment's values file gives exactly what synth gives
+    for that environment with metrics flipped: dev with metrics, prod and staging without."""
+    chart_dir = exported[0]
+    environment = by_name(environments, name)
+    flipped = helm_chart.switched(environment)
+    assert flipped is not None and flipped.values.metrics is not None
+    enabled = flipped.values.metrics.enabled
+    expected = from_yaml(synth.render([flipped], build)[flipped.name])
+    values = chart_dir / f"values-{name}.yaml"
+    result = run_helm(
+        helm,
+        *("template", "journal", chart_dir, "-f", values, "-n", environment.values.namespace),
+        *("--set", f"metrics.enabled={json.dumps(enabled)}"),
     )
-    dev = values["dev"]["derived"].get("deploymentFileserver", {})
-    assert "containers" not in dev.get("spec", {}).get("template", {}).get("spec", {})
+    assert result.returncode == 0, result.stderr
+    actual = sorted(from_yaml(result.stdout), key=identity)
+    difference = DeepDiff(sorted(expected, key=identity), actual)
+    assert not difference, difference.pretty()
+    # What the switch changes, asserted on its own: the sidecars, the metrics port and
+    # objects, and the config hash that rolls the pods.
+    rendered = {identity(m)[::2]: m for m in actual}
+    before = {identity(m)[::2]: m for m in exported[1][name]}
+    containers = {
+        c["name"]
+        for m in actual
+        if m["kind"] in ("StatefulSet", "Deployment")
+        for c in m["spec"]["template"]["spec"]["containers"]
+    }
+    exporters = {"redis-exporter", "nginx-exporter"}
+    assert exporters & containers == (exporters if enabled else set())
+    assert (("ServiceMonitor", "redis-metrics") in rendered) == enabled
+    assert (("NetworkPolicy", "fileserver-from-prometheus") in rendered) == enabled
+    hashes = [
+        m["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH_ANNOTATION]
+        for m in (rendered[("StatefulSet", "redis")], before[("StatefulSet", "redis")])
+    ]
+    assert hashes[0] != hashes[1]
+    if ("Deployment", "redis-proxy") in rendered:
+        (haproxy,) = rendered[("Deployment", "redis-proxy")]["spec"]["template"]["spec"][
+            "containers"
+        ]
+        assert ("metrics" in {p["name"] for p in haproxy["ports"]}) == enabled
 
 
 @pytest.mark.parametrize(
@@ -342,6 +401,58 @@ def test_fourth_environment_gets_its_values_file_and_round_trips(
     assert yaml.safe_load((chart_dir / "Chart.yaml").read_text())["appVersion"] == "1.0"
     for environment in environments:
         assert_round_trip(helm, chart_dir, environment, expected[environment.name])
+
+
+PROD_PROMETHEUS = (
+    "metrics:\n"
+    "  enabled: true\n"
+    "  prometheus: {namespace: observability, podLabels: {app.kubernetes.io/name: prom-prod}}\n"
+    "  monitorLabels: {release: prom-prod}\n"
+)
+"""prod's Prometheus, apart from the other environments' (appended to prod.yaml)."""
+
+
+def test_prometheus_settings_that_differ_are_values_keys_and_round_trip(
+    helm: Path, build: synth.Builder, tmp_path: Path
+) -> None:
+    folder = shutil.copytree(ROOT / "environments", tmp_path / "environments")
+    prod = folder / "prod.yaml"
+    prod.write_text(prod.read_text().replace("metrics: {enabled: true}\n", "") + PROD_PROMETHEUS)
+    environments = load_environments(folder)
+    chart_dir, expected = export_chart(tmp_path / "journal", environments, build)
+    values = yaml.safe_load((chart_dir / "values-prod.yaml").read_text())
+    assert values["metrics"] == {
+        "enabled": True,
+        "prometheus": {
+            "namespace": "observability",
+            "podLabels": {"app.kubernetes.io/name": "prom-prod"},
+        },
+        "monitorLabels": {"release": "prom-prod"},
+    }
+    templates = chart_dir / "templates"
+    policy = (templates / "network-policy-redis-from-prometheus.yaml").read_text()
+    assert "{{ .Values.metrics.prometheus.namespace | toJson }}" in policy
+    assert 'index .Values.metrics.prometheus.podLabels "app.kubernetes.io/name"' in policy
+    monitor = (templates / "service-monitor-redis-metrics.yaml").read_text()
+    assert "release: {{ .Values.metrics.monitorLabels.release | toJson }}" in monitor
+    for environment in environments:
+        assert_round_trip(helm, chart_dir, environment, expected[environment.name])
+    # dev with metrics, through Helm, takes dev's Prometheus (the base layer's).
+    dev = by_name(environments, "dev")
+    flipped = helm_chart.switched(dev)
+    assert flipped is not None
+    result = run_helm(
+        helm,
+        *("template", "journal", chart_dir, "-f", chart_dir / "values-dev.yaml"),
+        *("-n", "journal-dev", "--set", "metrics.enabled=true"),
+    )
+    assert result.returncode == 0, result.stderr
+    difference = DeepDiff(
+        sorted(from_yaml(synth.render([flipped], build)[flipped.name]), key=identity),
+        sorted(from_yaml(result.stdout), key=identity),
+    )
+    assert not difference, difference.pretty()
+    assert "namespace: observability" not in result.stdout
 
 
 def test_quantities_render_as_the_api_server_stores_them_whatever_the_values_wrote(

@@ -45,7 +45,12 @@ def test_multi_line_strings_are_blocks_that_read_back_the_same() -> None:
 
 def test_synthesized_manifests_round_trip() -> None:
     text = (
-        ROOT / "tests" / "__snapshots__" / "test_app" / "test_environment_snapshot[prod].k8s.yaml"
+        ROOT
+        / "tests"
+        / "tools"
+        / "__snapshots__"
+        / "test_app"
+        / "test_environment_snapshot[prod].k8s.yaml"
     ).read_text()
     assert to_yaml(from_yaml(text)) == text
 

@@ -137,3 +137,19 @@ def test_a_users_subclass_shows_its_own_arguments() -> None:
 
     assert list(inspect.signature(Team).parameters) == ["scope", "id", "team"]
     assert list(inspect.signature(journal_k8s.Redis).parameters)[2] == "name"
+
+
+def test_tests_are_grouped_and_only_behaviour_runs_real_servers() -> None:
+    """tests/library (constructs), tests/tools (commands), tests/behaviour (real servers): a
+    module marked ``real`` (root, network namespaces) lives in behaviour, so the other two
+    groups always run without root."""
+    tests = ROOT / "tests"
+    assert sorted(p.name for p in tests.glob("test_*.py")) == []
+    groups = {p.parent.name for p in tests.glob("*/test_*.py")}
+    assert groups == {"library", "tools", "behaviour"}
+    real = {
+        p.relative_to(tests).parts[0]
+        for p in tests.glob("*/test_*.py")
+        if re.search(r"^(pytestmark = |@)pytest\.mark\.real\b", p.read_text(), re.MULTILINE)
+    }
+    assert real == {"behaviour"}

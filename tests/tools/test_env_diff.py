@@ -176,3 +176,45 @@ def test_make_diff_runs_no_command_from_its_arguments(tmp_path: Path, hostile: s
         assert result.returncode != 0
         assert "is not allowed: expected an environment name" in result.stderr
         assert not marker.exists()
+
+
+def test_metrics_settings_that_differ_show_where_they_land(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """staging and a copy of it with a Prometheus of its own: the Prometheus namespace, pod
+    labels and selector labels show on the policies, monitors and rules."""
+    import app
+
+    folder = shutil.copytree(ROOT / "environments", tmp_path / "environments")
+    staging = (folder / "staging.yaml").read_text()
+    (folder / "observed.yaml").write_text(
+        staging.replace("namespace: journal-staging", "namespace: journal-observed").replace(
+            "metrics: {enabled: true}\n",
+            "metrics:\n"
+            "  enabled: true\n"
+            "  prometheus: {namespace: observability, podLabels: {app.kubernetes.io/name: prom}}\n"
+            "  monitorLabels: {release: prom}\n",
+        )
+    )
+    outdir = tmp_path / "dist"
+    arguments = ["--environments", str(folder), "--outdir", str(outdir)]
+    assert synth.main(app.build, arguments) == 0
+    code, out, _ = run(capsys, "staging", "observed", "--dist", outdir)
+    assert code == 0
+    lines = out.splitlines()
+    selector = "spec.ingress[0].from[0].namespaceSelector.matchLabels"
+    assert (
+        f'NetworkPolicy/redis-from-prometheus  {selector}["kubernetes.io/metadata.name"]: '
+        "monitoring → observability"
+    ) in lines
+    assert (
+        "NetworkPolicy/fileserver-from-prometheus  spec.ingress[0].from[0].podSelector"
+        '.matchLabels["app.kubernetes.io/name"]: prometheus → prom'
+    ) in lines
+    assert (
+        "ServiceMonitor/redis-metrics  metadata.labels.release: kube-prometheus-stack → prom"
+        in (lines)
+    )
+    assert "PrometheusRule/redis-alerts  metadata.labels.release: kube-prometheus-stack → prom" in (
+        lines
+    )

@@ -1,14 +1,16 @@
-"""make diagram: one SVG (and PNG) per environment, outside dist/<env>/, naming every tier."""
+"""make diagram: one SVG (and PNG) per environment, laid out by Graphviz dot, naming every tier."""
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
 
-from journal_tools import diagram, synth
+from journal_tools import diagram, publish, synth
 from journal_tools.manifests import to_yaml
+from support import require_binary
 
 ENVIRONMENTS = ["dev", "prod", "staging"]
 SVG = "{http://www.w3.org/2000/svg}"
@@ -17,6 +19,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 @pytest.fixture(scope="module")
 def dist(dist: Path) -> Path:
     """The synthesized environments, then drawn by `make diagram` into dist/diagrams/."""
+    require_binary("dot")
     assert diagram.main(["--dist", str(dist)]) == 0
     return dist
 
@@ -29,12 +32,51 @@ def texts(svg: Path, group: str | None = None) -> list[str]:
     return [t.text or "" for t in root.iter(f"{SVG}text")]
 
 
+def centre(svg: Path, node: str) -> float:
+    """Where the box ``node`` (kind/name) stands across the picture: the middle of its border."""
+    (group,) = [
+        g
+        for g in ElementTree.parse(svg).getroot().iter(f"{SVG}g")
+        if g.get("id") == "node-" + node.replace("/", "-")
+    ]
+    xs = [
+        float(point.split(",")[0])
+        for polygon in group.iter(f"{SVG}polygon")
+        for point in polygon.get("points", "").split()
+    ] or [float(text.get("x", "nan")) for text in group.iter(f"{SVG}text")]
+    return (min(xs) + max(xs)) / 2
+
+
 def test_one_svg_and_png_per_environment_outside_the_manifest_folders(dist: Path) -> None:
     drawn = sorted(p.name for p in (dist / "diagrams").iterdir())
     assert drawn == [f"{env}.{ext}" for env in ENVIRONMENTS for ext in ("png", "svg")]
     for env in ENVIRONMENTS:
         assert [p.name for p in (dist / env).iterdir()] == [synth.MANIFEST_FILE]
         assert (dist / "diagrams" / f"{env}.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(publish.published(dist)) == ENVIRONMENTS  # the synth's record is kept
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_tiers_stand_in_columns_left_to_right_under_their_headings(
+    dist: Path, environment: str
+) -> None:
+    svg = dist / "diagrams" / f"{environment}.svg"
+    edge = "HTTPRoute/frontend-route" if environment == "staging" else "Ingress/frontend-ingress"
+    columns = [
+        [edge],
+        ["Service/frontend", "Service/fileserver", "Service/redis"],
+        ["Deployment/frontend", "Deployment/fileserver", "StatefulSet/redis"],
+        ["ConfigMap/redis-config", "Secret/redis-passwd", "ConfigMap/frontend-config"],
+    ]
+    headings = [centre(svg, f"column-{column}") for column in range(len(diagram.COLUMNS))]
+    assert headings == sorted(headings)
+    for column, boxes in enumerate(columns):
+        for box in boxes:
+            nearest = min(headings, key=lambda heading: abs(heading - centre(svg, box)))
+            assert nearest == headings[column], box
+    for left, right in itertools.pairwise(columns):
+        assert max(centre(svg, box) for box in left) < min(centre(svg, box) for box in right)
+    assert set(texts(svg)) >= set(diagram.COLUMNS)
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -53,12 +95,14 @@ def test_svg_names_every_tier(dist: Path, environment: str) -> None:
         "Secret redis-passwd",
     ):
         assert title in found
-    assert f"journal · {environment}   (namespace journal-{environment})" in found
+    assert f"journal · {environment} (namespace journal-{environment})" in found
     if environment == "staging":
         peer = "gateway-system pods gateway.networking.k8s.io/gateway-name=shared-gateway"
-        assert f"from namespace {peer} · 8080/TCP" in found
     else:
-        assert "from namespace ingress-nginx · 8080/TCP" in found
+        peer = "ingress-nginx"
+    assert f"namespace {peer}" in found
+    edge = diagram.svg_id("edge-policy", f"Peer/namespace {peer}-Deployment/frontend")
+    assert texts(dist / "diagrams" / f"{environment}.svg", group=edge) == ["8080/TCP"]
 
 
 def test_an_http_route_shows_its_gateway_listener_and_paths(dist: Path) -> None:
@@ -67,7 +111,7 @@ def test_an_http_route_shows_its_gateway_listener_and_paths(dist: Path) -> None:
     assert "Gateway gateway-system/shared-gateway" in found
     assert "listener: https" in found
     assert "host: journal.staging.example.com" in found
-    label = "edge-ref-HTTPRoute-frontend-route-Service-frontend-label"
+    label = "edge-ref-HTTPRoute-frontend-route-Service-frontend"
     assert texts(dist / "diagrams" / "staging.svg", group=label) == ["/api → :8080"]
 
 
@@ -84,13 +128,22 @@ def test_replicas_storage_and_tls_follow_the_environment(dist: Path) -> None:
 
 
 def test_redis_policy_edge_is_labelled_with_its_port(dist: Path) -> None:
-    label = "edge-policy-Deployment-frontend-StatefulSet-redis-label"
+    label = "edge-policy-Deployment-frontend-StatefulSet-redis"
     assert texts(dist / "diagrams" / "prod.svg", group=label) == ["6379/TCP"]
 
 
 def test_svg_is_reproducible(dist: Path, tmp_path: Path) -> None:
     assert diagram.main(["prod", "--dist", str(dist), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "prod.svg").read_bytes() == (dist / "diagrams" / "prod.svg").read_bytes()
+
+
+def test_fails_with_a_message_without_graphviz(
+    dist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot
+    assert diagram.main(["--dist", str(dist), "--out", str(tmp_path / "out")]) == 1
+    assert diagram.DOT_MISSING in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_fails_without_synthesized_environments(
@@ -155,8 +208,10 @@ def test_the_scrape_path_runs_from_each_service_monitor_to_its_metrics_service(
     assert found.count("release=kube-prometheus-stack") == 3
     assert any(t.startswith("redis-exporter: oliver006/redis_exporter:") for t in found)
     assert any(t.startswith("nginx-exporter: nginx/nginx-prometheus-") for t in found)
-    peer = "namespace monitoring pods app.kubernetes.io/name=prometheus"
-    assert f"from {peer} · metrics/TCP" in found
+    peer = "Peer/namespace monitoring pods app.kubernetes.io/name=prometheus"
+    for workload in ("StatefulSet/redis", "Deployment/redis-proxy", "Deployment/fileserver"):
+        edge = diagram.svg_id("edge-policy", f"{peer}-{workload}")
+        assert texts(dist / "diagrams" / "prod.svg", group=edge) == ["metrics/TCP"]
     assert any(t.startswith("PrometheusRule redis-alerts: RedisExporterDown, ") for t in found)
     # dev keeps metrics off.
     assert not any("ServiceMonitor" in t for t in texts(dist / "diagrams" / "dev.svg"))

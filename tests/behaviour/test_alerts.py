@@ -21,7 +21,7 @@ import yaml
 from test_redis_behaviour import need
 
 from journal_k8s import Failover, JournalService, Metrics, Resources
-from support import Manifest, synth
+from support import ROOT, Manifest, synth
 
 NAMESPACE = "journal-prod"
 MEMORY_LIMIT = 2 * 1024**3
@@ -304,7 +304,7 @@ def test_promtool_checks_the_rules(rules: dict[str, Any], tmp_path: Path) -> Non
 
 def test_every_alert_has_a_case_and_a_runbook(by_name: dict[str, dict[str, Any]]) -> None:
     assert sorted(by_name) == sorted(CASES)
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     for name, rule in by_name.items():
         assert rule["labels"]["severity"] in ("warning", "critical")
         assert rule["for"] and rule["annotations"]["summary"]

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 import app
-from journal_tools import helm_binary, interrupts, publish, synth
+from journal_tools import diagram, helm_binary, interrupts, publish, synth
 from journal_tools.manifests import from_yaml
-from support import ROOT
+from support import ROOT, require_binary
 
 State = dict[str, str | None]
 NAMES = ("dev", "prod", "qa", "staging")
@@ -326,6 +326,50 @@ def test_concurrent_publishes_take_turns(tmp_path: Path) -> None:
     assert time.monotonic() - started >= 0.4
     holder.join()
     assert (dist / "dev" / "a.yaml").read_text() == "new"
+
+
+def test_make_diagram_takes_turns_with_synth_and_keeps_its_environments(tmp_path: Path) -> None:
+    """The diagrams are published into dist/ under the synth's lock, in the same exchange."""
+    require_binary("dot")
+    dist = tmp_path / "dist"
+    arguments = ["--environments", str(ROOT / "environments"), "--outdir", str(dist)]
+    assert synth.main(app.build, arguments) == 0
+    manifests = state(dist)
+    holder = hold_lock(dist, 0.5)
+    started = time.monotonic()
+    assert diagram.main(["--dist", str(dist)]) == 0
+    assert time.monotonic() - started >= 0.4
+    holder.join()
+    assert state(dist) == manifests
+    assert sorted(publish.published(dist)) == ["dev", "prod", "staging"]
+    assert sorted(p.name for p in (dist / "diagrams").iterdir())[:2] == ["dev.png", "dev.svg"]
+    assert synth.main(app.build, arguments) == 0  # and a synth keeps them
+    assert (dist / "diagrams" / "prod.svg").read_text().startswith("<?xml")
+    assert_clean(dist)
+
+
+def test_a_diagram_publish_killed_at_each_step_leaves_the_old_or_the_new_diagrams(
+    tmp_path: Path,
+) -> None:
+    require_binary("dot")
+    dist = tmp_path / "dist"
+    arguments = ["--environments", str(ROOT / "environments"), "--outdir", str(dist)]
+    assert synth.main(app.build, arguments) == 0
+    publish.publish(dist, {"diagrams": {"prod.svg": "old"}}, record=False)
+    for step in STEPS:
+        env = {**os.environ, publish.PAUSE_VARIABLE: step}
+        command = [sys.executable, "-m", "journal_tools.diagram", "--dist", str(dist)]
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+        assert process.stderr is not None
+        assert f"paused after {step}\n" in iter(process.stderr.readline, "")
+        process.kill()
+        process.wait(timeout=30)
+        process.stderr.close()
+        drawn = (dist / "diagrams" / "prod.svg").read_text()
+        assert (drawn == "old") is (step != "exchanged"), step
+        assert sorted(publish.published(dist)) == ["dev", "prod", "staging"]
+        publish.publish(dist, {"diagrams": {"prod.svg": "old"}}, record=False)
+    assert_clean(dist)
 
 
 def test_fails_with_a_message_when_another_synth_holds_the_lock(
