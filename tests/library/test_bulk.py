@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import tarfile
-import typing
-from pathlib import Path
 
 import cdk8s
 import pytest
@@ -18,94 +12,12 @@ from constructs import Construct
 import app
 from journal_k8s import JournalService, PathRoute, Redis, chart_manifests
 from journal_k8s._bulk import define
-from journal_tools import bulk_assembly
-from journal_tools.node import NodeToolError
 from journal_tools.values import load_environments
 from support import ROOT
 
 
 def config_map(name: str, **data: str) -> k8s.KubeConfigMapProps:
     return k8s.KubeConfigMapProps(metadata=k8s.ObjectMeta(name=name), data=data)
-
-
-@pytest.fixture(scope="module")
-def toolchain() -> Path:
-    """The jsii compiler and jsii-pacmak at the assembly's locked versions (npm ci from the
-    registry once per venv); a failure to install them fails under CI, never a skip."""
-    prefix = bulk_assembly.build_dir()
-    try:
-        bulk_assembly.install(prefix)
-    except NodeToolError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the assembly's jsii toolchain is required under CI: {error}")
-        pytest.skip(f"the assembly's jsii toolchain cannot be installed: {error}")
-    return prefix
-
-
-def test_committed_binding_and_tarball_are_what_make_assembly_writes(
-    toolchain: Path, tmp_path: Path
-) -> None:
-    generated = bulk_assembly.generate(tmp_path / "_jsii", prefix=toolchain)
-    names = sorted(str(p.relative_to(generated)) for p in generated.rglob("*") if p.is_file())
-    assert names == [
-        "__init__.py",
-        "_jsii/__init__.py",
-        "_jsii/journal-k8s-bulk@0.2.0.jsii.tgz",
-        "py.typed",
-    ]
-    for name in names:
-        committed = bulk_assembly.JSII_DIR / name
-        assert (generated / name).read_bytes() == committed.read_bytes(), "run `make assembly`"
-
-
-def test_a_type_error_in_the_source_fails_make_assembly_with_the_compiler_output(
-    toolchain: Path, tmp_path: Path
-) -> None:
-    sources = tmp_path / "assembly"
-    shutil.copytree(bulk_assembly.SOURCES, sources)
-    with (sources / "src" / "index.ts").open("a") as source:
-        source.write('export const wrong: number = "text";\n')
-    with pytest.raises(NodeToolError, match=r"jsii [\d.]+ failed[\s\S]*TS2322") as failed:
-        bulk_assembly.generate(tmp_path / "out", prefix=toolchain, sources=sources)
-    assert "end-of-life" not in str(failed.value)  # the venv's Node 24, not the machine's 20
-    assert not (tmp_path / "out").exists()
-
-
-def test_the_toolchain_is_pinned_exactly() -> None:
-    package = json.loads((bulk_assembly.SOURCES / "package.json").read_text())
-    lock = json.loads((bulk_assembly.SOURCES / "package-lock.json").read_text())
-    pins = package["devDependencies"]
-    assert {"jsii", "jsii-pacmak"} <= set(pins)
-    for name, version in pins.items():
-        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name}: {version} is a range"
-        assert lock["packages"][f"node_modules/{name}"]["version"] == version
-
-
-def test_the_tarball_holds_what_jsii_compiled() -> None:
-    """The type spec is the compiler's (from the TypeScript), its dependencies package.json's."""
-    package = json.loads((bulk_assembly.SOURCES / "package.json").read_text())
-    tarball = bulk_assembly.JSII_DIR / "_jsii" / "journal-k8s-bulk@0.2.0.jsii.tgz"
-    with tarfile.open(tarball) as tar:
-        names = sorted(tar.getnames())
-        spec = json.load(typing.cast(typing.IO[bytes], tar.extractfile("package/.jsii")))
-    assert names == [
-        "package/.jsii",
-        "package/README.md",
-        "package/lib/index.js",
-        "package/package.json",
-    ]
-    assert spec["jsiiVersion"].startswith(f"{package['devDependencies']['jsii']} ")
-    assert spec["dependencies"] == package["peerDependencies"]
-    assert sorted(spec["types"]) == ["journal-k8s-bulk.IRules", "journal-k8s-bulk.Manifests"]
-
-
-def test_the_library_loads_the_assembly_its_sources_name() -> None:
-    from journal_k8s._jsii import _jsii
-
-    package = json.loads((bulk_assembly.SOURCES / "package.json").read_text())
-    loaded = _jsii.__jsii_assembly__
-    assert (loaded.name, loaded.version) == (package["name"], package["version"])
-    assert loaded.filename == f"{package['name']}@{package['version']}.jsii.tgz"
 
 
 def test_defines_api_objects_that_chart_labels_namespaces_and_patches_reach(
