@@ -55,14 +55,12 @@ def redis_exporter(
     """The Redis exporter sidecar (``exporter.sh`` of the ConfigMap at ``config_dir``); it
     shares the pod's ``config`` and ``password`` volumes and a memory volume
     ``REDIS_EXPORTER_VOLUME`` of its own."""
-    return k8s.Container(
-        name="redis-exporter",
-        image=metrics.redis_exporter_image,
-        image_pull_policy="IfNotPresent",
+    return _pod.container(
+        "redis-exporter",
+        metrics.redis_exporter_image,
+        metrics.exporter_resources,
         command=["/bin/sh", f"{config_dir}/exporter.sh", password_key],
         ports=[_pod.tcp_port(METRICS_PORT_NAME, REDIS_EXPORTER_PORT)],
-        resources=_pod.resources(metrics.exporter_resources),
-        security_context=_pod.restricted_container_security(),
         liveness_probe=_pod.http_probe("/health", METRICS_PORT_NAME, period=10, failures=3),
         readiness_probe=_pod.http_probe("/health", METRICS_PORT_NAME, period=10, failures=2),
         volume_mounts=[
@@ -92,10 +90,11 @@ def nginx_status_server() -> str:
 
 def nginx_exporter(metrics: Metrics) -> k8s.Container:
     """The NGINX exporter sidecar, reading ``stub_status`` on the pod's loopback."""
-    return k8s.Container(
-        name="nginx-exporter",
-        image=metrics.nginx_exporter_image,
-        image_pull_policy="IfNotPresent",
+    return _pod.container(
+        "nginx-exporter",
+        metrics.nginx_exporter_image,
+        metrics.exporter_resources,
+        run_as=_NGINX_EXPORTER_UID,
         command=["/usr/bin/nginx-prometheus-exporter"],
         args=[
             f"--nginx.scrape-uri=http://127.0.0.1:{NGINX_STATUS_PORT}/stub_status",
@@ -103,14 +102,6 @@ def nginx_exporter(metrics: Metrics) -> k8s.Container:
             "--web.telemetry-path=/metrics",
         ],
         ports=[_pod.tcp_port(METRICS_PORT_NAME, NGINX_EXPORTER_PORT)],
-        resources=_pod.resources(metrics.exporter_resources),
-        security_context=k8s.SecurityContext(
-            **{
-                **_pod.restricted_container_security()._values,
-                "run_as_user": _NGINX_EXPORTER_UID,
-                "run_as_group": _NGINX_EXPORTER_UID,
-            }
-        ),
         liveness_probe=_pod.http_probe("/metrics", METRICS_PORT_NAME, period=10, failures=3),
         readiness_probe=_pod.http_probe("/metrics", METRICS_PORT_NAME, period=10, failures=2),
     )

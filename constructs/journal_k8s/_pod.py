@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ._bulk import int_or_string, quantity
 from ._kplus import k8s
@@ -69,6 +70,26 @@ def restricted_container_security() -> k8s.SecurityContext:
     )
 
 
+def container(
+    name: str, image: str, resources: Resources, *, run_as: int | None = None, **fields: Any
+) -> k8s.Container:
+    """A container as every tier runs one: pulled when not present, within ``resources``,
+    ``restricted`` (as user and group ``run_as`` when given); ``fields`` are the rest."""
+    security = restricted_container_security()
+    if run_as is not None:
+        security = k8s.SecurityContext(
+            **{**security._values, "run_as_user": run_as, "run_as_group": run_as}
+        )
+    return k8s.Container(
+        name=name,
+        image=image,
+        image_pull_policy="IfNotPresent",
+        resources=requirements(resources),
+        security_context=security,
+        **fields,
+    )
+
+
 def pod_template(
     name: str,
     *,
@@ -122,7 +143,7 @@ def pod_template(
     )
 
 
-def resources(resources: Resources) -> k8s.ResourceRequirements:
+def requirements(resources: Resources) -> k8s.ResourceRequirements:
     """Requests, and limits (equal to the requests unless set): ``requests``, never ``request``."""
     requests = {"cpu": resources.cpu, "memory": resources.memory}
     limits = {

@@ -108,14 +108,12 @@ class SentinelProxy:
             )
 
         return [
-            k8s.Container(
-                name="sentinel",
-                image=self._pods.image,
-                image_pull_policy="IfNotPresent",
+            _pod.container(
+                "sentinel",
+                self._pods.image,
+                self._failover.sentinel_resources,
                 command=["/bin/sh", f"{CONFIG_DIR}/sentinel.sh"],
                 ports=[_pod.tcp_port("sentinel", _sentinel.SENTINEL_PORT)],
-                resources=_pod.resources(self._failover.sentinel_resources),
-                security_context=_pod.restricted_container_security(),
                 liveness_probe=probe("alive", period=10, failures=6),
                 readiness_probe=probe("ready", period=5, failures=2),
                 volume_mounts=[

@@ -155,18 +155,16 @@ def proxy_objects(
         "launch.sh": LAUNCH_SH,
         "haproxy.cfg": haproxy_cfg(port=port, servers=servers, failover=failover, metrics=metrics),
     }
-    container = k8s.Container(
-        name="haproxy",
-        image=failover.proxy_image,
-        image_pull_policy="IfNotPresent",
+    container = _pod.container(
+        "haproxy",
+        failover.proxy_image,
+        failover.proxy_resources,
         command=["/bin/sh", f"{CONFIG_DIR}/launch.sh", f"/etc/redis-passwd/{password_key}"],
         ports=[
             _pod.tcp_port("redis", port),
             _pod.tcp_port("health", HEALTH_PORT),
             *([_pod.tcp_port(METRICS_PORT_NAME, METRICS_PORT)] if metrics else []),
         ],
-        resources=_pod.resources(failover.proxy_resources),
-        security_context=_pod.restricted_container_security(),
         startup_probe=_pod.http_probe("/healthz", "health", period=2, failures=15),
         liveness_probe=_pod.http_probe("/healthz", "health", period=10, failures=3),
         readiness_probe=_pod.http_probe("/ready", "health", period=2, failures=1),

@@ -151,14 +151,12 @@ class ApiFrontend(ServedWorkload):
             uid=_UID,
             options=options,
             resources=resources,
-            container=k8s.Container(
-                name="api",
-                image=image,
-                image_pull_policy="IfNotPresent",
+            container=_pod.container(
+                "api",
+                image,
+                resources,
                 ports=ports,
                 env=self._environment(redis, *hosts),
-                resources=_pod.resources(resources),
-                security_context=_pod.restricted_container_security(),
                 startup_probe=_pod.http_probe(live_path, "http", period=5, failures=30),
                 liveness_probe=_pod.http_probe(live_path, "http", period=10, failures=3),
                 readiness_probe=_pod.http_probe(ready_path, "http", period=5, failures=2),

@@ -415,14 +415,12 @@ class Redis(SelectablePods):
             gid=_GID,
             options=options,
             termination_grace_period=grace_period,
-            container=k8s.Container(
-                name="redis",
-                image=image,
-                image_pull_policy="IfNotPresent",
+            container=_pod.container(
+                "redis",
+                image,
+                resources,
                 command=["/bin/sh", f"{CONFIG_DIR}/launch.sh"],
                 ports=[_pod.tcp_port("redis", PORT)],
-                resources=_pod.resources(resources),
-                security_context=_pod.restricted_container_security(),
                 startup_probe=probe("started", period=5, failures=120),
                 liveness_probe=probe("alive", period=10, failures=6),
                 readiness_probe=probe("ready", period=5, failures=2),

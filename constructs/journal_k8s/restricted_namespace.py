@@ -58,7 +58,7 @@ class RestrictedNamespace(JournalConstruct):
         check_dns_label("name", name)
         check_dns_subdomain("quota_name", quota_name)
         check_dns_subdomain("limits_name", limits_name)
-        defaults = _pod.resources(
+        defaults = _pod.requirements(
             check_instance("container_defaults", container_defaults, Resources, container_defaults)
         )
         security = {

@@ -207,10 +207,10 @@ class StaticSite(ServedWorkload):
         )
 
     def _container(self, image: str, resources: Resources, container_port: int) -> k8s.Container:
-        return k8s.Container(
-            name="nginx",
-            image=image,
-            image_pull_policy="IfNotPresent",
+        return _pod.container(
+            "nginx",
+            image,
+            resources,
             command=[
                 "nginx",
                 "-e",
@@ -221,8 +221,6 @@ class StaticSite(ServedWorkload):
                 "daemon off;",
             ],
             ports=[_pod.tcp_port("http", container_port)],
-            resources=_pod.resources(resources),
-            security_context=_pod.restricted_container_security(),
             startup_probe=_pod.http_probe("/healthz", "http", period=2, failures=15),
             liveness_probe=_pod.http_probe("/healthz", "http", period=10, failures=3),
             readiness_probe=_pod.http_probe("/healthz", "http", period=5, failures=2),

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from journal_k8s import capacity_problems, grammar, rules
 
@@ -203,7 +203,7 @@ def _references(objects: Sequence[Manifest], external_secrets: Collection[str]) 
     secrets = set(_of_kind(objects, "Secret"))
     for obj, path, template in rules.pod_templates(objects):
         namespace = rules.key(obj)[0]
-        for field, kind, name, keys in _config_references(template.get("spec") or {}, path):
+        for field, kind, name, keys, _use in config_references(template.get("spec") or {}, path):
             if kind == "Secret":
                 if (namespace, name) not in secrets and name not in external_secrets:
                     known = {n for ns, n in secrets if ns == namespace} | set(external_secrets)
@@ -230,64 +230,49 @@ def _unknown(name: Any, kind: str, known: Collection[str]) -> str:
     )
 
 
-def _config_references(
-    spec: Mapping[str, Any], path: str
-) -> Iterator[tuple[str, str, Any, list[tuple[str, Any]]]]:
-    """Each ConfigMap or Secret a pod uses: name field, kind, name and the keys it reads."""
+class Reference(NamedTuple):
+    """A ConfigMap or Secret that a pod uses."""
+
+    field: str
+    """The path of the field that names it."""
+    kind: str
+    name: Any
+    keys: list[tuple[str, Any]]
+    """The path and the key of each ConfigMap key it reads."""
+    use: str
+    """How the pod uses it: ``volume <name>``, ``env <variable>`` or ``envFrom``."""
+
+
+def config_references(spec: Mapping[str, Any], path: str) -> Iterator[Reference]:
+    """Each ConfigMap or Secret the pod ``spec`` (at ``path``) uses, in volumes and variables."""
     spec_path = rules.join(path, "spec")
     for v, volume in enumerate(spec.get("volumes") or []):
-        where = f"{spec_path}.volumes[{v}]"
-        if "configMap" in volume:
-            yield (
-                f"{where}.configMap.name",
-                "ConfigMap",
-                rules.get(volume, "configMap", "name"),
-                _item_keys(rules.get(volume, "configMap", "items"), f"{where}.configMap"),
-            )
-        if "secret" in volume:
-            yield (
-                f"{where}.secret.secretName",
-                "Secret",
-                rules.get(volume, "secret", "secretName"),
-                [],
-            )
-        for s, source in enumerate(rules.get(volume, "projected", "sources") or []):
-            source_path = f"{where}.projected.sources[{s}]"
+        where, use = f"{spec_path}.volumes[{v}]", f"volume {volume.get('name')}"
+        projected = enumerate(rules.get(volume, "projected", "sources") or [])
+        sources = [(where, volume, "secretName")]
+        sources += [(f"{where}.projected.sources[{s}]", source, "name") for s, source in projected]
+        for at, source, secret_field in sources:
             if "configMap" in source:
-                yield (
-                    f"{source_path}.configMap.name",
-                    "ConfigMap",
-                    rules.get(source, "configMap", "name"),
-                    _item_keys(rules.get(source, "configMap", "items"), f"{source_path}.configMap"),
-                )
+                keys = _item_keys(rules.get(source, "configMap", "items"), f"{at}.configMap")
+                name = rules.get(source, "configMap", "name")
+                yield Reference(f"{at}.configMap.name", "ConfigMap", name, keys, use)
             if "secret" in source:
-                yield (
-                    f"{source_path}.secret.name",
-                    "Secret",
-                    rules.get(source, "secret", "name"),
-                    [],
-                )
+                name = rules.get(source, "secret", secret_field)
+                yield Reference(f"{at}.secret.{secret_field}", "Secret", name, [], use)
     for container_path, container in rules.containers(spec, spec_path):
         for e, variable in enumerate(container.get("env") or []):
-            ref_path = f"{container_path}.env[{e}].valueFrom"
+            ref_path, use = f"{container_path}.env[{e}].valueFrom", f"env {variable.get('name')}"
             if (ref := rules.get(variable, "valueFrom", "configMapKeyRef")) is not None:
                 name_path = f"{ref_path}.configMapKeyRef"
                 keys = [(f"{name_path}.key", ref.get("key"))]
-                yield f"{name_path}.name", "ConfigMap", ref.get("name"), keys
+                yield Reference(f"{name_path}.name", "ConfigMap", ref.get("name"), keys, use)
             if (ref := rules.get(variable, "valueFrom", "secretKeyRef")) is not None:
-                yield f"{ref_path}.secretKeyRef.name", "Secret", ref.get("name"), []
+                yield Reference(f"{ref_path}.secretKeyRef.name", "Secret", ref.get("name"), [], use)
         for e, source in enumerate(container.get("envFrom") or []):
-            source_path = f"{container_path}.envFrom[{e}]"
-            if "configMapRef" in source:
-                name = rules.get(source, "configMapRef", "name")
-                yield f"{source_path}.configMapRef.name", "ConfigMap", name, []
-            if "secretRef" in source:
-                yield (
-                    f"{source_path}.secretRef.name",
-                    "Secret",
-                    rules.get(source, "secretRef", "name"),
-                    [],
-                )
+            for ref_kind, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+                if ref_kind in source:
+                    field = f"{container_path}.envFrom[{e}].{ref_kind}.name"
+                    yield Reference(field, kind, rules.get(source, ref_kind, "name"), [], "envFrom")
 
 
 def _item_keys(items: Any, path: str) -> list[tuple[str, Any]]:

@@ -24,6 +24,9 @@ from typing import Any
 
 import graphviz
 
+from journal_k8s import rules
+
+from .checks import config_references
 from .env_diff import Manifest, ManifestsError, read_manifests
 from .publish import PublishError, publish
 from .selectors import POD_NAME_LABEL, pod_labels, selects_any
@@ -319,40 +322,29 @@ def _add_pod_references(
     """Arrows from a workload to the ConfigMaps, Secrets and claims its pods use."""
     spec = workload["spec"]
     pod = spec["template"]["spec"]
-    containers = pod.get("initContainers", []) + pod.get("containers", [])
     mounts: dict[str, list[str]] = {}
-    for container in containers:
+    for _, container in rules.containers(pod, ""):
         for mount in container.get("volumeMounts", []):
             mounts.setdefault(mount["name"], []).append(mount["mountPath"])
-    uses: dict[str, list[str]] = {}
 
-    def use(kind: str, name: str, how: str) -> None:
+    def mounted(volume: str) -> str:
+        return "mount " + ", ".join(mounts.get(volume, ["(unmounted)"]))
+
+    uses: dict[str, list[str]] = {}
+    claims = [
+        ("PersistentVolumeClaim", v["persistentVolumeClaim"]["claimName"], f"volume {v['name']}")
+        for v in pod.get("volumes", [])
+        if "persistentVolumeClaim" in v
+    ]
+    for kind, name, use in [
+        *((r.kind, r.name, r.use) for r in config_references(pod, "")),
+        *claims,
+    ]:
         target = f"{kind}/{name}"
         if target not in arch.boxes:
             arch.boxes[target] = _config_box(kind, name, by_key.get(target))
+        how = mounted(use.removeprefix("volume ")) if use.startswith("volume ") else use
         uses.setdefault(target, []).append(how)
-
-    for container in containers:
-        for env in container.get("env", []):
-            source = env.get("valueFrom", {})
-            for ref, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
-                if ref in source:
-                    use(kind, source[ref]["name"], f"env {env['name']}")
-        for env_from in container.get("envFrom", []):
-            for ref, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
-                if ref in env_from:
-                    use(kind, env_from[ref]["name"], "envFrom")
-    for volume in pod.get("volumes", []):
-        how = "mount " + ", ".join(mounts.get(volume["name"], ["(unmounted)"]))
-        sources = [volume, *(s for s in volume.get("projected", {}).get("sources", []))]
-        for source in sources:
-            if "configMap" in source:
-                use("ConfigMap", source["configMap"]["name"], how)
-            if "secret" in source:
-                use("Secret", source["secret"].get("secretName", source["secret"].get("name")), how)
-        if "persistentVolumeClaim" in volume:
-            claim = volume["persistentVolumeClaim"]["claimName"]
-            use("PersistentVolumeClaim", claim, how)
     for template in spec.get("volumeClaimTemplates", []):
         name = template["metadata"]["name"]
         target = f"PersistentVolumeClaim/{_name(workload)}-{name}"
@@ -363,7 +355,7 @@ def _add_pod_references(
             [_claim(template["spec"]), "one per pod (volumeClaimTemplate)"],
             "PersistentVolumeClaim",
         )
-        uses[target] = ["mount " + ", ".join(mounts.get(name, ["(unmounted)"]))]
+        uses[target] = [mounted(name)]
     arch.arrows += [Arrow(_key(workload), t, ", ".join(how)) for t, how in uses.items()]
 
 

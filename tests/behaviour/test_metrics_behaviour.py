@@ -67,6 +67,8 @@ class Stack:
     static: StatefulSetRun
     objects: list[Manifest]
     workdir: Path
+    password: str
+    """The Redis password of the mounted Secret."""
 
     def api(self, path: str, **params: str) -> Any:
         """``GET /api/v1/<path>`` of the Prometheus, its ``data``."""
@@ -186,7 +188,8 @@ def stack(objects: list[Manifest], tmp_path_factory: pytest.TempPathFactory) -> 
     """Every pod started and Prometheus scraping them."""
     need_root()
     need(*BINARIES)
-    secret = {"redis-passwd": {"passwd": secrets.token_urlsafe(24) + '"\\'}}
+    password = secrets.token_urlsafe(24) + '"\\'
+    secret = {"redis-passwd": {"passwd": password}}
     workdir = tmp_path_factory.mktemp("prometheus")
     with (
         run_network(NAMESPACE) as network,
@@ -225,7 +228,7 @@ def stack(objects: list[Manifest], tmp_path_factory: pytest.TempPathFactory) -> 
                 start_new_session=True,
             )
         try:
-            stack = Stack(network, redis, proxy, static, objects, workdir)
+            stack = Stack(network, redis, proxy, static, objects, workdir, password)
             deadline = time.monotonic() + 30
             while True:
                 try:
@@ -312,6 +315,44 @@ def test_prometheus_scrapes_every_exporter_through_the_service_monitors(stack: S
         a["labels"]["alertname"] for a in stack.api("alerts")["alerts"] if a["state"] == "firing"
     ] == []
     print(f"\nall targets up {took:.1f} s after Prometheus started; master {master_pod}")
+
+
+def container_processes(run: StatefulSetRun, index: int, container: str) -> dict[int, bytes]:
+    """The command line of every process of a running container (its process group)."""
+    process = run.pods[index].processes[container]
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[2]) == process.pid:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it ended meanwhile
+    return found
+
+
+def test_the_redis_exporter_has_the_password_in_no_argv_and_no_environment(
+    stack: Stack,
+) -> None:
+    """Every process of each pod's exporter container, while the exporter authenticates
+    (``redis_up == 1``): neither its command line nor its environment holds the password."""
+    wait_for(
+        "redis_up == 1 on every Redis pod",
+        lambda: list(stack.values("redis_up").values()) == [1.0] * REPLICAS,
+        SETTLE_TIMEOUT,
+        stack,
+    )
+    secret = stack.password[:32].encode()  # its random part: in any quoting or escaping
+    for index in range(REPLICAS):
+        processes = container_processes(stack.redis, index, "redis-exporter")
+        exporters = [c for c in processes.values() if b"redis_exporter" in c.split(b"\0")[0]]
+        assert len(exporters) == 1, processes
+        assert b"-redis.password-file=/run/redis-exporter/passwords.json" in exporters[0]
+        for pid, cmdline in processes.items():
+            assert secret not in cmdline, pid
+            assert secret not in Path(f"/proc/{pid}/environ").read_bytes(), pid
 
 
 def test_redis_down_fires_within_its_for_and_clears_when_the_server_returns(

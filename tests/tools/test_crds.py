@@ -10,9 +10,10 @@ from typing import Any
 import cel
 import pytest
 
-from journal_tools import crds, schemas, synth
+from journal_tools import crds, helm_chart, schemas, synth
 from journal_tools.manifests import from_yaml
-from support import Manifest, find
+from journal_tools.values import load_environments
+from support import ROOT, Manifest, find
 
 HTTP_ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute")
 
@@ -192,12 +193,32 @@ def test_service_monitors_and_rules_are_valid_in_every_environment(
     # dev keeps metrics off; staging runs Redis and NGINX exporters, prod HAProxy's too.
     assert len(found) == {"dev": 0, "staging": 4, "prod": 6}[environment]
     assert kinds == ([] if environment == "dev" else sorted(MONITORING_KINDS))
+    assert_valid_strict(found)
+
+
+def assert_valid_strict(found: list[Manifest]) -> None:
+    """Each object as the API server stores it (the CRDs' defaults add nothing) and valid
+    against its CRD, strict, on the oldest and newest Kubernetes the project supports."""
     for obj in found:
         version = crds.versions()[obj["apiVersion"], obj["kind"]]
-        # What the API server stores: the CRDs' defaults add nothing to what we emit.
         assert crds.defaulted(obj, version.schema) == obj, obj["metadata"]["name"]
         for kubernetes in (schemas.VERSIONS[0], schemas.VERSIONS[-1]):
             assert schemas.validate(obj, kubernetes) == [], obj["metadata"]["name"]
+
+
+def test_service_monitors_and_rules_are_valid_in_dev_with_metrics_on() -> None:
+    """dev keeps metrics off; with them on (as ``--set metrics.enabled=true`` renders it in
+    the Helm export) its objects are valid too."""
+    import app
+
+    (dev,) = [e for e in load_environments(ROOT / "environments") if e.name == "dev"]
+    flipped = helm_chart.switched(dev)
+    assert flipped is not None and flipped.values.metrics is not None
+    assert flipped.values.metrics.enabled
+    objects = from_yaml(synth.render([flipped], app.build)[flipped.name])
+    found = [o for o in objects if o["kind"] in MONITORING_KINDS]
+    assert sorted(o["kind"] for o in found) == sorted(MONITORING_KINDS * 2)
+    assert_valid_strict(found)
 
 
 @pytest.mark.parametrize(

@@ -215,3 +215,17 @@ def test_the_scrape_path_runs_from_each_service_monitor_to_its_metrics_service(
     assert any(t.startswith("PrometheusRule redis-alerts: RedisExporterDown, ") for t in found)
     # dev keeps metrics off.
     assert not any("ServiceMonitor" in t for t in texts(dist / "diagrams" / "dev.svg"))
+
+
+def test_each_reference_of_a_pod_is_an_arrow_saying_how_it_is_used(dist: Path) -> None:
+    svg = dist / "diagrams" / "prod.svg"
+
+    def label(source: str, target: str) -> list[str]:
+        return texts(svg, group=diagram.svg_id("edge-ref", f"{source}-{target}"))
+
+    assert label("Deployment/frontend", "ConfigMap/frontend-config") == ["env JOURNAL_ENTRIES"]
+    assert label("Deployment/fileserver", "ConfigMap/fileserver-nginx") == [
+        "mount /etc/nginx/journal"
+    ]
+    assert label("StatefulSet/redis", "PersistentVolumeClaim/redis-data") == ["mount /data"]
+    assert label("Deployment/frontend", "Secret/redis-passwd")[0].startswith("mount /etc/")
