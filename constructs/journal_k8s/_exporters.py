@@ -20,8 +20,8 @@ REDIS_EXPORTER_DIR = "/run/redis-exporter"
 REDIS_EXPORTER_VOLUME = "redis-exporter"
 """The memory-backed volume of the Redis exporter's password file."""
 _REDIS_ADDRESS = "redis://127.0.0.1:{port}"
-_NGINX_EXPORTER_UID = 65534
-"""``nobody``, the user of the NGINX exporter image."""
+_NGINX_EXPORTER_UID = 1001
+"""The user the NGINX exporter image runs as (``USER 1001:1001`` of its Dockerfile, 1.x)."""
 
 
 def redis_exporter_script(*, password_dir: str, port: int) -> str:

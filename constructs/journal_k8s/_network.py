@@ -147,21 +147,13 @@ def connection(
         f"{server.name}-from-{client.name}",
         f"{client.name}-to-{server.name}",
     )
-    return (
-        allow(
-            direction="Ingress",
-            name=ingress,
-            pods=server.selector(),
-            peers=[client.peer(seen_from=server)],
-            port=port,
-            labels=labels,
-        ),
-        allow(
-            direction="Egress",
-            name=egress,
-            pods=client.selector(),
-            peers=[server.peer(seen_from=client)],
-            port=port,
-            labels=labels,
-        ),
-    )
+
+    def side(
+        direction: Literal["Ingress", "Egress"], name: str, pods: Pods, peer: Pods
+    ) -> k8s.KubeNetworkPolicyProps:
+        selector, peers = pods.selector(), [peer.peer(seen_from=pods)]
+        return allow(
+            direction=direction, name=name, pods=selector, peers=peers, port=port, labels=labels
+        )
+
+    return side("Ingress", ingress, server, client), side("Egress", egress, client, server)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._bulk import int_or_string, quantity
@@ -165,6 +165,30 @@ def secret_volume(name: str, secret: ExistingSecret) -> k8s.Volume:
             default_mode=0o440,
             items=[k8s.KeyToPath(key=secret.key, path=secret.key)],
         ),
+    )
+
+
+def config_volume(name: str, config_map: str, files: Iterable[str]) -> k8s.Volume:
+    """The ``files`` of the ConfigMap ``config_map`` as the volume ``name``: read-only, and the
+    scripts (``.sh``) executable."""
+    return k8s.Volume(
+        name=name,
+        config_map=k8s.ConfigMapVolumeSource(
+            name=config_map,
+            default_mode=0o444,
+            items=[
+                k8s.KeyToPath(key=file, path=file, mode=0o555 if file.endswith(".sh") else None)
+                for file in files
+            ],
+        ),
+    )
+
+
+def memory_volume(name: str) -> k8s.Volume:
+    """A memory-backed scratch volume of 1 MiB (rendered configs, sockets, pid files)."""
+    return k8s.Volume(
+        name=name,
+        empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=quantity("1Mi")),
     )
 
 

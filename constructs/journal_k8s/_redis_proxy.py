@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from . import _bulk, _pod
 from ._exporters import METRICS_PORT_NAME
 from ._kplus import k8s
-from ._types import DisruptionBudget, Failover, PodOptions
+from ._types import DisruptionBudget, ExistingSecret, Failover, PodOptions
 
 CONFIG_DIR = "/opt/journal-redis-proxy"
 RUN_DIR = "/run/haproxy"
@@ -175,29 +175,9 @@ def proxy_objects(
         ],
     )
     volumes = [
-        k8s.Volume(
-            name="config",
-            config_map=k8s.ConfigMapVolumeSource(
-                name=f"{name}-config",
-                default_mode=0o444,
-                items=[
-                    k8s.KeyToPath(key="launch.sh", path="launch.sh", mode=0o555),
-                    k8s.KeyToPath(key="haproxy.cfg", path="haproxy.cfg"),
-                ],
-            ),
-        ),
-        k8s.Volume(
-            name="password",
-            secret=k8s.SecretVolumeSource(
-                secret_name=password_secret,
-                default_mode=0o440,
-                items=[k8s.KeyToPath(key=password_key, path=password_key)],
-            ),
-        ),
-        k8s.Volume(
-            name="run",
-            empty_dir=k8s.EmptyDirVolumeSource(medium="Memory", size_limit=_bulk.quantity("1Mi")),
-        ),
+        _pod.config_volume("config", f"{name}-config", files),
+        _pod.secret_volume("password", ExistingSecret(name=password_secret, key=password_key)),
+        _pod.memory_volume("run"),
     ]
     return {
         "ProxyConfig": k8s.KubeConfigMapProps(

@@ -127,12 +127,21 @@ export REDISCLI_AUTH
 """
 
 
+def _context(scripts: Scripts, *, quoted: bool = True) -> str:
+    """The lines a Redis or Sentinel script starts with: the pod's own name, the password and
+    the sentinels' view of the master."""
+    return f"""\
+# shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
+self="$HOSTNAME.{scripts.domain}"
+{_password(scripts.password_path, quoted=quoted)}
+{_view(scripts.master_set)}"""
+
+
 def redis_launch_script(
     scripts: Scripts, *, config_dir: str, run_dir: str, min_replicas_to_write: int
 ) -> str:
     """redis-server's entry point: replicate from the master the sentinels name."""
-    master_set, peers, domain = scripts.master_set, scripts.peers, scripts.domain
-    password_path, quorum = scripts.password_path, scripts.quorum
+    master_set, peers, quorum = scripts.master_set, scripts.peers, scripts.quorum
     fence = len(peers)
     return f"""\
 #!/bin/sh
@@ -143,10 +152,7 @@ def redis_launch_script(
 # resolve). The password goes from the mounted Secret into a config file on a
 # memory-backed volume, never a command line.
 set -eu
-# shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
-self="$HOSTNAME.{domain}"
-{_password(password_path)}
-{_view(master_set)}
+{_context(scripts)}
 {_ask_sentinels(master_set, peers)}
 # True while another pod of the StatefulSet exists (its name resolves).
 others_exist() {{
@@ -234,8 +240,7 @@ exec redis-server "{run_dir}/redis.conf"
 
 def redis_stop_script(scripts: Scripts, *, failover_timeout_ms: int) -> str:
     """redis-server's preStop hook: a master hands over, a replica catches up."""
-    master_set, peers, domain = scripts.master_set, scripts.peers, scripts.domain
-    password_path, quorum = scripts.password_path, scripts.quorum
+    master_set, peers, quorum = scripts.master_set, scripts.peers, scripts.quorum
     wait = handover_s(failover_timeout_ms)
     return f"""\
 #!/bin/sh
@@ -246,10 +251,7 @@ def redis_stop_script(scripts: Scripts, *, failover_timeout_ms: int) -> str:
 # so that clients paused on it get READONLY and reconnect. A replica waits (at most 2 s)
 # until it has every write of its master, which a master being stopped too has paused.
 set -u
-# shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
-self="$HOSTNAME.{domain}"
-{_password(password_path, quoted=False)}
-{_view(master_set)}
+{_context(scripts, quoted=False)}
 {_ask_sentinels(master_set, peers)}
 {_request_failover(master_set, peers)}
 deadline=$(($(date +%s) + {wait}))
@@ -311,18 +313,14 @@ def sentinel_launch_script(
     scripts: Scripts, *, down_after_ms: int, failover_timeout_ms: int
 ) -> str:
     """redis-sentinel's entry point: monitor the master the other sentinels name."""
-    master_set, peers, domain = scripts.master_set, scripts.peers, scripts.domain
-    password_path, quorum = scripts.password_path, scripts.quorum
+    master_set, peers, quorum = scripts.master_set, scripts.peers, scripts.quorum
     return f"""\
 #!/bin/sh
 # Starts redis-sentinel as PID 1, monitoring the master the other pods' sentinels name (pod
 # 0 when none answers). It announces the pod's DNS name, so failover follows the StatefulSet's
 # stable names, not pod addresses. Its config (with the password) is on a memory volume.
 set -eu
-# shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
-self="$HOSTNAME.{domain}"
-{_password(password_path)}
-{_view(master_set)}
+{_context(scripts)}
 {_ask_sentinels(master_set, peers)}
 ask_sentinels
 if [ -z "$master" ]; then

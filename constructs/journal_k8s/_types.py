@@ -40,10 +40,12 @@ def check_dns_label(argument: str, value: str, *, max_length: int = 63) -> str:
         ValueError: naming the argument, the value and what is allowed.
     """
     if not isinstance(value, str) or len(value) > max_length or not re.fullmatch(DNS_LABEL, value):
-        raise ValueError(
-            f"{argument}={value!r} is not allowed: expected a DNS-1123 label of at most "
+        raise refused(
+            argument,
+            value,
+            f"a DNS-1123 label of at most "
             f"{max_length} characters (lower-case letters, digits and '-', starting and "
-            "ending with a letter or digit)"
+            "ending with a letter or digit)",
         )
     return value
 
@@ -62,14 +64,17 @@ def check_service_name(argument: str, value: str, *, max_length: int = 63) -> st
 def check_image(argument: str, value: str) -> str:
     """Return ``value`` if it is an image reference pinned to a tag or digest other than latest."""
     if not isinstance(value, str) or not re.fullmatch(IMAGE_REFERENCE, value):
-        raise ValueError(
-            f"{argument}={_shown(value)} is not allowed: expected an image reference "
-            "'[registry[:port]/]path:tag' or '...@sha256:<digest>'"
+        raise refused(
+            argument,
+            value,
+            "an image reference '[registry[:port]/]path:tag' or '...@sha256:<digest>'",
         )
     if value.endswith(":latest"):
-        raise ValueError(
-            f"{argument}={value!r} is not allowed: expected a pinned tag or digest (not latest), "
-            "since pods pull it with imagePullPolicy IfNotPresent"
+        raise refused(
+            argument,
+            value,
+            "a pinned tag or digest (not latest), "
+            "since pods pull it with imagePullPolicy IfNotPresent",
         )
     return value
 
@@ -77,9 +82,10 @@ def check_image(argument: str, value: str) -> str:
 def check_host(argument: str, value: str) -> str:
     """Return ``value`` if it is a host an Ingress or HTTPRoute accepts (``*.`` allowed)."""
     if not isinstance(value, str) or len(value) > 253 or not re.fullmatch(HOST, value):
-        raise ValueError(
-            f"{argument}={_shown(value)} is not allowed: expected a DNS name, optionally with a "
-            "'*.' wildcard prefix (no IP address, no port)"
+        raise refused(
+            argument,
+            value,
+            "a DNS name, optionally with a '*.' wildcard prefix (no IP address, no port)",
         )
     return value
 
@@ -87,11 +93,17 @@ def check_host(argument: str, value: str) -> str:
 def check_duration(argument: str, value: str) -> str:
     """Return ``value`` if it is a Prometheus duration greater than zero (``30s``, ``1m``)."""
     if not isinstance(value, str) or value in ("", "0") or not re.fullmatch(DURATION, value):
-        raise ValueError(
-            f"{argument}={_shown(value)} is not allowed: expected a Prometheus duration such as "
-            "'15s', '1m' or '1m30s' (units h, m, s, ms)"
+        raise refused(
+            argument,
+            value,
+            "a Prometheus duration such as '15s', '1m' or '1m30s' (units h, m, s, ms)",
         )
     return value
+
+
+def refused(argument: str, value: object, expected: str) -> ValueError:
+    """The error for an argument: ``<argument>=<value> is not allowed: expected <expected>``."""
+    return ValueError(f"{argument}={_shown(value)} is not allowed: expected {expected}")
 
 
 def _shown(value: object) -> str:
@@ -103,9 +115,10 @@ def _shown(value: object) -> str:
 def check_dns_subdomain(argument: str, value: str) -> str:
     """Return ``value`` if it is a DNS-1123 subdomain (at most 253 characters)."""
     if not isinstance(value, str) or len(value) > 253 or not re.fullmatch(DNS_SUBDOMAIN, value):
-        raise ValueError(
-            f"{argument}={value!r} is not allowed: expected a DNS-1123 subdomain of at most "
-            "253 characters (lower-case labels separated by '.')"
+        raise refused(
+            argument,
+            value,
+            "a DNS-1123 subdomain of at most 253 characters (lower-case labels separated by '.')",
         )
     return value
 
@@ -117,9 +130,10 @@ def check_quantity(argument: str, value: str) -> str:
         or not re.fullmatch(QUANTITY, value)
         or quantity_value(value) <= 0
     ):
-        raise ValueError(
-            f"{argument}={value!r} is not allowed: expected a positive Kubernetes quantity "
-            "such as '500m', '1', '1G', '256Mi', '10Gi' or '1e3'"
+        raise refused(
+            argument,
+            value,
+            "a positive Kubernetes quantity such as '500m', '1', '1G', '256Mi', '10Gi' or '1e3'",
         )
     return value
 
@@ -127,9 +141,11 @@ def check_quantity(argument: str, value: str) -> str:
 def check_path(argument: str, value: str) -> str:
     """Return ``value`` if it is a prefix path that Ingress and HTTPRoute accept (``is_path``)."""
     if not is_path(value):
-        raise ValueError(
-            f"{argument}={_shown(value)} is not allowed: expected an absolute URL path like "
-            "'/api' of at most 1024 characters, without empty, '.' or '..' elements, '%2F' or '#'"
+        raise refused(
+            argument,
+            value,
+            "an absolute URL path like "
+            "'/api' of at most 1024 characters, without empty, '.' or '..' elements, '%2F' or '#'",
         )
     return value
 
@@ -141,10 +157,12 @@ def check_bytes(argument: str, value: str) -> str:
         or not re.fullmatch(WHOLE_QUANTITY, value)
         or quantity_value(value) < MIN_BYTES
     ):
-        raise ValueError(
-            f"{argument}={_shown(value)} is not allowed: expected a quantity of bytes of at "
+        raise refused(
+            argument,
+            value,
+            "a quantity of bytes of at "
             "least 1Mi such as '256Mi', '1G' or '10Gi' (no 'm' suffix: that is a thousandth "
-            "of a byte)"
+            "of a byte)",
         )
     return value
 
@@ -200,7 +218,7 @@ def check_instance(argument: str, value: _T | None, kind: type[_T], default: _T)
 def check_positive(argument: str, value: int, *, minimum: int = 1) -> int:
     """Return ``value`` if it is an integer of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{argument}={value!r} is not allowed: expected an integer >= {minimum}")
+        raise refused(argument, value, f"an integer >= {minimum}")
     return value
 
 
@@ -209,7 +227,7 @@ def check_port(argument: str, value: int, *, unprivileged: bool = False) -> int:
     low = 1024 if unprivileged else 1
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 65535:
         why = " (unprivileged)" if unprivileged else ""
-        raise ValueError(f"{argument}={value!r} is not allowed: expected {low}..65535{why}")
+        raise refused(argument, value, f"{low}..65535{why}")
     return value
 
 

@@ -14,18 +14,20 @@ from fractions import Fraction
 _LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 DNS_LABEL = rf"^{_LABEL}$"
 """A DNS-1123 label (a Namespace's name): at most 63 lower-case letters, digits and '-'."""
-DNS_1035_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+_1035 = r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?"
+DNS_1035_LABEL = rf"^{_1035}$"
 """A DNS-1035 label (a Service's name): a DNS-1123 label that starts with a letter."""
 _PART = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS_SUBDOMAIN = rf"^{_PART}(\.{_PART})*$"
 """A DNS-1123 subdomain (most objects' names); its 253-character limit is not a pattern."""
-HOST = rf"^(\*\.)?({_LABEL}\.)*[a-z]([-a-z0-9]{{0,61}}[a-z0-9])?$"
+HOST = rf"^(\*\.)?({_LABEL}\.)*{_1035}$"
 """An Ingress or HTTPRoute host: a DNS name (the last label starts with a letter, so never an IP
 address), optionally with a wildcard ``*.`` in front."""
 
-QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][-+]?[0-9]{1,3})?$"
+_NUMBER = r"([0-9]+(\.[0-9]*)?|\.[0-9]+)"
+QUANTITY = rf"^{_NUMBER}(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]|[eE][-+]?[0-9]{{1,3}})?$"
 """A Kubernetes quantity without a sign (``resource.ParseQuantity``): ``500m``, ``1Gi``, ``1e3``."""
-WHOLE_QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[kMGTPE]|[eE]\+?[0-9]{1,3})?$"
+WHOLE_QUANTITY = rf"^{_NUMBER}(Ki|Mi|Gi|Ti|Pi|Ei|[kMGTPE]|[eE]\+?[0-9]{{1,3}})?$"
 """A quantity of bytes: no milli suffix and no negative exponent (``memory: 1m`` is a mistake)."""
 QUANTITY_SUFFIXES = {
     "": Fraction(1),

@@ -433,27 +433,10 @@ class Redis(SelectablePods):
                 ],
             ),
             volumes=[
-                k8s.Volume(
-                    name="config",
-                    config_map=k8s.ConfigMapVolumeSource(
-                        name=f"{self._name}-config",
-                        default_mode=0o444,
-                        items=[
-                            k8s.KeyToPath(
-                                key=file, path=file, mode=0o555 if file.endswith(".sh") else None
-                            )
-                            for file in files
-                        ],
-                    ),
-                ),
+                _pod.config_volume("config", f"{self._name}-config", files),
                 _pod.secret_volume("password", self.password),
                 *(
-                    k8s.Volume(
-                        name=volume,
-                        empty_dir=k8s.EmptyDirVolumeSource(
-                            medium="Memory", size_limit=_bulk.quantity("1Mi")
-                        ),
-                    )
+                    _pod.memory_volume(volume)
                     for volume in (
                         "run",
                         *self._topology.memory_volumes,

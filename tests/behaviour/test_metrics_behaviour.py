@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import re
 import secrets
 import subprocess
 import time
@@ -353,6 +354,29 @@ def test_the_redis_exporter_has_the_password_in_no_argv_and_no_environment(
         for pid, cmdline in processes.items():
             assert secret not in cmdline, pid
             assert secret not in Path(f"/proc/{pid}/environ").read_bytes(), pid
+
+
+def test_every_series_an_alert_reads_is_exported(stack: Stack) -> None:
+    """The alerts' unit tests run on synthetic series: here each metric name an alert reads
+    (replication role, link, lag, memory, AOF, HAProxy's backends, NGINX) is one the real
+    exporters export, so no alert waits on a series that never comes."""
+    expressions = [
+        rule["expr"]
+        for o in stack.objects
+        if o["kind"] == "PrometheusRule"
+        for group in o["spec"]["groups"]
+        for rule in group["rules"]
+    ]
+    read = {name for e in expressions for name in re.findall(r"([a-z_:][a-z0-9_:]*)\{", e)}
+    assert {"redis_master_link_up", "redis_aof_last_write_status", "nginx_up"} <= read
+
+    def missing() -> list[str]:
+        return sorted(read - set(stack.api("label/__name__/values")))
+
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while missing() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert missing() == []
 
 
 def test_redis_down_fires_within_its_for_and_clears_when_the_server_returns(

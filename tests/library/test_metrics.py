@@ -84,6 +84,12 @@ def test_every_redis_and_nginx_pod_runs_its_pinned_exporter(chart: cdk8s.Chart) 
     }
     assert ports["redis-exporter"] == [("metrics", 9121)]
     assert ports["nginx-exporter"] == [("metrics", 9113)]
+    # The NGINX exporter runs as its image's user; the Redis exporter as the pod's Redis
+    # user, which may read the mounted password.
+    nginx_exporter = container(objects, "nginx-exporter")["securityContext"]
+    assert (nginx_exporter["runAsUser"], nginx_exporter["runAsGroup"]) == (1001, 1001)
+    assert "runAsUser" not in container(objects, "redis-exporter")["securityContext"]
+    assert pod_spec(objects, "StatefulSet", "redis")["securityContext"]["runAsUser"] == 999
 
 
 def test_without_metrics_no_exporter_monitor_rule_or_policy(chart: cdk8s.Chart) -> None:

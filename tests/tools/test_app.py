@@ -153,6 +153,26 @@ def test_a_fourth_environment_is_one_more_file(tmp_path: Path) -> None:
             "Deployment frontend 11 pods (autoscaler maxReplicas 10 + surge 1) * 1 + Deployment "
             "fileserver 7 pods (autoscaler maxReplicas 6 + surge 1) * 0.55",
         ),
+        (
+            "_base.yaml",
+            lambda t: t.replace("podLabels: {app.kubernetes.io/name: prometheus}", "podLabels: {}"),
+            "_base.yaml:27: metrics.prometheus.podLabels: {} is not allowed",
+        ),
+        (
+            "prod.yaml",
+            lambda t: t.replace(
+                "metrics: {enabled: true}", "metrics: {enabled: true, interval: 30 seconds}"
+            ),
+            "prod.yaml:25: metrics.interval: '30 seconds' is not allowed: expected a Prometheus "
+            "duration",
+        ),
+        (
+            "prod.yaml",
+            lambda t: t.replace(
+                "metrics: {enabled: true}", "metrics: {enabled: true, frontend: {port: 80}}"
+            ),
+            "prod.yaml:25: metrics.frontend.port: 80 is not allowed",
+        ),
     ],
 )
 def test_fails_on_bad_values_and_leaves_dist_byte_identical(
@@ -178,6 +198,33 @@ def test_fails_on_bad_values_and_leaves_dist_byte_identical(
     assert f"synth failed, {dist}/ left as it was" in stderr
     assert tree_digest(dist) == before
     assert visible(dist) == sorted([*ENVIRONMENTS, "notes.txt"])
+
+
+def test_the_apis_metrics_endpoint_in_the_values_is_scraped(tmp_path: Path) -> None:
+    """``metrics.frontend`` (port and path) makes the API a scraped tier, in its environment."""
+    environments = tmp_path / "environments"
+    shutil.copytree(ROOT / "environments", environments)
+    prod = environments / "prod.yaml"
+    prod.write_text(
+        prod.read_text().replace(
+            "metrics: {enabled: true}",
+            "metrics: {enabled: true, frontend: {port: 9100, path: /stats}}",
+        )
+    )
+    arguments = ["--environments", str(environments), "--outdir", str(tmp_path / "dist")]
+    assert synth.main(app.build, arguments) == 0
+    objects = {
+        (o["kind"], o["metadata"]["name"]): o
+        for o in from_yaml((tmp_path / "dist" / "prod" / synth.MANIFEST_FILE).read_text())
+    }
+    monitor = objects["ServiceMonitor", "frontend-metrics"]["spec"]
+    assert monitor["endpoints"] == [{"interval": "30s", "path": "/stats", "port": "metrics"}]
+    (api,) = objects["Deployment", "frontend"]["spec"]["template"]["spec"]["containers"]
+    assert {"name": "metrics", "containerPort": 9100, "protocol": "TCP"} in api["ports"]
+    assert ("NetworkPolicy", "frontend-from-prometheus") in objects
+    assert ("PrometheusRule", "frontend-alerts") in objects
+    staging = from_yaml((tmp_path / "dist" / "staging" / synth.MANIFEST_FILE).read_text())
+    assert not [o for o in staging if o["metadata"]["name"].startswith("frontend-metrics")]
 
 
 def test_a_wildcard_host_reaches_the_ingress(tmp_path: Path) -> None:

@@ -408,8 +408,10 @@ PROD_PROMETHEUS = (
     "  enabled: true\n"
     "  prometheus: {namespace: observability, podLabels: {app.kubernetes.io/name: prom-prod}}\n"
     "  monitorLabels: {release: prom-prod}\n"
+    "  frontend: {port: 9100, path: /stats}\n"
 )
-"""prod's Prometheus, apart from the other environments' (appended to prod.yaml)."""
+"""prod's Prometheus, apart from the other environments', and its API scraped (appended to
+prod.yaml)."""
 
 
 def test_prometheus_settings_that_differ_are_values_keys_and_round_trip(
@@ -429,6 +431,7 @@ def test_prometheus_settings_that_differ_are_values_keys_and_round_trip(
         },
         "monitorLabels": {"release": "prom-prod"},
     }
+    assert ("ServiceMonitor", "journal-prod", "frontend-metrics") in map(identity, expected["prod"])
     templates = chart_dir / "templates"
     policy = (templates / "network-policy-redis-from-prometheus.yaml").read_text()
     assert "{{ .Values.metrics.prometheus.namespace | toJson }}" in policy
