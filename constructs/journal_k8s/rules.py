@@ -16,6 +16,20 @@ from typing import Any, NamedTuple
 
 from . import grammar
 
+SHOWN_CHARS = 60
+"""The longest text a message quotes; longer ones are cut, ending in an ellipsis."""
+
+
+def cut(text: str) -> str:
+    """``text``, cut to ``SHOWN_CHARS`` characters ending in an ellipsis."""
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
+def shown(value: object) -> str:
+    """``value`` as a message quotes it: its ``repr``, ``cut``."""
+    return cut(repr(value))
+
+
 Manifest = Mapping[str, Any]
 """A Kubernetes object as plain JSON data."""
 
