@@ -9,7 +9,7 @@ from fractions import Fraction
 from typing import Protocol, TypeVar
 
 import cdk8s
-from constructs import Node
+from constructs import IConstruct, Node
 
 from ._kplus import k8s, kplus
 from .grammar import (
@@ -678,15 +678,15 @@ class Failover:
             )
         return quorum
 
-    def check_namespace(self, namespace: str | None, redis: str) -> str:
-        """Return ``namespace``, the chart namespace of the Redis at construct path ``redis``.
+    def check_namespace(self, namespace: str | None, redis: IConstruct) -> str:
+        """Return ``namespace``, the chart namespace of the Redis construct ``redis``.
 
         Raises:
             ValueError: it is ``None``: HAProxy resolves the Redis pods by fully qualified name.
         """
         if namespace is None:
             raise ValueError(
-                f"failover={self!r} is not allowed for Redis {redis}: its chart sets no "
+                f"failover={self!r} is not allowed for Redis {redis.node.path}: its chart sets no "
                 "namespace, and HAProxy resolves the Redis pods by fully qualified name; give "
                 "the chart a namespace"
             )
