@@ -100,8 +100,13 @@ diagram: synth ## draw each environment's architecture into dist/diagrams/<env>.
 watch: $(SETUP) ## re-synthesize whenever a file in environments/ changes, and print the diff
 	@$(PY) -O -m journal_tools.watch
 
-bench: helm ## time synth against the jsii floor and helm; writes dist/bench/bench.{csv,png}
-	@$(PY) -m journal_tools.bench
+# The revision the speed targets compare with (issues 19 and 22); BASELINE= measures this tree alone.
+BASELINE ?= d00559e
+override BASELINE := $(value BASELINE)
+export BASELINE
+
+bench: helm ## time synth side by side with BASELINE (d00559e), the jsii floor and helm; dist/bench/
+	@$(PY) -m journal_tools.bench $${BASELINE:+--baseline "$$BASELINE"}
 
 lint: $(SETUP) ## ruff and mypy only
 	$(PY) -m ruff check .

@@ -8,12 +8,6 @@ def elements(path: str) -> tuple[str, ...]:
     return tuple(e for e in path.split("/") if e)
 
 
-def shadows(earlier: str, later: str) -> bool:
-    """Whether the prefix path ``earlier`` matches every request that ``later`` matches."""
-    prefix = elements(earlier)
-    return elements(later)[: len(prefix)] == prefix
-
-
 def specificity(path: str) -> tuple[int, str]:
     """Sort key: more elements first, so a path comes before every prefix that contains it."""
     return -len(elements(path)), path

@@ -132,7 +132,7 @@ class SentinelProxy:
             ValueError: the Redis's chart sets no namespace.
         """
         owner, name = self._pods.owner, self._pods.name
-        namespace = self._failover.check_namespace(owner.namespace, owner.node.path)
+        namespace = self._failover.check_namespace(owner.namespace, owner)
         suffix = f"{self._pods.headless}.{namespace}.svc.{self._failover.cluster_domain}"
         servers = [(f"{name}-{i}", f"{name}-{i}.{suffix}") for i in range(self._pods.replicas)]
         labels = _pod.object_labels(name, "storage")

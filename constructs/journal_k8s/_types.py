@@ -9,7 +9,7 @@ from fractions import Fraction
 from typing import Protocol, TypeVar
 
 import cdk8s
-from constructs import Node
+from constructs import IConstruct, Node
 
 from ._kplus import k8s, kplus
 from .grammar import (
@@ -28,6 +28,7 @@ from .grammar import (
     is_path,
     quantity_value,
 )
+from .rules import shown
 
 MIN_BYTES = Fraction(1024**2)
 """The least memory or storage a construct takes: 1Mi (no container starts with less)."""
@@ -103,13 +104,7 @@ def check_duration(argument: str, value: str) -> str:
 
 def refused(argument: str, value: object, expected: str) -> ValueError:
     """The error for an argument: ``<argument>=<value> is not allowed: expected <expected>``."""
-    return ValueError(f"{argument}={_shown(value)} is not allowed: expected {expected}")
-
-
-def _shown(value: object) -> str:
-    """``value`` for an error message, shortened to 60 characters."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return ValueError(f"{argument}={shown(value)} is not allowed: expected {expected}")
 
 
 def check_dns_subdomain(argument: str, value: str) -> str:
@@ -175,23 +170,23 @@ def check_labels(argument: str, value: Mapping[str, str], *, annotations: bool =
         ValueError: a key or value does not follow the Kubernetes label grammar.
     """
     if not isinstance(value, Mapping):
-        raise TypeError(f"{argument}={_shown(value)} is not allowed: expected a mapping")
+        raise TypeError(f"{argument}={shown(value)} is not allowed: expected a mapping")
     for key, item in value.items():
         if not isinstance(key, str) or not isinstance(item, str):
             raise TypeError(
-                f"{argument}: {_shown(key)}: {_shown(item)} is not allowed: expected string keys "
+                f"{argument}: {shown(key)}: {shown(item)} is not allowed: expected string keys "
                 "and string values (quote numbers and booleans: '3', 'true')"
             )
         prefix = key.rpartition("/")[0]
         if len(prefix) > 253 or not re.fullmatch(LABEL_KEY, key):
             raise ValueError(
-                f"{argument}: key {_shown(key)} is not allowed: expected an optional DNS "
+                f"{argument}: key {shown(key)} is not allowed: expected an optional DNS "
                 "subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' "
                 "or '.', starting and ending with a letter or digit"
             )
         if not annotations and not re.fullmatch(LABEL_VALUE, item):
             raise ValueError(
-                f"{argument}: {key}={_shown(item)} is not allowed: expected a label value, "
+                f"{argument}: {key}={shown(item)} is not allowed: expected a label value, "
                 "empty or at most 63 letters, digits, '-', '_' or '.', starting and ending with "
                 "a letter or digit"
             )
@@ -210,7 +205,7 @@ def check_instance(argument: str, value: _T | None, kind: type[_T], default: _T)
         return default
     if not isinstance(value, kind):
         raise TypeError(
-            f"{argument}={_shown(value)} is not allowed: expected journal_k8s.{kind.__name__}"
+            f"{argument}={shown(value)} is not allowed: expected journal_k8s.{kind.__name__}"
         )
     return value
 
@@ -683,15 +678,15 @@ class Failover:
             )
         return quorum
 
-    def check_namespace(self, namespace: str | None, redis: str) -> str:
-        """Return ``namespace``, the chart namespace of the Redis at construct path ``redis``.
+    def check_namespace(self, namespace: str | None, redis: IConstruct) -> str:
+        """Return ``namespace``, the chart namespace of the Redis construct ``redis``.
 
         Raises:
             ValueError: it is ``None``: HAProxy resolves the Redis pods by fully qualified name.
         """
         if namespace is None:
             raise ValueError(
-                f"failover={self!r} is not allowed for Redis {redis}: its chart sets no "
+                f"failover={self!r} is not allowed for Redis {redis.node.path}: its chart sets no "
                 "namespace, and HAProxy resolves the Redis pods by fully qualified name; give "
                 "the chart a namespace"
             )

@@ -8,6 +8,7 @@ values and checks, the Helm schema and the tests all import them from here.
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 
@@ -89,7 +90,16 @@ def quantity_value(value: str) -> Fraction:
     Raises:
         ValueError: ``value`` is not a quantity.
     """
-    match = re.fullmatch(QUANTITY, value) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity")
+    return _quantity_value(value)
+
+
+@functools.cache
+def _quantity_value(value: str) -> Fraction:
+    """``quantity_value`` of a string, once per string (the rules read every quantity of an
+    app at each synth, and an app repeats a few)."""
+    match = re.fullmatch(QUANTITY, value)
     if match is None:
         raise ValueError(f"{value!r} is not a Kubernetes quantity")
     number, suffix = Fraction(match[1]), match[3] or ""

@@ -10,11 +10,26 @@ them too, beside the project's own stricter checks. A new rule is a function her
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from . import grammar
+
+SHOWN_CHARS = 60
+"""The longest text a message quotes; longer ones are cut, ending in an ellipsis."""
+
+
+def cut(text: str) -> str:
+    """``text``, cut to ``SHOWN_CHARS`` characters ending in an ellipsis."""
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
+def shown(value: object) -> str:
+    """``value`` as a message quotes it: its ``repr``, ``cut``."""
+    return cut(repr(value))
+
 
 Manifest = Mapping[str, Any]
 """A Kubernetes object as plain JSON data."""
@@ -126,9 +141,11 @@ def duplicates(objects: Sequence[Manifest]) -> Iterator[Problem]:
 def label_maps(obj: Manifest) -> Iterator[tuple[str, Any]]:
     """Every label map of an object: ``metadata.labels`` at any depth, ``matchLabels``, and a
     Service's selector, each with its field path."""
-    yield from _label_maps(obj, "")
+    found: list[tuple[str, Any]] = []
+    _label_maps(obj, "", found)
     if obj.get("kind") == "Service" and get(obj, "spec", "selector") is not None:
-        yield "spec.selector", get(obj, "spec", "selector")
+        found.append(("spec.selector", get(obj, "spec", "selector")))
+    return iter(found)
 
 
 def labels(objects: Sequence[Manifest]) -> Iterator[Problem]:
@@ -140,21 +157,34 @@ def labels(objects: Sequence[Manifest]) -> Iterator[Problem]:
                 yield Problem(obj, path, f"{found!r} is not allowed: expected a map of labels")
                 continue
             for label, value in found.items():
-                for message in _label_problems(label, value):
+                messages = (
+                    _label_messages(label, value)
+                    if isinstance(label, str) and isinstance(value, str)
+                    else _label_problems(label, value)
+                )
+                for message in messages:
                     yield Problem(obj, f"{path}[{label!r}]", message)
 
 
-def _label_maps(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+def _label_maps(value: Any, path: str, found: list[tuple[str, Any]]) -> None:
+    # Walks into maps and lists only (a manifest is mostly strings and numbers), appending to
+    # one list rather than yielding through every level: the rules run at every synth.
     if isinstance(value, Mapping):
         for name, child in value.items():
-            child_path = join(path, str(name))
             if name == "matchLabels" or (name == "labels" and path.endswith("metadata")):
-                yield child_path, child
-            else:
-                yield from _label_maps(child, child_path)
+                found.append((join(path, str(name)), child))
+            elif isinstance(child, dict | list | Mapping):
+                _label_maps(child, join(path, str(name)), found)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _label_maps(item, f"{path}[{index}]")
+            if isinstance(item, dict | list | Mapping):
+                _label_maps(item, f"{path}[{index}]", found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_messages(label: str, value: str) -> tuple[str, ...]:
+    """``_label_problems`` of a label, once per label: an app repeats its labels a lot."""
+    return tuple(_label_problems(label, value))
 
 
 def _label_problems(label: Any, value: Any) -> Iterator[str]:

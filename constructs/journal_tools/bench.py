@@ -1,7 +1,10 @@
-"""``make bench``: what a synth costs, next to the jsii floor and helm, measured side by side.
+"""``make bench``: what a synth costs, next to the jsii floor, helm and a baseline revision.
 
-Every figure is the median of several cold processes (min and max beside it), with the floor
-and the synth run alternately in the same loop so that a noisy machine affects both alike.
+Every figure is the median of several cold processes (min and max beside it). The floor, this
+tree and the baseline (``--baseline REV``, checked out into a git worktree under
+``dist/bench/``, run by this venv's Python) are measured in the same loop, alternately, in an
+order that flips every run, so that a noisy machine affects all of them alike; the ratios
+compare figures of the same run.
 """
 
 from __future__ import annotations
@@ -9,140 +12,135 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import resource
+import os
+import shutil
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import bench_child
 from .helm_binary import default_bin_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-STACK_COUNTS = (1, 10, 100)
-METRICS_COUNTS = (STACK_COUNTS[0], STACK_COUNTS[-1])
-"""The stack counts also measured with prod's metrics off, for the per-stack cost of metrics."""
+OUT = ROOT / "dist" / "bench"
+STACKS = 100
+"""Prod stacks per cold process; the per-stack cost is that of the stacks after the first."""
 RSS_STACKS = 50
+WARM_EDITS = 5
+"""Values edits per warm process; each run counts the median of its edits."""
 
 
 @dataclass(frozen=True)
-class Sample:
-    """Several timings of one measurement, in seconds."""
+class Target:
+    """A bound on a ratio, and the issue that sets it."""
 
-    name: str
-    seconds: tuple[float, ...]
+    bound: float
+    issue: int
 
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-
-def timed(argv: Sequence[str | Path], *, env: dict[str, str] | None = None) -> float:
-    """Wall time of one run of ``argv``, which must succeed."""
-    start = time.perf_counter()
-    subprocess.run(argv, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    def verdict(self, ratio: float) -> str:
+        met = "met" if ratio <= self.bound else "NOT met"
+        return f"target <= {self.bound:.2f}x (issue {self.issue}): {met}"
 
 
-def python_command(optimize: bool) -> list[str]:
-    """This Python, with ``-O`` (as ``make synth`` runs it: no jsii runtime type checks)."""
-    return [sys.executable, "-O"] if optimize else [sys.executable]
+PER_STACK = Target(1.1, 22)
+"""Prod's per-stack cost (metrics off, the objects the baseline made) against the baseline's."""
+PER_STACK_METRICS = Target(1.2, 19)
+"""Prod's per-stack cost with its metrics on against the baseline's prod with metrics off."""
+WARM = Target(1.1, 22)
+"""A warm re-synth after a values edit (``make watch``) against the baseline's."""
+COLD_FLOOR = Target(1.4, 22)
+"""Cold synth of every environment against the jsii floor."""
 
 
-def stacks_child(count: int, *, metrics: bool = True) -> None:
-    """Build and render ``count`` journal stacks in separate namespaces; print cost as JSON.
+@dataclass(frozen=True)
+class Tree:
+    """A source tree measured with this venv's Python: this one, or a baseline's worktree."""
 
-    Each stack is prod's values; ``metrics=False`` turns prod's metrics off (today's stack
-    without exporters, ServiceMonitors and alerts, for the side-by-side comparison).
-    """
-    start = time.perf_counter()
-    from journal_tools.node import use_bundled_node
+    label: str
+    root: Path
 
-    use_bundled_node()
-    import app  # the deployable app's own build function
-    from journal_tools import synth, values
+    def env(self) -> dict[str, str]:
+        """This process's environment with the tree's own packages first on the path."""
+        return {**os.environ, "PYTHONPATH": str(self.root / "constructs")}
 
-    (prod,) = [e for e in values.load_environments(ROOT / "environments") if e.name == "prod"]
-    update: dict[str, object] = {}
-    if not metrics and prod.values.metrics is not None:
-        update["metrics"] = prod.values.metrics.model_copy(update={"enabled": False})
-    stacks = [
-        values.Environment(
-            name=f"stack-{i}",
-            values=prod.values.model_copy(update={"namespace": f"journal-{i}", **update}),
-            files=prod.files,
+    def child(self, *arguments: str) -> dict[str, float]:
+        """One measuring process of ``bench_child`` in this tree: its JSON figures."""
+        result = subprocess.run(
+            [sys.executable, "-O", "-c", Path(bench_child.__file__).read_text(), *arguments],
+            cwd=self.root,
+            env=self.env(),
+            check=True,
+            capture_output=True,
+            text=True,
         )
-        for i in range(count)
-    ]
-    synth.render(stacks, app.build)
-    elapsed = time.perf_counter() - start
-    print(
-        json.dumps(
-            {
-                "seconds": elapsed,
-                "python_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "node_rss_mib": _children_peak_rss_mib(),
-            }
+        figures: dict[str, float] = json.loads(result.stdout.splitlines()[-1])
+        return figures
+
+    def timed(self, *arguments: str | Path) -> float:
+        """Wall time of one ``python -O`` run in this tree, which must succeed."""
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-O", *arguments],
+            cwd=self.root,
+            env=self.env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
-    )
+        return time.perf_counter() - start
 
 
-def watch_child(edits: int) -> None:
-    """Time ``edits`` warm re-synths, each after a values edit, as ``make watch`` runs them."""
-    import tempfile
+@dataclass
+class Samples:
+    """Timings in seconds, one per run, of each measurement (a row) for each tree (a column)."""
 
-    from journal_tools.node import use_bundled_node
+    runs: int
+    seconds: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
-    use_bundled_node()
-    import shutil
+    def add(self, row: str, column: str, value: float) -> None:
+        self.seconds.setdefault((row, column), []).append(value)
 
-    import app
-    from journal_tools import synth
-
-    with tempfile.TemporaryDirectory() as folder:
-        environments = Path(folder) / "environments"
-        shutil.copytree(ROOT / "environments", environments)
-        cache = synth.RenderCache()
-        synth.synthesize(app.build, environments, Path(folder) / "dist", cache)
-        dev = environments / "dev.yaml"
-        original = dev.read_text()
-        seconds = []
-        for edit in range(edits):
-            dev.write_text(original.replace("journalEntries: 50", f"journalEntries: {51 + edit}"))
-            start = time.perf_counter()
-            synth.synthesize(app.build, environments, Path(folder) / "dist", cache)
-            seconds.append(time.perf_counter() - start)
-    print(json.dumps({"seconds": seconds}))
+    def median(self, row: str, column: str) -> float | None:
+        found = self.seconds.get((row, column))
+        return statistics.median(found) if found else None
 
 
-def _children_peak_rss_mib() -> float:
-    """Peak RSS of this process's children (the jsii Node kernel), from /proc."""
-    peak = 0.0
-    for children in Path("/proc/self/task").glob("*/children"):
-        for pid in children.read_text().split():
-            status = Path(f"/proc/{pid}/status")
-            for line in status.read_text().splitlines() if status.exists() else []:
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]) / 1024)
-    return peak
-
-
-def run_stacks(count: int, optimize: bool, *, metrics: bool = True) -> dict[str, float]:
-    """One cold process rendering ``count`` stacks (prod's, with or without its metrics)."""
-    off = [] if metrics else ["--no-metrics"]
-    result = subprocess.run(
-        [
-            *python_command(optimize),
-            *("-m", "journal_tools.bench", "--child-stacks", str(count), *off),
-        ],
+def baseline_tree(revision: str) -> Tree:
+    """``revision`` checked out (detached) into ``dist/bench/baseline``, reused while it is the
+    same commit, with its ``-O`` bytecode written as ``make setup`` writes this tree's."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{revision}^{{commit}}"],
         cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
+    ).stdout.strip()
+    path = OUT / "baseline"
+    head = subprocess.run(
+        ["git", "-C", path, "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    if head != commit:
+        if path.exists():
+            subprocess.run(["git", "worktree", "remove", "--force", path], cwd=ROOT, check=False)
+            shutil.rmtree(path, ignore_errors=True)
+        subprocess.run(["git", "worktree", "prune"], cwd=ROOT, check=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "--quiet", path, commit], cwd=ROOT, check=True
+        )
+    compile_tree(path)
+    return Tree(revision, path)
+
+
+def compile_tree(root: Path) -> None:
+    """Write the ``-O`` bytecode of a tree's packages, so that no run compiles them."""
+    subprocess.run(
+        [sys.executable, "-O", "-m", "compileall", "-q", "-j", "0", root / "constructs"],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
-    return dict(json.loads(result.stdout.splitlines()[-1]))
 
 
 def helm_binary() -> Path | None:
@@ -152,156 +150,129 @@ def helm_binary() -> Path | None:
     return helm if helm.exists() and chart.is_dir() else None
 
 
-def measure(runs: int, optimize: bool) -> tuple[list[Sample], dict[str, float]]:
-    """Every measurement, interleaved run by run."""
-    floor, cdk8s_floor, synth, helm = [], [], [], []
-    per_count: dict[int, list[float]] = {n: [] for n in STACK_COUNTS}
-    without_metrics: dict[int, list[float]] = {n: [] for n in METRICS_COUNTS}
-    helm_per_count: dict[int, list[float]] = {n: [] for n in STACK_COUNTS}
-    helm_path = helm_binary()
-    out = ROOT / "dist" / "bench" / "synth"
-    for _ in range(runs):
-        floor.append(timed([*python_command(optimize), "-c", "import cdk8s_plus_27"]))
-        cdk8s_floor.append(timed([*python_command(optimize), "-c", "import cdk8s"]))
-        synth.append(timed([*python_command(optimize), "app.py", "--outdir", out]))
-        for count in STACK_COUNTS:
-            per_count[count].append(run_stacks(count, optimize)["seconds"])
-            if count in without_metrics:
-                seconds = run_stacks(count, optimize, metrics=False)["seconds"]
-                without_metrics[count].append(seconds)
-        if helm_path is not None:
+def measure(runs: int, tree: Tree, baseline: Tree | None) -> Samples:
+    """Every measurement, run by run, the trees alternating."""
+    samples = Samples(runs)
+    trees = [tree] if baseline is None else [baseline, tree]
+    helm = helm_binary()
+    for each in trees:  # a first synth reads every file from disk: not counted
+        each.timed("app.py", "--outdir", OUT / "synth" / "warm-up")
+    for run in range(runs):
+        samples.add("jsii floor", "", tree.timed("-c", "import cdk8s_plus_27"))
+        for each in trees if run % 2 == 0 else trees[::-1]:
+            out = OUT / "synth" / ("baseline" if each is baseline else "tree")
+            samples.add("cold synth", each.label, each.timed("app.py", "--outdir", out))
+            # Prod without metrics in both trees (a tree that has none ignores the flag), and
+            # this tree's prod as it is.
+            variants: list[tuple[str, tuple[str, ...]]] = [("prod", ("--no-metrics",))]
+            if each is tree:
+                variants.append(("prod with metrics", ()))
+            for row, flags in variants:
+                figures = each.child("stacks", str(STACKS), *flags)
+                samples.add(f"per stack, {row}", each.label, figures["per_stack"])
+            samples.add("warm re-synth", each.label, each.child("warm", str(WARM_EDITS))["seconds"])
+        if helm is not None:
             chart = ROOT / "dist" / "helm" / "journal-k8s"
-            argv: list[str | Path] = [
-                helm_path,
-                "template",
-                "journal",
-                chart,
-                "-f",
-                chart / "values-prod.yaml",
-            ]
-            helm.append(timed(argv))
-            for count in STACK_COUNTS:
-                start = time.perf_counter()
-                for _ in range(count):
-                    timed(argv)
-                helm_per_count[count].append(time.perf_counter() - start)
-    samples = [Sample("jsii floor (import cdk8s_plus_27)", tuple(floor))]
-    samples.append(Sample("cold synth, all environments", tuple(synth)))
-    samples.append(Sample("what synth loads (import cdk8s)", tuple(cdk8s_floor)))
-    samples += [Sample(f"{n} stacks, cold process", tuple(per_count[n])) for n in STACK_COUNTS]
-    samples += [
-        Sample(f"{n} stacks without metrics, cold process", tuple(without_metrics[n]))
-        for n in METRICS_COUNTS
-    ]
-    if helm:
-        samples.append(Sample("helm template, one environment", tuple(helm)))
-        samples += [Sample(f"{n} x helm template", tuple(helm_per_count[n])) for n in STACK_COUNTS]
-    rss = run_stacks(RSS_STACKS, optimize)
-    result = subprocess.run(
-        [*python_command(optimize), "-m", "journal_tools.bench", "--child-watch", "10"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    warm = json.loads(result.stdout.splitlines()[-1])["seconds"]
-    samples.append(Sample("warm re-synth after a values edit", tuple(warm)))
-    return samples, rss
-
-
-def marginal(samples: Sequence[Sample], prefix: str) -> float | None:
-    """Seconds per additional stack: slope between the smallest and largest stack counts."""
-    by_name = {s.name: s.median for s in samples}
-    low, high = STACK_COUNTS[0], STACK_COUNTS[-1]
-    first, last = by_name.get(f"{low} {prefix}"), by_name.get(f"{high} {prefix}")
-    if first is None or last is None:
-        return None
-    return (last - first) / (high - low)
-
-
-def report(samples: Sequence[Sample], rss: dict[str, float], runs: int, out: Path) -> None:
-    """Print the table, write the CSV and the plot."""
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"{'measurement':42} {'median':>9} {'min':>9} {'max':>9}   ({runs} runs)")
-    for sample in samples:
-        print(
-            f"{sample.name:42} {sample.median:9.3f} {min(sample.seconds):9.3f} "
-            f"{max(sample.seconds):9.3f}"
-        )
-    floor, synth, loads = (s.median for s in samples[:3])
-    per_stack = marginal(samples, "stacks, cold process")
-    per_helm = marginal(samples, "x helm template")
-    print(f"\nsynth / floor: {synth / floor:.2f}x  (target <= 1.15x)")
-    # The library no longer loads cdk8s-plus-27: this is the part of the floor synth still pays.
-    print(f"synth / import cdk8s: {synth / loads:.2f}x")
-    if per_stack is not None:
-        print(f"per additional stack: {per_stack * 1000:.1f} ms  (target <= 5 ms)")
-    per_plain = marginal(samples, "stacks without metrics, cold process")
-    if per_stack is not None and per_plain:
-        print(
-            f"per additional stack without metrics: {per_plain * 1000:.1f} ms; with metrics "
-            f"{per_stack / per_plain:.2f}x  (target <= 1.2x)"
-        )
-    if per_helm is not None:
-        print(f"per additional helm template: {per_helm * 1000:.1f} ms")
-    warm = next(s for s in samples if s.name.startswith("warm re-synth"))
-    print(f"warm re-synth after a values edit: {warm.median * 1000:.0f} ms  (target <= 40 ms)")
-    print(
-        f"peak RSS at {RSS_STACKS} stacks: python {rss['python_rss_mib']:.0f} MiB, "
-        f"node {rss['node_rss_mib']:.0f} MiB  (target <= 150 MiB)"
-    )
-    with (out / "bench.csv").open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["measurement", "median_s", "min_s", "max_s", "runs"])
-        for sample in samples:
-            writer.writerow(
-                [
-                    sample.name,
-                    f"{sample.median:.4f}",
-                    f"{min(sample.seconds):.4f}",
-                    f"{max(sample.seconds):.4f}",
-                    len(sample.seconds),
-                ]
+            start = time.perf_counter()
+            subprocess.run(
+                [helm, "template", "journal", chart, "-f", chart / "values-prod.yaml"],
+                check=True,
+                stdout=subprocess.DEVNULL,
             )
-        writer.writerow(["synth/floor ratio", f"{synth / floor:.3f}", "", "", runs])
-        writer.writerow(["synth/import cdk8s ratio", f"{synth / loads:.3f}", "", "", runs])
-        writer.writerow(
-            [
-                f"python peak RSS MiB at {RSS_STACKS} stacks",
-                f"{rss['python_rss_mib']:.1f}",
-                "",
-                "",
-                1,
-            ]
-        )
-        writer.writerow(
-            [f"node peak RSS MiB at {RSS_STACKS} stacks", f"{rss['node_rss_mib']:.1f}", "", "", 1]
-        )
-    _plot(samples, out / "bench.png")
-    print(f"\nwrote {out / 'bench.csv'} and {out / 'bench.png'}")
+            samples.add("helm template, prod", "", time.perf_counter() - start)
+    return samples
 
 
-def _plot(samples: Sequence[Sample], path: Path) -> None:
+ROWS = (
+    ("jsii floor", "jsii floor (python -O -c 'import cdk8s_plus_27')"),
+    ("cold synth", "cold synth, all environments"),
+    ("per stack, prod", "per stack, prod with metrics off"),
+    ("per stack, prod with metrics", "per stack, prod with metrics"),
+    ("warm re-synth", "warm re-synth after a values edit"),
+    ("helm template, prod", "helm template, prod"),
+)
+COMPARISONS: tuple[tuple[str, str, Target | None], ...] = (
+    ("per stack, prod", "per stack, prod", PER_STACK),
+    ("per stack, prod with metrics", "per stack, prod", PER_STACK_METRICS),
+    ("warm re-synth", "warm re-synth", WARM),
+    ("cold synth", "cold synth", None),
+)
+"""Each ratio to the baseline: this tree's row, the baseline's row, and its target."""
+
+
+def _figure(values: Sequence[float] | None) -> str:
+    if not values:
+        return ""
+    scale, unit = (1000, "ms") if max(values) < 0.2 else (1, "s")
+    median = statistics.median(values) * scale
+    return f"{median:.3g} {unit} ({min(values) * scale:.3g}-{max(values) * scale:.3g})"
+
+
+def report(samples: Samples, tree: Tree, baseline: Tree | None, rss: dict[str, str]) -> list[str]:
+    """The table and the verdict on each target, as printed lines; writes the CSV."""
+    columns = ["", *([baseline.label] if baseline else []), tree.label]
+    heading = f"median (min-max) of {samples.runs} runs"
+    lines = [f"{heading:46}" + "".join(f"{c or 'every tree':>26}" for c in columns)]
+    for row, title in ROWS:
+        cells = [_figure(samples.seconds.get((row, c))) for c in columns]
+        if any(cells):
+            lines.append(f"{title:46}" + "".join(f"{cell:>26}" for cell in cells))
+    lines.append("")
+    floor = samples.median("jsii floor", "")
+    assert floor is not None
+    for column in columns[1:]:
+        synth = samples.median("cold synth", column)
+        assert synth is not None
+        verdict = COLD_FLOOR.verdict(synth / floor) if column == tree.label else ""
+        lines.append(f"cold synth / jsii floor, {column}: {synth / floor:.2f}x  {verdict}")
+    if baseline is None:
+        lines.append("(no BASELINE: the per-stack and warm re-synth targets need one)")
+    else:
+        lines += [_ratio(samples, tree.label, baseline.label, *c) for c in COMPARISONS]
+    lines += [f"peak RSS at {RSS_STACKS} stacks, {label}: {text}" for label, text in rss.items()]
+    OUT.mkdir(parents=True, exist_ok=True)
+    with (OUT / "bench.csv").open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["measurement", "tree", "median_s", "min_s", "max_s", "runs"])
+        for (row, column), values in samples.seconds.items():
+            median, low, high = statistics.median(values), min(values), max(values)
+            writer.writerow([row, column, *(f"{v:.4f}" for v in (median, low, high)), len(values)])
+    return lines
+
+
+def _ratio(
+    samples: Samples, column: str, base: str, row: str, base_row: str, target: Target | None
+) -> str:
+    new, old = samples.median(row, column), samples.median(base_row, base)
+    assert new is not None and old is not None
+    verdict = target.verdict(new / old) if target else ""
+    return f"{row} / {base}'s {base_row}: {new / old:.2f}x  {verdict}"
+
+
+def _plot(samples: Samples, columns: Sequence[str], path: Path) -> None:
+    """Seconds against stack count: each tree's prod (median per-stack cost) and helm."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    by_name = {s.name: s.median for s in samples}
     figure, axes = pyplot.subplots(figsize=(6, 4))
-    for label, suffix in (
-        ("cdk8s synth", "stacks, cold process"),
-        ("helm template", "x helm template"),
-    ):
-        points = [(n, by_name[f"{n} {suffix}"]) for n in STACK_COUNTS if f"{n} {suffix}" in by_name]
-        if points:
-            axes.plot(*zip(*points, strict=True), marker="o", label=label)
+    counts = range(1, STACKS + 1)
+    for column in columns:
+        for row in ("per stack, prod", "per stack, prod with metrics"):
+            slope = samples.median(row, column)
+            if slope is not None:
+                label = f"cdk8s synth, {row.removeprefix('per stack, ')} ({column})"
+                axes.plot(counts, [n * slope for n in counts], label=label)
+    helm = samples.median("helm template, prod", "")
+    if helm is not None:
+        axes.plot(counts, [n * helm for n in counts], label="helm template, prod")
     axes.set_xlabel("journal stacks (one namespace each)")
-    axes.set_ylabel("seconds (median, cold process)")
+    axes.set_ylabel("seconds beyond the first stack (median)")
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
+    axes.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
 
@@ -311,25 +282,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
     parser.add_argument(
-        "--type-checks",
-        action="store_true",
-        help="run Python without -O, so jsii type-checks every call (make synth runs with -O)",
+        "--baseline", metavar="REV", help="a git revision measured side by side (e.g. d00559e)"
     )
-    parser.add_argument("--child-stacks", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--child-watch", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--no-metrics", action="store_true", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
-    if arguments.child_stacks is not None:
-        stacks_child(arguments.child_stacks, metrics=not arguments.no_metrics)
-        return 0
-    if arguments.child_watch is not None:
-        watch_child(arguments.child_watch)
-        return 0
     from journal_tools.node import use_bundled_node
 
     use_bundled_node()  # the floor and every child run on the same Node 24
-    samples, rss = measure(arguments.runs, optimize=not arguments.type_checks)
-    report(samples, rss, arguments.runs, ROOT / "dist" / "bench")
+    tree = Tree("this tree", ROOT)
+    compile_tree(ROOT)
+    baseline = baseline_tree(arguments.baseline) if arguments.baseline else None
+    samples = measure(arguments.runs, tree, baseline)
+    rss = {}
+    for each in [t for t in (baseline, tree) if t is not None]:
+        figures = each.child("stacks", str(RSS_STACKS))
+        rss[each.label] = (
+            f"python {figures['python_rss_mib']:.0f} MiB, node {figures['node_rss_mib']:.0f} MiB"
+        )
+    lines = report(samples, tree, baseline, rss)
+    columns = [c for c in ((baseline.label if baseline else None), tree.label) if c]
+    _plot(samples, columns, OUT / "bench.png")
+    print("\n".join([*lines, "", f"wrote {OUT / 'bench.csv'} and {OUT / 'bench.png'}"]))
     return 0
 
 

@@ -3,7 +3,8 @@
 ``problems(objects, external_secrets=...)`` returns one line per violation, each naming the
 object (``Kind namespace/name``), the field path, the value and what is allowed. The rules the
 library enforces at every synth (``journal_k8s.rules``: duplicates, labels, routes, pod
-security) run here too, beside the project's stricter ones. Rules:
+security) run here too, beside the project's stricter ones (the synth, whose manifests the
+library has just validated, skips those the library ran over every object). Rules:
 
 - references: Service selectors and ``targetPort``, Ingress backends, StatefulSet
   ``serviceName``, ConfigMap and Secret references resolve inside the synth (or to a
@@ -32,18 +33,27 @@ from .selectors import pod_labels, selects_any
 Manifest = Mapping[str, Any]
 
 
-def problems(objects: Sequence[Manifest], *, external_secrets: Collection[str] = ()) -> list[str]:
+def problems(
+    objects: Sequence[Manifest],
+    *,
+    external_secrets: Collection[str] = (),
+    validated: bool = False,
+) -> list[str]:
     """Every violation in one environment's manifests; an empty list when they are sound.
 
     Args:
         objects: the environment's manifests, as plain dicts.
         external_secrets: names of Secrets that exist in the cluster but not in the synth;
             references to them are allowed. Default: none.
+        validated: the library's validation of the app passed over exactly these manifests
+            (as in a synth of journal constructs), so its rules over every object
+            (duplicates, labels, capacity) are not run a second time. Default: false.
     """
+    again = not validated
     return [
-        *_shared(rules.duplicates(objects)),
+        *(_shared(rules.duplicates(objects)) if again else ()),
         *_names(objects),
-        *_shared(rules.labels(objects)),
+        *(_shared(rules.labels(objects)) if again else ()),
         *_path_hash_labels(objects),
         *_services(objects),
         *_shared(rules.routes(objects)),
@@ -53,7 +63,7 @@ def problems(objects: Sequence[Manifest], *, external_secrets: Collection[str] =
         *_shared(rules.pod_security(objects)),
         *_namespaces(objects),
         *_secrets(objects),
-        *capacity_problems(objects),
+        *(capacity_problems(objects) if again else ()),
     ]
 
 

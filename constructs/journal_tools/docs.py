@@ -16,7 +16,6 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from journal_tools.node import use_bundled_node
 from journal_tools.publish import PublishError, publish
 
 MODULES = ("journal_k8s", "journal_k8s.grammar")
@@ -29,7 +28,6 @@ def build(outdir: Path) -> list[str]:
     Raises:
         PublishError: ``outdir`` cannot be written (it holds the previous reference).
     """
-    use_bundled_node()
     os.environ["PDOC_ALLOW_EXEC"] = "1"  # importing the library starts jsii's Node process
     import pdoc
     import pdoc.render

@@ -22,9 +22,9 @@ from deepdiff import DeepDiff
 from deepdiff.helper import notpresent
 
 from journal_k8s.grammar import DNS_LABEL
+from journal_k8s.rules import shown
 
 from .manifests import from_yaml
-from .values_yaml import shorten
 
 Manifest = dict[str, Any]
 Key = tuple[str, str]
@@ -350,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for side, name in (("FROM", arguments.before), ("TO", arguments.after)):
         if len(name) > 63 or not re.fullmatch(DNS_LABEL, name):
             print(
-                f"diff failed: {side}={shorten(name)} is not allowed: expected an environment "
+                f"diff failed: {side}={shown(name)} is not allowed: expected an environment "
                 "name (lower-case letters, digits and '-'), e.g. make diff FROM=dev TO=prod",
                 file=sys.stderr,
             )

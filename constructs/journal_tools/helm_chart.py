@@ -73,26 +73,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import cdk8s
 import yaml
+from jsii.errors import JSIIError
 from pydantic import BaseModel
 
-from .node import use_bundled_node
-
-use_bundled_node()
-
-import cdk8s  # noqa: E402
-from jsii.errors import JSIIError  # noqa: E402
-
-from journal_k8s import (  # noqa: E402
+from journal_k8s import (
     CONFIG_HASH_ANNOTATION,
     content_hash,
     grammar,
 )
 
-from .bounds import Bounds, binary_bounds  # noqa: E402
-from .publish import PublishError, publish  # noqa: E402
-from .synth import Builder, SynthError, render  # noqa: E402
-from .values import (  # noqa: E402
+from .bounds import Bounds, binary_bounds
+from .publish import PublishError, publish
+from .synth import Builder, SynthError, render
+from .values import (
     Environment,
     EnvironmentValues,
     ValuesError,

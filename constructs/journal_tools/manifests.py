@@ -40,12 +40,32 @@ def _key(key: Any) -> yaml.ScalarNode:
     return yaml.ScalarNode(_STR, key)
 
 
+class _Dumper(yaml.CSafeDumper):
+    """PyYAML's C emitter, with the implicit tag of each scalar value resolved once per stream.
+
+    The emitter asks the (pure Python) resolver twice for every scalar, whether its text
+    would read back as a string; the answer depends only on the value, and a stream of
+    manifests repeats most of its values (names, labels, ports).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        scalar = kind is yaml.ScalarNode
+        if scalar and (value, implicit) in self._resolved:
+            return self._resolved[value, implicit]
+        tag: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        if scalar:
+            self._resolved[value, implicit] = tag
+        return tag
+
+
 def to_yaml(objects: Iterable[Manifest]) -> str:
     """Render manifests as one multi-document YAML stream, keys in the order given."""
     other = yaml.representer.SafeRepresenter()
-    text: str = yaml.serialize_all(
-        [_node(o, other) for o in objects], Dumper=yaml.CSafeDumper, width=1000
-    )
+    text: str = yaml.serialize_all([_node(o, other) for o in objects], Dumper=_Dumper, width=1000)
     return text
 
 

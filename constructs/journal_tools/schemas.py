@@ -59,14 +59,20 @@ def _validator(version: str, api_version: str, kind: str) -> Any:
         return jsonschema.Draft202012Validator(
             crds.json_schema(custom), registry=_definitions(version)
         )
-    # The package's file naming: networking.k8s.io/v1 Ingress -> ingress-networking-v1.json
-    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    schema_file = _folder(version) / f"{kind.lower()}-{group_version}.json"
-    if not schema_file.is_file():
+    schema_file = _schema_file(version, api_version, kind)
+    if schema_file is None:
         return None
     schema = json.loads(schema_file.read_text(encoding="utf-8"))
     registry = Resource.from_contents(schema) @ _definitions(version)
     return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def _schema_file(version: str, api_version: str, kind: str) -> Path | None:
+    """The package's schema of a built-in kind (``networking.k8s.io/v1`` ``Ingress``:
+    ``ingress-networking-v1.json``); ``None`` if the version lacks it."""
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema_file = _folder(version) / f"{kind.lower()}-{group_version}.json"
+    return schema_file if schema_file.is_file() else None
 
 
 def validate(obj: Manifest, version: str) -> list[str]:
@@ -94,9 +100,8 @@ def _kind_schema(version: str, api_version: str, kind: str) -> tuple[Any, Any] |
     """A built-in kind's schema and the shared definitions; ``None`` for custom resources."""
     if crds.versions().get((api_version, kind)) is not None:
         return None
-    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    schema_file = _folder(version) / f"{kind.lower()}-{group_version}.json"
-    if not schema_file.is_file():
+    schema_file = _schema_file(version, api_version, kind)
+    if schema_file is None:
         return None
     definitions = json.loads((_folder(version) / "_definitions.json").read_text(encoding="utf-8"))
     return json.loads(schema_file.read_text(encoding="utf-8")), definitions["$defs"]

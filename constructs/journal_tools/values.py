@@ -30,9 +30,10 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
 from journal_k8s import Failover, grammar
+from journal_k8s.rules import shown
 
 from . import bounds
-from .values_yaml import KeyPath, Lines, YamlError, format_key, read_mapping, shorten
+from .values_yaml import KeyPath, Lines, YamlError, format_key, read_mapping
 
 BASE_FILE = "_base.yaml"
 SUFFIX = ".yaml"
@@ -420,7 +421,7 @@ def environment_files(folder: Path) -> list[Path]:
         other = seen.setdefault(file.stem.lower(), file)
         if other != file:
             raise ValuesError(
-                f"{file}: environment {shorten(file.stem)} is also defined by {other.name}: "
+                f"{file}: environment {shown(file.stem)} is also defined by {other.name}: "
                 "environment names must differ, also ignoring case"
             )
     return files
@@ -460,7 +461,7 @@ def load_environment(folder: Path, name: str) -> Environment:
     path = folder / f"{name}{SUFFIX}"
     if len(name) > 63 or not re.match(grammar.DNS_LABEL, name):
         raise ValuesError(
-            f"{path}: environment name {shorten(name)} is not allowed: expected a DNS-1123 "
+            f"{path}: environment name {shown(name)} is not allowed: expected a DNS-1123 "
             "label (lower-case letters, digits and '-'), because it names a chart and a folder"
         )
     if name in RESERVED_NAMES:
@@ -524,7 +525,7 @@ def _describe(
                 message = _whole_number(location)
             elif issue["type"] == "string_pattern_mismatch":
                 message = "expected " + _PATTERNS.get(issue["ctx"]["pattern"], message)
-            problems.append(f"{where}: {key}: {shorten(issue['input'])} is not allowed: {message}")
+            problems.append(f"{where}: {key}: {shown(issue['input'])} is not allowed: {message}")
     if len(issues) > MAX_PROBLEMS:
         problems.append(f"… and {len(issues) - MAX_PROBLEMS} more problems")
     return "\n".join(problems)

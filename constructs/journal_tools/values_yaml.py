@@ -29,11 +29,11 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
+from journal_k8s.rules import SHOWN_CHARS, cut, shown
+
 MAX_FILE_BYTES = 64 * 1024
 MAX_DEPTH = 32
 MAX_NODES = 10_000
-MAX_SHOWN = 60
-"""Longest value quoted in a message; longer ones end in an ellipsis."""
 
 KeyPath = tuple[str | int, ...]
 Lines = dict[KeyPath, int]
@@ -58,12 +58,6 @@ class YamlError(Exception):
     """A values file cannot be read as bounded YAML; the message names the file and line."""
 
 
-def shorten(value: Any) -> str:
-    """``repr(value)``, cut to ``MAX_SHOWN`` characters with an ellipsis."""
-    text = repr(value)
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
-
-
 def format_key(key: KeyPath) -> str:
     """A key path as dotted text; a part that is no plausible key name is not shown.
 
@@ -73,8 +67,7 @@ def format_key(key: KeyPath) -> str:
         str(part) if isinstance(part, int) or _KEY_NAME.fullmatch(part) else "<not a key name>"
         for part in key
     ]
-    text = ".".join(parts) or "(top level)"
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+    return cut(".".join(parts) or "(top level)")
 
 
 def read_text(path: Path, within: Path | None = None) -> tuple[str, tuple[int, ...]]:
@@ -205,7 +198,7 @@ class _Builder:
                 self.lines[child] = key_node.start_mark.line + 1
                 mapping[name] = self.build(value_node, child, inner)
             return mapping
-        raise self.fail(node, key, f"the tag {shorten(node.tag)} is not allowed: use plain YAML")
+        raise self.fail(node, key, f"the tag {shown(node.tag)} is not allowed: use plain YAML")
 
     def key(self, node: Node, parent: KeyPath) -> str:
         if isinstance(node, ScalarNode) and node.tag == f"{_CORE}merge":
@@ -218,15 +211,15 @@ class _Builder:
 
     def scalar(self, node: ScalarNode, key: KeyPath) -> Any:
         if node.tag not in _SCALAR_TAGS:
-            raise self.fail(node, key, f"the tag {shorten(node.tag)} is not allowed")
+            raise self.fail(node, key, f"the tag {shown(node.tag)} is not allowed")
         if node.style is None and _YAML11_ONLY.fullmatch(node.value):
             raise self.fail(
                 node,
                 key,
-                f"{shorten(node.value)} reads differently in YAML 1.1 and 1.2: "
-                f"quote it ('{node.value[:MAX_SHOWN]}') if it is text, else write it plainly",
+                f"{shown(node.value)} reads differently in YAML 1.1 and 1.2: "
+                f"quote it ('{node.value[:SHOWN_CHARS]}') if it is text, else write it plainly",
             )
         try:
             return self.constructor.construct_object(node, deep=True)
         except (YAMLError, ValueError):
-            raise self.fail(node, key, f"{shorten(node.value)} is not a valid value") from None
+            raise self.fail(node, key, f"{shown(node.value)} is not a valid value") from None

@@ -14,12 +14,12 @@ import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .node import use_bundled_node
-
-if TYPE_CHECKING:  # importing synth loads jsii, which must wait for use_bundled_node()
-    from .synth import Builder, RenderCache
+from . import env_diff, synth
+from .manifests import from_yaml
+from .publish import PublishError
+from .synth import Builder, RenderCache
+from .values import ValuesError
 
 Report = Callable[[str], None]
 
@@ -34,11 +34,6 @@ def resynthesize(
     colour: bool = False,
 ) -> dict[str, str]:
     """One round: synthesize, then report the time and each environment's changes."""
-    from . import env_diff, synth
-    from .manifests import from_yaml
-    from .publish import PublishError
-    from .values import ValuesError
-
     start = time.perf_counter()
     try:
         rendered = synth.synthesize(build, environments_dir, outdir, cache)
@@ -66,10 +61,7 @@ def watch(
     environments_dir: Path, outdir: Path, changes: Iterable[Collection[object]], report: Report
 ) -> None:
     """Synthesize once, then again after every non-empty batch of ``changes``."""
-    use_bundled_node()
     import app  # the deployable app's build function
-
-    from .synth import RenderCache
 
     cache = RenderCache()
     rendered = resynthesize(app.build, environments_dir, outdir, cache, {}, report)

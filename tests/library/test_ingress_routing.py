@@ -10,7 +10,6 @@ import cdk8s
 import pytest
 
 from journal_k8s import ApiFrontend, JournalService, PathIngress, Redis, StaticSite
-from journal_k8s._paths import shadows
 from support import find, synth
 
 Path = Mapping[str, Any]
@@ -125,18 +124,6 @@ def test_no_match_uses_the_default_backend() -> None:
 def test_matcher_rejects_implementation_specific() -> None:
     with pytest.raises(ValueError, match="ImplementationSpecific"):
         path_matches("ImplementationSpecific", "/", "/")
-
-
-def _shadow_cases() -> list[Any]:
-    earlier_paths = ("/", "/api", "/api/", "/api/v1", "/apix", "/static/css")
-    later_paths = ("/", "/api", "/api/", "/api/v1", "/api/v1/x", "/apix", "/static/cssx")
-    return [pytest.param(earlier, later) for earlier in earlier_paths for later in later_paths]
-
-
-@pytest.mark.parametrize(("earlier", "later"), _shadow_cases())
-def test_shadows_agrees_with_the_matcher(earlier: str, later: str) -> None:
-    """PathIngress rejects exactly the later paths whose requests the earlier Prefix matches."""
-    assert shadows(earlier, later) is path_matches("Prefix", earlier, later)
 
 
 # The synthesized journal Ingress ------------------------------------------------------

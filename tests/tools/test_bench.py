@@ -5,17 +5,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
-from journal_tools.bench import STACK_COUNTS, Sample, marginal
+import pytest
+
+from journal_tools import bench, bench_child
 from support import ROOT
 
 
 def run_child(*arguments: str) -> tuple[Any, str]:
-    """One of the bench's measuring processes: its JSON figures and its stderr."""
+    """One of the bench's measuring processes, run in this tree as the bench runs it in each
+    tree (``python -O -c`` with the child's text): its JSON figures and its stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", "journal_tools.bench", *arguments],
+        [sys.executable, "-O", "-c", Path(bench_child.__file__).read_text(), *arguments],
         cwd=ROOT,
+        env=bench.Tree("this tree", ROOT).env(),
         check=True,
         capture_output=True,
         text=True,
@@ -25,32 +30,64 @@ def run_child(*arguments: str) -> tuple[Any, str]:
 
 
 def test_a_stack_run_reports_time_and_memory() -> None:
-    figures, stderr = run_child("--child-stacks", "2")
-    assert set(figures) == {"seconds", "python_rss_mib", "node_rss_mib"}
-    assert figures["seconds"] > 0
+    figures, stderr = run_child("stacks", "2")
+    assert set(figures) == {"seconds", "per_stack", "python_rss_mib", "node_rss_mib"}
+    assert 0 < figures["per_stack"] < figures["seconds"]
     assert figures["python_rss_mib"] > 10
     assert figures["node_rss_mib"] > 10
     assert "end-of-life" not in stderr
 
 
-def test_marginal_cost_is_the_slope_between_the_smallest_and_largest_counts() -> None:
-    low, high = STACK_COUNTS[0], STACK_COUNTS[-1]
-    samples = [
-        Sample(f"{low} stacks, cold process", (1.0, 1.2, 1.1)),
-        Sample(f"{high} stacks, cold process", (3.0, 3.4, 3.2)),
-    ]
-    assert marginal(samples, "stacks, cold process") == (3.2 - 1.1) / (high - low)
-    assert marginal(samples, "x helm template") is None
-
-
-def test_a_warm_resynth_run_reports_each_edit() -> None:
-    figures, _ = run_child("--child-watch", "2")
-    seconds = figures["seconds"]
-    assert len(seconds) == 2
-    assert all(s > 0 for s in seconds)
-
-
 def test_a_stack_run_without_metrics_reports_time_too() -> None:
     """The side-by-side measurement of prod's per-stack cost with its metrics off."""
-    figures, _ = run_child("--child-stacks", "1", "--no-metrics")
+    figures, _ = run_child("stacks", "1", "--no-metrics")
     assert figures["seconds"] > 0
+    assert "per_stack" not in figures  # no stack after the first
+
+
+def test_a_warm_resynth_run_reports_the_median_of_its_edits() -> None:
+    figures, _ = run_child("warm", "2")
+    assert set(figures) == {"seconds"}
+    assert figures["seconds"] > 0
+
+
+def test_a_tree_puts_its_own_packages_first() -> None:
+    assert bench.Tree("x", Path("/src")).env()["PYTHONPATH"] == "/src/constructs"
+
+
+@pytest.mark.parametrize(("ratio", "verdict"), [(1.1, "met"), (1.11, "NOT met")])
+def test_a_target_is_met_up_to_its_bound(ratio: float, verdict: str) -> None:
+    assert bench.PER_STACK.verdict(ratio).endswith(f"(issue 22): {verdict}")
+
+
+def test_the_report_gives_each_ratio_to_the_baseline_and_its_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench, "OUT", tmp_path)
+    tree, baseline = bench.Tree("this tree", ROOT), bench.Tree("d00559e", ROOT)
+    samples = bench.Samples(runs=2)
+    for row, column, values in [
+        ("jsii floor", "", (0.5, 0.5)),
+        ("cold synth", "d00559e", (0.8, 0.8)),
+        ("cold synth", "this tree", (0.6, 0.8)),
+        ("per stack, prod", "d00559e", (0.020, 0.020)),
+        ("per stack, prod", "this tree", (0.021, 0.023)),
+        ("per stack, prod with metrics", "this tree", (0.025, 0.025)),
+        ("warm re-synth", "d00559e", (0.030, 0.030)),
+        ("warm re-synth", "this tree", (0.030, 0.030)),
+    ]:
+        for value in values:
+            samples.add(row, column, value)
+    lines = bench.report(samples, tree, baseline, {})
+    assert "cold synth / jsii floor, this tree: 1.40x  target <= 1.40x (issue 22): met" in lines
+    assert (
+        "per stack, prod / d00559e's per stack, prod: 1.10x  target <= 1.10x (issue 22): met"
+        in lines
+    )
+    assert (
+        "per stack, prod with metrics / d00559e's per stack, prod: 1.25x  "
+        "target <= 1.20x (issue 19): NOT met"
+    ) in lines
+    assert (tmp_path / "bench.csv").read_text().splitlines()[0] == (
+        "measurement,tree,median_s,min_s,max_s,runs"
+    )

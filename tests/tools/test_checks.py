@@ -362,6 +362,31 @@ def test_fails_duplicate_objects(dev: list[Manifest]) -> None:
     ]
 
 
+def test_a_validated_synth_leaves_the_library_rules_over_every_object_to_the_library(
+    dev: list[Manifest],
+) -> None:
+    """The synth passes ``validated=True``: the library's validation has just run its rules
+    over every object (duplicates, labels, capacity); the project's own checks still run."""
+    twin = copy.deepcopy(find(dev, "ConfigMap", "frontend-config"))
+    find(dev, "ConfigMap", "frontend-config")["metadata"]["labels"]["tier"] = 7
+    find(dev, "ResourceQuota", "journal-quota")["spec"]["hard"]["limits.cpu"] = "1m"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "namespace": "journal-dev"},
+        "data": {"k": "dg=="},
+    }
+    broken = [*dev, twin, secret]
+    everything = problems(broken, external_secrets=EXTERNAL)
+    assert any("is defined twice" in p for p in everything)
+    assert any("the label value 7 is not allowed" in p for p in everything)
+    assert any("cannot hold the namespace's workloads" in p for p in everything)
+    assert problems(broken, external_secrets=EXTERNAL, validated=True) == [
+        "Secret journal-dev/s: data: keys ['k'] are not allowed: secret values must never be "
+        "written to the manifests; reference an existing Secret instead"
+    ]
+
+
 # Pod Security Standard "restricted"
 
 

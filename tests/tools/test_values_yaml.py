@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from journal_k8s import rules
 from journal_tools import values_yaml
 from journal_tools.values import ValuesError, load_environments
 from journal_tools.values_yaml import YamlError, read_mapping
@@ -119,8 +120,8 @@ def test_reads_a_file_again_only_when_it_changed(tmp_path: Path) -> None:
 
 
 def test_shortens_long_values() -> None:
-    assert values_yaml.shorten("x" * 1000) == "'" + "x" * 58 + "…"
-    assert values_yaml.shorten("short") == "'short'"
+    assert rules.shown("x" * 1000) == "'" + "x" * 58 + "…"
+    assert rules.shown("short") == "'short'"
 
 
 def test_an_alias_bomb_is_refused_in_bounded_time_and_memory(tmp_path: Path) -> None:
