@@ -91,6 +91,7 @@ from .values import (
     Environment,
     EnvironmentValues,
     ValuesError,
+    add_environments_option,
     load_environments,
     quantity_keys,
 )
@@ -298,9 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import app  # the deployable app's build function (the repository root is the cwd)
 
     parser = argparse.ArgumentParser(description="Export every environment as one Helm chart.")
-    parser.add_argument(
-        "--environments", type=Path, default=Path("environments"), help="values folder"
-    )
+    add_environments_option(parser)
     parser.add_argument(
         "--outdir",
         type=Path,

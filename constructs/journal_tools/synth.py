@@ -24,7 +24,13 @@ from . import interrupts
 from .checks import problems
 from .manifests import to_yaml
 from .publish import PublishError, publish
-from .values import Environment, EnvironmentValues, ValuesError, load_environments
+from .values import (
+    Environment,
+    EnvironmentValues,
+    ValuesError,
+    add_environments_option,
+    load_environments,
+)
 from .values_yaml import KeyPath, format_key
 
 MANIFEST_FILE = "journal.k8s.yaml"
@@ -173,9 +179,7 @@ def synthesize(
 def main(build: Builder, argv: Sequence[str] | None = None) -> int:
     """Command line of ``app.py``: synthesize, print one line per environment, exit 0 or 1."""
     parser = argparse.ArgumentParser(description="Synthesize every environment's manifests.")
-    parser.add_argument(
-        "--environments", type=Path, default=Path("environments"), help="values folder"
-    )
+    add_environments_option(parser)
     parser.add_argument(
         "--outdir",
         type=Path,

@@ -8,6 +8,7 @@ starts with ``_`` are layers, not environments. Files are read with fixed bounds
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import typing
@@ -425,6 +426,16 @@ def environment_files(folder: Path) -> list[Path]:
                 "environment names must differ, also ignoring case"
             )
     return files
+
+
+def add_environments_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--environments`` option of every command that reads the values files."""
+    parser.add_argument(
+        "--environments",
+        type=Path,
+        default=Path("environments"),
+        help="folder of values files (default: environments)",
+    )
 
 
 def environment_names(folder: Path) -> list[str]:

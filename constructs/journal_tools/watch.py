@@ -19,7 +19,7 @@ from . import env_diff, synth
 from .manifests import from_yaml
 from .publish import PublishError
 from .synth import Builder, RenderCache
-from .values import ValuesError
+from .values import ValuesError, add_environments_option
 
 Report = Callable[[str], None]
 
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import watchfiles
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--environments", type=Path, default=Path("environments"))
+    add_environments_option(parser)
     parser.add_argument("--outdir", type=Path, default=Path("dist"))
     arguments = parser.parse_args(argv)
     if not arguments.environments.is_dir():
