@@ -79,7 +79,7 @@ cli: $(SETUP) ## install the pinned cdk8s-cli (run by the venv's Node 24) into .
 imports: cli ## regenerate imports/k8s, journal_k8s/_gateway and _monitoring (Gateway API, Prometheus Operator CRDs) offline
 	@$(PY) -m journal_tools.k8s_import
 
-assembly: $(SETUP) ## repack the library's jsii assembly from constructs/journal_k8s/_jsii/assembly/
+assembly: $(SETUP) ## compile the jsii assembly (_jsii/assembly/src/index.ts) and regenerate its Python binding
 	@$(PY) -m journal_tools.bulk_assembly
 
 $(HELM): $(SETUP)

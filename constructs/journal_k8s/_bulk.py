@@ -12,7 +12,6 @@ rules over the final manifests are Python (``rules``), called back at every synt
 
 from __future__ import annotations
 
-import builtins
 import enum
 import functools
 import json
@@ -26,6 +25,7 @@ import jsii
 from constructs import Construct, IConstruct
 
 from . import _capacity, rules
+from ._jsii import IRules, Manifests
 from ._kplus import ASSEMBLY, k8s, kplus
 from .grammar import canonical_quantity
 
@@ -38,10 +38,6 @@ Struct = Any
 Patch = tuple[str, dict[str, Any]]
 """``(child id, RFC 6902 operation)``; a value may hold structs and Quantity objects."""
 
-__jsii_assembly__ = jsii.JSIIAssembly.load(
-    "journal-k8s-bulk", "0.2.0", "journal_k8s", "journal-k8s-bulk@0.2.0.jsii.tgz"
-)
-
 _STRUCT = "$jsii.struct"
 _REF = "$jsii.ref"
 _ENUM = "$jsii.enum"
@@ -49,59 +45,7 @@ _MANIFEST = "$manifest"
 _LAZY = "$lazy"
 
 
-class _Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests"):
-    @jsii.member(jsii_name="define")
-    @builtins.classmethod
-    def define(
-        cls,
-        scopes: Sequence[IConstruct],
-        objects: str,
-        refs: Sequence[Any],
-        patches: str,
-    ) -> str:
-        return typing.cast(str, jsii.sinvoke(cls, "define", [scopes, objects, refs, patches]))
-
-    @jsii.member(jsii_name="useRules")
-    @builtins.classmethod
-    def use_rules(cls, python: _IRules) -> None:
-        jsii.sinvoke(cls, "useRules", [python])
-
-    @jsii.member(jsii_name="objects")
-    @builtins.classmethod
-    def objects(cls) -> str:
-        return typing.cast(str, jsii.sinvoke(cls, "objects", []))
-
-    @jsii.member(jsii_name="report")
-    @builtins.classmethod
-    def report(cls, problems: str) -> None:
-        jsii.sinvoke(cls, "report", [problems])
-
-    @jsii.member(jsii_name="namespaces")
-    @builtins.classmethod
-    def namespaces(cls, constructs: Sequence[IConstruct]) -> str:
-        return typing.cast(str, jsii.sinvoke(cls, "namespaces", [constructs]))
-
-    @jsii.member(jsii_name="describe")
-    @builtins.classmethod
-    def describe(cls, constructs: Sequence[IConstruct]) -> str:
-        return typing.cast(str, jsii.sinvoke(cls, "describe", [constructs]))
-
-    @jsii.member(jsii_name="render")
-    @builtins.classmethod
-    def render(cls, chart: cdk8s.Chart) -> str:
-        return typing.cast(str, jsii.sinvoke(cls, "render", [chart]))
-
-
-@jsii.interface(jsii_type="journal-k8s-bulk.IRules")
-class _IRules(typing.Protocol):
-    @jsii.member(jsii_name="validate")
-    def validate(self) -> list[str]: ...
-
-    @jsii.member(jsii_name="render")
-    def render(self, key: float) -> Any: ...
-
-
-@jsii.implements(_IRules)
+@jsii.implements(IRules)
 class _Python:
     """What Node calls back at synth: the library's rules (``rules.LIBRARY_RULES``) over the
     final manifests of the app (cdk8s reports each problem under its object's construct path),
@@ -111,12 +55,12 @@ class _Python:
         self.renders: list[Callable[[], Any]] = []
 
     def validate(self) -> list[str]:
-        found = [(path, obj, own) for path, obj, own in json.loads(_Manifests.objects())]
+        found = [(path, obj, own) for path, obj, own in json.loads(Manifests.objects())]
         problems = rules.library_problems(found)
         problems += _capacity_problems(found)
         placed = [(path, message) for path, message in problems if path]
         if placed:
-            _Manifests.report(json.dumps(placed))
+            Manifests.report(json.dumps(placed))
         return [message for path, message in problems if not path]
 
     def render(self, key: float) -> Any:
@@ -134,7 +78,7 @@ def _capacity_problems(found: Sequence[tuple[str, Manifest, bool]]) -> list[tupl
 
 
 _PYTHON = _Python()
-_Manifests.use_rules(_PYTHON)
+Manifests.use_rules(_PYTHON)
 
 
 @dataclass(frozen=True)
@@ -309,7 +253,7 @@ def define(
         items.append([scopes.index(other), id, encoder.struct(body)])
     operations = [[0, id, _operation(encoder, op)] for id, op in patches]
     found: list[str | None] = json.loads(
-        _Manifests.define(
+        Manifests.define(
             scopes,
             json.dumps(items),
             encoder.refs,
@@ -347,17 +291,17 @@ def service(scope: Construct, id: str) -> kplus.Service:
 
 def namespaces(*constructs: IConstruct) -> list[str | None]:
     """The namespace of each construct's chart (``None`` where it has none), in one round trip."""
-    found: list[str | None] = json.loads(_Manifests.namespaces(list(constructs)))
+    found: list[str | None] = json.loads(Manifests.namespaces(list(constructs)))
     return found
 
 
 def describe(*constructs: IConstruct) -> list[dict[str, Any]]:
     """What Node knows of constructs made elsewhere (see ``Manifests.describe``), in one trip."""
-    found: list[dict[str, Any]] = json.loads(_Manifests.describe(list(constructs)))
+    found: list[dict[str, Any]] = json.loads(Manifests.describe(list(constructs)))
     return found
 
 
 def chart_manifests(chart: cdk8s.Chart) -> list[Manifest]:
     """``chart.to_json()`` (the same manifests, in the same order), in one round trip."""
-    manifests: list[Manifest] = json.loads(_Manifests.render(chart))
+    manifests: list[Manifest] = json.loads(Manifests.render(chart))
     return manifests

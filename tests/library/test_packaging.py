@@ -46,7 +46,9 @@ def test_wheel_installs_at_its_floors_and_synthesizes_the_readme_example_byte_fo
     assert wheel.name == f"journal_k8s-{PROJECT['version']}-py3-none-any.whl"
     names = zipfile.ZipFile(wheel).namelist()
     assert "journal_k8s/py.typed" in names
-    assert "journal_k8s/_jsii/journal-k8s-bulk@0.2.0.jsii.tgz" in names
+    assert "journal_k8s/_jsii/__init__.py" in names
+    assert "journal_k8s/_jsii/_jsii/journal-k8s-bulk@0.2.0.jsii.tgz" in names
+    assert not [n for n in names if "/assembly/" in n], "the assembly's sources stay out"
     # The Gateway API classes ship privately, never as a top-level `imports` package.
     assert "journal_k8s/_gateway/__init__.py" in names
     assert "journal_k8s/_gateway/_jsii/iok8snetworkinggateway@0.0.0.jsii.tgz" in names

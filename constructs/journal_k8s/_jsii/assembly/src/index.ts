@@ -1,12 +1,13 @@
-"use strict";
 // Each jsii call costs a round trip between Python and this Node process (about 0.5 ms),
 // so the journal-k8s constructs hand over all of their API objects in one call, as JSON text
 // of the generated Kubernetes L1 structs; the generated code turns them into manifests here.
-const cdk8s = require("cdk8s");
+import * as cdk8s from "cdk8s";
+import { IConstruct } from "constructs";
+
 // cdk8s-plus's package, the one dependency of package.json besides cdk8s and constructs.
-const KPLUS = Object.keys(require("../package.json").peerDependencies).find((name) =>
+const KPLUS: string = Object.keys(require("../package.json").peerDependencies).find((name) =>
   name.startsWith("cdk8s-plus-"),
-);
+)!;
 const kplus = require(KPLUS);
 
 const k8s = kplus.k8s;
@@ -17,10 +18,20 @@ const MANIFEST = "$manifest";
 const LAZY = "$lazy";
 const VALIDATED = Symbol.for("journal-k8s.validated");
 const OWN = Symbol.for("journal-k8s.own");
-let rules;
-let validating;
+let rules: IRules;
+let validating: IConstruct | undefined;
 
-class Manifests {
+/** What the library's Python side does at synth (see `Manifests.useRules`). */
+export interface IRules {
+  /** The problems of the app being validated (read with `Manifests.objects`). */
+  validate(): string[];
+
+  /** The value of `{"$lazy": key}`. */
+  render(key: number): any;
+}
+
+/** The library's transport: its methods move data between Python and Node and decide nothing. */
+export class Manifests {
   /**
    * Defines, in one call, API objects under `scopes`. Each [scope index, id, value] of `objects`
    * (a JSON array) becomes one child of `scopes[index]`: a `k8s.Kube<Kind>Props` struct a
@@ -35,8 +46,8 @@ class Manifests {
    * validation of `useRules` to its root. Returns the namespace of each scope's chart, as a
    * JSON array (null where none).
    */
-  static define(scopes, objects, refs, patches) {
-    const root = scopes[0].node.root;
+  public static define(scopes: IConstruct[], objects: string, refs: any[], patches: string): string {
+    const root: any = scopes[0].node.root;
     if (!root[VALIDATED]) {
       root[VALIDATED] = true;
       root.node.addValidation({
@@ -66,7 +77,7 @@ class Manifests {
    * reports with `report`), and `python.render(key)` produces each `{"$lazy": key}` value at
    * synth.
    */
-  static useRules(python) {
+  public static useRules(python: IRules): void {
     rules = python;
   }
 
@@ -74,12 +85,12 @@ class Manifests {
    * While the library's validation runs: every API object of the app, as a JSON array of
    * [construct path, manifest (after every JSON patch), whether a journal construct made it].
    */
-  static objects() {
+  public static objects(): string {
     return JSON.stringify(
-      validating.node
+      validating!.node
         .findAll()
         .filter((c) => cdk8s.ApiObject.isApiObject(c))
-        .map((c) => [c.node.path, c.toJson(), c[OWN] === true]),
+        .map((c: any) => [c.node.path, c.toJson(), c[OWN] === true]),
     );
   }
 
@@ -87,16 +98,16 @@ class Manifests {
    * While the library's validation runs: each [construct path, message] of `problems` (a JSON
    * array) fails this synth with `message`, reported by cdk8s under that construct's path.
    */
-  static report(problems) {
-    const constructs = new Map(validating.node.findAll().map((c) => [c.node.path, c]));
+  public static report(problems: string): void {
+    const constructs = new Map(validating!.node.findAll().map((c) => [c.node.path, c]));
     for (const [path, message] of JSON.parse(problems)) {
       const pending = [message];
-      constructs.get(path).node.addValidation({ validate: () => pending.splice(0) });
+      constructs.get(path)!.node.addValidation({ validate: () => pending.splice(0) });
     }
   }
 
   /** The namespace of each construct's closest chart, as a JSON array (null where none). */
-  static namespaces(constructs) {
+  public static namespaces(constructs: IConstruct[]): string {
     return JSON.stringify(constructs.map((c) => cdk8s.Chart.of(c).namespace ?? null));
   }
 
@@ -105,21 +116,23 @@ class Manifests {
    * Services and pod selectors), as a JSON array: each one's namespace, construct path, name,
    * container ports, and its pod selector (or, for a Service, its ports and selector).
    */
-  static describe(constructs) {
+  public static describe(constructs: IConstruct[]): string {
     return JSON.stringify(constructs.map(describe));
   }
 
   /** The chart's manifests, exactly as `chart.toJson()` renders them, as one JSON text. */
-  static render(chart) {
+  public static render(chart: cdk8s.Chart): string {
     return JSON.stringify(chart.toJson());
   }
+
+  private constructor() {}
 }
 
-function defineOne(scope, id, value, refs) {
-  cdk8s.ApiObject.of(create(scope, id, value, refs))[OWN] = true;
+function defineOne(scope: IConstruct, id: string, value: any, refs: any[]): void {
+  (cdk8s.ApiObject.of(create(scope, id, value, refs)) as any)[OWN] = true;
 }
 
-function create(scope, id, value, refs) {
+function create(scope: IConstruct, id: string, value: any, refs: any[]): IConstruct {
   if (MANIFEST in value) {
     const manifest = revive(value[MANIFEST], refs);
     return value.class === undefined
@@ -143,16 +156,19 @@ function create(scope, id, value, refs) {
 }
 
 /** The class of jsii type `fqn`: of cdk8s-plus, or of an assembly the library loaded. */
-function classOf(fqn) {
+function classOf(fqn: string): any {
   const [assembly, ...names] = fqn.split(".");
-  const type = names.reduce((module, name) => module?.[name], assembly === KPLUS ? kplus : require(assembly));
+  const type = names.reduce(
+    (module, name) => module?.[name],
+    assembly === KPLUS ? kplus : require(assembly),
+  );
   if (typeof type?.manifest !== "function") {
     throw new Error(`${fqn} is not a generated L1 or CRD class`);
   }
   return type;
 }
 
-const RENDERED = new Map();
+const RENDERED = new Map<any, any>();
 
 /**
  * The L1 class `kind` (`k8s.KubeStatefulSet`, …) holding the manifest its generated code
@@ -160,12 +176,12 @@ const RENDERED = new Map();
  * `k8s.Kube<Kind>`), and JSON patches apply to the final manifest, as on any ApiObject (the
  * generated `toJson` would render props again after the patches, dropping a patched quantity).
  */
-function rendered(kind) {
+function rendered(kind: any): any {
   if (!RENDERED.has(kind)) {
     RENDERED.set(
       kind,
       class extends kind {
-        toJson() {
+        public toJson(): any {
           return cdk8s.ApiObject.prototype.toJson.call(this);
         }
       },
@@ -174,12 +190,14 @@ function rendered(kind) {
   return RENDERED.get(kind);
 }
 
-function describe(construct) {
-  const found = {
+function describe(construct: any): any {
+  const found: any = {
     namespace: cdk8s.Chart.of(construct).namespace ?? null,
     path: construct.node.path,
     name: typeof construct.name === "string" ? construct.name : null,
-    ports: (construct.containers ?? []).flatMap((c) => (c.ports ?? []).map((p) => p.number)),
+    ports: (construct.containers ?? []).flatMap((c: any) =>
+      (c.ports ?? []).map((p: any) => p.number),
+    ),
   };
   if (construct instanceof kplus.Service) {
     const spec = cdk8s.ApiObject.of(construct).toJson().spec ?? {};
@@ -201,7 +219,7 @@ function describe(construct) {
 }
 
 /** `value` with every struct marker rendered by the generated `toJson_*` and refs resolved. */
-function revive(value, refs) {
+function revive(value: any, refs: any[]): any {
   if (Array.isArray(value)) {
     return value.map((v) => revive(v, refs));
   }
@@ -217,7 +235,10 @@ function revive(value, refs) {
   }
   if (ENUM in value) {
     const [fqn, member] = value[ENUM];
-    const type = fqn.split(".").slice(1).reduce((module, name) => module?.[name], kplus);
+    const type = fqn
+      .split(".")
+      .slice(1)
+      .reduce((module: any, name: string) => module?.[name], kplus);
     if (!fqn.startsWith(`${KPLUS}.`) || type?.[member] === undefined) {
       throw new Error(`${fqn}.${member} is not a ${KPLUS} enum member`);
     }
@@ -234,7 +255,7 @@ function revive(value, refs) {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revive(v, refs)]));
 }
 
-function jsonPatch({ op, path, value }) {
+function jsonPatch({ op, path, value }: any): cdk8s.JsonPatch {
   switch (op) {
     case "add":
       if (value === undefined) {
@@ -244,8 +265,8 @@ function jsonPatch({ op, path, value }) {
     case "remove":
       return cdk8s.JsonPatch.remove(path);
     default:
-      throw new Error(`JSON patch operation ${JSON.stringify(op)} is not supported: use add or remove`);
+      throw new Error(
+        `JSON patch operation ${JSON.stringify(op)} is not supported: use add or remove`,
+      );
   }
 }
-
-exports.Manifests = Manifests;
