@@ -246,7 +246,14 @@ def _ratio(
     new, old = samples.median(row, column), samples.median(base_row, base)
     assert new is not None and old is not None
     verdict = target.verdict(new / old) if target else ""
-    return f"{row} / {base}'s {base_row}: {new / old:.2f}x  {verdict}"
+    # Each run's own ratio too: both trees ran within seconds of each other.
+    paired = [
+        n / o
+        for n, o in zip(samples.seconds[row, column], samples.seconds[base_row, base], strict=True)
+    ]
+    low, high = min(paired), max(paired)
+    spread = f"(per run: median {statistics.median(paired):.2f}x, {low:.2f}-{high:.2f})"
+    return f"{row} / {base}'s {base_row}: {new / old:.2f}x {spread}  {verdict}"
 
 
 def _plot(samples: Samples, columns: Sequence[str], path: Path) -> None:

@@ -26,7 +26,7 @@ def _node(value: Any, other: yaml.representer.SafeRepresenter) -> yaml.Node:
         return yaml.ScalarNode(_BOOL, "true" if value else "false")
     if isinstance(value, int):
         return yaml.ScalarNode(_INT, str(value))
-    if isinstance(value, Mapping):
+    if isinstance(value, dict | Mapping):  # a dict first: no ABC look-up for most values
         pairs = [(_key(k), _node(v, other)) for k, v in value.items()]
         return yaml.MappingNode(_MAP, pairs, flow_style=False)
     if isinstance(value, list | tuple):
@@ -54,11 +54,12 @@ class _Dumper(yaml.CSafeDumper):
 
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
         scalar = kind is yaml.ScalarNode
-        if scalar and (value, implicit) in self._resolved:
-            return self._resolved[value, implicit]
-        tag: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-        if scalar:
-            self._resolved[value, implicit] = tag
+        key = (value, implicit)
+        tag = self._resolved.get(key) if scalar else None
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            if scalar:
+                self._resolved[key] = tag
         return tag
 
 
