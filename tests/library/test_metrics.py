@@ -19,9 +19,11 @@ from journal_k8s import (
     JournalService,
     Metrics,
     Quota,
+    Redis,
     Resources,
     RestrictedNamespace,
     ServiceMonitor,
+    StaticSite,
 )
 from journal_tools import schemas
 from support import Manifest, find, synth
@@ -90,6 +92,29 @@ def test_every_redis_and_nginx_pod_runs_its_pinned_exporter(chart: cdk8s.Chart) 
     assert (nginx_exporter["runAsUser"], nginx_exporter["runAsGroup"]) == (1001, 1001)
     assert "runAsUser" not in container(objects, "redis-exporter")["securityContext"]
     assert pod_spec(objects, "StatefulSet", "redis")["securityContext"]["runAsUser"] == 999
+
+
+@pytest.mark.parametrize("tier", ["redis", "fileserver"])
+def test_each_tier_opts_in_on_its_own(chart: cdk8s.Chart, tier: str) -> None:
+    if tier == "redis":
+        Redis(chart, "Redis", metrics=METRICS)
+        StaticSite(chart, "Static")
+    else:
+        Redis(chart, "Redis")
+        StaticSite(chart, "Static", metrics=METRICS)
+    objects = synth(chart)
+    monitors = [o["metadata"]["name"] for o in objects if o["kind"] == "ServiceMonitor"]
+    assert monitors == [f"{tier}-metrics"]
+    containers = {
+        o["metadata"]["name"]: [c["name"] for c in o["spec"]["template"]["spec"]["containers"]]
+        for o in objects
+        if o["kind"] in ("Deployment", "StatefulSet")
+    }
+    exporter = {"redis": "redis-exporter", "fileserver": "nginx-exporter"}
+    assert {name: exporter[name] in names for name, names in containers.items()} == {
+        "redis": tier == "redis",
+        "fileserver": tier == "fileserver",
+    }
 
 
 def test_without_metrics_no_exporter_monitor_rule_or_policy(chart: cdk8s.Chart) -> None:

@@ -239,6 +239,9 @@ def test_flipping_metrics_enabled_renders_what_synth_gives_with_it_flipped(
     actual = sorted(from_yaml(result.stdout), key=identity)
     difference = DeepDiff(sorted(expected, key=identity), actual)
     assert not difference, difference.pretty()
+    switch = f"metrics.enabled={json.dumps(enabled)}"
+    lint = run_helm(helm, "lint", "--strict", chart_dir, "-f", values, "--set", switch)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
     # What the switch changes, asserted on its own: the sidecars, the metrics port and
     # objects, and the config hash that rolls the pods.
     rendered = {identity(m)[::2]: m for m in actual}

@@ -302,15 +302,18 @@ def test_a_publish_into_a_folder_below_is_awaited_and_never_lost(tmp_path: Path)
     assert (dist / "dev" / "a.yaml").read_text() == "new"
 
 
-def hold_lock(dist: Path, seconds: float) -> threading.Thread:
-    """Hold the lock of ``dist`` for ``seconds`` in a thread, as another synth would."""
+def hold_lock(
+    dist: Path, seconds: float, release: threading.Event | None = None
+) -> threading.Thread:
+    """Hold the lock of ``dist`` for ``seconds`` (or until ``release`` is set) in a thread,
+    as another synth would."""
     dist.mkdir(parents=True, exist_ok=True)
     held = threading.Event()
 
     def hold() -> None:
         with publish._locked(dist):
             held.set()
-            time.sleep(seconds)
+            (release or threading.Event()).wait(seconds)
 
     thread = threading.Thread(target=hold)
     thread.start()
@@ -377,10 +380,14 @@ def test_fails_with_a_message_when_another_synth_holds_the_lock(
 ) -> None:
     dist = tmp_path / "dist"
     monkeypatch.setattr(publish, "LOCK_TIMEOUT", 0.2)
-    holder = hold_lock(dist, 1.0)
+    release = threading.Event()  # held until synth is done, however long its build takes
+    holder = hold_lock(dist, 120, release)
     arguments = ["--environments", str(ROOT / "environments"), "--outdir", str(dist)]
-    assert synth.main(app.build, arguments) == 1
-    holder.join()
+    try:
+        assert synth.main(app.build, arguments) == 1
+    finally:
+        release.set()
+        holder.join()
     assert "another synth is publishing here" in capsys.readouterr().err
 
 

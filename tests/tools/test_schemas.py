@@ -8,9 +8,10 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from journal_tools import schemas, synth
+from journal_tools import helm_chart, schemas, synth
 from journal_tools.manifests import from_yaml, to_yaml
-from support import Manifest, find
+from journal_tools.values import load_environments
+from support import ROOT, Manifest, find
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +212,33 @@ def test_every_construct_is_strict_valid_with_its_options(
     assert len(objects) == 37  # 31 in the chart, 6 in docs (the manual, its grant and policy)
     assert {o["kind"] for o in objects} >= {"HTTPRoute", "ReferenceGrant"}
     assert [error for o in objects for error in schemas.validate(o, version)] == []
+
+
+@pytest.fixture(scope="module")
+def flipped() -> list[Manifest]:
+    """Every object of every environment with ``metrics.enabled`` flipped (dev with metrics,
+    staging and prod without), as ``--set metrics.enabled`` renders them in the Helm export."""
+    import app
+
+    variants = [helm_chart.switched(e) for e in load_environments(ROOT / "environments")]
+    rendered = synth.render([v for v in variants if v is not None], app.build)
+    return [o for text in rendered.values() for o in from_yaml(text)]
+
+
+@pytest.mark.parametrize("version", schemas.VERSIONS)
+def test_every_environment_with_metrics_flipped_is_strict_valid(
+    flipped: list[Manifest], version: str
+) -> None:
+    exporters = [
+        c["name"]
+        for o in flipped
+        if o["metadata"].get("namespace") == "journal-dev" and "template" in o.get("spec", {})
+        for c in o["spec"]["template"]["spec"]["containers"]
+        if c["name"].endswith("-exporter")
+    ]
+    assert sorted(exporters) == ["nginx-exporter", "redis-exporter"]
+    assert [error for o in flipped for error in schemas.validate(o, version)] == []
+    assert [p for o in flipped for p in schemas.stored_form_problems(o, version)] == []
 
 
 def test_every_object_is_in_the_form_the_api_server_stores(objects: list[Manifest]) -> None:
