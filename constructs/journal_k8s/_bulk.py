@@ -53,15 +53,14 @@ class _Python:
 
     def __init__(self) -> None:
         self.renders: list[Callable[[], Any]] = []
+        self.sent: list[Manifest] = []
+        """The manifests of the last validation, which ``chart_manifests`` reads by index."""
 
-    def validate(self) -> list[str]:
-        found = [(path, obj, own) for path, obj, own in json.loads(Manifests.objects())]
-        problems = rules.library_problems(found)
-        problems += _capacity_problems(found)
-        placed = [(path, message) for path, message in problems if path]
-        if placed:
-            Manifests.report(json.dumps(placed))
-        return [message for path, message in problems if not path]
+    def validate(self, objects: str) -> str:
+        found = [(path, obj, own) for path, obj, own in json.loads(objects)]
+        self.sent = [obj for _, obj, _ in found]
+        problems = rules.library_problems(found) + _capacity_problems(found)
+        return json.dumps([(path or None, message) for path, message in problems])
 
     def render(self, key: float) -> Any:
         return self.renders[int(key)]()
@@ -302,6 +301,8 @@ def describe(*constructs: IConstruct) -> list[dict[str, Any]]:
 
 
 def chart_manifests(chart: cdk8s.Chart) -> list[Manifest]:
-    """``chart.to_json()`` (the same manifests, in the same order), in one round trip."""
-    manifests: list[Manifest] = json.loads(Manifests.render(chart))
-    return manifests
+    """``chart.to_json()`` (the same manifests, in the same order), in one round trip: those
+    the library's validation read in this synth are not sent twice."""
+    found: list[Manifest | int] = json.loads(Manifests.render(chart))
+    sent, _PYTHON.sent = _PYTHON.sent, []
+    return [sent[m] if isinstance(m, int) else m for m in found]

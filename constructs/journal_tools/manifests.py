@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,8 +18,10 @@ def _node(value: Any, other: yaml.representer.SafeRepresenter) -> yaml.Node:
     """The YAML node of a JSON-like value; multi-line strings in block style, read as files.
 
     Built directly rather than through PyYAML's representer (which is pure Python and half
-    of the rendering time); the C emitter still decides quoting, so the text is the same.
-    Values other than strings, integers, booleans, mappings and lists go to ``other``.
+    of the rendering time); the C emitter still decides quoting, so the text is the same. A
+    mapping or list holds its items as a tuple, which the emitter reads as a list and
+    ``_Dumper`` can hash. Values other than strings, integers, booleans, mappings and lists go
+    to ``other``.
     """
     if isinstance(value, str):
         return yaml.ScalarNode(_STR, value, style="|" if "\n" in value else None)
@@ -27,10 +30,11 @@ def _node(value: Any, other: yaml.representer.SafeRepresenter) -> yaml.Node:
     if isinstance(value, int):
         return yaml.ScalarNode(_INT, str(value))
     if isinstance(value, dict | Mapping):  # a dict first: no ABC look-up for most values
-        pairs = [(_key(k), _node(v, other)) for k, v in value.items()]
+        pairs = tuple([(_key(k), _node(v, other)) for k, v in value.items()])
         return yaml.MappingNode(_MAP, pairs, flow_style=False)
     if isinstance(value, list | tuple):
-        return yaml.SequenceNode(_SEQ, [_node(item, other) for item in value], flow_style=False)
+        items = tuple([_node(item, other) for item in value])
+        return yaml.SequenceNode(_SEQ, items, flow_style=False)
     return other.represent_data(value)  # floats and nulls, as PyYAML writes them
 
 
@@ -41,26 +45,17 @@ def _key(key: Any) -> yaml.ScalarNode:
 
 
 class _Dumper(yaml.CSafeDumper):
-    """PyYAML's C emitter, with the implicit tag of each scalar value resolved once per stream.
+    """PyYAML's C emitter, with the implicit tag of each node resolved once per stream.
 
     The emitter asks the (pure Python) resolver twice for every scalar, whether its text
-    would read back as a string; the answer depends only on the value, and a stream of
-    manifests repeats most of its values (names, labels, ports).
+    would read back as a string; the answer depends only on the question, and a stream of
+    manifests repeats most of its values (names, labels, ports). ``functools.lru_cache``
+    answers a repeated question without entering Python.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
-
-    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
-        scalar = kind is yaml.ScalarNode
-        key = (value, implicit)
-        tag = self._resolved.get(key) if scalar else None
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-            if scalar:
-                self._resolved[key] = tag
-        return tag
+        self.resolve = functools.lru_cache(maxsize=None)(super().resolve)  # type: ignore[method-assign]
 
 
 def to_yaml(objects: Iterable[Manifest]) -> str:

@@ -58,8 +58,15 @@ class IRules(typing_extensions.Protocol):
         ...
 
     @jsii.member(jsii_name="validate")
-    def validate(self) -> typing.List[builtins.str]:
-        '''The problems of the app being validated (read with ``Manifests.objects``).'''
+    def validate(self, objects: builtins.str) -> builtins.str:
+        '''The problems of an app, as a JSON array of [construct path, or null, message].
+
+        ``objects`` is
+        every API object of the app, as a JSON array of [construct path, manifest (after every JSON
+        patch), whether a journal construct made it].
+
+        :param objects: -
+        '''
         ...
 
 
@@ -80,9 +87,19 @@ class _IRulesProxy:
         return typing.cast(typing.Any, jsii.invoke(self, "render", [key]))
 
     @jsii.member(jsii_name="validate")
-    def validate(self) -> typing.List[builtins.str]:
-        '''The problems of the app being validated (read with ``Manifests.objects``).'''
-        return typing.cast(typing.List[builtins.str], jsii.invoke(self, "validate", []))
+    def validate(self, objects: builtins.str) -> builtins.str:
+        '''The problems of an app, as a JSON array of [construct path, or null, message].
+
+        ``objects`` is
+        every API object of the app, as a JSON array of [construct path, manifest (after every JSON
+        patch), whether a journal construct made it].
+
+        :param objects: -
+        '''
+        if __debug__:
+            type_hints = cached_type_hints(_typecheckingstub__df023bf0c83a4b80872f4b69076034de680421a8a8187ea0a2aeda9d1e4eaf71)
+            check_type(argname="argument objects", value=objects, expected_type=type_hints["objects"])
+        return typing.cast(builtins.str, jsii.invoke(self, "validate", [objects]))
 
 # Adding a "__jsii_proxy_class__(): typing.Type" function to the interface
 typing.cast(typing.Any, IRules).__jsii_proxy_class__ = lambda : _IRulesProxy
@@ -158,16 +175,10 @@ class Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests")
             check_type(argname="argument constructs", value=constructs, expected_type=type_hints["constructs"])
         return typing.cast(builtins.str, jsii.sinvoke(cls, "namespaces", [constructs]))
 
-    @jsii.member(jsii_name="objects")
-    @builtins.classmethod
-    def objects(cls) -> builtins.str:
-        '''While the library's validation runs: every API object of the app, as a JSON array of [construct path, manifest (after every JSON patch), whether a journal construct made it].'''
-        return typing.cast(builtins.str, jsii.sinvoke(cls, "objects", []))
-
     @jsii.member(jsii_name="render")
     @builtins.classmethod
     def render(cls, chart: "_cdk8s_d3d9af27.Chart") -> builtins.str:
-        '''The chart's manifests, exactly as ``chart.toJson()`` renders them, as one JSON text.
+        '''The chart's manifests, exactly as ``chart.toJson()`` renders them, as one JSON array; where the library's validation of this synth already sent an object's manifest to Python (see ``IRules.validate``), its index there stands for it.
 
         :param chart: -
         '''
@@ -176,22 +187,10 @@ class Manifests(metaclass=jsii.JSIIMeta, jsii_type="journal-k8s-bulk.Manifests")
             check_type(argname="argument chart", value=chart, expected_type=type_hints["chart"])
         return typing.cast(builtins.str, jsii.sinvoke(cls, "render", [chart]))
 
-    @jsii.member(jsii_name="report")
-    @builtins.classmethod
-    def report(cls, problems: builtins.str) -> None:
-        '''While the library's validation runs: each [construct path, message] of ``problems`` (a JSON array) fails this synth with ``message``, reported by cdk8s under that construct's path.
-
-        :param problems: -
-        '''
-        if __debug__:
-            type_hints = cached_type_hints(_typecheckingstub__c5b956039f8c33cf61a6a8d40ebecb9b5a4f62ee77bd5b4330a48cd500a4e5e9)
-            check_type(argname="argument problems", value=problems, expected_type=type_hints["problems"])
-        return typing.cast(None, jsii.sinvoke(cls, "report", [problems]))
-
     @jsii.member(jsii_name="useRules")
     @builtins.classmethod
     def use_rules(cls, python: "IRules") -> None:
-        '''Hands over the library's Python side: ``python.validate()`` becomes a validation of every app's root (added by the first ``define`` in the app; it reads the app with ``objects`` and reports with ``report``), and ``python.render(key)`` produces each ``{"$lazy": key}`` value at synth.
+        '''Hands over the library's Python side: ``python.validate`` becomes a validation of every app's root (added by the first ``define`` in the app; problems with a construct path are reported by cdk8s under that path), and ``python.render(key)`` produces each ``{"$lazy": key}`` value at synth.
 
         :param python: -
         '''
@@ -210,6 +209,12 @@ publication.publish()
 
 def _typecheckingstub__57e6bae3cccda149269d1d13ea36c9bac298cb70b354df0d58725fae9c3e86d0(
     key: jsii.Number,
+) -> None:
+    """Type checking stubs"""
+    pass
+
+def _typecheckingstub__df023bf0c83a4b80872f4b69076034de680421a8a8187ea0a2aeda9d1e4eaf71(
+    objects: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass
@@ -237,12 +242,6 @@ def _typecheckingstub__c1fb50b2bad672ec14cc79a44ab3d6dfcac2ea27ec5cc3e864dd7202d
 
 def _typecheckingstub__854a9affea7f8d7f5cd0c4e81aa349635a993c6bfedd85e7d277a664cdea541f(
     chart: _cdk8s_d3d9af27.Chart,
-) -> None:
-    """Type checking stubs"""
-    pass
-
-def _typecheckingstub__c5b956039f8c33cf61a6a8d40ebecb9b5a4f62ee77bd5b4330a48cd500a4e5e9(
-    problems: builtins.str,
 ) -> None:
     """Type checking stubs"""
     pass

@@ -19,12 +19,17 @@ const LAZY = "$lazy";
 const VALIDATED = Symbol.for("journal-k8s.validated");
 const OWN = Symbol.for("journal-k8s.own");
 let rules: IRules;
-let validating: IConstruct | undefined;
+/** While `render` runs: the API objects whose manifests its validation sent to Python. */
+let sent: Map<IConstruct, any> | undefined;
 
 /** What the library's Python side does at synth (see `Manifests.useRules`). */
 export interface IRules {
-  /** The problems of the app being validated (read with `Manifests.objects`). */
-  validate(): string[];
+  /**
+   * The problems of an app, as a JSON array of [construct path, or null, message]. `objects` is
+   * every API object of the app, as a JSON array of [construct path, manifest (after every JSON
+   * patch), whether a journal construct made it].
+   */
+  validate(objects: string): string;
 
   /** The value of `{"$lazy": key}`. */
   render(key: number): any;
@@ -50,16 +55,7 @@ export class Manifests {
     const root: any = scopes[0].node.root;
     if (!root[VALIDATED]) {
       root[VALIDATED] = true;
-      root.node.addValidation({
-        validate() {
-          validating = root;
-          try {
-            return rules.validate();
-          } finally {
-            validating = undefined;
-          }
-        },
-      });
+      root.node.addValidation({ validate: () => validate(root) });
     }
     for (const [index, id, value] of JSON.parse(objects)) {
       defineOne(scopes[index], id, value, refs);
@@ -72,38 +68,13 @@ export class Manifests {
   }
 
   /**
-   * Hands over the library's Python side: `python.validate()` becomes a validation of every
-   * app's root (added by the first `define` in the app; it reads the app with `objects` and
-   * reports with `report`), and `python.render(key)` produces each `{"$lazy": key}` value at
-   * synth.
+   * Hands over the library's Python side: `python.validate` becomes a validation of every
+   * app's root (added by the first `define` in the app; problems with a construct path are
+   * reported by cdk8s under that path), and `python.render(key)` produces each
+   * `{"$lazy": key}` value at synth.
    */
   public static useRules(python: IRules): void {
     rules = python;
-  }
-
-  /**
-   * While the library's validation runs: every API object of the app, as a JSON array of
-   * [construct path, manifest (after every JSON patch), whether a journal construct made it].
-   */
-  public static objects(): string {
-    return JSON.stringify(
-      validating!.node
-        .findAll()
-        .filter((c) => cdk8s.ApiObject.isApiObject(c))
-        .map((c: any) => [c.node.path, c.toJson(), c[OWN] === true]),
-    );
-  }
-
-  /**
-   * While the library's validation runs: each [construct path, message] of `problems` (a JSON
-   * array) fails this synth with `message`, reported by cdk8s under that construct's path.
-   */
-  public static report(problems: string): void {
-    const constructs = new Map(validating!.node.findAll().map((c) => [c.node.path, c]));
-    for (const [path, message] of JSON.parse(problems)) {
-      const pending = [message];
-      constructs.get(path)!.node.addValidation({ validate: () => pending.splice(0) });
-    }
   }
 
   /** The namespace of each construct's closest chart, as a JSON array (null where none). */
@@ -120,12 +91,60 @@ export class Manifests {
     return JSON.stringify(constructs.map(describe));
   }
 
-  /** The chart's manifests, exactly as `chart.toJson()` renders them, as one JSON text. */
+  /**
+   * The chart's manifests, exactly as `chart.toJson()` renders them, as one JSON array; where
+   * the library's validation of this synth already sent an object's manifest to Python (see
+   * `IRules.validate`), its index there stands for it.
+   */
   public static render(chart: cdk8s.Chart): string {
-    return JSON.stringify(chart.toJson());
+    sent = new Map();
+    try {
+      const manifests = chart.toJson();
+      const indexes = new Map([...sent.values()].map((manifest, index) => [manifest, index]));
+      return JSON.stringify(manifests.map((m: any) => indexes.get(m) ?? m));
+    } finally {
+      for (const object of sent.keys()) {
+        delete (object as any).toJson;
+      }
+      sent = undefined;
+    }
   }
 
   private constructor() {}
+}
+
+/**
+ * The library's validation of the app of `root`: its Python rules over the final manifests.
+ * While `render` runs, each object then returns the manifest it sent until `render` ends (the
+ * app does not change while cdk8s validates and renders it): each manifest is rendered once.
+ */
+function validate(root: IConstruct): string[] {
+  const objects: any[] = root.node.findAll().filter((c) => cdk8s.ApiObject.isApiObject(c));
+  const manifests = objects.map((c) => c.toJson());
+  if (sent !== undefined) {
+    sent.clear();
+    objects.forEach((object, index) => {
+      sent!.set(object, manifests[index]);
+      Object.defineProperty(object, "toJson", {
+        value: () => manifests[index],
+        configurable: true,
+        writable: true,
+      });
+    });
+  }
+  const found = objects.map((c, index) => [c.node.path, manifests[index], c[OWN] === true]);
+  const problems = JSON.parse(rules.validate(JSON.stringify(found)));
+  const paths = new Map(objects.map((c) => [c.node.path, c]));
+  const unplaced = [];
+  for (const [path, message] of problems) {
+    if (path === null) {
+      unplaced.push(message);
+    } else {
+      const pending = [message];
+      paths.get(path)!.node.addValidation({ validate: () => pending.splice(0) });
+    }
+  }
+  return unplaced;
 }
 
 function defineOne(scope: IConstruct, id: string, value: any, refs: any[]): void {
