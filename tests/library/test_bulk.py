@@ -85,6 +85,28 @@ def test_an_object_changed_after_a_read_back_is_read_again_with_the_change(
     assert api_object.to_json()["data"] == {"a": "1", "b": "2"}
 
 
+class _Overridden(cdk8s.ApiObject):
+    """An ApiObject whose ``to_json`` is a Python override (jsii defines it on the instance)."""
+
+    def to_json(self) -> object:
+        manifest = super().to_json()
+        return {**manifest, "data": {**manifest["data"], "overridden": "yes"}}
+
+
+def test_an_object_with_a_python_to_json_override_is_read_back_through_it(
+    chart: cdk8s.Chart,
+) -> None:
+    define(chart, {"Map": config_map("map", a="1")})
+    _Overridden(chart, "Own", api_version="v1", kind="ConfigMap", metadata={"name": "own"})
+    _Overridden.of(chart.node.find_child("Own")).add_json_patch(
+        cdk8s.JsonPatch.add("/data", {"b": "2"})
+    )
+    for _ in range(2):
+        manifests = chart_manifests(chart)
+        assert [m["data"] for m in manifests] == [{"a": "1"}, {"b": "2", "overridden": "yes"}]
+    assert manifests == chart.to_json()
+
+
 def test_reads_back_a_chart_without_journal_constructs() -> None:
     """No library validation ran in that app: every manifest comes back whole."""
     chart = cdk8s.Chart(cdk8s.Testing.app(), "plain")

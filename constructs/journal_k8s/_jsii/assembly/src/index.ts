@@ -19,8 +19,15 @@ const LAZY = "$lazy";
 const VALIDATED = Symbol.for("journal-k8s.validated");
 const OWN = Symbol.for("journal-k8s.own");
 let rules: IRules;
-/** While `render` runs: the API objects whose manifests its validation sent to Python. */
-let sent: Map<IConstruct, any> | undefined;
+/**
+ * The API objects that return the manifest a validation sent to Python while `render` runs,
+ * and the index of each such manifest in what was sent.
+ */
+interface Sent {
+  objects: IConstruct[];
+  indexes: Map<any, number>;
+}
+let sent: Sent | undefined;
 
 /** What the library's Python side does at synth (see `Manifests.useRules`). */
 export interface IRules {
@@ -97,13 +104,12 @@ export class Manifests {
    * `IRules.validate`), its index there stands for it.
    */
   public static render(chart: cdk8s.Chart): string {
-    sent = new Map();
+    const read: Sent = { objects: [], indexes: new Map() };
+    sent = read;
     try {
-      const manifests = chart.toJson();
-      const indexes = new Map([...sent.values()].map((manifest, index) => [manifest, index]));
-      return JSON.stringify(manifests.map((m: any) => indexes.get(m) ?? m));
+      return JSON.stringify(chart.toJson().map((m: any) => read.indexes.get(m) ?? m));
     } finally {
-      for (const object of sent.keys()) {
+      for (const object of read.objects) {
         delete (object as any).toJson;
       }
       sent = undefined;
@@ -117,14 +123,20 @@ export class Manifests {
  * The library's validation of the app of `root`: its Python rules over the final manifests.
  * While `render` runs, each object then returns the manifest it sent until `render` ends (the
  * app does not change while cdk8s validates and renders it): each manifest is rendered once.
+ * An object whose `toJson` is its own (a subclass's override from another language, which
+ * jsii defines on the instance, for good) is rendered again by `render`.
  */
 function validate(root: IConstruct): string[] {
   const objects: any[] = root.node.findAll().filter((c) => cdk8s.ApiObject.isApiObject(c));
   const manifests = objects.map((c) => c.toJson());
   if (sent !== undefined) {
-    sent.clear();
+    const read = sent;
     objects.forEach((object, index) => {
-      sent!.set(object, manifests[index]);
+      if (Object.prototype.hasOwnProperty.call(object, "toJson")) {
+        return;
+      }
+      read.objects.push(object);
+      read.indexes.set(manifests[index], index);
       Object.defineProperty(object, "toJson", {
         value: () => manifests[index],
         configurable: true,
