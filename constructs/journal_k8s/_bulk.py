@@ -146,13 +146,15 @@ class _Encoder:
         kind = type(value)
         if kind is str or kind is int or kind is bool or kind is float or value is None:
             return value
-        names = getattr(kind, "__jsii_name_mapping__", None)
-        if names is not None:
-            return {names[k]: self.value(v) for k, v in value._values.items() if v is not None}
-        if kind is dict or isinstance(value, Mapping):
+        if kind is dict:
             return {k: self.value(v) for k, v in value.items()}
         if kind is list or kind is tuple:
             return [self.value(v) for v in value]
+        names = getattr(kind, "__jsii_name_mapping__", None)
+        if names is not None:
+            return {names[k]: self.value(v) for k, v in value._values.items() if v is not None}
+        if isinstance(value, Mapping):
+            return {k: self.value(v) for k, v in value.items()}
         if isinstance(value, enum.Enum):
             return {_ENUM: [kind.__jsii_type__, value.value]}
         if kind is _Lazy:

@@ -169,16 +169,27 @@ def labels(objects: Sequence[Manifest]) -> Iterator[Problem]:
 def _label_maps(value: Any, path: str, found: list[tuple[str, Any]]) -> None:
     # Walks into maps and lists only (a manifest is mostly strings and numbers), appending to
     # one list rather than yielding through every level: the rules run at every synth.
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         for name, child in value.items():
             if name == "matchLabels" or (name == "labels" and path.endswith("metadata")):
                 found.append((join(path, str(name)), child))
-            elif isinstance(child, dict | list | Mapping):
+            elif _nested(child):
                 _label_maps(child, join(path, str(name)), found)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            if isinstance(item, dict | list | Mapping):
+            if _nested(item):
                 _label_maps(item, f"{path}[{index}]", found)
+
+
+def _nested(value: Any) -> bool:
+    """Whether a value is a map or a list; a JSON value is told without an ABC look-up."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        return True
+    return kind not in _SCALARS and isinstance(value, dict | list | Mapping)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 @functools.lru_cache(maxsize=4096)

@@ -178,3 +178,32 @@ def test_the_rules_are_the_checks_rules() -> None:
         if rule not in (rules.restricted, rules.routed):
             assert f"rules.{rule.__name__}(objects)" in source
     assert "rules.pod_security(objects)" in source
+
+
+def test_label_maps_are_found_in_any_mapping_and_list() -> None:
+    """The label-map walk goes into every map (a dict or another Mapping) and list, and only
+    there: a string, a number or a null is a leaf."""
+    from types import MappingProxyType
+
+    class Items(list[object]):
+        pass
+
+    template = MappingProxyType({"metadata": {"labels": {"a": "1"}}, "spec": "metadata"})
+    obj = {
+        "kind": "Deployment",
+        "metadata": {"labels": {"b": 2}, "name": "x"},
+        "spec": {
+            "selector": {"matchLabels": {"c": "3"}},
+            "template": template,
+            "volumes": Items([None, 4, {"metadata": {"labels": {"d": "4"}}}]),
+            "replicas": 1,
+            "paused": False,
+        },
+    }
+    assert [path for path, _ in rules.label_maps(obj)] == [
+        "metadata.labels",
+        "spec.selector.matchLabels",
+        "spec.template.metadata.labels",
+        "spec.volumes[2].metadata.labels",
+    ]
+    assert [p.field for p in rules.labels([obj])] == ["metadata.labels['b']"]
