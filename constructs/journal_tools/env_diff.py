@@ -356,6 +356,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 1
     folders = (arguments.dist / arguments.before, arguments.dist / arguments.after)
+    for side, folder in (("FROM", folders[0]), ("TO", folders[1])):
+        if not folder.is_dir() and arguments.dist.is_dir():
+            known = sorted(f.parent.name for f in arguments.dist.glob("*/*.k8s.yaml"))
+            print(
+                f"diff failed: {side}={folder.name}: no such environment in {arguments.dist}/: "
+                f"expected one of {', '.join(known) or '(none: run make synth)'}",
+                file=sys.stderr,
+            )
+            return 1
     try:
         before, after = load(folders[0]), load(folders[1])
     except ManifestsError as error:

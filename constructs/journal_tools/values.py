@@ -261,6 +261,10 @@ class Ingress(_Values):
     tls: Tls | None = None
 
 
+LabelKey = Annotated[str, Field(pattern=grammar.LABEL_KEY, max_length=316)]
+LabelValue = Annotated[str, Field(pattern=grammar.LABEL_VALUE, max_length=63)]
+
+
 class IngressEdge(_Values):
     """The edge is an Ingress, described by the ``ingress`` keys (``kind: ingress``)."""
 
@@ -281,7 +285,9 @@ class GatewayEdge(_Values):
     """The hosts the route serves; default: the listener's."""
     data_plane_namespace: DnsLabel | None = None
     """The namespace of the Gateway's pods; default: ``namespace``."""
-    data_plane_labels: Annotated[dict[str, str], Field(min_length=1)] | None = None
+    data_plane_labels: (
+        Annotated[dict[LabelKey, LabelValue], Field(min_length=1, max_length=16)] | None
+    ) = None
     """The labels of the Gateway's pods; default: ``gateway.networking.k8s.io/gateway-name``."""
 
 
@@ -296,10 +302,6 @@ class Quota(_Values):
     memory: Memory
     storage: StorageSize
     pods: Annotated[int, Field(ge=1, le=10_000)]
-
-
-LabelKey = Annotated[str, Field(pattern=grammar.LABEL_KEY, max_length=316)]
-LabelValue = Annotated[str, Field(pattern=grammar.LABEL_VALUE, max_length=63)]
 
 
 class Prometheus(_Values):
@@ -517,26 +519,47 @@ def _describe(
     problems = []
     issues = error.errors(include_url=False)
     for issue in issues[:MAX_PROBLEMS]:
-        location = tuple(issue["loc"])
+        location, _ = _walk(tuple(issue["loc"]))
+        if issue["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            location += (issue["ctx"]["discriminator"].strip("'"),)  # the tag's own key
+        at = location
+        if location[-1:] == ("[key]",):  # a map's key is refused: the value shown is that key
+            at, location = location[:-1], location[:-2]
         key = format_key(location)
-        file, line = layers[-1], None
-        for path, (_data, lines) in reversed(list(zip(layers, documents, strict=True))):
-            if location in lines:
-                file, line = path, lines[location]
-                break
+        file, line = _line(at, layers, documents)
         where = f"{file}:{line}" if line else str(file)
-        if issue["type"] == "missing":
+        if issue["type"] in ("missing", "union_tag_not_found"):
             problems.append(f"{where}: {key}: missing: this key is required")
+        elif issue["type"] == "union_tag_invalid":
+            expected = issue["ctx"]["expected_tags"]
+            problems.append(
+                f"{where}: {key}: {shown(issue['ctx']['tag'])} is not allowed: expected one of "
+                f"{expected}"
+            )
         elif issue["type"] == "extra_forbidden":
-            allowed = ", ".join(_allowed_keys(location[:-1]))
+            allowed = ", ".join(_allowed_keys(tuple(issue["loc"])[:-1]))
             problems.append(f"{where}: {key}: unknown key: allowed here are {allowed}")
         else:
             message = issue["msg"].removeprefix("Value error, ")
             if issue["type"] in ("int_type", "int_from_float", "int_parsing"):
-                message = _whole_number(location)
+                message = _whole_number(tuple(issue["loc"]))
             elif issue["type"] == "string_pattern_mismatch":
                 message = "expected " + _PATTERNS.get(issue["ctx"]["pattern"], message)
-            problems.append(f"{where}: {key}: {shown(issue['input'])} is not allowed: {message}")
+            elif issue["type"] == "string_type" and type(issue["input"]) in (int, float):
+                message = (
+                    "expected text, and YAML reads an unquoted number as a number (1.10 as 1.1):"
+                    " quote it"
+                )
+            if issue["input"] is None:  # a key left empty: YAML's null, not Python's None
+                problems.append(f"{where}: {key}: null (no value) is not allowed: {message}")
+            elif issue["type"] == "value_error" and isinstance(
+                issue["input"], Mapping | BaseModel
+            ):  # a section's settings refused together: the message says which
+                problems.append(f"{where}: {key}: {message}")
+            else:
+                problems.append(
+                    f"{where}: {key}: {shown(issue['input'])} is not allowed: {message}"
+                )
     if len(issues) > MAX_PROBLEMS:
         problems.append(f"… and {len(issues) - MAX_PROBLEMS} more problems")
     return "\n".join(problems)
@@ -559,18 +582,48 @@ _PATTERNS = {
 }
 
 
-def _model_at(location: tuple[str | int, ...]) -> type[BaseModel] | None:
-    """The model that the values at ``location`` (a path of aliases) are validated by."""
+def _line(
+    key: KeyPath, layers: list[Path], documents: list[tuple[dict[str, Any], Lines]]
+) -> tuple[Path, int | None]:
+    """The file and line of ``key`` in the last layer that sets it; for a key no layer sets
+    (a missing one), those of the closest section that holds it."""
+    for end in range(len(key), 0, -1):
+        for path, (_data, lines) in reversed(list(zip(layers, documents, strict=True))):
+            if key[:end] in lines:
+                return path, lines[key[:end]]
+    return layers[-1], None
+
+
+def _walk(location: tuple[str | int, ...]) -> tuple[KeyPath, type[BaseModel] | None]:
+    """A pydantic error location as the values key path, and the model that validates the
+    values there.
+
+    After a field that is a union chosen by a key (``edge``, by ``kind``), pydantic adds the
+    chosen tag (``edge.gateway.name``): it picks the model and is no key of the values.
+    """
     model: type[BaseModel] | None = EnvironmentValues
-    for part in location:
+    keys: list[str | int] = []
+    parts = list(location)
+    while parts:
+        part = parts.pop(0)
+        keys.append(part)
         field = _field(model, part)
-        if field is None:
-            return None
-        candidates = typing.get_args(field.annotation) or (field.annotation,)
-        model = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-        )
-    return model
+        candidates = (typing.get_args(field.annotation) or (field.annotation,)) if field else ()
+        models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if field is not None and isinstance(field.discriminator, str) and parts:
+            tag = parts.pop(0)
+            models = [m for m in models if _tags(m, field.discriminator) == (tag,)]
+        model = models[0] if models else None
+    return tuple(keys), model
+
+
+def _tags(model: type[BaseModel], discriminator: str) -> tuple[Any, ...]:
+    return typing.get_args(model.model_fields[discriminator].annotation)
+
+
+def _model_at(location: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The model that the values at ``location`` (a pydantic error location) are validated by."""
+    return _walk(location)[1]
 
 
 def _field(model: type[BaseModel] | None, alias: str | int) -> FieldInfo | None:

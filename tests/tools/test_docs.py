@@ -12,6 +12,7 @@ import pytest
 
 import journal_k8s
 from journal_tools import docs, publish
+from support import ROOT
 
 
 def text(page: Path) -> str:
@@ -54,3 +55,11 @@ def test_a_warning_fails_the_build_and_keeps_the_previous_reference(
     assert [p.name for p in outdir.iterdir()] == ["index.html"]
     assert (outdir / "index.html").read_text() == "the previous reference"
     assert [p.name for p in tmp_path.iterdir()] == ["docs"], "nothing is left beside it"
+
+
+def test_the_readme_names_every_public_name() -> None:
+    """The README's paragraph on the public API lists all of ``journal_k8s.__all__``."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("The public API (`journal_k8s.__all__`)")
+    paragraph = readme[start : readme.index("\n\n", start)]
+    assert [n for n in journal_k8s.__all__ if f"`{n}`" not in paragraph] == []

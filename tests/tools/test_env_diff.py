@@ -146,7 +146,21 @@ def test_fails_when_an_environment_is_missing(
     code, out, err = run(capsys, "dev", "qa", "--dist", dist)
     assert code == 1
     assert out == ""
-    assert f"{dist / 'qa'}: no synthesized manifests (*.yaml) found" in err
+    assert err == f"diff failed: TO=qa: no such environment in {dist}/: expected one of " + (
+        ", ".join(sorted(f.name for f in dist.iterdir() if (f / synth.MANIFEST_FILE).exists()))
+        + "\n"
+    )
+    assert "dev" in err
+
+
+def test_fails_when_an_environment_folder_has_no_manifests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "qa").mkdir()
+    code, out, err = run(capsys, "qa", "qa", "--dist", tmp_path)
+    assert code == 1
+    assert out == ""
+    assert f"{tmp_path / 'qa'}: no synthesized manifests (*.yaml) found" in err
     assert "make synth" in err
 
 
