@@ -185,9 +185,11 @@ class ServiceMonitor(Construct):
         name = check_dns_label("name", name or service.name)
         ports = {p.name: p for p in service.ports}
         if port not in ports:
+            named = sorted(n for n in ports if n)
+            has = f"named ports {named}" if named else "no named port"
             raise ValueError(
-                f"port={port!r} is not allowed: Service {service.name!r} has ports "
-                f"{sorted(n for n in ports if n)} (a ServiceMonitor needs a named port)"
+                f"port={port!r} is not allowed: Service {service.name!r} has {has} "
+                f"(a ServiceMonitor scrapes a port by its name: name the Service's port)"
             )
         service.metadata.add_label(MONITOR_LABEL, name)
         labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "metrics"}

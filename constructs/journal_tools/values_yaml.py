@@ -9,9 +9,10 @@ The work and memory are bounded by fixed limits, checked before anything is buil
 - aliases are expanded within ``MAX_NODES`` nodes in all, so a "billion laughs" stops early,
   and an alias inside its own anchor is refused.
 
-Duplicate keys, merge keys (``<<``), tags and several documents are refused. Scalars follow
-YAML 1.2 (ruamel.yaml); a plain scalar that YAML 1.1 (Helm, older tools) reads differently
-(``yes``/``no``/``on``/``off``, ``0777``, ``1:00``, ``1_000``, ``0b101``) is refused: quote it.
+Duplicate keys, merge keys (``<<``), tags other than YAML's core ones and several documents
+are refused. Scalars follow YAML 1.2 (ruamel.yaml); a plain scalar that YAML 1.1 (Helm, older
+tools) reads differently (``yes``/``no``/``on``/``off``, ``0777``, ``1:00``, ``1_000``,
+``0b101``) is refused: quote it.
 Messages name the file, the line and the key path; of the file's text they quote only
 the value at fault, shortened, and key names that look like key names.
 """

@@ -373,20 +373,21 @@ def test_a_kplus_workload_gets_a_service_monitor_and_only_prometheus_in(
 
 
 @pytest.mark.parametrize(
-    ("port", "message"),
+    ("port", "named", "message"),
     [
-        ("stats", "port='stats' is not allowed: Service 'app' has ports ['http']"),
-        ("Metrics", "port='Metrics' is not allowed"),
+        ("stats", "http", "port='stats' is not allowed: Service 'app' has named ports ['http']"),
+        ("Metrics", "http", "port='Metrics' is not allowed"),
+        ("metrics", None, "port='metrics' is not allowed: Service 'app' has no named port"),
     ],
 )
 def test_a_service_monitor_refuses_a_port_the_service_does_not_name(
-    chart: cdk8s.Chart, port: str, message: str
+    chart: cdk8s.Chart, port: str, named: str | None, message: str
 ) -> None:
     deployment = kplus.Deployment(
         chart, "App", containers=[kplus.ContainerProps(image="example/app:1.0", port_number=8080)]
     )
     service = deployment.expose_via_service(
-        name="app", ports=[kplus.ServicePort(name="http", port=80, target_port=8080)]
+        name="app", ports=[kplus.ServicePort(name=named, port=80, target_port=8080)]
     )
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         ServiceMonitor(chart, "Metrics", service=service, port=port, metrics=METRICS)
