@@ -241,7 +241,13 @@ class Redis(_Values):
         if failover is not None and "replicas" in info.data:
             # The library's preconditions, on the keys the values set (the rest at defaults).
             settings = failover.model_dump(include={"min_replicas_to_write"}, exclude_none=True)
-            Failover(**settings).check_against(info.data["replicas"])
+            try:
+                Failover(**settings).check_against(info.data["replicas"])
+            except ValueError as error:  # said with the library's argument names
+                message = str(error)
+                for name, field in RedisFailover.model_fields.items():
+                    message = message.replace(f"{name}=", f"{field.alias or name}=")
+                raise ValueError(message) from None
         return failover
 
 

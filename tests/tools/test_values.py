@@ -113,7 +113,7 @@ def test_overlay_merges_deeply(environments: Path) -> None:
         (  # the library's precondition (Failover.check_against), not a copy
             "redis:\n  replicas: 3\n  failover: {minReplicasToWrite: 3}\n",
             "dev.yaml:3: redis.failover: failover "
-            "min_replicas_to_write=3 is not allowed with replicas=3: expected 0..2",
+            "minReplicasToWrite=3 is not allowed with replicas=3: expected 0..2",
         ),
         (
             "redis:\n  replicas: 3\n  failover: {quorum: 2}\n",
