@@ -54,16 +54,33 @@ a branch per exponent.
 keys another environment leaves out, so every render names its values file (the schema
 refuses a render without one).
 
+A setting other than ``SWITCH`` changed through Helm reaches only the fields it feeds by value,
+so the chart lets it change only where nothing else depends on it (``coupled``): each
+environment is built again with each setting the templates read at another environment's
+value (and with ``SWITCH`` flipped too); where adding that build to the export changes no
+template and no values file, the chart renders it exactly from the environment's values file
+and the setting is free (``quota.cpu``, ``redis.resources.cpu``). Where it changes a derived
+value, a literal field or the set of objects, or the values or the constructs refuse it, the
+setting is coupled there: the values file records the value it had
+(``derived.computedWith.<key in camelCase>``, and ``derived.valuesFile``), and
+``templates/computed-with.yaml`` fails a render with any other value, naming the key, both
+values and what is computed from it (``namespace``: the HAProxy config, NetworkPolicies,
+alert rules; ``redis.replicas``; ``redis.resources.memory``: an alert; prod's ``ingress.host``:
+the TLS hosts). A quantity is compared as the API server stores it (``2048Mi`` is ``2Gi``).
+
 Limits: a field is tied to an environment key by equal values over the known environments,
-so a new environment means a new export; a setting other than ``SWITCH`` changed through
-Helm reaches only the fields it feeds by value (not, say, an object it would add). Helm reads
-numbers as float64: a differing float with an integral value (``1.0``) or an int beyond 2**53
-cannot round-trip and is refused.
+so a new environment means a new export; a setting is probed with the values other
+environments give it only (a setting no other environment sets apart is not templated, or
+set in one environment only), and a setting an environment's values file lacks is not
+probed there. The probes check the values model and the constructs, not synth's read-back of
+the manifests. Helm reads numbers as float64: a differing float with an integral value
+(``1.0``) or an int beyond 2**53 cannot round-trip and is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.metadata
 import json
 import re
@@ -193,7 +210,9 @@ def export(environments: Sequence[Environment], build: Builder) -> dict[str, str
     """The chart's files (path inside the chart folder to text) for ``environments``.
 
     Each environment is also built with ``SWITCH`` flipped, so that the chart renders either
-    setting of it as synth does.
+    setting of it as synth does; and with each other setting that differs between environments
+    set to another environment's value (``coupled``), so that the chart refuses a change of a
+    setting other fields are computed from.
 
     Raises:
         SynthError: a construct rejected its arguments.
@@ -202,19 +221,163 @@ def export(environments: Sequence[Environment], build: Builder) -> dict[str, str
     tags = {e.values.frontend.image.tag for e in environments}
     variants = {e.name: v for e in environments if (v := switched(e)) is not None}
     built = [*environments, *variants.values()]
-    return chart_files(
+    exporter = _Exporter(
+        build,
         collect(built, build),
-        {
-            e.name: _stored_quantities(
-                e.values.model_dump(mode="json", by_alias=True, exclude_none=True)
-            )
-            for e in built
-        },
-        EnvironmentValues.model_json_schema(by_alias=True),
-        app_version=tags.pop() if len(tags) == 1 else BOOK_APP_VERSION,
-        quantities=quantity_keys(),
-        variants={variant.name: name for name, variant in variants.items()},
+        {e.name: _settings(e) for e in built},
+        {variant.name: name for name, variant in variants.items()},
+        app_version=next(iter(tags)) if len(tags) == 1 else BOOK_APP_VERSION,
     )
+    plain, planner = exporter.files()
+    computed = exporter.coupled(environments, plain, planner)
+    return exporter.files(computed=computed)[0]
+
+
+@dataclass(frozen=True)
+class Coupled:
+    """A setting that other fields are computed from, in the environments where they are."""
+
+    values: dict[str, Any]
+    """Its value in each environment where changing it changes more than the fields it feeds
+    by value, as the values file holds it."""
+    what: str
+    """What is computed from it, for the message: ``ConfigMap redis-proxy, 10
+    NetworkPolicies``, or ``the checks of synth`` where another value is refused."""
+
+
+@dataclass
+class _Exporter:
+    """The environments built, and the chart of them, with probes of their settings."""
+
+    build: Builder
+    resources: dict[str, list[Resource]]
+    settings: dict[str, dict[str, Any]]
+    variants: dict[str, str]
+    app_version: str
+
+    def files(
+        self,
+        extra: Sequence[Environment] = (),
+        probes: Mapping[str, str] | None = None,
+        computed: Mapping[Key, Coupled] | None = None,
+    ) -> tuple[dict[str, str], _Planner]:
+        """The chart, with the environments ``extra`` built too (``probes``: each one's
+        environment; a ``SWITCH`` variant of one of them is named in ``probes`` too)."""
+        resources = dict(self.resources)
+        settings = dict(self.settings)
+        variants = dict(self.variants)
+        if extra:
+            resources |= collect(extra, self.build)
+            settings |= {e.name: _settings(e) for e in extra}
+            for environment in extra:
+                flip = switched(environment)
+                if flip is not None and flip.name in resources:
+                    variants[flip.name] = environment.name
+        return _chart(
+            resources,
+            settings,
+            EnvironmentValues.model_json_schema(by_alias=True),
+            app_version=self.app_version,
+            quantities=quantity_keys(),
+            variants=variants,
+            probes=probes,
+            computed=computed,
+        )
+
+    def coupled(
+        self, environments: Sequence[Environment], plain: Mapping[str, str], planner: _Planner
+    ) -> dict[Key, Coupled]:
+        """The settings read by the templates that may not change through Helm, by key.
+
+        A setting is free in an environment when the chart, given that environment's values
+        file with the setting at another environment's value, renders what synth gives for
+        the environment with that value: when the environment built so (and with ``SWITCH``
+        flipped too) is one the chart renders already, from that values file (adding it to
+        the export changes no template and no values file). Otherwise (a template or derived
+        value changes, an object comes or goes, the values or the constructs refuse the
+        value) the setting is coupled there. ``SWITCH`` is not probed, nor a setting that no
+        other environment sets to another value.
+        """
+        found: dict[Key, dict[str, Any]] = {}
+        what: dict[Key, set[tuple[str, str]]] = {}
+        values_files = planner.values_files()
+        for environment in environments:
+            mine = [
+                (key, value)
+                for key, value in _leaves(values_files[environment.name])
+                if key[0] not in SECTIONS and key != SWITCH
+            ]
+            for key, value in mine:
+                others = {
+                    _canonical(_get(self.settings[o.name], key)): o
+                    for o in environments
+                    if _set(self.settings[o.name], key)
+                }
+                others.pop(_canonical(value), None)
+                for other in others.values():
+                    reasons = self._probe(environment, other, key, plain)
+                    if reasons:
+                        found.setdefault(key, {})[environment.name] = value
+                        what.setdefault(key, set()).update(reasons)
+        return {key: Coupled(found[key], _describe(what[key])) for key in found}
+
+    def _probe(
+        self, environment: Environment, other: Environment, key: Key, plain: Mapping[str, str]
+    ) -> set[tuple[str, str]]:
+        """What changing ``key`` in ``environment`` to ``other``'s value changes beyond the
+        fields it feeds: the (kind, name) of objects, ``REFUSED`` when the values or the
+        constructs refuse it; nothing when the chart renders the change exactly."""
+        data = environment.values.model_dump(mode="json", by_alias=True, exclude_none=True)
+        raw = _get(other.values.model_dump(mode="json", by_alias=True, exclude_none=True), key)
+        _put(data, key, raw)
+        try:
+            values = EnvironmentValues.model_validate(data)
+        except ValueError:
+            return {REFUSED}
+        name = f"{environment.name} with {'.'.join(key)}={json.dumps(raw)}"
+        probe = replace(environment, name=name, values=values)
+        built = [probe, *([flip] if (flip := switched(probe)) is not None else [])]
+        try:
+            changed, planner = self.files(built, {e.name: environment.name for e in built})
+        except SynthError:
+            return {REFUSED}
+        except ChartError:
+            return {("", "other fields")}
+        return planner.changed_objects(plain, changed)
+
+
+REFUSED = ("", "the checks of synth")
+
+
+def _describe(objects: Iterable[tuple[str, str]]) -> str:
+    """``ConfigMap redis-proxy, 10 NetworkPolicies, the checks of synth``."""
+    kinds: dict[str, list[str]] = {}
+    for kind, name in sorted(objects):
+        kinds.setdefault(kind, []).append(name)
+    parts = []
+    for kind, names in kinds.items():
+        if not kind:
+            parts += names
+        elif len(names) == 1:
+            parts.append(f"{kind} {names[0]}")
+        else:
+            plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+            parts.append(f"{len(names)} {plural}")
+    return ", ".join(parts)
+
+
+def _settings(environment: Environment) -> dict[str, Any]:
+    """An environment's values as JSON, each quantity as the API server stores it."""
+    return _stored_quantities(
+        environment.values.model_dump(mode="json", by_alias=True, exclude_none=True)
+    )
+
+
+def _get(data: Mapping[str, Any], key: Key) -> Any:
+    value: Any = data
+    for part in key:
+        value = value[part]
+    return value
 
 
 def switched(environment: Environment) -> Environment | None:
@@ -276,13 +439,39 @@ def chart_files(
     Raises:
         ChartError: a differing field cannot round-trip, or two objects get one key.
     """
+    return _chart(
+        resources,
+        settings,
+        settings_schema,
+        app_version=app_version,
+        quantities=quantities,
+        variants=variants,
+    )[0]
+
+
+def _chart(
+    resources: Mapping[str, Sequence[Resource]],
+    settings: Mapping[str, Mapping[str, Any]],
+    settings_schema: Mapping[str, Any],
+    *,
+    app_version: str,
+    quantities: Mapping[Key, Bounds] | None = None,
+    variants: Mapping[str, str] | None = None,
+    probes: Mapping[str, str] | None = None,
+    computed: Mapping[Key, Coupled] | None = None,
+) -> tuple[dict[str, str], _Planner]:
+    """``chart_files``, and its planner; ``probes``: environments of ``resources`` that are
+    another one with a setting changed, to the name of that one (they get no values file);
+    ``computed``: the coupled settings, checked by ``templates/computed-with.yaml``."""
     clash = {key for values in settings.values() for key in values} & set(SECTIONS)
     if clash:
         raise ChartError(f"settings keys {sorted(clash)} are reserved for the chart's values")
-    planner = _Planner(settings, quantities or {}, variants or {})
+    planner = _Planner(settings, quantities or {}, variants or {}, probes or {})
     files = {"Chart.yaml": _chart_yaml(app_version), "values.yaml": _VALUES_YAML}
     for file, text in planner.templates(resources).items():
         files[f"templates/{file}"] = text
+    if computed:
+        files[f"templates/{COMPUTED_CHECKS}"] = planner.computed_checks(computed)
     checked = {key: bounds for key, bounds in (quantities or {}).items() if _in(planner.used, key)}
     if checked:
         files[f"templates/{QUANTITY_HELPERS}"] = _QUANTITY_HELPERS
@@ -291,7 +480,7 @@ def chart_files(
         header = _VALUES_HEADER.format(environment=environment)
         files[f"values-{environment}.yaml"] = header + _dump(values)
     files["values.schema.json"] = json.dumps(planner.schema(settings_schema), indent=2) + "\n"
-    return files
+    return files, planner
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -321,6 +510,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+COMPUTED_CHECKS = "computed-with.yaml"
+COMPUTED_WITH = "computedWith"
+"""``derived.computedWith.<key in camelCase>``: the value a coupled setting had at export."""
+VALUES_FILE = "valuesFile"
+"""``derived.valuesFile``: the name of the values file, for the messages of the checks."""
 QUANTITY_HELPERS = "_quantities.tpl"
 QUANTITY_CHECKS = "quantities.yaml"
 _QUANTITY_HELPERS = """\
@@ -615,6 +809,18 @@ def _item_names(samples: list[Any]) -> list[str] | None:
     return union
 
 
+@functools.lru_cache(maxsize=4096)
+def _literal_text(key: str | int, text: str) -> str:
+    value = json.loads(text)
+    return _dump([value] if isinstance(key, int) else {key: value})
+
+
+def _literal(key: str | int, value: Any) -> str:
+    """The YAML of a literal entry, cached by its JSON (which keeps the order of mappings):
+    every probe of ``coupled`` writes the same ones."""
+    return _literal_text(key, json.dumps(value))
+
+
 def _canonical(value: Any) -> str:
     """One text per value: ``1``, ``1.0``, ``true`` and ``"1"`` all differ."""
     return json.dumps(value, sort_keys=True)
@@ -798,11 +1004,26 @@ class _Planner:
         settings: Mapping[str, Mapping[str, Any]],
         quantities: Collection[Key] = (),
         variants: Mapping[str, str] | None = None,
+        probes: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.quantities = set(quantities)
-        self.real = {env: (variants or {}).get(env, env) for env in settings}
+        self.flipped = dict(variants or {})
+        """Each environment with ``SWITCH`` flipped: the environment it flips."""
+        self.probes = set(probes or {})
+        """The environments built to test a change of one setting (``coupled``)."""
+        self.conflicts: set[tuple[str, str]] = set()
+        """The objects whose values a probe would change, as (kind, name)."""
+        origins = self.flipped | dict(probes or {})
+        self.real = {}
         """Each environment's values file: its own, or that of the one it is a variant of."""
+        for env in settings:
+            real = env
+            while real in origins:
+                real = origins[real]
+            self.real[env] = real
+        self.names: dict[str, tuple[str, str]] = {}
+        """Each object's kind and name, by its template file and by its values key."""
         self.leaves: dict[Key, dict[str, str]] = {}
         for environment, data in settings.items():
             for key, value in _leaves(data):
@@ -833,6 +1054,8 @@ class _Planner:
                 raise ChartError(f"{owners[key]} and {resource_id} both get the values key {key}")
             owners[key] = resource_id
             named[resource_id] = key, "-".join(word.lower() for word in words) + ".yaml"
+            label = kind, "/".join(sorted({m["metadata"]["name"] for m in manifests.values()}))
+            self.names[key] = self.names[named[resource_id][1]] = label
             if (
                 kind == "ConfigMap"
                 and len({m["metadata"]["name"] for m in manifests.values()}) == 1
@@ -852,6 +1075,84 @@ class _Planner:
             | {section: values[section] for section in SECTIONS if section in values}
             for environment, values in self.values.items()
         }
+
+    def computed_checks(self, computed: Mapping[Key, Coupled]) -> str:
+        """``templates/computed-with.yaml``, and the values it reads: each coupled setting
+        (``coupled``) at its value of the export wherever other fields were computed from it,
+        or the render fails. It renders nothing."""
+        names: dict[str, Key] = {}
+        for key in computed:
+            words = [word for part in key for word in _words(part)]
+            name = words[0].lower() + "".join(word.capitalize() for word in words[1:])
+            if name in names:
+                raise ChartError(f"{'.'.join(names[name])} and {'.'.join(key)} both get {name}")
+            names[name] = key
+        _put(self.derived, (COMPUTED_WITH,), {})
+        for name, key in names.items():
+            _put(self.derived, (COMPUTED_WITH, name), None)
+            for env, value in computed[key].values.items():
+                _put(self.values[env], ("derived", COMPUTED_WITH, name), value)
+        _put(self.derived, (VALUES_FILE,), None)
+        for env, values in self.values.items():
+            if COMPUTED_WITH in values.get("derived", {}):
+                _put(values, ("derived", VALUES_FILE), f"values-{env}.yaml")
+        lines = [
+            "{{- /* Generated by journal_tools.helm_chart: the settings that other fields were "
+            "computed from at export (derived.computedWith) keep that value. Renders nothing. */}}",
+            f'{{{{- $computed := dig "derived" {_go_string(COMPUTED_WITH)} (dict) '
+            ".Values.AsMap }}",
+            f'{{{{- $file := dig "derived" {_go_string(VALUES_FILE)} "its values file" '
+            ".Values.AsMap }}",
+        ]
+        for name, key in names.items():
+            path = " ".join(_go_string(part) for part in key)
+            dotted = ".".join(key)
+            message = (
+                f"{dotted}: '%v' is not allowed: this chart's %s was exported with '%v', and "
+                f"other fields ({computed[key].what}) are computed from it; change "
+                "environments/ and run 'make helm' again"
+            )
+            same = "eq (toJson $value) (toJson $with)"
+            if key in self.quantities:
+                canonical = 'include "journal-k8s.quantity" (toString {})'
+                same = f"eq ({canonical.format('$value')}) ({canonical.format('$with')})"
+            lines += [
+                f"{{{{- if hasKey $computed {_go_string(name)} }}}}",
+                f"  {{{{- $with := index $computed {_go_string(name)} }}}}",
+                f'  {{{{- $value := dig {path} "" .Values.AsMap }}}}',
+                f"  {{{{- if not ({same}) }}}}",
+                f"    {{{{- fail (printf {_go_string(message)} $value $file $with) }}}}",
+                "  {{- end }}",
+                "{{- end }}",
+            ]
+        return "\n".join(lines) + "\n"
+
+    def changed_objects(
+        self, files: Mapping[str, str], changed: Mapping[str, str]
+    ) -> set[tuple[str, str]]:
+        """The objects whose templates or values differ between the chart ``files`` and the
+        chart ``changed`` of this planner, as (kind, name)."""
+        objects = set(self.conflicts)
+        for path in sorted(set(files) | set(changed)):
+            if files.get(path) == changed.get(path):
+                continue
+            name = path.removeprefix("templates/")
+            if name in self.names:
+                objects.add(self.names[name])
+            elif path.startswith("values-") and path in files and path in changed:
+                old, new = yaml.safe_load(files[path]), yaml.safe_load(changed[path])
+                for section in SECTIONS:
+                    before, after = old.get(section, {}), new.get(section, {})
+                    for key in set(before) | set(after):
+                        if before.get(key) != after.get(key):
+                            objects.add(self.names.get(key, ("", "other fields")))
+                if {k: v for k, v in old.items() if k not in SECTIONS} != {
+                    k: v for k, v in new.items() if k not in SECTIONS
+                }:
+                    objects.add(("", "other fields"))
+            elif path != "values.schema.json":
+                objects.add(("", "other fields"))
+        return objects
 
     def schema(self, settings_schema: Mapping[str, Any]) -> dict[str, Any]:
         """The JSON schema of the values files (draft 7, what Helm validates)."""
@@ -939,8 +1240,8 @@ class _Planner:
         """Flipping ``SWITCH`` changes a field (given where ``present``), whether it is there or
         its value, in some environment of ``scope`` whose variant is in ``scope`` too."""
         within = set(scope)
-        for env, real in self.real.items():
-            if env == real or env not in within or real not in within:
+        for env, real in self.flipped.items():
+            if env not in within or real not in within:
                 continue
             if (env in present) != (real in present):
                 return True
@@ -970,6 +1271,9 @@ class _Planner:
         for part in key:
             node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
         if node != _ABSENT and _canonical(node) != _canonical(value):
+            if env in self.probes:  # a value of its environment's file would change
+                self.conflicts.add(self.names.get(key[1], ("", "other fields")))
+                return
             raise ChartError(
                 f"{'.'.join(key)}: differs with {'.'.join(SWITCH)} in environment "
                 f"{self.real[env]!r}, where it cannot"
@@ -1018,7 +1322,7 @@ class _Planner:
         """Lines of one mapping entry (``key`` a string) or list item (an index)."""
         samples = list(present.values())
         if len({_canonical(sample) for sample in samples}) == 1:
-            text = _dump([samples[0]] if isinstance(key, int) else {key: samples[0]})
+            text = _literal(key, samples[0])
             return [_escape(" " * indent + line) if line else "" for line in text.splitlines()]
         head = _escape(" " * indent + ("-" if isinstance(key, int) else _key_text(key) + ":"))
         if all(isinstance(s, dict) for s in samples) and set.intersection(*map(set, samples)):

@@ -850,9 +850,12 @@ def test_template_accepts_quantities_at_the_bounds(
     helm: Path, exported: tuple[Path, dict[str, list[Manifest]]], kind: str
 ) -> None:
     chart_dir = exported[0]
+    # redis.resources.memory is coupled (an alert is computed from it): computed-with.yaml
+    # refuses a change of it, whatever its bounds.
+    free = [key for key in QUANTITY_KEYS[kind] if key != "redis.resources.memory"]
     for value in AT_THE_BOUNDS[kind]:
         bounds.check_quantity(value, KINDS[kind], whole=kind != "cpu")
-        settings = ",".join(f"{key}={value}" for key in QUANTITY_KEYS[kind])
+        settings = ",".join(f"{key}={value}" for key in free)
         values: list[str | Path] = ["-f", chart_dir / "values-prod.yaml", "--set-string", settings]
         result = run_helm(helm, "template", "journal", chart_dir, *values)
         assert result.returncode == 0, f"{settings}: {result.stderr}"
@@ -962,3 +965,128 @@ def test_a_users_own_values_render_as_the_api_server_stores_them(
     resources = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]
     assert resources["requests"] == {"cpu": "500m", "memory": "1Gi"}
     assert [p for o in rendered for p in schemas.stored_form_problems(o)] == []
+
+
+# Settings that other fields are computed from (helm_chart.coupled): --set may not change them.
+
+
+def template_prod(helm: Path, chart_dir: Path, *settings: str) -> subprocess.CompletedProcess[str]:
+    values = ["-f", chart_dir / "values-prod.yaml", "-n", "journal-prod"]
+    return run_helm(helm, "template", "journal", chart_dir, *values, *settings)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            "namespace=team-x",
+            "namespace: 'team-x' is not allowed: this chart's values-prod.yaml was exported "
+            "with 'journal-prod', and other fields (ConfigMap redis-proxy-config, ",
+        ),
+        (
+            "redis.replicas=5",
+            "redis.replicas: '5' is not allowed: this chart's values-prod.yaml was exported "
+            "with '3', and other fields (",
+        ),
+        (
+            "ingress.host=foo.example.com",
+            "ingress.host: 'foo.example.com' is not allowed: this chart's values-prod.yaml was "
+            "exported with 'journal.example.com', and other fields (Ingress frontend-ingress)",
+        ),
+        (
+            "redis.resources.memory=4Gi",
+            "redis.resources.memory: '4Gi' is not allowed: this chart's values-prod.yaml was "
+            "exported with '2Gi', and other fields (PrometheusRule redis-alerts)",
+        ),
+        ("redis.replicas=1", "redis.replicas: '1' is not allowed"),
+    ],
+    ids=["namespace", "redis-replicas", "ingress-host", "redis-memory", "replicas-synth-refuses"],
+)
+def test_a_setting_other_fields_are_computed_from_cannot_change_through_helm(
+    helm: Path, exported: tuple[Path, dict[str, list[Manifest]]], setting: str, message: str
+) -> None:
+    result = template_prod(helm, exported[0], "--set", setting)
+    assert result.returncode != 0, f"{setting}: helm rendered it"
+    assert message in result.stderr
+    assert "change environments/ and run 'make helm' again" in result.stderr
+
+
+def test_coupled_settings_are_recorded_with_the_values_they_had(
+    exported: tuple[Path, dict[str, list[Manifest]]],
+) -> None:
+    chart_dir = exported[0]
+    computed = {
+        env: yaml.safe_load((chart_dir / f"values-{env}.yaml").read_text())["derived"]
+        for env in ENVIRONMENTS
+    }
+    assert computed["prod"]["computedWith"] == {
+        "namespace": "journal-prod",
+        "redisReplicas": 3,
+        "redisResourcesMemory": "2Gi",
+        "ingressHost": "journal.example.com",
+    }
+    assert computed["prod"]["valuesFile"] == "values-prod.yaml"
+    # dev has no TLS: its host feeds the Ingress rule only, and stays free.
+    assert computed["dev"]["computedWith"] == {
+        "namespace": "journal-dev",
+        "redisReplicas": 1,
+        "redisResourcesMemory": "256Mi",
+    }
+    schema = json.loads((chart_dir / "values.schema.json").read_text())
+    derived = schema["properties"]["derived"]["properties"]
+    assert derived["computedWith"]["additionalProperties"] is False
+    assert derived["computedWith"]["properties"]["redisReplicas"]["enum"] == [1, 3]
+
+
+def test_the_value_a_setting_was_exported_with_still_renders(
+    helm: Path, exported: tuple[Path, dict[str, list[Manifest]]]
+) -> None:
+    """Setting a coupled key to its own value (a quantity in another spelling too) is no change."""
+    settings = "namespace=journal-prod,redis.replicas=3,redis.resources.memory=2048Mi"
+    result = template_prod(helm, exported[0], "--set", settings)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "kind", "name", "field", "expected"),
+    [
+        ("quota.cpu=30", "ResourceQuota", "journal-quota", ("spec", "hard", "requests.cpu"), "30"),
+        ("redis.resources.cpu=2", "StatefulSet", "redis", None, "2"),
+        (
+            "static.autoscaling.maxReplicas=8",
+            "HorizontalPodAutoscaler",
+            "fileserver",
+            ("spec", "maxReplicas"),
+            8,
+        ),
+    ],
+    ids=["quota-cpu", "redis-cpu", "static-max-replicas"],
+)
+def test_a_setting_that_only_feeds_fields_by_value_stays_free(
+    helm: Path,
+    exported: tuple[Path, dict[str, list[Manifest]]],
+    setting: str,
+    kind: str,
+    name: str,
+    field: tuple[str, ...] | None,
+    expected: Any,
+) -> None:
+    chart_dir = exported[0]
+    computed = yaml.safe_load((chart_dir / "values-prod.yaml").read_text())["derived"]
+    words = re.findall(r"[a-zA-Z]+", setting.split("=")[0])
+    camel = words[0] + "".join(w[0].upper() + w[1:] for w in words[1:])
+    assert camel not in computed["computedWith"]
+    option = "--set" if isinstance(expected, int) else "--set-string"
+    result = template_prod(helm, chart_dir, option, setting)
+    assert result.returncode == 0, result.stderr
+    (rendered,) = [
+        o for o in from_yaml(result.stdout) if (o["kind"], o["metadata"]["name"]) == (kind, name)
+    ]
+    if field is None:  # the redis container's CPU request
+        value = rendered["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+        assert value["cpu"] == expected
+        return
+    value = rendered
+    for part in field:
+        value = value[part]
+    assert value == expected
