@@ -17,6 +17,9 @@ SENTINEL_PORT = 26379
 SENTINEL_DIR = "/run/sentinel"
 SHUTDOWN_MARGIN_S = 10
 """Seconds of the grace period left to redis-server's own shutdown after the hand-over."""
+PAUSED_PING_PERIOD_S = 3600
+"""The ``repl-ping-replica-period`` of a master handing over: no PING moves its replication
+offset while its writes are paused (at most the grace period)."""
 CONFIRM_S = 3
 """Seconds a restarted pod that the sentinels still name waits for their confirmation before
 it asks them to fail over."""
@@ -322,17 +325,22 @@ if [ "$(value role)" = slave ]; then
 fi
 [ "$(value role)" = master ] && [ "$(value connected_slaves)" -gt 0 ] || exit 0
 
+# A paused master still sends its replicas a PING every repl-ping-replica-period, which
+# moves its replication offset on: past the new master's, the old one could only rejoin by a
+# full resync (whose AOF rewrite makes it refuse SIGTERM). None is sent during the hand-over.
+redis-cli -p 6379 config set repl-ping-replica-period {PAUSED_PING_PERIOD_S} > /dev/null
 redis-cli -p 6379 client pause {(wait + SHUTDOWN_MARGIN_S) * 1000} write > /dev/null
 info="$(redis-cli -p 6379 info replication | tr -d '\\r')"
 offset="$(value master_repl_offset)"
+# A replica with at least this offset has every write.
 while [ "$(date +%s)" -lt "$deadline" ]; do
   behind="$(printf '%s\\n' "$info" | sed -n 's/^slave[0-9]*:.*,offset=\\([0-9]*\\),.*/\\1/p' \\
-    | grep -cvx "$offset")"
+    | awk -v offset="$offset" '$1 < offset {{ n++ }} END {{ print n + 0 }}')"
   [ "$behind" = 0 ] && break
   sleep 0.1
   info="$(redis-cli -p 6379 info replication | tr -d '\\r')"
 done
-echo "writes paused at offset $offset; asking for a failover" >&2
+echo "writes paused at offset $offset ($behind replicas behind it); asking for a failover" >&2
 request_failover
 if [ -z "$requested" ]; then
   echo "no sentinel fails over: stopping as the master" >&2

@@ -885,6 +885,31 @@ def test_rolling_restart_hands_over_and_loses_no_acknowledged_write(
     check(figures)
 
 
+def test_a_master_pinging_its_replicas_while_paused_hands_over_at_once(
+    settled: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A master sends its replicas a PING every repl-ping-replica-period (10 s) even while its
+    # writes are paused, and each moves its replication offset on: replicas that acknowledge a
+    # later offset than the one the preStop hook noted have every write all the same. Here
+    # every second, so that a PING falls within the hand-over.
+    old = settled.master_index()
+    assert settled.pod_client(old).call("CONFIG", "SET", "repl-ping-replica-period", "1") == "OK"
+    handed = settled.redis.log(old).count("handed over to")
+    with under_writes(settled) as stream:
+        stopped = settled.redis.delete(old)
+        settled.redis.start(old)
+        settled.redis.wait_ready(old, SETTLE_TIMEOUT)
+    figures = stream.figures  # type: ignore[attr-defined]
+    report(
+        capsys,
+        f"master pod {old} pinging every second deleted (redis-server stopped in "
+        f"{stopped['redis']:.1f} s; master now pod {settled.master_index()}): {figures}",
+    )
+    assert settled.redis.log(old).count("handed over to") > handed, figures.events
+    assert stopped["redis"] < 8, figures.events
+    check(figures, longest_gap=8)
+
+
 @pytest.mark.parametrize("force", [False, True], ids=["deleted", "killed"])
 @pytest.mark.parametrize("run", RUNS)
 def test_master_pod_back_within_seconds_never_makes_a_second_master(
