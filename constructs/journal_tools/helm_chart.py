@@ -86,7 +86,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +254,10 @@ class _Exporter:
     settings: dict[str, dict[str, Any]]
     variants: dict[str, str]
     app_version: str
+    schema: dict[str, Any] = field(
+        default_factory=lambda: EnvironmentValues.model_json_schema(by_alias=True)
+    )
+    """The JSON schema of one environment's values, built once for every probe."""
 
     def files(
         self,
@@ -276,7 +280,7 @@ class _Exporter:
         return _chart(
             resources,
             settings,
-            EnvironmentValues.model_json_schema(by_alias=True),
+            self.schema,
             app_version=self.app_version,
             quantities=quantity_keys(),
             variants=variants,
@@ -731,11 +735,12 @@ def quantity_checks(quantities: Mapping[Key, Bounds]) -> str:
     return "\n".join(lines) + "\n"
 
 
-class _Dumper(yaml.SafeDumper):
-    """YAML that Helm (YAML 1.1 in Go) and PyYAML read alike, with scripts as blocks."""
+class _Dumper(yaml.CSafeDumper):
+    """YAML that Helm (YAML 1.1 in Go) and PyYAML read alike, with scripts as blocks; PyYAML's
+    C emitter, as the manifests'."""
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _represent_str(dumper: _Dumper, value: str) -> yaml.ScalarNode:
     style: str | None = None
     if "\n" in value:
         # A "|+" block would lose its trailing newlines to Helm's whitespace trimming.
@@ -1140,7 +1145,7 @@ class _Planner:
             if name in self.names:
                 objects.add(self.names[name])
             elif path.startswith("values-") and path in files and path in changed:
-                old, new = yaml.safe_load(files[path]), yaml.safe_load(changed[path])
+                old, new = (yaml.load(f[path], Loader=yaml.CSafeLoader) for f in (files, changed))
                 for section in SECTIONS:
                     before, after = old.get(section, {}), new.get(section, {})
                     for key in set(before) | set(after):
