@@ -419,40 +419,6 @@ def _stored_quantities(settings: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def chart_files(
-    resources: Mapping[str, Sequence[Resource]],
-    settings: Mapping[str, Mapping[str, Any]],
-    settings_schema: Mapping[str, Any],
-    *,
-    app_version: str,
-    quantities: Mapping[Key, Bounds] | None = None,
-    variants: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """The chart's files for environments given as objects and settings.
-
-    Args:
-        resources: each environment's objects.
-        settings: each environment's values as JSON (no nulls), keyed like ``resources``.
-        settings_schema: the JSON schema of one environment's settings.
-        app_version: the chart's ``appVersion``.
-        quantities: the settings keys that are quantities, with their bounds (the schema has
-            their patterns); those the templates read are checked by ``templates/quantities.yaml``.
-        variants: the environments of ``resources`` that are another one with ``SWITCH``
-            flipped (``switched``), to the name of that one; they get no values file.
-
-    Raises:
-        ChartError: a differing field cannot round-trip, or two objects get one key.
-    """
-    return _chart(
-        resources,
-        settings,
-        settings_schema,
-        app_version=app_version,
-        quantities=quantities,
-        variants=variants,
-    )[0]
-
-
 def _chart(
     resources: Mapping[str, Sequence[Resource]],
     settings: Mapping[str, Mapping[str, Any]],
@@ -464,9 +430,24 @@ def _chart(
     probes: Mapping[str, str] | None = None,
     computed: Mapping[Key, Coupled] | None = None,
 ) -> tuple[dict[str, str], _Planner]:
-    """``chart_files``, and its planner; ``probes``: environments of ``resources`` that are
-    another one with a setting changed, to the name of that one (they get no values file);
-    ``computed``: the coupled settings, checked by ``templates/computed-with.yaml``."""
+    """The chart's files for environments given as objects and settings, and its planner.
+
+    Args:
+        resources: each environment's objects.
+        settings: each environment's values as JSON (no nulls), keyed like ``resources``.
+        settings_schema: the JSON schema of one environment's settings.
+        app_version: the chart's ``appVersion``.
+        quantities: the settings keys that are quantities, with their bounds (the schema has
+            their patterns); those the templates read are checked by ``templates/quantities.yaml``.
+        variants: the environments of ``resources`` that are another one with ``SWITCH``
+            flipped (``switched``), to the name of that one; they get no values file.
+        probes: the environments of ``resources`` that are another one with a setting
+            changed, to the name of that one; they get no values file.
+        computed: the coupled settings, checked by ``templates/computed-with.yaml``.
+
+    Raises:
+        ChartError: a differing field cannot round-trip, or two objects get one key.
+    """
     clash = {key for values in settings.values() for key in values} & set(SECTIONS)
     if clash:
         raise ChartError(f"settings keys {sorted(clash)} are reserved for the chart's values")
