@@ -87,7 +87,9 @@ def _ask_sentinels(master_set: str, peers: Sequence[str]) -> str:
     return f"""\
 # Sets master to the host most of the other pods' sentinels name as the master (empty if
 # none answers), votes to how many name it, answered to how many answered, and flags to the
-# flags (s_down, o_down, ...) they give their masters.
+# flags (s_down, o_down, ...) they give their masters. The sentinel leading a failover is
+# not counted: it names the old master until every replica follows the new one (up to
+# failover-timeout when one cannot), while the others name the new one once it is promoted.
 ask_sentinels() {{
   names=""
   flags=""
@@ -96,10 +98,11 @@ ask_sentinels() {{
     [ "$peer" = "$self" ] && continue
     answer="$(view "$peer")"
     [ -n "$answer" ] || continue
+    rest="${{answer#* }}"
+    case "${{rest%% *}}" in *failover_in_progress*) continue ;; esac
     answered=$((answered + 1))
     names="$names${{answer%% *}}
 "
-    rest="${{answer#* }}"
     flags="$flags,${{rest%% *}}"
   done
   master="$(printf '%s' "$names" | sort | uniq -c | sort -rn | awk 'NR == 1 {{ print $2 }}')"
