@@ -23,6 +23,9 @@ from ._types import (
 )
 from .grammar import quantity_value
 
+DEFAULT_REPLICAS = 2
+"""The pods of a tier given neither ``replicas`` nor ``autoscaling``."""
+
 
 @jsii.implements(kplus.IScalable)
 class ServedWorkload(SelectablePods):
@@ -131,7 +134,7 @@ class ServedWorkload(SelectablePods):
         component: str,
         config_name: str,
         config: Mapping[str, str],
-        replicas: int,
+        replicas: int | None,
         autoscaling: Autoscaling | None,
         budget: DisruptionBudget | None,
         uid: int,
@@ -151,10 +154,16 @@ class ServedWorkload(SelectablePods):
         """
         if autoscaling is not None:
             check_instance("autoscaling", autoscaling, Autoscaling, autoscaling)
+            if replicas is not None:
+                raise ValueError(
+                    f"replicas={replicas!r} is not allowed with autoscaling: its "
+                    "HorizontalPodAutoscaler sets the number of pods (from min_replicas to "
+                    "max_replicas); give one of replicas= and autoscaling="
+                )
         if budget is not None:
             check_instance("budget", budget, DisruptionBudget, budget)
         if autoscaling is None:
-            floor = peak = replicas
+            floor = peak = replicas = DEFAULT_REPLICAS if replicas is None else replicas
         else:
             floor, peak = autoscaling.min_replicas, autoscaling.max_replicas
             # Its own autoscaler is sound by construction (no replicas, requests checked

@@ -8,6 +8,7 @@ from . import _alerts, _pod
 from ._exporters import METRICS_PORT_NAME
 from ._kplus import k8s
 from ._peers import lookup
+from ._redis_topology import PASSWORD_DIR
 from ._served import ServedWorkload
 from ._types import (
     Autoscaling,
@@ -28,9 +29,6 @@ DEFAULT_IMAGE = "my-repo/journal-server:v1-abcde"
 """The book's API server image."""
 
 _UID = 10001
-PASSWORD_DIR = "/etc/redis-passwd"
-
-
 class ApiFrontend(ServedWorkload):
     """The API tier: a Deployment, its Service, a ConfigMap of settings and a disruption budget.
 
@@ -47,7 +45,7 @@ class ApiFrontend(ServedWorkload):
         name: the Deployment, Service, budget and label name; the ConfigMap is
             ``<name>-config``. Default: ``"frontend"``.
         image: the container image. Default: ``DEFAULT_IMAGE``.
-        replicas: number of pods. Default: 2.
+        replicas: number of pods, without ``autoscaling``. Default: 2.
         resources: CPU and memory of each pod. Default: 1 CPU, 1G (limits equal requests).
         journal_entries: the ``journalEntries`` setting, given to the pods as
             ``JOURNAL_ENTRIES``. Default: 10.
@@ -82,7 +80,7 @@ class ApiFrontend(ServedWorkload):
         redis: Redis,
         name: str = "frontend",
         image: str = DEFAULT_IMAGE,
-        replicas: int = 2,
+        replicas: int | None = None,
         resources: Resources | None = None,
         journal_entries: int = 10,
         port: int = 8080,
@@ -98,7 +96,8 @@ class ApiFrontend(ServedWorkload):
     ) -> None:
         super().__init__(scope, id, name=name, service_port=port, container_port=port)
         check_image("image", image)
-        check_positive("replicas", replicas)
+        if replicas is not None:
+            check_positive("replicas", replicas)
         check_positive("journal_entries", journal_entries)
         check_port("port", port, unprivileged=True)
         if metrics is not None and not isinstance(metrics, Metrics):

@@ -43,11 +43,11 @@ class JournalService(JournalConstruct):
             ``<name>-ingress``. Default: the book's names (``redis``, ``frontend``,
             ``fileserver``, ``frontend-ingress``).
         frontend_image: the API image. Default: ``api_frontend.DEFAULT_IMAGE``.
-        frontend_replicas: API pods. Default: 2.
+        frontend_replicas: API pods, without ``frontend_autoscaling``. Default: 2.
         frontend_resources: CPU and memory of each API pod. Default: 1 CPU, 1G.
         journal_entries: the API's ``journalEntries`` setting. Default: 10.
         static_image: the NGINX image with the site. Default: ``static_site.DEFAULT_IMAGE``.
-        static_replicas: NGINX pods. Default: 2.
+        static_replicas: NGINX pods, without ``static_autoscaling``. Default: 2.
         static_resources: CPU and memory of each NGINX pod. Default: 1 CPU, 1G.
         redis_image: the Redis image. Default: ``redis.DEFAULT_IMAGE``.
         redis_replicas: Redis pods, pod 0 being the master. Default: 3.
@@ -110,11 +110,11 @@ class JournalService(JournalConstruct):
         *,
         name: str | None = None,
         frontend_image: str = api_frontend.DEFAULT_IMAGE,
-        frontend_replicas: int = 2,
+        frontend_replicas: int | None = None,
         frontend_resources: Resources | None = None,
         journal_entries: int = 10,
         static_image: str = static_site.DEFAULT_IMAGE,
-        static_replicas: int = 2,
+        static_replicas: int | None = None,
         static_resources: Resources | None = None,
         redis_image: str = redis.DEFAULT_IMAGE,
         redis_replicas: int = 3,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 
 import cdk8s
 from constructs import Construct
@@ -352,10 +353,19 @@ class Redis(SelectablePods):
         ``REDIS_READ_HOST``, ``REDIS_WRITE_HOST`` and ``REDIS_PORT`` in its environment; the
         password as the file ``REDIS_PASSWORD_FILE`` names (mounted read-only from the
         Secret, never an environment variable); and the NetworkPolicies of
-        ``allow_from(workload)``. The Secret must exist in the workload's namespace.
+        ``allow_from(workload)``. The Secret must exist in the workload's namespace. More
+        containers of one workload share its password volume; connecting a container again
+        changes nothing.
+
+        Raises:
+            ValueError: the container already has another Redis's connection, or something
+                else mounted where the password goes: its variables or mounts would clash.
         """
         client = pods_of(workload, "workload")
         read_host, write_host = self.hosts(client.namespace, cluster_domain=cluster_domain)
+        if self._connected(container, write_host):
+            self.allow_from(workload)
+            return
         for variable, value in (
             ("REDIS_READ_HOST", read_host),
             ("REDIS_WRITE_HOST", write_host),
@@ -363,18 +373,45 @@ class Redis(SelectablePods):
             ("REDIS_PASSWORD_FILE", f"{PASSWORD_DIR}/{self.password.key}"),
         ):
             container.env.add_variable(variable, kplus.EnvValue.from_value(value))
-        volume = kplus.Volume.from_secret(
-            workload,
-            f"{self._name}-password",
-            kplus.Secret.from_secret_name(
-                workload, f"{self._name}-password-secret", self.password.name
-            ),
-            default_mode=0o440,
-            items={self.password.key: kplus.PathMapping(path=self.password.key)},
-            name=f"{self._name}-password",
-        )
-        container.mount(PASSWORD_DIR, volume, read_only=True)
+        volume_id = f"{self._name}-password"
+        volume = workload.node.try_find_child(volume_id)
+        if volume is None:
+            volume = kplus.Volume.from_secret(
+                workload,
+                volume_id,
+                kplus.Secret.from_secret_name(
+                    workload, f"{self._name}-password-secret", self.password.name
+                ),
+                default_mode=0o440,
+                items={self.password.key: kplus.PathMapping(path=self.password.key)},
+                name=volume_id,
+            )
+        container.mount(PASSWORD_DIR, typing.cast(kplus.Volume, volume), read_only=True)
         self.allow_from(workload)
+
+    def _connected(self, container: kplus.Container, write_host: str) -> bool:
+        """Whether ``connect`` already gave ``container`` this Redis's connection.
+
+        Raises:
+            ValueError: it has another Redis's connection, or another mount at the password's
+                folder.
+        """
+        given = container.env.variables.get("REDIS_WRITE_HOST")
+        mounted = [m for m in container.mounts if m.path == PASSWORD_DIR]
+        if given is None and not mounted:
+            return False
+        if given is not None and given.value == write_host and mounted:
+            return True
+        other = (
+            f"the connection of the Redis at {given.value!r}"
+            if given is not None
+            else f"another volume mounted at {PASSWORD_DIR}"
+        )
+        raise ValueError(
+            f"container={container.name!r} is not allowed: it already has {other}, and one "
+            f"container holds one Redis connection (REDIS_* variables, the password file in "
+            f"{PASSWORD_DIR}); connect Redis {self.node.path} to another container"
+        )
 
     def _service(
         self, name: str, selector: dict[str, str] | None = None, *, headless: bool = False

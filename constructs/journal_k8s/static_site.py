@@ -106,7 +106,7 @@ class StaticSite(ServedWorkload):
             ``<name>-nginx``. Default: ``"fileserver"``.
         image: an NGINX-based image with the site under ``document_root``.
             Default: ``DEFAULT_IMAGE``.
-        replicas: number of pods. Default: 2.
+        replicas: number of pods, without ``autoscaling``. Default: 2.
         resources: CPU and memory of each pod. Default: 1 CPU, 1G (limits equal requests).
         service_port: the Service's port. Default: 80.
         container_port: the unprivileged port NGINX listens on. Default: 8080.
@@ -131,7 +131,7 @@ class StaticSite(ServedWorkload):
         *,
         name: str = "fileserver",
         image: str = DEFAULT_IMAGE,
-        replicas: int = 2,
+        replicas: int | None = None,
         resources: Resources | None = None,
         service_port: int = 80,
         container_port: int = 8080,
@@ -145,7 +145,8 @@ class StaticSite(ServedWorkload):
             scope, id, name=name, service_port=service_port, container_port=container_port
         )
         check_image("image", image)
-        check_positive("replicas", replicas)
+        if replicas is not None:
+            check_positive("replicas", replicas)
         check_port("service_port", service_port)
         check_port("container_port", container_port, unprivileged=True)
         if not document_root.startswith("/"):

@@ -263,6 +263,26 @@ def test_the_quota_counts_a_kplus_hpa_on_a_journal_tier(chart: cdk8s.Chart) -> N
     ]
 
 
+def test_fails_fixed_replicas_beside_an_autoscaling_naming_the_caller_s_arguments(
+    chart: cdk8s.Chart,
+) -> None:
+    scaling = Autoscaling(min_replicas=2, max_replicas=6)
+    with pytest.raises(ValueError) as refused:
+        JournalService(chart, "Journal", frontend_replicas=5, frontend_autoscaling=scaling)
+    assert str(refused.value) == (
+        "frontend_replicas=5 is not allowed with autoscaling: its HorizontalPodAutoscaler sets "
+        "the number of pods (from min_replicas to max_replicas); give one of "
+        "frontend_replicas= and frontend_autoscaling="
+    )
+    with pytest.raises(ValueError, match=r"^replicas=2 is not allowed with autoscaling"):
+        StaticSite(chart, "Static", replicas=2, autoscaling=scaling)
+
+
+def test_a_tier_given_neither_replicas_nor_autoscaling_runs_2_pods(chart: cdk8s.Chart) -> None:
+    StaticSite(chart, "Static")
+    assert find(synth(chart), "Deployment", "fileserver")["spec"]["replicas"] == 2
+
+
 def test_fails_a_second_autoscaler_on_one_tier(chart: cdk8s.Chart) -> None:
     site = StaticSite(chart, "Static", autoscaling=Autoscaling(min_replicas=2, max_replicas=4))
     with pytest.raises(RuntimeError, match="a second autoscaler is not allowed"):

@@ -193,6 +193,42 @@ def test_connect_gives_a_kplus_container_what_the_api_gets(chart: cdk8s.Chart) -
     assert find(objects, "NetworkPolicy", "redis-from-web")
 
 
+def test_connect_gives_every_container_of_a_workload_one_password_volume(
+    chart: cdk8s.Chart,
+) -> None:
+    # An app and its sidecar both connected, the app twice: one volume, one mount each.
+    redis = Redis(chart, "Redis")
+    web = deployment(chart)
+    sidecar = web.add_container(image="team/sidecar:1.0", name="sidecar")
+    redis.connect(web, web.containers[0])
+    redis.connect(web, sidecar)
+    redis.connect(web, web.containers[0])
+    spec = find(synth(chart), "Deployment", "web")["spec"]["template"]["spec"]
+    assert [v["name"] for v in spec["volumes"]] == ["redis-password"]
+    for container in spec["containers"]:
+        assert [m["mountPath"] for m in container["volumeMounts"]] == ["/etc/redis-passwd"]
+        names = [e["name"] for e in container["env"]]
+        assert names.count("REDIS_WRITE_HOST") == 1, container["name"]
+
+
+def test_connect_refuses_a_second_redis_in_one_container(chart: cdk8s.Chart) -> None:
+    blue, green = Redis(chart, "Blue", name="blue"), Redis(chart, "Green", name="green")
+    web = deployment(chart)
+    blue.connect(web, web.containers[0])
+    with pytest.raises(ValueError) as refused:
+        green.connect(web, web.containers[0])
+    assert str(refused.value) == (
+        "container='main' is not allowed: it already has the connection of the Redis at "
+        "'blue-write', and one container holds one Redis connection (REDIS_* variables, the "
+        "password file in /etc/redis-passwd); connect Redis test/Green to another container"
+    )
+    # Another container of the workload takes the second Redis.
+    other = web.add_container(image="team/other:1.0", name="other")
+    green.connect(web, other)
+    spec = find(synth(chart), "Deployment", "web")["spec"]["template"]["spec"]
+    assert [v["name"] for v in spec["volumes"]] == ["blue-password", "green-password"]
+
+
 def restricted(chart: cdk8s.Chart) -> None:
     # Room for the journal and a kplus Deployment at their most (the quota is checked).
     quota = Quota(cpu="16", memory="16Gi", storage="40Gi", pods=16)
