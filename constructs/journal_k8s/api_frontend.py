@@ -29,6 +29,8 @@ DEFAULT_IMAGE = "my-repo/journal-server:v1-abcde"
 """The book's API server image."""
 
 _UID = 10001
+
+
 class ApiFrontend(ServedWorkload):
     """The API tier: a Deployment, its Service, a ConfigMap of settings and a disruption budget.
 

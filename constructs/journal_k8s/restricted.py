@@ -17,6 +17,8 @@ _POD_SPECS: tuple[tuple[type[kplus.AbstractPod], str], ...] = (
     (kplus.CronJob, "/spec/jobTemplate/spec/template/spec"),
 )
 """Where each cdk8s-plus workload kind keeps its pod spec."""
+_NOT_IN_KPLUS = ("capabilities", "seccompProfile")
+"""The fields of ``restricted_container_security`` that a cdk8s-plus container cannot set."""
 
 
 def adopt_restricted(workload: kplus.AbstractPod, *, uid: int, gid: int | None = None) -> None:
@@ -25,7 +27,11 @@ def adopt_restricted(workload: kplus.AbstractPod, *, uid: int, gid: int | None =
     cdk8s-plus-27 sets no seccomp profile and drops no capabilities, so Pod Security
     admission refuses its pods in a ``restricted`` namespace. This adds, to the workload's
     pod template, ``restricted_pod_security(uid=uid, gid=gid)`` and, to each container
-    added so far, ``restricted_container_security()``: call it after adding the containers.
+    added so far, what cdk8s-plus cannot express: ``capabilities: {drop: [ALL]}`` and the
+    ``RuntimeDefault`` seccomp profile. Each container keeps the rest of its own security
+    context (cdk8s-plus's defaults are ``restricted``; a user or a writable root filesystem
+    given there stays, and a setting ``restricted`` forbids fails the synth, naming it).
+    Call it after adding the containers.
 
     Args:
         workload: a kplus ``Deployment``, ``StatefulSet``, ``DaemonSet``, ``Job``,
@@ -45,7 +51,8 @@ def adopt_restricted(workload: kplus.AbstractPod, *, uid: int, gid: int | None =
         raise ValueError(f"uid={uid!r} is not allowed: expected a non-root user id (> 0)")
     api_object = cdk8s.ApiObject.of(workload)
     pod = restricted_pod_security(uid=uid, gid=uid if gid is None else gid)
-    container = restricted_container_security()
+    restricted = _bulk.jsii_json(restricted_container_security())
+    added = {field: restricted[field] for field in _NOT_IN_KPLUS}
     # Patches on kplus's typed objects use the jsii (camelCase) names, which these share.
     api_object.add_json_patch(
         cdk8s.JsonPatch.add(f"{template}/securityContext", _bulk.jsii_json(pod))
@@ -55,8 +62,7 @@ def adopt_restricted(workload: kplus.AbstractPod, *, uid: int, gid: int | None =
         ("initContainers", workload.init_containers),
     ):
         for index in range(len(containers)):
-            api_object.add_json_patch(
-                cdk8s.JsonPatch.add(
-                    f"{template}/{field}/{index}/securityContext", _bulk.jsii_json(container)
-                )
-            )
+            # cdk8s-plus renders every container's securityContext.
+            context = f"{template}/{field}/{index}/securityContext"
+            for name, value in added.items():
+                api_object.add_json_patch(cdk8s.JsonPatch.add(f"{context}/{name}", value))

@@ -14,6 +14,7 @@ import cdk8s
 from constructs import Construct
 
 from . import _bulk, _monitoring, _network, _pod
+from ._base import JournalConstruct
 from ._exporters import METRICS_PORT_NAME
 from ._kplus import k8s, kplus
 from ._network import Pods
@@ -145,7 +146,7 @@ def monitor_objects(
     return objects
 
 
-class ServiceMonitor(Construct):
+class ServiceMonitor(JournalConstruct):
     """Prometheus scrapes a Service's port: a ServiceMonitor, and the NetworkPolicy for it.
 
     The tiers make the same objects for their exporters; use this for your own cdk8s-plus

@@ -267,7 +267,7 @@ def test_fails_fixed_replicas_beside_an_autoscaling_naming_the_caller_s_argument
     chart: cdk8s.Chart,
 ) -> None:
     scaling = Autoscaling(min_replicas=2, max_replicas=6)
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match=r"^frontend_replicas=5") as refused:
         JournalService(chart, "Journal", frontend_replicas=5, frontend_autoscaling=scaling)
     assert str(refused.value) == (
         "frontend_replicas=5 is not allowed with autoscaling: its HorizontalPodAutoscaler sets "

@@ -215,7 +215,7 @@ def test_connect_refuses_a_second_redis_in_one_container(chart: cdk8s.Chart) -> 
     blue, green = Redis(chart, "Blue", name="blue"), Redis(chart, "Green", name="green")
     web = deployment(chart)
     blue.connect(web, web.containers[0])
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match=r"^container='main'") as refused:
         green.connect(web, web.containers[0])
     assert str(refused.value) == (
         "container='main' is not allowed: it already has the connection of the Redis at "
@@ -260,6 +260,45 @@ def test_a_kplus_workload_that_adopts_the_restricted_settings_passes(chart: cdk8
     spec = find(synth(chart), "Deployment", "web")["spec"]["template"]["spec"]
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert spec["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_adopt_restricted_keeps_a_container_s_own_security_settings(chart: cdk8s.Chart) -> None:
+    restricted(chart)
+    writable = kplus.ContainerSecurityContextProps(read_only_root_filesystem=False, user=2000)
+    web = kplus.Deployment(
+        chart,
+        "Web",
+        metadata=cdk8s.ApiObjectMetadata(name="web"),
+        containers=[kplus.ContainerProps(image="team/web:1.0", security_context=writable)],
+    )
+    adopt_restricted(web, uid=10001)
+    spec = find(synth(chart), "Deployment", "web")["spec"]["template"]["spec"]
+    assert spec["containers"][0]["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": False,
+        "runAsNonRoot": True,
+        "runAsUser": 2000,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert spec["securityContext"]["runAsUser"] == 10001
+
+
+def test_adopt_restricted_keeps_a_setting_restricted_forbids_and_the_synth_names_it(
+    chart: cdk8s.Chart,
+) -> None:
+    restricted(chart)
+    root = kplus.ContainerSecurityContextProps(ensure_non_root=False)
+    web = kplus.Deployment(
+        chart,
+        "Web",
+        metadata=cdk8s.ApiObjectMetadata(name="web"),
+        containers=[kplus.ContainerProps(image="team/web:1.0", security_context=root)],
+    )
+    adopt_restricted(web, uid=10001)
+    with pytest.raises(RuntimeError, match=r"containers\[0\]\.securityContext\.runAsNonRoot"):
+        synth(chart)
 
 
 def every_workload_kind(chart: cdk8s.Chart) -> dict[str, kplus.AbstractPod]:

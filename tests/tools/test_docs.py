@@ -39,7 +39,7 @@ def test_the_reference_builds_without_a_warning_and_shows_the_public_api(tmp_pat
     assert "JournalService( scope: constructs.Construct, id: str, *, name: str | None = None," in (
         shown
     )
-    assert "frontend_replicas: int = 2" in shown
+    assert "frontend_replicas: int | None = None" in shown
     assert "RestrictedNamespace( scope: constructs.Construct, id: str, *, name: str," in shown
 
 
