@@ -31,12 +31,16 @@ from support import ROOT, Backend, Manifest, find, synth
 REDIS_PODS = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": "journal"}
 
 
-def deployment(scope: cdk8s.Chart, name: str = "web") -> kplus.Deployment:
+def deployment(
+    scope: cdk8s.Chart,
+    name: str = "web",
+    security: kplus.ContainerSecurityContextProps | None = None,
+) -> kplus.Deployment:
+    container = kplus.ContainerProps(
+        image="team/web:1.0", port_number=8080, security_context=security
+    )
     return kplus.Deployment(
-        scope,
-        name.title(),
-        metadata=cdk8s.ApiObjectMetadata(name=name),
-        containers=[kplus.ContainerProps(image="team/web:1.0", port_number=8080)],
+        scope, name.title(), metadata=cdk8s.ApiObjectMetadata(name=name), containers=[container]
     )
 
 
@@ -265,12 +269,7 @@ def test_a_kplus_workload_that_adopts_the_restricted_settings_passes(chart: cdk8
 def test_adopt_restricted_keeps_a_container_s_own_security_settings(chart: cdk8s.Chart) -> None:
     restricted(chart)
     writable = kplus.ContainerSecurityContextProps(read_only_root_filesystem=False, user=2000)
-    web = kplus.Deployment(
-        chart,
-        "Web",
-        metadata=cdk8s.ApiObjectMetadata(name="web"),
-        containers=[kplus.ContainerProps(image="team/web:1.0", security_context=writable)],
-    )
+    web = deployment(chart, security=writable)
     adopt_restricted(web, uid=10001)
     spec = find(synth(chart), "Deployment", "web")["spec"]["template"]["spec"]
     assert spec["containers"][0]["securityContext"] == {
@@ -290,12 +289,7 @@ def test_adopt_restricted_keeps_a_setting_restricted_forbids_and_the_synth_names
 ) -> None:
     restricted(chart)
     root = kplus.ContainerSecurityContextProps(ensure_non_root=False)
-    web = kplus.Deployment(
-        chart,
-        "Web",
-        metadata=cdk8s.ApiObjectMetadata(name="web"),
-        containers=[kplus.ContainerProps(image="team/web:1.0", security_context=root)],
-    )
+    web = deployment(chart, security=root)
     adopt_restricted(web, uid=10001)
     with pytest.raises(RuntimeError, match=r"containers\[0\]\.securityContext\.runAsNonRoot"):
         synth(chart)
