@@ -19,6 +19,7 @@ from ._types import (
     PodOptions,
     Resources,
     check_instance,
+    check_positive,
     check_service_name,
 )
 from .grammar import quantity_value
@@ -152,6 +153,8 @@ class ServedWorkload(SelectablePods):
         user's ``options``, and carry a hash of ``config``, so a configuration change rolls
         them.
         """
+        if replicas is not None:
+            check_positive("replicas", replicas)
         if autoscaling is not None:
             check_instance("autoscaling", autoscaling, Autoscaling, autoscaling)
             if replicas is not None:

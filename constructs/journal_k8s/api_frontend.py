@@ -98,8 +98,6 @@ class ApiFrontend(ServedWorkload):
     ) -> None:
         super().__init__(scope, id, name=name, service_port=port, container_port=port)
         check_image("image", image)
-        if replicas is not None:
-            check_positive("replicas", replicas)
         check_positive("journal_entries", journal_entries)
         check_port("port", port, unprivileged=True)
         if metrics is not None and not isinstance(metrics, Metrics):

@@ -18,7 +18,6 @@ from ._types import (
     check_image,
     check_instance,
     check_port,
-    check_positive,
 )
 from .service_monitor import monitor_objects
 
@@ -145,8 +144,6 @@ class StaticSite(ServedWorkload):
             scope, id, name=name, service_port=service_port, container_port=container_port
         )
         check_image("image", image)
-        if replicas is not None:
-            check_positive("replicas", replicas)
         check_port("service_port", service_port)
         check_port("container_port", container_port, unprivileged=True)
         if not document_root.startswith("/"):
