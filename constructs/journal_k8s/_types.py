@@ -193,19 +193,29 @@ def check_labels(argument: str, value: Mapping[str, str], *, annotations: bool =
 
 
 _T = TypeVar("_T")
+_D = TypeVar("_D")
 
 
-def check_instance(argument: str, value: _T | None, kind: type[_T], default: _T) -> _T:
-    """Return ``value`` if it is a ``kind``, ``default`` if it is ``None``.
+def check_instance(argument: str, value: _T | None, kind: type[_T], default: _D) -> _T | _D:
+    """Return ``value`` if it is a ``kind``, ``default`` if it is ``None`` (which may be
+    ``None`` itself, for an optional argument).
 
     Raises:
         TypeError: naming the argument, the value and the type expected.
     """
-    if value is None:
-        return default
+    return default if value is None else check_type(argument, value, kind)
+
+
+def check_type(argument: str, value: object, kind: type[_T]) -> _T:
+    """Return ``value`` if it is a ``kind`` (of this library, or cdk8s-plus's).
+
+    Raises:
+        TypeError: naming the argument, the value and the type expected.
+    """
     if not isinstance(value, kind):
+        package = "kplus" if kind.__module__.startswith("cdk8s_plus") else "journal_k8s"
         raise TypeError(
-            f"{argument}={shown(value)} is not allowed: expected journal_k8s.{kind.__name__}"
+            f"{argument}={shown(value)} is not allowed: expected {package}.{kind.__name__}"
         )
     return value
 
@@ -400,6 +410,25 @@ class ExistingSecret:
             raise ValueError(
                 f"secret key={self.key!r} is not allowed: expected letters, digits, '-', '_' or '.'"
             )
+
+
+def check_secret(
+    argument: str, value: ExistingSecret | kplus.SecretValue | None, default: ExistingSecret
+) -> ExistingSecret:
+    """``value`` as an ``ExistingSecret``: a cdk8s-plus ``SecretValue`` (a Secret and one of its
+    keys) is taken as its Secret's name and key; ``default`` if it is ``None``.
+
+    Raises:
+        TypeError: naming the argument, the value and the types expected.
+    """
+    if isinstance(value, kplus.SecretValue):
+        return ExistingSecret(name=value.secret.name, key=value.key)
+    if value is None or isinstance(value, ExistingSecret):
+        return value or default
+    raise TypeError(
+        f"{argument}={shown(value)} is not allowed: expected journal_k8s.ExistingSecret or "
+        "kplus.SecretValue (a Secret and the key that holds the value)"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -100,8 +100,7 @@ class ApiFrontend(ServedWorkload):
         check_image("image", image)
         check_positive("journal_entries", journal_entries)
         check_port("port", port, unprivileged=True)
-        if metrics is not None and not isinstance(metrics, Metrics):
-            raise TypeError(f"metrics={metrics!r} is not allowed: expected journal_k8s.Metrics")
+        check_instance("metrics", metrics, Metrics, None)
         if metrics_port is not None:
             check_port("metrics_port", metrics_port, unprivileged=True)
         paths = (("ready_path", ready_path), ("live_path", live_path))

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from . import api_frontend, redis, static_site
 from ._base import JournalConstruct
+from ._kplus import kplus
 from ._types import (
     Autoscaling,
     DisruptionBudget,
@@ -54,7 +55,8 @@ class JournalService(JournalConstruct):
         redis_resources: CPU and memory of each Redis pod. Default: 500m, 512Mi.
         redis_storage: size of each Redis data volume. Default: ``"10Gi"``.
         redis_storage_class: StorageClass of the Redis volumes. Default: the cluster's.
-        redis_password: the existing Secret key with the Redis password.
+        redis_password: the Secret key with the Redis password (an ``ExistingSecret`` or a
+            ``kplus.SecretValue``).
             Default: ``redis-passwd`` / ``passwd``.
         redis_failover: Redis Sentinel failover with HAProxy behind the write Service
             (see ``Redis``). Default: none, pod 0 is the master.
@@ -121,7 +123,7 @@ class JournalService(JournalConstruct):
         redis_resources: Resources | None = None,
         redis_storage: str = "10Gi",
         redis_storage_class: str | None = None,
-        redis_password: ExistingSecret | None = None,
+        redis_password: ExistingSecret | kplus.SecretValue | None = None,
         redis_failover: Failover | None = None,
         ingress_class: str | None = None,
         host: str | None = None,

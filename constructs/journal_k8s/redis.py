@@ -29,6 +29,7 @@ from ._types import (
     check_image,
     check_instance,
     check_positive,
+    check_secret,
     check_service_name,
 )
 from .grammar import quantity_value
@@ -56,7 +57,8 @@ class Redis(SelectablePods):
         name: the StatefulSet's name; every object is named after it (``<name>-headless``,
             ``<name>-write``, ``<name>-config``, …). A DNS-1035 label of at most 52
             characters (the StatefulSet limit). Default: ``"redis"``.
-        password: the Secret key holding the password. Default: the book's Secret
+        password: the Secret key holding the password, as an ``ExistingSecret`` or a
+            ``kplus.SecretValue``. Default: the book's Secret
             ``redis-passwd``, key ``passwd``, which must exist in the namespace.
         replicas: number of pods; 1 runs a lone master. Default: 3.
         image: the container image. Default: ``DEFAULT_IMAGE``.
@@ -85,7 +87,7 @@ class Redis(SelectablePods):
         id: str,
         *,
         name: str = "redis",
-        password: ExistingSecret | None = None,
+        password: ExistingSecret | kplus.SecretValue | None = None,
         replicas: int = 3,
         image: str = DEFAULT_IMAGE,
         storage: str = "10Gi",
@@ -108,18 +110,12 @@ class Redis(SelectablePods):
                 f"access_mode={access_mode!r} is not allowed: expected one of {_ACCESS_MODES}"
             )
         check_image("image", image)
-        if failover is not None and not isinstance(failover, Failover):
-            raise TypeError(
-                f"failover={failover!r} is not allowed: expected journal_k8s.Failover or None"
-            )
-        self.failover = failover
+        self.failover = check_instance("failover", failover, Failover, None)
         """The failover settings, or ``None`` (pod 0 is the master for ever)."""
-        if metrics is not None and not isinstance(metrics, Metrics):
-            raise TypeError(f"metrics={metrics!r} is not allowed: expected journal_k8s.Metrics")
-        self.metrics = metrics
+        self.metrics = check_instance("metrics", metrics, Metrics, None)
         """The metrics settings, or ``None`` (no exporter)."""
-        self.password = check_instance(
-            "password", password, ExistingSecret, ExistingSecret(name="redis-passwd", key="passwd")
+        self.password = check_secret(
+            "password", password, ExistingSecret(name="redis-passwd", key="passwd")
         )
         """The Secret key that holds the Redis password."""
         pods = RedisPods(self, replicas, image, self.password, metrics)

@@ -19,7 +19,7 @@ from ._exporters import METRICS_PORT_NAME
 from ._kplus import k8s, kplus
 from ._network import Pods
 from ._peers import pods_of
-from ._types import Metrics, check_dns_label, check_service_name
+from ._types import Metrics, check_dns_label, check_service_name, check_type
 
 SERVICE_MONITOR = ("monitoring.coreos.com/v1", "ServiceMonitor")
 """``apiVersion`` and ``kind`` of ``_monitoring.ServiceMonitor`` (its ``GVK``, no jsii call)."""
@@ -176,10 +176,8 @@ class ServiceMonitor(JournalConstruct):
         path: str = "/metrics",
     ) -> None:
         super().__init__(scope, id)
-        if not isinstance(service, kplus.Service):
-            raise TypeError(f"service={service!r} is not allowed: expected a kplus.Service")
-        if not isinstance(metrics, Metrics):
-            raise TypeError(f"metrics={metrics!r} is not allowed: expected journal_k8s.Metrics")
+        check_type("service", service, kplus.Service)
+        check_type("metrics", metrics, Metrics)
         check_service_name("port", port)
         if not isinstance(path, str) or not path.startswith("/"):
             raise ValueError(f"path={path!r} is not allowed: expected a path starting with '/'")

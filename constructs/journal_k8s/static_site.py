@@ -154,8 +154,7 @@ class StaticSite(ServedWorkload):
             "resources", resources, Resources, Resources(cpu="1", memory="1G")
         )
         options = check_instance("pod", pod, PodOptions, PodOptions())
-        if metrics is not None and not isinstance(metrics, Metrics):
-            raise TypeError(f"metrics={metrics!r} is not allowed: expected journal_k8s.Metrics")
+        check_instance("metrics", metrics, Metrics, None)
         files = {
             "nginx.conf": nginx_conf(
                 port=container_port, document_root=document_root, status=metrics is not None

@@ -173,6 +173,36 @@ def test_the_redis_password_is_a_kplus_secret_with_its_key(chart: cdk8s.Chart) -
     ]
 
 
+def test_redis_takes_its_password_as_a_kplus_secret_value(chart: cdk8s.Chart) -> None:
+    team = kplus.Secret.from_secret_name(chart, "TeamSecret", "team-redis")
+    redis = Redis(chart, "Redis", password=kplus.SecretValue(secret=team, key="token"))
+    assert (redis.password.name, redis.password.key) == ("team-redis", "token")
+    JournalService(
+        chart, "Journal", redis_password=kplus.SecretValue(secret=team, key="token"), name="j"
+    )
+    objects = synth(chart)
+    for redis_name in ("redis", "j-redis"):
+        pod = find(objects, "StatefulSet", redis_name)["spec"]["template"]["spec"]
+        volume = next(v for v in pod["volumes"] if v["name"] == "password")["secret"]
+        assert (volume["secretName"], volume["items"]) == (
+            "team-redis",
+            [{"key": "token", "path": "token"}],
+        )
+
+
+def test_a_kplus_secret_without_its_key_is_refused_naming_what_to_give(
+    chart: cdk8s.Chart,
+) -> None:
+    team = kplus.Secret.from_secret_name(chart, "TeamSecret", "team-redis")
+    with pytest.raises(TypeError) as refused:
+        JournalService(chart, "Journal", redis_password=team)  # type: ignore[arg-type]
+    assert str(refused.value).startswith("redis_password=<")
+    assert str(refused.value).endswith(
+        "is not allowed: expected journal_k8s.ExistingSecret or kplus.SecretValue (a Secret "
+        "and the key that holds the value)"
+    )
+
+
 def test_connect_gives_a_kplus_container_what_the_api_gets(chart: cdk8s.Chart) -> None:
     redis = Redis(chart, "Redis")
     api = ApiFrontend(chart, "Api", redis=redis)
