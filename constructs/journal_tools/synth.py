@@ -8,6 +8,7 @@ an output folder that is read-only, full or busy.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import sys
@@ -97,6 +98,23 @@ class RenderCache:
         self._entries[environment.name] = (environment.values, text)
 
 
+@contextmanager
+def cycle_collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused, then restored as it was.
+
+    A render makes no reference cycles (``tests/tools/test_app.py`` holds it), so the
+    collections it triggers would find nothing, while each full one walks every object of the
+    process, the jsii modules' included: about 3 ms of a prod stack's 35 (``make bench``).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def render(
     environments: Sequence[Environment], build: Builder, cache: RenderCache | None = None
 ) -> dict[str, str]:
@@ -105,6 +123,13 @@ def render(
     Raises:
         SynthError: a construct rejected its arguments or a validation failed.
     """
+    with cycle_collector_paused():
+        return _render(environments, build, cache)
+
+
+def _render(
+    environments: Sequence[Environment], build: Builder, cache: RenderCache | None
+) -> dict[str, str]:
     rendered = {}
     failures: list[str] = []
     for environment in environments:
