@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from constructs import Construct
+import cdk8s
+import jsii
+from constructs import Construct, IValidation
 
 from . import _bulk, _network, _pod
 from ._base import JournalConstruct
 from ._kplus import k8s
 from ._types import Quota, Resources, check_dns_label, check_dns_subdomain, check_instance
+from .rules import TEMPLATE_PATHS
 
 POD_SECURITY_VERSION = "v1.27"
 """The Pod Security Standards version the namespace pins (the API version of the library)."""
@@ -22,7 +25,9 @@ class RestrictedNamespace(JournalConstruct):
 
     At synth, every pod template in the namespace (from any chart of the app) must meet
     ``restricted``; a workload that does not fails the synth, named with the missing field
-    (``adopt_restricted`` fixes a cdk8s-plus workload). Every pod of the namespace is denied
+    (``adopt_restricted`` fixes a cdk8s-plus workload); in a chart without a namespace, a
+    workload without one fails the synth (the check cannot know where kubectl puts it). Every
+    pod of the namespace is denied
     all traffic but DNS until a NetworkPolicy (such as
     those of the journal constructs) lets it through. Containers without resources get the
     LimitRange defaults (``container_defaults``). At synth, the quota must hold every
@@ -115,3 +120,35 @@ class RestrictedNamespace(JournalConstruct):
             # A Namespace is cluster-scoped: drop the namespace the chart gives every object.
             [("Resource", {"op": "remove", "path": "/metadata/namespace"})],
         )
+        chart = scope if isinstance(scope, cdk8s.Chart) else cdk8s.Chart.of(scope)
+        if chart.namespace is None:
+            self.node.add_validation(_WorkloadsHaveANamespace(chart, name))
+
+
+@jsii.implements(IValidation)
+class _WorkloadsHaveANamespace:
+    """A workload without a namespace, in a chart without one that holds a RestrictedNamespace,
+    fails the synth: kubectl would put it in its context's namespace, which the restricted
+    check (of the namespaces the app defines) cannot know."""
+
+    def __init__(self, chart: cdk8s.Chart, name: str) -> None:
+        self._chart = chart
+        self._name = name
+
+    def validate(self) -> list[str]:
+        loose = []
+        for child in self._chart.node.find_all():
+            if isinstance(child, cdk8s.ApiObject) and child.kind in _WORKLOADS:
+                manifest = child.to_json()
+                if not (manifest.get("metadata") or {}).get("namespace"):
+                    loose.append(f"{child.kind} {child.name}")
+        return [
+            f"{workload} has no namespace, in a chart without one that holds RestrictedNamespace "
+            f"{self._name!r}: it is not checked against Pod Security 'restricted' (give the "
+            f"chart namespace={self._name!r}, or the workload its namespace)"
+            for workload in loose
+        ]
+
+
+_WORKLOADS = frozenset({*TEMPLATE_PATHS, "Pod"})
+"""The kinds whose pods the restricted check reads."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 import cdk8s
+import cdk8s_plus_27 as kplus
 import pytest
 
-from journal_k8s import Quota, Resources, RestrictedNamespace
+from journal_k8s import Quota, Resources, RestrictedNamespace, adopt_restricted
 from journal_tools.checks import problems
 from support import find, synth
 
@@ -142,3 +143,38 @@ def test_rejects_bad_names_and_defaults(
 ) -> None:
     with pytest.raises(error, match=re.escape(message)):
         RestrictedNamespace(chart, "Namespace", name="test", quota=QUOTA, **arguments)  # type: ignore[arg-type]
+
+
+def test_a_workload_without_a_namespace_beside_it_fails_the_synth_naming_both() -> None:
+    """In a chart without a namespace, a workload would go where kubectl's context says: the
+    restricted check cannot know that namespace, so the synth says what to give."""
+    chart = cdk8s.Chart(cdk8s.App(), "team")
+    RestrictedNamespace(chart, "Namespace", name="team-a", quota=QUOTA)
+    kplus.Deployment(chart, "Web", containers=[kplus.ContainerProps(image="team/web:1.0")])
+    with pytest.raises(RuntimeError) as failed:
+        cdk8s.Testing.synth(chart)
+    assert re.search(
+        r"\[team/Namespace\] Deployment team-web-\w+ has no namespace, in a chart without one "
+        r"that holds RestrictedNamespace 'team-a': it is not checked against Pod Security "
+        r"'restricted' \(give the chart namespace='team-a', or the workload its namespace\)",
+        str(failed.value),
+    )
+
+
+def test_a_chart_without_a_namespace_may_hold_namespaces_and_namespaced_workloads() -> None:
+    chart = cdk8s.Chart(cdk8s.App(), "platform")
+    for name in ("team-a", "team-b"):
+        RestrictedNamespace(chart, name, name=name, quota=QUOTA)
+    web = kplus.Deployment(
+        chart,
+        "Web",
+        replicas=1,
+        metadata=cdk8s.ApiObjectMetadata(namespace="team-a"),
+        containers=[kplus.ContainerProps(image="team/web:1.0")],
+    )
+    adopt_restricted(web, uid=10001)
+    objects = cdk8s.Testing.synth(chart)
+    assert [o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"] == [
+        "team-a",
+        "team-b",
+    ]
