@@ -200,10 +200,13 @@ def service_of(backend: Any, argument: str) -> ServiceTarget:
         found = _describe(backend, argument)
         ports = found["service"]["ports"]
         if len(ports) != 1:
-            raise TypeError(
-                f"{argument}=Service {found['path']} is not allowed: it has {len(ports)} "
-                "ports; expected exactly one to route to"
+            why = (
+                "it is an ExternalName Service (no port in its manifest, no pods to let the "
+                "traffic reach); expected a Service that selects pods, with one port"
+                if backend.type == kplus.ServiceType.EXTERNAL_NAME
+                else f"it has {len(ports)} ports; expected exactly one to route to"
             )
+            raise TypeError(f"{argument}=Service {found['path']} is not allowed: {why}")
         port = ports[0]
         return ServiceTarget(
             backend.name,

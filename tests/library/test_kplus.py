@@ -148,6 +148,23 @@ def test_path_ingress_routes_to_a_kplus_service(chart: cdk8s.Chart) -> None:
     assert policy["ingress"][0]["ports"] == [{"port": 8080, "protocol": "TCP"}]
 
 
+def test_fails_to_route_an_external_name_service_saying_what_it_is(chart: cdk8s.Chart) -> None:
+    external = kplus.Service(
+        chart,
+        "External",
+        type=kplus.ServiceType.EXTERNAL_NAME,
+        external_name="db.example.com",
+        ports=[kplus.ServicePort(port=80)],
+    )
+    with pytest.raises(TypeError) as refused:
+        PathIngress(chart, "Edge").route("/", external)
+    assert str(refused.value) == (
+        "backend for path '/'=Service test/External is not allowed: it is an ExternalName "
+        "Service (no port in its manifest, no pods to let the traffic reach); expected a "
+        "Service that selects pods, with one port"
+    )
+
+
 def test_fails_to_route_a_kplus_workload_that_has_no_service(chart: cdk8s.Chart) -> None:
     with pytest.raises(TypeError, match=r"expose it with expose_via_service\(\)"):
         PathIngress(chart, "Ingress").route("/", deployment(chart))
