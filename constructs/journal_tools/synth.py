@@ -104,7 +104,7 @@ def cycle_collector_paused() -> Iterator[None]:
 
     A render makes no reference cycles (``tests/tools/test_app.py`` holds it), so the
     collections it triggers would find nothing, while each full one walks every object of the
-    process, the jsii modules' included: about 3 ms of a prod stack's 35 (``make bench``).
+    process, the jsii modules' included: 3 to 5 ms of a prod stack's 35 (``make bench``).
     """
     enabled = gc.isenabled()
     gc.disable()
