@@ -73,7 +73,7 @@ class RestrictedNamespace(JournalConstruct):
         }
         every_pod = k8s.LabelSelector()
         q = _bulk.quantity
-        _bulk.define(
+        chart_namespace = _bulk.define(
             self,
             {
                 "Resource": k8s.KubeNamespaceProps(
@@ -120,9 +120,8 @@ class RestrictedNamespace(JournalConstruct):
             # A Namespace is cluster-scoped: drop the namespace the chart gives every object.
             [("Resource", {"op": "remove", "path": "/metadata/namespace"})],
         )
-        chart = scope if isinstance(scope, cdk8s.Chart) else cdk8s.Chart.of(scope)
-        if chart.namespace is None:
-            self.node.add_validation(_WorkloadsHaveANamespace(chart, name))
+        if chart_namespace is None:
+            self.node.add_validation(_WorkloadsHaveANamespace(cdk8s.Chart.of(self), name))
 
 
 @jsii.implements(IValidation)
