@@ -11,6 +11,8 @@ from ._pod import (
     restricted_pod_security,
 )
 from ._types import (
+    DEFAULT_METRICS_INTERVAL,
+    DEFAULT_METRICS_PATH,
     DEFAULT_NGINX_EXPORTER_IMAGE,
     DEFAULT_PROXY_IMAGE,
     DEFAULT_REDIS_EXPORTER_IMAGE,
@@ -43,6 +45,8 @@ __version__ = _version("journal-k8s")
 
 __all__ = [
     "CONFIG_HASH_ANNOTATION",
+    "DEFAULT_METRICS_INTERVAL",
+    "DEFAULT_METRICS_PATH",
     "DEFAULT_NGINX_EXPORTER_IMAGE",
     "DEFAULT_PROXY_IMAGE",
     "DEFAULT_REDIS_EXPORTER_IMAGE",

@@ -1,14 +1,18 @@
 """The alert rules of each tier, written from what the construct knows of its topology.
 
 Every rule selects the series of one tier by ``job`` (the tier's metrics Service, as a
-ServiceMonitor names its targets) and ``namespace``. Each has a ``for:``, a severity, a
-summary and a description, and a runbook: the README section of the alert's name.
+ServiceMonitor names its targets) and ``namespace``, and fires with a ``namespace`` label.
+Each has a ``for:`` (at least two scrapes), a severity, a summary and a description, and a
+runbook: the README section of the alert's name.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from .grammar import duration_seconds
 
 RUNBOOK = "README.md#runbook-{anchor}"
 """Where an alert's runbook is: its section of the README."""
@@ -25,13 +29,16 @@ class Alert:
     summary: str
     description: str
 
-    def rule(self) -> dict[str, object]:
-        """The rule as a PrometheusRule (and Prometheus rule file) holds it."""
+    def rule(self, *, namespace: str, interval: str) -> dict[str, object]:
+        """The rule as a PrometheusRule (and Prometheus rule file) holds it, for a tier in
+        ``namespace`` scraped every ``interval``: its ``for:`` spans two scrapes at least, so
+        that one sample never makes it fire."""
+        hold = max(duration_seconds(self.for_), 2 * duration_seconds(interval))
         return {
             "alert": self.name,
             "expr": self.expr,
-            "for": self.for_,
-            "labels": {"severity": self.severity},
+            "for": _duration(math.ceil(hold)),
+            "labels": {"severity": self.severity, "namespace": namespace},
             "annotations": {
                 "summary": self.summary,
                 "description": self.description,
@@ -40,9 +47,17 @@ class Alert:
         }
 
 
-def selector(job: str, namespace: str | None, **more: str) -> str:
+def _duration(seconds: int) -> str:
+    """A Prometheus duration of whole seconds, in its largest units (``90`` is ``1m30s``)."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = ((hours, "h"), (minutes, "m"), (seconds, "s"))
+    return "".join(f"{count}{unit}" for count, unit in parts if count) or "0s"
+
+
+def selector(job: str, namespace: str, **more: str) -> str:
     """The PromQL label matchers of a tier's series: its job and namespace, and ``more``."""
-    pairs = {"job": job, **({"namespace": namespace} if namespace else {}), **more}
+    pairs = {"job": job, "namespace": namespace, **more}
     return ", ".join(f'{key}="{value}"' for key, value in pairs.items())
 
 
@@ -55,7 +70,7 @@ def redis_alerts(
     *,
     name: str,
     job: str,
-    namespace: str | None,
+    namespace: str,
     replicas: int,
     memory_limit_bytes: int,
     memory_ratio: float,
@@ -96,7 +111,8 @@ def redis_alerts(
             "1m",
             "critical",
             f"No Redis server of {name} is the master",
-            "Writes fail: no scraped Redis server reports role master.",
+            "Writes fail: no scraped Redis server reports role master (or the master's own "
+            "exporter cannot be scraped: see RedisExporterDown).",
         ),
         Alert(
             "RedisSplitBrain",
@@ -144,6 +160,15 @@ def redis_alerts(
         ),
     ]
     connected = f"(redis_connected_slaves{{{on}}} and on (pod) redis_instance_info{{{master}}})"
+    # Redis counts a replica towards min-replicas-to-write only while it is online and has
+    # acknowledged within min-replicas-max-lag seconds (a stalled or syncing one is still
+    # connected): the good replicas of each master, 0 when it has none.
+    by = "by (job, namespace, pod)"
+    good = (
+        f'((count {by} (redis_connected_slave_lag_seconds{{{on}, slave_state="online"}} '
+        f"<= {max_lag_seconds}) or on (pod) sum {by} (0 * redis_instance_info{{{master}}})) "
+        f"and on (pod) redis_instance_info{{{master}}})"
+    )
     if replicas > 1:
         alerts.append(
             Alert(
@@ -159,19 +184,20 @@ def redis_alerts(
         alerts.append(
             Alert(
                 "RedisWritesRefused",
-                f"{connected} < {min_replicas_to_write}",
+                f"{good} < {min_replicas_to_write}",
                 "30s",
                 "critical",
-                f"The master of {name} has fewer replicas than min-replicas-to-write "
+                f"The master of {name} has fewer good replicas than min-replicas-to-write "
                 f"({min_replicas_to_write})",
-                "With {{ $value }} connected replicas the master {{ $labels.pod }} refuses "
-                "writes (NOREPLICAS).",
+                "With {{ $value }} replicas online and within "
+                f"{max_lag_seconds} s of lag, the master {{{{ $labels.pod }}}} refuses writes "
+                "(NOREPLICAS).",
             )
         )
     return alerts
 
 
-def proxy_alerts(*, name: str, job: str, namespace: str | None) -> list[Alert]:
+def proxy_alerts(*, name: str, job: str, namespace: str) -> list[Alert]:
     """The alerts of the HAProxy pods in front of a failover Redis."""
     on = selector(job, namespace)
     backend = selector(job, namespace, proxy="master")
@@ -183,6 +209,14 @@ def proxy_alerts(*, name: str, job: str, namespace: str | None) -> list[Alert]:
             "warning",
             f"HAProxy {{{{ $labels.pod }}}} ({name}) cannot be scraped",
             "The write proxy pod does not answer on its metrics port.",
+        ),
+        Alert(
+            "RedisProxyAllDown",
+            f"{_count(f'up{{{on}}} == 1')} < 1",
+            "1m",
+            "critical",
+            f"No HAProxy pod of {name} is up",
+            "Every write fails: no write proxy pod answers on its metrics port, or none runs.",
         ),
         Alert(
             "RedisProxyNoBackend",
@@ -203,7 +237,7 @@ def proxy_alerts(*, name: str, job: str, namespace: str | None) -> list[Alert]:
     ]
 
 
-def nginx_alerts(*, name: str, job: str, namespace: str | None) -> list[Alert]:
+def nginx_alerts(*, name: str, job: str, namespace: str) -> list[Alert]:
     """The static site's alerts."""
     on = selector(job, namespace)
     return [
@@ -234,7 +268,7 @@ def nginx_alerts(*, name: str, job: str, namespace: str | None) -> list[Alert]:
     ]
 
 
-def api_alerts(*, name: str, job: str, namespace: str | None) -> list[Alert]:
+def api_alerts(*, name: str, job: str, namespace: str) -> list[Alert]:
     """The API frontend's alerts (on Prometheus's own ``up`` of its metrics endpoint)."""
     on = selector(job, namespace)
     return [
@@ -257,6 +291,9 @@ def api_alerts(*, name: str, job: str, namespace: str | None) -> list[Alert]:
     ]
 
 
-def group(name: str, alerts: Sequence[Alert]) -> dict[str, object]:
-    """A rule group of ``alerts``."""
-    return {"name": name, "rules": [alert.rule() for alert in alerts]}
+def group(
+    name: str, alerts: Sequence[Alert], *, namespace: str, interval: str
+) -> dict[str, object]:
+    """A rule group of ``alerts`` of a tier in ``namespace``, scraped every ``interval``."""
+    rules = [alert.rule(namespace=namespace, interval=interval) for alert in alerts]
+    return {"name": name, "rules": rules}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import _pod
 from ._kplus import k8s
-from ._types import Metrics
+from ._types import DEFAULT_METRICS_PATH, Metrics
 
 METRICS_PORT_NAME = "metrics"
 """The name of every container port that serves metrics."""
@@ -24,12 +24,29 @@ _NGINX_EXPORTER_UID = 1001
 """The user the NGINX exporter image runs as (``USER 1001:1001`` of its Dockerfile, 1.x)."""
 
 
+_JSON_QUOTED = r"""quoted="$(printf '%s' "$password" | awk '
+BEGIN { for (i = 1; i < 32; i++) code[sprintf("%c", i)] = sprintf("\\u%04x", i) }
+{
+  out = ""
+  for (i = 1; i <= length($0); i++) {
+    c = substr($0, i, 1)
+    if (c == "\\" || c == "\"") c = "\\" c
+    else if (c in code) c = code[c]
+    out = out c
+  }
+  printf "%s%s", (NR > 1 ? "\\u000a" : ""), out
+}')"
+"""
+"""POSIX sh and awk: ``$quoted``, the text of ``$password`` inside a JSON string (``"`` and
+``\\`` escaped, control characters and line breaks as ``\\u00XX``)."""
+
+
 def redis_exporter_script(*, password_dir: str, port: int) -> str:
     """The POSIX sh entry point of the Redis exporter: the password file, then the exporter.
 
     redis_exporter's ``-redis.password-file`` is a JSON map of address to password; it is
-    written from the mounted Secret onto a memory-backed volume (shell built-ins only, never a
-    command line or the environment), with ``"`` and ``\\`` escaped.
+    written from the mounted Secret onto a memory-backed volume (shell built-ins and awk
+    only, never a command line or the environment), escaped as a JSON string.
     """
     address = _REDIS_ADDRESS.format(port=port)
     return f"""\
@@ -38,14 +55,13 @@ def redis_exporter_script(*, password_dir: str, port: int) -> str:
 # from the mounted Secret to a memory-backed volume: never a command line or the environment.
 set -eu
 password="$(cat "{password_dir}/$1")"
-quoted="$(printf '%s' "$password" | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g')"
-umask 077
+{_JSON_QUOTED}umask 077
 printf '{{"%s":"%s"}}\\n' "{address}" "$quoted" > "{REDIS_EXPORTER_DIR}/passwords.json"
 exec /redis_exporter \\
   -redis.addr="{address}" \\
   -redis.password-file="{REDIS_EXPORTER_DIR}/passwords.json" \\
   -web.listen-address=":{REDIS_EXPORTER_PORT}" \\
-  -web.telemetry-path=/metrics
+  -web.telemetry-path={DEFAULT_METRICS_PATH}
 """
 
 
@@ -99,9 +115,13 @@ def nginx_exporter(metrics: Metrics) -> k8s.Container:
         args=[
             f"--nginx.scrape-uri=http://127.0.0.1:{NGINX_STATUS_PORT}/stub_status",
             f"--web.listen-address=:{NGINX_EXPORTER_PORT}",
-            "--web.telemetry-path=/metrics",
+            f"--web.telemetry-path={DEFAULT_METRICS_PATH}",
         ],
         ports=[_pod.tcp_port(METRICS_PORT_NAME, NGINX_EXPORTER_PORT)],
-        liveness_probe=_pod.http_probe("/metrics", METRICS_PORT_NAME, period=10, failures=3),
-        readiness_probe=_pod.http_probe("/metrics", METRICS_PORT_NAME, period=10, failures=2),
+        liveness_probe=_pod.http_probe(
+            DEFAULT_METRICS_PATH, METRICS_PORT_NAME, period=10, failures=3
+        ),
+        readiness_probe=_pod.http_probe(
+            DEFAULT_METRICS_PATH, METRICS_PORT_NAME, period=10, failures=2
+        ),
     )

@@ -200,7 +200,7 @@ class SentinelProxy:
             pods=_pod.selector_labels(name),
             port=_redis_proxy.METRICS_PORT,
             metrics=metrics,
-            groups=[_alerts.group(name, alerts)],
+            groups=[_alerts.group(name, alerts, namespace=namespace, interval=metrics.interval)],
             id_prefix="Proxy",
         )
 

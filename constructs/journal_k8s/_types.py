@@ -16,15 +16,16 @@ from .grammar import (
     DNS_1035_LABEL,
     DNS_LABEL,
     DNS_SUBDOMAIN,
-    DURATION,
     HOST,
+    HTTP_PATH,
     IMAGE_REFERENCE,
-    LABEL_KEY,
     LABEL_VALUE,
     PERCENT,
     QUANTITY,
     SECRET_KEY,
     WHOLE_QUANTITY,
+    duration_seconds,
+    is_label_key,
     is_path,
     quantity_value,
 )
@@ -93,11 +94,26 @@ def check_host(argument: str, value: str) -> str:
 
 def check_duration(argument: str, value: str) -> str:
     """Return ``value`` if it is a Prometheus duration greater than zero (``30s``, ``1m``)."""
-    if not isinstance(value, str) or value in ("", "0") or not re.fullmatch(DURATION, value):
+    try:
+        positive = duration_seconds(value) > 0
+    except ValueError:
+        positive = False
+    if not positive:
         raise refused(
             argument,
             value,
-            "a Prometheus duration such as '15s', '1m' or '1m30s' (units h, m, s, ms)",
+            "a Prometheus duration above zero, such as '15s', '1m' or '1m30s' (units h, m, s, ms)",
+        )
+    return value
+
+
+def check_http_path(argument: str, value: str) -> str:
+    """Return ``value`` if it is an HTTP path of ``HTTP_PATH`` (``/metrics``)."""
+    if not isinstance(value, str) or not re.fullmatch(HTTP_PATH, value):
+        raise refused(
+            argument,
+            value,
+            "a path starting with '/', of at most 256 printable ASCII characters (no spaces)",
         )
     return value
 
@@ -177,8 +193,7 @@ def check_labels(argument: str, value: Mapping[str, str], *, annotations: bool =
                 f"{argument}: {shown(key)}: {shown(item)} is not allowed: expected string keys "
                 "and string values (quote numbers and booleans: '3', 'true')"
             )
-        prefix = key.rpartition("/")[0]
-        if len(prefix) > 253 or not re.fullmatch(LABEL_KEY, key):
+        if not is_label_key(key):
             raise ValueError(
                 f"{argument}: key {shown(key)} is not allowed: expected an optional DNS "
                 "subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' "
@@ -713,15 +728,27 @@ class Failover:
         Raises:
             ValueError: it is ``None``: HAProxy resolves the Redis pods by fully qualified name.
         """
-        if namespace is None:
-            raise ValueError(
-                f"failover={self!r} is not allowed for Redis {redis.node.path}: its chart sets no "
-                "namespace, and HAProxy resolves the Redis pods by fully qualified name; give "
-                "the chart a namespace"
-            )
-        return namespace
+        return _chart_namespace(
+            namespace,
+            f"failover for Redis {redis.node.path}",
+            "HAProxy resolves the Redis pods by fully qualified name",
+        )
 
 
+def _chart_namespace(namespace: str | None, setting: str, reason: str) -> str:
+    """``namespace`` (a construct's chart namespace), which ``setting`` needs for ``reason``."""
+    if namespace is None:
+        raise ValueError(
+            f"{setting} is not allowed: its chart sets no namespace, and {reason}; give the "
+            "chart a namespace"
+        )
+    return namespace
+
+
+DEFAULT_METRICS_INTERVAL = "30s"
+"""How often Prometheus scrapes a tier, unless ``Metrics.interval`` says otherwise."""
+DEFAULT_METRICS_PATH = "/metrics"
+"""The HTTP path of every exporter's metrics, and the default of a scraped server's."""
 DEFAULT_REDIS_EXPORTER_IMAGE = "oliver006/redis_exporter:v1.67.0-alpine"
 """redis_exporter on Alpine (its shell writes the password file), pinned: ``/redis_exporter``."""
 DEFAULT_NGINX_EXPORTER_IMAGE = "nginx/nginx-prometheus-exporter:1.4.1"
@@ -743,7 +770,8 @@ class Metrics:
         monitor_labels: labels of every ServiceMonitor and PrometheusRule, for the
             ``serviceMonitorSelector`` and ``ruleSelector`` of the ``Prometheus``.
             Default: none (a ``Prometheus`` that selects every one).
-        interval: how often Prometheus scrapes. Default: ``"30s"``.
+        interval: how often Prometheus scrapes. An alert holds for at least two scrapes
+            before it fires (its ``for:`` is at least twice this). Default: ``"30s"``.
         exporter_resources: CPU and memory of each exporter sidecar. Default: 50m, 64Mi.
         redis_exporter_image: the Redis exporter sidecar's image (an Alpine build of
             oliver006/redis_exporter: its shell writes the password file).
@@ -760,7 +788,7 @@ class Metrics:
         default_factory=lambda: {"app.kubernetes.io/name": "prometheus"}
     )
     monitor_labels: Mapping[str, str] = field(default_factory=dict)
-    interval: str = "30s"
+    interval: str = DEFAULT_METRICS_INTERVAL
     exporter_resources: Resources = field(
         default_factory=lambda: Resources(cpu="50m", memory="64Mi")
     )
@@ -790,3 +818,16 @@ class Metrics:
             raise ValueError(
                 f"metrics memory_ratio={ratio!r} is not allowed: expected a number in (0, 1]"
             )
+
+    def check_namespace(self, namespace: str | None, tier: IConstruct) -> str:
+        """Return ``namespace``, the chart namespace of the construct ``tier``.
+
+        Raises:
+            ValueError: it is ``None``: the alerts count the tier's pods in its namespace.
+        """
+        return _chart_namespace(
+            namespace,
+            f"metrics for {tier.node.path}",
+            "its alerts count the pods of the tier in its namespace (a journal in another "
+            "namespace would hide or raise them)",
+        )

@@ -11,12 +11,14 @@ from ._peers import lookup
 from ._redis_topology import PASSWORD_DIR
 from ._served import ServedWorkload
 from ._types import (
+    DEFAULT_METRICS_PATH,
     Autoscaling,
     DisruptionBudget,
     Metrics,
     PodOptions,
     Resources,
     check_dns_subdomain,
+    check_http_path,
     check_image,
     check_instance,
     check_port,
@@ -62,8 +64,10 @@ class ApiFrontend(ServedWorkload):
         metrics: Prometheus scraping (``Metrics``) of the server's own metrics endpoint at
             ``metrics_port`` and ``metrics_path``: a ServiceMonitor, alerts and the
             NetworkPolicy that lets Prometheus in. Default: none.
-        metrics_port: the port the server serves metrics on (the container port ``metrics``;
-            may equal ``port``). Default: none, nothing is scraped.
+        metrics_port: the port the server serves metrics on (the container port ``metrics``).
+            It may equal ``port``, for a server that serves both on one; then whatever may
+            reach the API (the Ingress controller, its clients) reaches the metrics too, and
+            only a separate port keeps them to Prometheus. Default: none, nothing is scraped.
         metrics_path: the HTTP path of the metrics. Default: ``"/metrics"``.
         autoscaling: a HorizontalPodAutoscaler between ``min_replicas`` and ``max_replicas``
             pods instead of ``replicas`` (the Deployment then has no ``spec.replicas``).
@@ -92,7 +96,7 @@ class ApiFrontend(ServedWorkload):
         pod: PodOptions | None = None,
         metrics: Metrics | None = None,
         metrics_port: int | None = None,
-        metrics_path: str = "/metrics",
+        metrics_path: str = DEFAULT_METRICS_PATH,
         autoscaling: Autoscaling | None = None,
         budget: DisruptionBudget | None = None,
     ) -> None:
@@ -103,12 +107,9 @@ class ApiFrontend(ServedWorkload):
         check_instance("metrics", metrics, Metrics, None)
         if metrics_port is not None:
             check_port("metrics_port", metrics_port, unprivileged=True)
-        paths = (("ready_path", ready_path), ("live_path", live_path))
-        for argument, path in (*paths, ("metrics_path", metrics_path)):
-            if not path.startswith("/"):
-                raise ValueError(
-                    f"{argument}={path!r} is not allowed: expected a path starting with '/'"
-                )
+        check_http_path("ready_path", ready_path)
+        check_http_path("live_path", live_path)
+        check_http_path("metrics_path", metrics_path)
         if cluster_domain is not None:
             check_dns_subdomain("cluster_domain", cluster_domain)
         resources = check_instance(
@@ -120,6 +121,7 @@ class ApiFrontend(ServedWorkload):
         config = {"journalEntries": str(journal_entries)}
         extra = {}
         if metrics is not None and metrics_port is not None:
+            namespace = metrics.check_namespace(self.namespace, self)
             extra = monitor_objects(
                 name=name,
                 pods=self._pod_labels,
@@ -130,9 +132,9 @@ class ApiFrontend(ServedWorkload):
                 groups=[
                     _alerts.group(
                         name,
-                        _alerts.api_alerts(
-                            name=name, job=f"{name}-metrics", namespace=self.namespace
-                        ),
+                        _alerts.api_alerts(name=name, job=f"{name}-metrics", namespace=namespace),
+                        namespace=namespace,
+                        interval=metrics.interval,
                     )
                 ],
             )

@@ -64,7 +64,38 @@ SECRET_KEY = r"^[-._a-zA-Z0-9]{1,253}$"
 PERCENT = r"^([1-9][0-9]?|100)%$"
 """A whole percentage from 1% to 100% (a disruption budget's ``maxUnavailable``, ...)."""
 DURATION = r"^(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
-"""A Prometheus duration as the Prometheus Operator CRDs take it (``30s``, ``1m30s``)."""
+"""A Prometheus duration as the Prometheus Operator CRDs take it (``30s``, ``1m30s``); it
+matches ``0`` and the empty text too, which ``duration_seconds`` reads as zero."""
+HTTP_PATH = r"^/[!-~]{0,255}$"
+"""A path Prometheus scrapes or a probe requests: ``/`` then at most 255 printable ASCII
+characters (no space)."""
+
+
+def is_label_key(key: object) -> bool:
+    """Whether ``key`` is a label or annotation key: ``LABEL_KEY``, with a prefix of at most 253
+    characters (a pattern cannot bound the prefix and the name apart)."""
+    return (
+        isinstance(key, str)
+        and len(key.rpartition("/")[0]) <= 253
+        and re.fullmatch(LABEL_KEY, key) is not None
+    )
+
+
+LABEL_KEY_MAX = 253 + 1 + 63
+"""The longest label key: a 253-character prefix, ``/`` and a 63-character name."""
+
+
+def duration_seconds(text: str) -> float:
+    """The seconds a ``DURATION`` stands for (``1m30s`` is 90, ``1500ms`` is 1.5).
+
+    Raises:
+        ValueError: ``text`` is not a duration.
+    """
+    match = re.fullmatch(DURATION, text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"{text!r} is not a Prometheus duration")
+    hours, minutes, seconds, milliseconds = (int(match[i] or 0) for i in (3, 5, 7, 9))
+    return hours * 3600 + minutes * 60 + seconds + milliseconds / 1000
 
 
 def is_path(path: object) -> bool:

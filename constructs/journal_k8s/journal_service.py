@@ -12,6 +12,7 @@ from . import api_frontend, redis, static_site
 from ._base import JournalConstruct
 from ._kplus import kplus
 from ._types import (
+    DEFAULT_METRICS_PATH,
     Autoscaling,
     DisruptionBudget,
     ExistingSecret,
@@ -136,7 +137,7 @@ class JournalService(JournalConstruct):
         edge: PathRoute | None = None,
         metrics: Metrics | None = None,
         frontend_metrics_port: int | None = None,
-        frontend_metrics_path: str = "/metrics",
+        frontend_metrics_path: str = DEFAULT_METRICS_PATH,
         frontend_autoscaling: Autoscaling | None = None,
         static_autoscaling: Autoscaling | None = None,
         frontend_budget: DisruptionBudget | None = None,

@@ -484,10 +484,11 @@ class Redis(SelectablePods):
         """The exporter's Service, ServiceMonitor, policy and the alerts of the Redis pods."""
         failover = self.failover
         limit = quantity_value(resources.memory_limit or resources.memory)
+        namespace = metrics.check_namespace(self.namespace, self)
         alerts = _alerts.redis_alerts(
             name=self._name,
             job=f"{self._name}-metrics",
-            namespace=self.namespace,
+            namespace=namespace,
             replicas=self._replicas,
             memory_limit_bytes=int(limit),
             memory_ratio=metrics.memory_ratio,
@@ -499,5 +500,7 @@ class Redis(SelectablePods):
             pods=self._pod_labels,
             port=_exporters.REDIS_EXPORTER_PORT,
             metrics=metrics,
-            groups=[_alerts.group(self._name, alerts)],
+            groups=[
+                _alerts.group(self._name, alerts, namespace=namespace, interval=metrics.interval)
+            ],
         )

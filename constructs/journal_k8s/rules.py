@@ -199,11 +199,7 @@ def _label_messages(label: str, value: str) -> tuple[str, ...]:
 
 
 def _label_problems(label: Any, value: Any) -> Iterator[str]:
-    if (
-        not isinstance(label, str)
-        or len(label.rpartition("/")[0]) > 253
-        or not re.fullmatch(grammar.LABEL_KEY, label)
-    ):
+    if not grammar.is_label_key(label):
         yield (
             f"the label key {label!r} is not allowed: expected an optional DNS subdomain prefix "
             "(at most 253 characters) and '/', then a name of at most 63 characters "

@@ -19,7 +19,14 @@ from ._exporters import METRICS_PORT_NAME
 from ._kplus import k8s, kplus
 from ._network import Pods
 from ._peers import pods_of
-from ._types import Metrics, check_dns_label, check_service_name, check_type
+from ._types import (
+    DEFAULT_METRICS_PATH,
+    Metrics,
+    check_dns_label,
+    check_http_path,
+    check_service_name,
+    check_type,
+)
 
 SERVICE_MONITOR = ("monitoring.coreos.com/v1", "ServiceMonitor")
 """``apiVersion`` and ``kind`` of ``_monitoring.ServiceMonitor`` (its ``GVK``, no jsii call)."""
@@ -104,7 +111,7 @@ def monitor_objects(
     name: str,
     pods: Mapping[str, str],
     port: int,
-    path: str = "/metrics",
+    path: str = DEFAULT_METRICS_PATH,
     metrics: Metrics,
     groups: Sequence[Mapping[str, Any]] = (),
     id_prefix: str = "",
@@ -173,14 +180,13 @@ class ServiceMonitor(JournalConstruct):
         port: str,
         metrics: Metrics,
         name: str | None = None,
-        path: str = "/metrics",
+        path: str = DEFAULT_METRICS_PATH,
     ) -> None:
         super().__init__(scope, id)
         check_type("service", service, kplus.Service)
         check_type("metrics", metrics, Metrics)
         check_service_name("port", port)
-        if not isinstance(path, str) or not path.startswith("/"):
-            raise ValueError(f"path={path!r} is not allowed: expected a path starting with '/'")
+        check_http_path("path", path)
         name = check_dns_label("name", name or service.name)
         ports = {p.name: p for p in service.ports}
         if port not in ports:

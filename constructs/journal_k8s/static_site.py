@@ -167,6 +167,7 @@ class StaticSite(ServedWorkload):
                 options, sidecars=[_exporters.nginx_exporter(metrics), *options.sidecars]
             )
             job = f"{name}-metrics"
+            namespace = metrics.check_namespace(self.namespace, self)
             extra = monitor_objects(
                 name=name,
                 pods=self._pod_labels,
@@ -175,7 +176,9 @@ class StaticSite(ServedWorkload):
                 groups=[
                     _alerts.group(
                         name,
-                        _alerts.nginx_alerts(name=name, job=job, namespace=self.namespace),
+                        _alerts.nginx_alerts(name=name, job=job, namespace=namespace),
+                        namespace=namespace,
+                        interval=metrics.interval,
                     )
                 ],
             )

@@ -30,7 +30,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
-from journal_k8s import Failover, grammar
+from journal_k8s import DEFAULT_METRICS_INTERVAL, DEFAULT_METRICS_PATH, Failover, grammar
 from journal_k8s.rules import shown
 
 from . import bounds
@@ -267,7 +267,27 @@ class Ingress(_Values):
     tls: Tls | None = None
 
 
-LabelKey = Annotated[str, Field(pattern=grammar.LABEL_KEY, max_length=316)]
+def _label_key(key: str) -> str:
+    if not grammar.is_label_key(key):  # the pattern passed: the prefix is too long
+        raise ValueError("expected a label key whose prefix (before '/') is at most 253 long")
+    return key
+
+
+def _positive_duration(text: str) -> str:
+    if grammar.duration_seconds(text) <= 0:  # the pattern passed: "0", "0s" or ""
+        raise ValueError("expected a duration above zero, such as 15s, 1m or 1m30s")
+    return text
+
+
+LabelKey = Annotated[
+    str,
+    Field(
+        pattern=grammar.LABEL_KEY,
+        max_length=grammar.LABEL_KEY_MAX,
+        json_schema_extra={"pattern": grammar.LABEL_KEY},
+    ),
+    AfterValidator(_label_key),
+]
 LabelValue = Annotated[str, Field(pattern=grammar.LABEL_VALUE, max_length=63)]
 
 
@@ -321,7 +341,7 @@ class FrontendMetrics(_Values):
     """The API server's own metrics endpoint."""
 
     port: Annotated[int, Field(ge=1024, le=65535)]
-    path: Annotated[str, Field(pattern=r"^/[!-~]*$", max_length=256)] = "/metrics"
+    path: Annotated[str, Field(pattern=grammar.HTTP_PATH)] = DEFAULT_METRICS_PATH
 
 
 class Metrics(_Values):
@@ -332,7 +352,13 @@ class Metrics(_Values):
     prometheus: Prometheus
     monitor_labels: Annotated[dict[LabelKey, LabelValue], Field(max_length=16)] = {}
     """Labels of the ServiceMonitors and PrometheusRules, for the Prometheus's selectors."""
-    interval: Annotated[str, Field(pattern=grammar.DURATION, max_length=32)] = "30s"
+    interval: Annotated[
+        str,
+        Field(
+            pattern=grammar.DURATION, max_length=32, json_schema_extra={"pattern": grammar.DURATION}
+        ),
+        AfterValidator(_positive_duration),
+    ] = DEFAULT_METRICS_INTERVAL
     frontend: FrontendMetrics | None = None
     """The API's metrics endpoint; default: the API is not scraped."""
 
@@ -478,7 +504,7 @@ def load_environments(folder: Path) -> list[Environment]:
 def load_environment(folder: Path, name: str) -> Environment:
     """Load ``folder/<name>.yaml`` over the optional base layer and validate it."""
     path = folder / f"{name}{SUFFIX}"
-    if len(name) > 63 or not re.match(grammar.DNS_LABEL, name):
+    if not re.fullmatch(grammar.DNS_LABEL, name):
         raise ValuesError(
             f"{path}: environment name {shown(name)} is not allowed: expected a DNS-1123 "
             "label (lower-case letters, digits and '-'), because it names a chart and a folder"
@@ -585,6 +611,8 @@ _PATTERNS = {
     grammar.LABEL_KEY: "a label key such as app.kubernetes.io/name ('[prefix/]name')",
     grammar.LABEL_VALUE: "a label value (at most 63 letters, digits, '-', '_' and '.')",
     grammar.DURATION: "a Prometheus duration such as 15s, 1m or 1m30s",
+    grammar.HTTP_PATH: "a path starting with '/', of at most 256 printable ASCII characters "
+    "(no spaces)",
 }
 
 

@@ -21,6 +21,7 @@ import yaml
 from test_redis_behaviour import need
 
 from journal_k8s import Failover, JournalService, Metrics, Resources
+from journal_k8s.grammar import duration_seconds
 from support import ROOT, Manifest, synth
 
 NAMESPACE = "journal-prod"
@@ -99,6 +100,27 @@ def masters(*roles: str) -> list[dict[str, str]]:
 def replicas_of_master(count: str) -> list[dict[str, str]]:
     return [
         series("redis_connected_slaves", REDIS, count, pod="redis-0"),
+        *masters("master", "slave", "slave"),
+    ]
+
+
+def good_replicas(*replicas: tuple[str, str]) -> list[dict[str, str]]:
+    """The master redis-0 with a replica per ``(state, lag values)``, as its exporter reports
+    them (``redis_connected_slaves`` counts every one)."""
+    return [
+        series("redis_connected_slaves", REDIS, f"{len(replicas)}{STEPS}", pod="redis-0"),
+        *[
+            series(
+                "redis_connected_slave_lag_seconds",
+                REDIS,
+                lag,
+                pod="redis-0",
+                slave_ip=f"10.0.0.{i + 2}",
+                slave_port="6379",
+                slave_state=state,
+            )
+            for i, (state, lag) in enumerate(replicas)
+        ],
         *masters("master", "slave", "slave"),
     ]
 
@@ -207,14 +229,27 @@ CASES: dict[str, Case] = {
         ],
     ),
     "RedisWritesRefused": Case(
-        fire=replicas_of_master(f"2 0{STEPS}"),
+        # Both replicas still connected, neither acknowledging: one stalled past
+        # min-replicas-max-lag (10 s), one back to a full sync.
+        fire=good_replicas(("online", f"0 15{STEPS}"), ("wait_bgsave", f"0{STEPS}")),
         labels=pod(REDIS, "redis-0"),
-        quiet=replicas_of_master(f"2 1{STEPS}"),
+        quiet=good_replicas(("online", f"0 1{STEPS}"), ("online", f"0 30{STEPS}")),
+        more_quiet=[
+            good_replicas(("online", f"0 10{STEPS}")),  # at the bound: still good
+        ],
     ),
     "RedisProxyDown": Case(
         fire=[series("up", PROXY, f"1 0{STEPS}", pod="redis-proxy-a")],
         labels=pod(PROXY, "redis-proxy-a"),
         quiet=[series("up", PROXY, f"1{STEPS}", pod="redis-proxy-a")],
+    ),
+    "RedisProxyAllDown": Case(
+        fire=[series("up", PROXY, f"1 0{STEPS}", pod=f"redis-proxy-{p}") for p in "ab"],
+        labels={},
+        quiet=[
+            series("up", PROXY, f"1 {0 if p == 'a' else 1}{STEPS}", pod=f"redis-proxy-{p}")
+            for p in "ab"
+        ],
     ),
     "RedisProxyNoBackend": Case(
         fire=[
@@ -291,11 +326,6 @@ CASES: dict[str, Case] = {
 }
 
 
-def seconds(duration: str) -> int:
-    units = {"s": 1, "m": 60, "h": 3600}
-    return int(duration[:-1]) * units[duration[-1]]
-
-
 def test_promtool_checks_the_rules(rules: dict[str, Any], tmp_path: Path) -> None:
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False))
     output = promtool("check", "rules", "rules.yaml", cwd=tmp_path)
@@ -318,15 +348,14 @@ def test_alert_fires_after_its_for_and_not_on_healthy_series(
 ) -> None:
     rule = by_name[alert]
     case = CASES[alert]
-    hold = seconds(rule["for"])
+    hold = int(duration_seconds(rule["for"]))
     # The rule as synthesized, without its annotations (their templates are checked above;
     # promtool would otherwise need each rendered text).
     bare = {k: v for k, v in rule.items() if k != "annotations"}
     (tmp_path / "rules.yaml").write_text(
         yaml.safe_dump({"groups": [{"name": "test", "rules": [bare]}]}, sort_keys=False)
     )
-    fired = {"alertname": alert, **case.labels, "severity": rule["labels"]["severity"]}
-    fired.pop("alertname")
+    fired = {**case.labels, "namespace": NAMESPACE, "severity": rule["labels"]["severity"]}
     tests = [
         {
             "interval": "15s",
@@ -423,3 +452,48 @@ def test_without_failover_there_is_no_write_quorum_nor_proxy_alert() -> None:
     assert not names & {"RedisWritesRefused", "RedisReplicasMissing", "RedisProxyDown"}
     assert {"RedisDown", "RedisNoMaster", "StaticSiteDown"} <= names
     assert not names & {"ApiDown", "ApiMetricsDown"}  # no frontend metrics port given
+
+
+def test_every_alert_holds_for_two_scrapes_at_least() -> None:
+    """A slower scrape interval lengthens every ``for:`` below two scrapes, so that one sample
+    never makes an alert fire; the others keep their own."""
+    chart = cdk8s.Chart(cdk8s.App(), "p", namespace=NAMESPACE, disable_resource_name_hashes=True)
+    JournalService(
+        chart,
+        "Journal",
+        redis_failover=Failover(min_replicas_to_write=1),
+        metrics=Metrics(interval="1m30s"),
+    )
+    holds = {
+        r["alert"]: r["for"]
+        for o in synth(chart)
+        if o["kind"] == "PrometheusRule"
+        for g in o["spec"]["groups"]
+        for r in g["rules"]
+    }
+    assert holds["RedisWritesRefused"] == "3m"  # 30s by itself
+    assert holds["RedisDown"] == "3m"  # 1m by itself
+    assert holds["RedisExporterDown"] == "5m"
+    assert holds["RedisPodsMissing"] == "10m"
+    assert all(duration_seconds(hold) >= 180 for hold in holds.values())
+
+
+def test_every_alert_fires_with_the_namespace_of_its_tier(
+    by_name: dict[str, dict[str, Any]],
+) -> None:
+    for rule in by_name.values():
+        assert rule["labels"]["namespace"] == NAMESPACE
+        assert f'namespace="{NAMESPACE}"' in rule["expr"]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{}, {"static_replicas": 2}, {"frontend_metrics_port": 9090}],
+    ids=["redis", "static", "api"],
+)
+def test_metrics_in_a_chart_without_a_namespace_are_refused(arguments: dict[str, Any]) -> None:
+    # The alerts count a tier's pods by namespace: without one they would count another
+    # journal's too.
+    chart = cdk8s.Chart(cdk8s.App(), "p", disable_resource_name_hashes=True)
+    with pytest.raises(ValueError, match="its chart sets no namespace, and its alerts count"):
+        JournalService(chart, "Journal", metrics=Metrics(), **arguments)

@@ -356,6 +356,33 @@ def test_the_redis_exporter_has_the_password_in_no_argv_and_no_environment(
             assert secret not in Path(f"/proc/{pid}/environ").read_bytes(), pid
 
 
+@pytest.mark.parametrize(
+    "password",
+    ["plain", 'q"uo\\te\\', "tab\tnew\nline\r\x01\x1f end", "$(id) `id` %s %%", "ünï ©ødé", ""],
+    ids=["plain", "quote-backslash", "control", "shell", "utf-8", "empty"],
+)
+def test_the_exporter_writes_any_password_as_a_json_string(
+    objects: list[Manifest], password: str, tmp_path: Path
+) -> None:
+    """The exporter script's own quoting, run by a real sh and awk: the password file it
+    writes is JSON that holds the password as it is (redis_exporter exits on invalid JSON,
+    and its readiness would take the Redis pod out of its Services)."""
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and "exporter.sh" in o["data"])
+    lines = config["data"]["exporter.sh"].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("password="))
+    end = lines.index("umask 077")
+    script = tmp_path / "quote.sh"
+    script.write_text(
+        'password="$(cat "$1")"\n' + "\n".join(lines[start + 1 : end]) + '\nprintf %s "$quoted"\n'
+    )
+    (tmp_path / "password").write_bytes(password.encode())
+    result = subprocess.run(
+        ["sh", str(script), str(tmp_path / "password")], capture_output=True, check=True
+    )
+    # The shell drops a password's trailing line breaks, as redis-server's launch script does.
+    assert json.loads(b'"' + result.stdout + b'"') == password.rstrip("\n")
+
+
 def test_every_series_an_alert_reads_is_exported(stack: Stack) -> None:
     """The alerts' unit tests run on synthetic series: here each metric name an alert reads
     (replication role, link, lag, memory, AOF, HAProxy's backends, NGINX) is one the real

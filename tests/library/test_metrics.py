@@ -391,3 +391,25 @@ def test_a_service_monitor_refuses_a_port_the_service_does_not_name(
     )
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         ServiceMonitor(chart, "Metrics", service=service, port=port, metrics=METRICS)
+
+
+@pytest.mark.parametrize("interval", ["0", "0s", "", "0m0s", "1d", "30"])
+def test_an_interval_that_is_no_duration_above_zero_is_refused(interval: str) -> None:
+    with pytest.raises(ValueError, match="expected a Prometheus duration above zero"):
+        Metrics(interval=interval)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "argument"),
+    [
+        ({"frontend_metrics_path": "/a b"}, "frontend_metrics_path"),
+        ({"frontend_metrics_path": "metrics"}, "frontend_metrics_path"),
+        ({"frontend_metrics_path": "/" + "m" * 256}, "frontend_metrics_path"),
+    ],
+)
+def test_a_metrics_path_outside_the_http_path_grammar_is_refused(
+    chart: cdk8s.Chart, arguments: dict[str, Any], argument: str
+) -> None:
+    # The values take the same grammar (journal_k8s.grammar.HTTP_PATH).
+    with pytest.raises(ValueError, match=f"{argument}='.* is not allowed: expected a path"):
+        journal(chart, **arguments)

@@ -46,6 +46,8 @@ def test_library_is_typed_and_exports_a_curated_surface() -> None:
     assert (ROOT / "constructs" / "journal_k8s" / "py.typed").is_file()
     assert set(journal_k8s.__all__) == {
         "CONFIG_HASH_ANNOTATION",
+        "DEFAULT_METRICS_INTERVAL",
+        "DEFAULT_METRICS_PATH",
         "DEFAULT_NGINX_EXPORTER_IMAGE",
         "DEFAULT_PROXY_IMAGE",
         "DEFAULT_REDIS_EXPORTER_IMAGE",

@@ -182,6 +182,12 @@ def test_fails_on_an_environment_name_that_cannot_name_a_folder(environments: Pa
         load_environments(environments)
 
 
+def test_fails_on_an_environment_name_with_a_line_break(environments: Path) -> None:
+    shutil.copy(environments / "dev.yaml", environments / "dev\n.yaml")
+    with pytest.raises(ValuesError, match=r"environment name 'dev\\n' is not allowed"):
+        load_environment(environments, "dev\n")
+
+
 def test_fails_without_environments(tmp_path: Path) -> None:
     with pytest.raises(ValuesError, match="no environment files"):
         load_environments(tmp_path)
@@ -213,6 +219,17 @@ def test_each_environment_chooses_its_edge() -> None:
 
 
 QA = "namespace: journal-qa\nquota: {cpu: '4', memory: 4Gi, storage: 40Gi, pods: 10}\n"
+PREFIX = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+"""The longest label key prefix: a DNS subdomain of 253 characters."""
+
+
+def metrics(**more: str) -> str:
+    """A metrics section of the values with ``more`` keys (YAML flow text)."""
+    keys = "".join(f", {key}: {value}" for key, value in more.items())
+    return (
+        "metrics: {enabled: true, prometheus: {namespace: monitoring, podLabels: {app: p}}"
+        f"{keys}}}\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -242,6 +259,17 @@ QA = "namespace: journal-qa\nquota: {cpu: '4', memory: 4Gi, storage: 40Gi, pods:
         (f"quota: {{cpu: '4', memory: 4Gi, storage: 5Gi, pods: {10**40}}}\n", "quota.pods: 1000"),
         ("frontend: {journalEntries: 1000001}\n", "less than or equal to 100000"),
         ("frontend: {replicas: 101}\n", "less than or equal to 100"),
+        (metrics(interval="0s"), "metrics.interval: '0s' is not allowed: expected a duration"),
+        (metrics(interval="'0'"), "metrics.interval: '0' is not allowed: expected a duration"),
+        (metrics(interval="1d"), "metrics.interval: '1d' is not allowed: expected a Prometheus"),
+        (
+            metrics(monitorLabels=f"{{'{PREFIX}x/name': v}}"),
+            "whose prefix (before '/') is at most 253 long",
+        ),
+        (
+            metrics(frontend="{port: 9090, path: '/a b'}"),
+            "metrics.frontend.path: '/a b' is not allowed: expected a path starting with '/'",
+        ),
         (
             "namespace: " + "a" * 5000 + "\n",
             "'" + "a" * 58 + "… is not allowed",
@@ -270,6 +298,8 @@ def test_fails_on_values_outside_the_kubernetes_grammars(
         "redis: {resources: {cpu: .5, memory: 1e9}}\n",
         "quota: {cpu: 4096, memory: 64Ti, storage: 1Pi, pods: 10000}\n",
         "quota: {cpu: 1m, memory: 1Mi, storage: 1Mi, pods: 1}\n",
+        metrics(monitorLabels=f"{{'{PREFIX}/{'n' * 63}': v}}", interval="1m30s"),
+        metrics(frontend="{port: 9090, path: '/stats?format=prometheus'}"),
     ],
 )
 def test_accepts_what_kubernetes_accepts(environments: Path, content: str) -> None:
