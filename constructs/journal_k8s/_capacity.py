@@ -16,11 +16,16 @@ container, a kplus workload), as Kubernetes counts it:
   utilization it targets.
 - **budgets**: a PodDisruptionBudget neither lets every pod of its workloads go at once at
   their fewest, nor blocks every eviction at their most (``_autoscaling.budget_problem``).
+
+The rules count with the quantities and counts they read; where one is malformed (a JSON
+patch's ``"abc"``, a team's own ``500MB``), each such field is reported instead, and the sums
+wait until it is mended.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -38,9 +43,99 @@ _COUNTED = ("cpu", "memory", "ephemeral-storage")
 
 
 def problems(objects: Sequence[Manifest]) -> list[str]:
-    """Every violation of the rules above in an app's manifests; empty when they are sound."""
+    """Every violation of the rules above in an app's manifests; empty when they are sound.
+    A malformed field the rules read is reported on its own (the sums need it)."""
+    malformed = list(_malformed(objects))
+    if malformed:
+        return malformed
     workloads = _workloads(objects)
     return [*_quotas(objects, workloads), *_autoscalers(workloads), *_budgets(objects, workloads)]
+
+
+def _malformed(objects: Sequence[Manifest]) -> Iterator[str]:
+    """``Kind namespace/name: field: value is not allowed: expected ...`` for each field the
+    rules read that is not of its type: quantities, counts, lists of containers."""
+    for obj in objects:
+        kind = obj.get("kind")
+        where = f"{kind} {_namespace(obj)}/{_name(obj)}"
+        for path, value, expected in _read_fields(obj):
+            if not expected(value):
+                yield f"{where}: {path}: {value!r} is not allowed: expected {expected.__doc__}"
+
+
+def _quantity(value: Any) -> bool:
+    """a Kubernetes quantity (500m, 2, 1.5Gi)"""
+    try:
+        quantity_value(str(value))
+    except ValueError:
+        return False
+    return not isinstance(value, bool)
+
+
+def _count(value: Any) -> bool:
+    """a whole number"""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _surge(value: Any) -> bool:
+    """a whole number or a percentage (25%)"""
+    return _count(value) or (isinstance(value, str) and re.fullmatch(r"[0-9]+%", value) is not None)
+
+
+def _list(value: Any) -> bool:
+    """a list"""
+    return isinstance(value, list)
+
+
+def _mapping(value: Any) -> bool:
+    """a mapping"""
+    return isinstance(value, Mapping)
+
+
+def _read_fields(obj: Manifest) -> Iterator[tuple[str, Any, Any]]:
+    """Each field of ``obj`` the rules read, with its path and its check (if it is set)."""
+    kind = obj.get("kind")
+    fields: list[tuple[str, Any, Any]] = []
+    if kind in _SCALED_KINDS or kind == "Pod":
+        spec_path = "spec" if kind == "Pod" else "spec.template.spec"
+        spec = get(obj, *spec_path.split("."))
+        fields.append((spec_path, spec, _mapping))
+        for field in ("initContainers", "containers"):
+            containers = get(spec, field)
+            fields.append((f"{spec_path}.{field}", containers, _list))
+            for index, container in enumerate(containers if isinstance(containers, list) else []):
+                path = f"{spec_path}.{field}[{index}]"
+                fields.append((path, container, _mapping))
+                for part in ("requests", "limits"):
+                    amounts = get(container, "resources", part)
+                    fields.append((f"{path}.resources.{part}", amounts, _mapping))
+                    for resource in _COUNTED:
+                        value = get(amounts, resource)
+                        fields.append((f"{path}.resources.{part}.{resource}", value, _quantity))
+        fields.append(("spec.replicas", get(obj, "spec", "replicas"), _count))
+        surge = get(obj, "spec", "strategy", "rollingUpdate", "maxSurge")
+        fields.append(("spec.strategy.rollingUpdate.maxSurge", surge, _surge))
+        for index, claim in enumerate(get(obj, "spec", "volumeClaimTemplates") or []):
+            size = get(claim, "spec", "resources", "requests", "storage")
+            path = f"spec.volumeClaimTemplates[{index}].spec.resources.requests.storage"
+            fields.append((path, size, _quantity))
+    elif kind == "PersistentVolumeClaim":
+        size = get(obj, "spec", "resources", "requests", "storage")
+        fields.append(("spec.resources.requests.storage", size, _quantity))
+    elif kind == "ResourceQuota":
+        for key, value in (get(obj, "spec", "hard") or {}).items():
+            if _quota_key(key) is not None:
+                fields.append((f"spec.hard.{key}", value, _quantity))
+    elif kind == "HorizontalPodAutoscaler":
+        for field in ("minReplicas", "maxReplicas"):
+            fields.append((f"spec.{field}", get(obj, "spec", field), _count))
+    elif kind == "LimitRange":
+        for index, item in enumerate(get(obj, "spec", "limits") or []):
+            for part in ("max", "min", "default", "defaultRequest"):
+                for resource in _COUNTED:
+                    value = get(item, part, resource)
+                    fields.append((f"spec.limits[{index}].{part}.{resource}", value, _quantity))
+    return (field for field in fields if field[1] is not None)
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,9 @@ class Pods:
             )
             for e in self.match_expressions
         ]
+        # An empty map or list is left out, as the API server stores the selector of all pods.
         return k8s.LabelSelector(
-            match_labels=dict(self.match_labels), match_expressions=expressions or None
+            match_labels=dict(self.match_labels) or None, match_expressions=expressions or None
         )
 
     def peer(self, seen_from: Pods) -> k8s.NetworkPolicyPeer:

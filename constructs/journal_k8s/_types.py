@@ -564,10 +564,10 @@ class PodOptions:
             check_dns_subdomain("service_account_name", self.service_account_name)
         if self.priority_class_name is not None:
             check_dns_subdomain("priority_class_name", self.priority_class_name)
-        if isinstance(self.image_pull_secrets, str | bytes):
+        if not _is_sequence(self.image_pull_secrets):
             raise TypeError(
                 f"image_pull_secrets={self.image_pull_secrets!r} is not allowed: expected a "
-                "sequence of Secret names"
+                "sequence (a list or tuple) of Secret names"
             )
         for secret in self.image_pull_secrets:
             check_dns_subdomain("image_pull_secrets entry", secret)
@@ -585,10 +585,10 @@ class PodOptions:
             ("topology_spread", self.topology_spread or (), k8s.TopologySpreadConstraint),
             ("readiness_gates", self.readiness_gates, k8s.PodReadinessGate),
         ):
-            if isinstance(items, str | bytes) or not all(isinstance(i, kind) for i in items):
+            if not _is_sequence(items) or not all(isinstance(i, kind) for i in items):
                 raise TypeError(
-                    f"{argument}={items!r} is not allowed: expected a sequence of "
-                    f"k8s.{kind.__name__}"
+                    f"{argument}={items!r} is not allowed: expected a sequence (a list or "
+                    f"tuple) of k8s.{kind.__name__}"
                 )
 
     def check_against(
@@ -612,6 +612,12 @@ class PodOptions:
             [container.name],
         )
         _check_new_names("labels", list(self.labels), list(labels))
+
+
+def _is_sequence(items: object) -> bool:
+    """Whether ``items`` is a list, a tuple or another sequence, not text (a generator is
+    refused: checking its items would use them up)."""
+    return isinstance(items, Sequence) and not isinstance(items, str | bytes)
 
 
 def _check_new_names(argument: str, new: Sequence[str], own: Sequence[str]) -> None:

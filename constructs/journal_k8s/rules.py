@@ -115,8 +115,10 @@ def join(path: str, field: str) -> str:
 def containers(spec: Manifest, path: str) -> Iterator[tuple[str, Manifest]]:
     """Every container of a pod spec (init and ephemeral too), with its field path."""
     for field in ("initContainers", "containers", "ephemeralContainers"):
-        for index, container in enumerate(spec.get(field) or []):
-            yield f"{path}.{field}[{index}]", container
+        found = spec.get(field)
+        for index, container in enumerate(found if isinstance(found, list) else []):
+            if isinstance(container, Mapping):  # else the capacity rules report it
+                yield f"{path}.{field}[{index}]", container
 
 
 def duplicates(objects: Sequence[Manifest]) -> Iterator[Problem]:
@@ -233,6 +235,8 @@ def pod_security(objects: Sequence[Manifest]) -> Iterator[Problem]:
     """Every pod template of ``objects`` meets the Pod Security Standard ``restricted``."""
     for obj, path, template in pod_templates(objects):
         spec = template.get("spec") or {}
+        if not isinstance(spec, Mapping):  # the capacity rules report it
+            continue
         spec_path = join(path, "spec")
         for field in ("hostNetwork", "hostPID", "hostIPC"):
             if spec.get(field):

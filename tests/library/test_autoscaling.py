@@ -607,3 +607,49 @@ def test_app_synth_checks_a_kplus_hpa_on_a_kplus_deployment(tmp_path: Path) -> N
         "max_replicas"
     ) in str(failure.value)
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_a_malformed_field_the_capacity_rules_read_is_reported_on_its_own() -> None:
+    """A JSON patch's ``"abc"`` or a team's own ``500MB`` is named with its object and field
+    (it used to end the synth with a bare ``'abc' is not a Kubernetes quantity``)."""
+    web = deployment(
+        "web",
+        [{"name": "a", "resources": {"requests": {"cpu": "abc", "memory": "500MB"}}}, "b"],
+        replicas="2",
+        strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "many"}},
+    )
+    broken_quota = quota(cpu="lots", pods=10, **{"count/jobs": "x"})  # an uncounted key
+    assert capacity_problems([broken_quota, web, hpa("web", minReplicas=True)]) == [
+        "ResourceQuota team/q: spec.hard.cpu: 'lots' is not allowed: expected a Kubernetes "
+        "quantity (500m, 2, 1.5Gi)",
+        "Deployment team/web: spec.template.spec.containers[0].resources.requests.cpu: 'abc' "
+        "is not allowed: expected a Kubernetes quantity (500m, 2, 1.5Gi)",
+        "Deployment team/web: spec.template.spec.containers[0].resources.requests.memory: "
+        "'500MB' is not allowed: expected a Kubernetes quantity (500m, 2, 1.5Gi)",
+        "Deployment team/web: spec.template.spec.containers[1]: 'b' is not allowed: expected "
+        "a mapping",
+        "Deployment team/web: spec.replicas: '2' is not allowed: expected a whole number",
+        "Deployment team/web: spec.strategy.rollingUpdate.maxSurge: 'many' is not allowed: "
+        "expected a whole number or a percentage (25%)",
+        "HorizontalPodAutoscaler team/web: spec.minReplicas: True is not allowed: expected a "
+        "whole number",
+    ]
+
+
+def test_a_malformed_field_fails_the_synth_naming_its_construct(chart: cdk8s.Chart) -> None:
+    RestrictedNamespace(
+        chart,
+        "Namespace",
+        name="test",
+        quota=Quota(cpu="100", memory="100Gi", storage="1Ti", pods=100),
+    )
+    journal = JournalService(chart, "Journal")
+    cdk8s.ApiObject.of(journal.api.deployment).add_json_patch(
+        cdk8s.JsonPatch.add("/spec/template/spec/containers/0/resources/requests/cpu", "abc")
+    )
+    with pytest.raises(RuntimeError) as error:
+        cdk8s.Testing.synth(chart)
+    assert (
+        "[test/Journal/Api/Deployment] Deployment test/frontend: spec.template.spec.containers[0]"
+        ".resources.requests.cpu: 'abc' is not allowed: expected a Kubernetes quantity"
+    ) in str(error.value)

@@ -381,9 +381,15 @@ def test_fails_on_an_option_that_clashes_with_the_workloads_own_names(
 
 def test_fails_on_an_option_of_the_wrong_type() -> None:
     with pytest.raises(
-        TypeError, match=r"env=.* is not allowed: expected a sequence of k8s.EnvVar"
+        TypeError, match=r"env=.* is not allowed: expected a sequence \(a list or tuple\) of k8s"
     ):
         PodOptions(env=[{"name": "X"}])  # type: ignore[list-item]
+
+
+def test_fails_on_a_generator_of_options_rather_than_use_it_up() -> None:
+    # Checking a generator's items would use them up: the pods would silently have none.
+    with pytest.raises(TypeError, match=r"env=.* is not allowed: expected a sequence"):
+        PodOptions(env=(k8s.EnvVar(name="X", value="1") for _ in range(1)))  # type: ignore[arg-type]
 
 
 def test_a_misspelt_body_field_fails_when_the_struct_is_built() -> None:
