@@ -7,6 +7,7 @@ from ._kplus import k8s
 from ._network import Pods
 from ._redis_topology import (
     CONFIG_DIR,
+    CONFIG_QUOTED,
     PASSWORD_DIR,
     PORT,
     REDIS_CONF,
@@ -27,8 +28,7 @@ set -eu
 # shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
 ordinal="${{HOSTNAME##*-}}"
 password="$(cat "{PASSWORD_DIR}/{password_file}")"
-quoted="$(printf '%s' "$password" | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g')"
-umask 077
+{CONFIG_QUOTED}umask 077
 {{
   printf 'include %s\\n' "{CONFIG_DIR}/redis.conf"
   printf 'requirepass "%s"\\n' "$quoted"

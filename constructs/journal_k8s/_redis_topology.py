@@ -16,6 +16,10 @@ from ._peers import SelectablePods
 from ._types import ExistingSecret, Metrics
 
 PORT = 6379
+CONFIG_QUOTED = r"""quoted="$(printf '%s' "$password" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"
+"""
+"""POSIX sh: ``$quoted``, the text of ``$password`` for a Redis config file's double quotes
+(``"`` and ``\\`` escaped)."""
 CONFIG_DIR = "/opt/journal-redis"
 PASSWORD_DIR = "/etc/redis-passwd"
 RUN_DIR = "/run/redis"

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ._redis_topology import CONFIG_QUOTED, PORT
+
 SENTINEL_PORT = 26379
 SENTINEL_DIR = "/run/sentinel"
 SHUTDOWN_MARGIN_S = 10
@@ -76,12 +78,12 @@ def _view(master_set: str) -> str:
 view() {{
   timeout 2 redis-cli --raw -h "$1" -p {SENTINEL_PORT} sentinel master {master_set} 2>/dev/null \\
     | awk 'NR % 2 {{ key = $0; next }} {{ v[key] = $0 }}
-      END {{ if (v["port"] == 6379) print v["ip"], v["flags"], v["last-ok-ping-reply"] }}'
+      END {{ if (v["port"] == {PORT}) print v["ip"], v["flags"], v["last-ok-ping-reply"] }}'
 }}
 """
 
 
-def _ask_sentinels(master_set: str, peers: Sequence[str]) -> str:
+def _ask_sentinels(peers: Sequence[str]) -> str:
     """POSIX sh: ``ask_sentinels`` asks every other pod's sentinel who the master is. It
     needs ``self``, ``REDISCLI_AUTH`` and ``view``."""
     return f"""\
@@ -124,9 +126,9 @@ running_master() {{
   for peer in {" ".join(scripts.peers)}; do
     host="$peer"
     [ "$peer" = "$self" ] && host=127.0.0.1
-    info="$(timeout 2 redis-cli -h "$host" -p 6379 info replication 2>/dev/null | tr -d '\\r')"
+    info="$(timeout 2 redis-cli -h "$host" -p {PORT} info replication 2>/dev/null | tr -d '\\r')"
     printf '%s\\n' "$info" | grep -qx role:master || continue
-    fence="$(timeout 2 redis-cli --raw -h "$host" -p 6379 config get min-replicas-to-write \\
+    fence="$(timeout 2 redis-cli --raw -h "$host" -p {PORT} config get min-replicas-to-write \\
       2>/dev/null | sed -n 2p)"
     [ "$fence" = {scripts.fence} ] && continue
     replicas="$(printf '%s\\n' "$info" | sed -n 's/^connected_slaves://p')"
@@ -172,12 +174,9 @@ request_failover() {{
 def _password(password_path: str, *, quoted: bool = True) -> str:
     """POSIX sh: ``REDISCLI_AUTH`` from the mounted Secret, and ``quoted`` for a config
     file's double quotes."""
-    quote = (
-        """quoted="$(printf '%s' "$password" | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g')"\n"""
-    )
     return f"""\
 password="$(cat "{password_path}")"
-{quote if quoted else ""}REDISCLI_AUTH="$password"
+{CONFIG_QUOTED if quoted else ""}REDISCLI_AUTH="$password"
 export REDISCLI_AUTH
 """
 
@@ -208,7 +207,7 @@ def redis_launch_script(
 # the mounted Secret into a config file on a memory-backed volume, never a command line.
 set -eu
 {_context(scripts)}
-{_ask_sentinels(master_set, peers)}
+{_ask_sentinels(peers)}
 # True while another pod of the StatefulSet exists (its name resolves).
 others_exist() {{
   for peer in {" ".join(peers)}; do
@@ -246,7 +245,7 @@ confirm() {{
     ask_sentinels
     if [ -n "$master" ] && [ "$master" != "$self" ] && [ "$votes" -ge {quorum - 1} ]; then
       echo "the sentinels name $master: replicating from it" >&2
-      redis-cli -p 6379 replicaof "$master" 6379 > /dev/null || continue
+      redis-cli -p {PORT} replicaof "$master" {PORT} > /dev/null || continue
       break
     fi
     now="$(date +%s)"
@@ -256,7 +255,7 @@ confirm() {{
       echo "not confirmed after $((now - started)) s: failover asked of ${{requested:-none}}" >&2
     fi
   done
-  redis-cli -p 6379 config set min-replicas-to-write {min_replicas_to_write} > /dev/null
+  redis-cli -p {PORT} config set min-replicas-to-write {min_replicas_to_write} > /dev/null
 }}
 
 ask_sentinels
@@ -279,7 +278,7 @@ umask 077
   printf 'masterauth "%s"\\n' "$quoted"
   printf 'replica-announce-ip %s\\n' "$self"
   if [ "$master" != "$self" ]; then
-    printf 'replicaof %s %s\\n' "$master" 6379
+    printf 'replicaof %s %s\\n' "$master" {PORT}
   fi
   if [ -n "$fenced" ]; then
     printf 'min-replicas-to-write %s\\n' {fence}
@@ -307,22 +306,22 @@ def redis_stop_script(scripts: Scripts, *, failover_timeout_ms: int) -> str:
 # until it has every write of its master, which a master being stopped too has paused.
 set -u
 {_context(scripts, quoted=False)}
-{_ask_sentinels(master_set, peers)}
+{_ask_sentinels(peers)}
 {_request_failover(master_set, peers)}
 deadline=$(($(date +%s) + {wait}))
 value() {{
   printf '%s\\n' "$info" | sed -n "s/^$1://p"
 }}
-info="$(redis-cli -p 6379 info replication | tr -d '\\r')"
+info="$(redis-cli -p {PORT} info replication | tr -d '\\r')"
 
 if [ "$(value role)" = slave ]; then
   for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
     [ "$(value master_link_status)" = up ] || exit 0
-    theirs="$(timeout 1 redis-cli -h "$(value master_host)" -p 6379 info replication \\
+    theirs="$(timeout 1 redis-cli -h "$(value master_host)" -p {PORT} info replication \\
       | tr -d '\\r' | sed -n 's/^master_repl_offset://p')"
     [ "$(value slave_repl_offset)" = "$theirs" ] && exit 0
     sleep 0.1
-    info="$(redis-cli -p 6379 info replication | tr -d '\\r')"
+    info="$(redis-cli -p {PORT} info replication | tr -d '\\r')"
   done
   exit 0
 fi
@@ -331,9 +330,9 @@ fi
 # A paused master still sends its replicas a PING every repl-ping-replica-period, which
 # moves its replication offset on: past the new master's, the old one could only rejoin by a
 # full resync (whose AOF rewrite makes it refuse SIGTERM). None is sent during the hand-over.
-redis-cli -p 6379 config set repl-ping-replica-period {PAUSED_PING_PERIOD_S} > /dev/null
-redis-cli -p 6379 client pause {(wait + SHUTDOWN_MARGIN_S) * 1000} write > /dev/null
-info="$(redis-cli -p 6379 info replication | tr -d '\\r')"
+redis-cli -p {PORT} config set repl-ping-replica-period {PAUSED_PING_PERIOD_S} > /dev/null
+redis-cli -p {PORT} client pause {(wait + SHUTDOWN_MARGIN_S) * 1000} write > /dev/null
+info="$(redis-cli -p {PORT} info replication | tr -d '\\r')"
 offset="$(value master_repl_offset)"
 # A replica with at least this offset has every write.
 while [ "$(date +%s)" -lt "$deadline" ]; do
@@ -341,7 +340,7 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
     | awk -v offset="$offset" '$1 < offset {{ n++ }} END {{ print n + 0 }}')"
   [ "$behind" = 0 ] && break
   sleep 0.1
-  info="$(redis-cli -p 6379 info replication | tr -d '\\r')"
+  info="$(redis-cli -p {PORT} info replication | tr -d '\\r')"
 done
 echo "writes paused at offset $offset ($behind replicas behind it); asking for a failover" >&2
 request_failover
@@ -353,11 +352,11 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
   ask_sentinels
   if [ -n "$master" ] && [ "$master" != "$self" ] && [ "$votes" = "$answered" ] \\
     && [ "$votes" -ge {max(1, quorum - 1)} ]; then
-    theirs="$(timeout 1 redis-cli -h "$master" -p 6379 info replication | tr -d '\\r')"
+    theirs="$(timeout 1 redis-cli -h "$master" -p {PORT} info replication | tr -d '\\r')"
     if printf '%s\\n' "$theirs" | grep -qx role:master \\
       && [ "$(printf '%s\\n' "$theirs" | sed -n 's/^master_repl_offset://p')" -ge "$offset" ]; then
-      redis-cli -p 6379 replicaof "$master" 6379 > /dev/null
-      redis-cli -p 6379 client unpause > /dev/null
+      redis-cli -p {PORT} replicaof "$master" {PORT} > /dev/null
+      redis-cli -p {PORT} client unpause > /dev/null
       echo "handed over to $master" >&2
       exit 0
     fi
@@ -382,7 +381,7 @@ def sentinel_launch_script(
 # addresses. Its config (with the password) is on a memory volume.
 set -eu
 {_context(scripts)}
-{_ask_sentinels(master_set, peers)}
+{_ask_sentinels(peers)}
 {_running_master(scripts)}
 ask_sentinels
 if [ -z "$master" ]; then
@@ -399,7 +398,7 @@ umask 077
   printf 'sentinel announce-ip %s\\n' "$self"
   printf 'requirepass "%s"\\n' "$quoted"
   printf 'sentinel sentinel-pass "%s"\\n' "$quoted"
-  printf 'sentinel monitor {master_set} %s 6379 {quorum}\\n' "$master"
+  printf 'sentinel monitor {master_set} %s {PORT} {quorum}\\n' "$master"
   printf 'sentinel auth-pass {master_set} "%s"\\n' "$quoted"
   printf 'sentinel down-after-milliseconds {master_set} {down_after_ms}\\n'
   printf 'sentinel failover-timeout {master_set} {failover_timeout_ms}\\n'
@@ -446,14 +445,14 @@ case "$2" in
   ready)
     reply="$(redis-cli --raw -h 127.0.0.1 -p {SENTINEL_PORT} \\
       sentinel get-master-addr-by-name {master_set} 2>&1)" || true
-    [ "$(printf '%s\\n' "$reply" | sed -n 2p)" = 6379 ] && exit 0
+    [ "$(printf '%s\\n' "$reply" | sed -n 2p)" = {PORT} ] && exit 0
     echo "no master: $reply" >&2
     exit 1
     ;;
   seen)
     # shellcheck disable=SC3028 # the container runtime sets HOSTNAME to the pod name
     self="$HOSTNAME.{domain}"
-    role="$(redis-cli -p 6379 info replication | tr -d '\\r' | sed -n 's/^role://p')"
+    role="$(redis-cli -p {PORT} info replication | tr -d '\\r' | sed -n 's/^role://p')"
     what=replicas
     [ "$role" = master ] && what=master
     answered=0

@@ -700,7 +700,7 @@ class Failover:
             ("failover proxy_resources", self.proxy_resources),
             ("failover sentinel_resources", self.sentinel_resources),
         ):
-            check_instance(argument, resources, Resources, resources)
+            check_type(argument, resources, Resources)
         check_dns_subdomain("failover cluster_domain", self.cluster_domain)
 
     def check_against(self, replicas: int) -> int:

@@ -23,6 +23,7 @@ from ._types import (
     check_instance,
     check_port,
     check_positive,
+    check_type,
 )
 from .redis import Redis
 from .service_monitor import monitor_objects
@@ -116,6 +117,7 @@ class ApiFrontend(ServedWorkload):
             "resources", resources, Resources, Resources(cpu="1", memory="1G")
         )
         options = check_instance("pod", pod, PodOptions, PodOptions())
+        check_type("redis", redis, Redis)
         lookup(self, redis)
         hosts = redis.hosts(self.namespace, cluster_domain=cluster_domain)
         config = {"journalEntries": str(journal_entries)}

@@ -21,6 +21,7 @@ from ._types import (
     Metrics,
     PodOptions,
     Resources,
+    check_instance,
     check_service_name,
 )
 from .api_frontend import ApiFrontend
@@ -147,6 +148,7 @@ class JournalService(JournalConstruct):
         super().__init__(scope, id)
         if name is not None:
             check_service_name("name", name, max_length=41)
+        check_instance("edge", edge, PathRoute, None)
         ingress_arguments = {
             argument: value
             for argument, value in (

@@ -17,6 +17,7 @@ from ._types import (
     check_dns_label,
     check_dns_subdomain,
     check_host,
+    check_instance,
     check_path,
 )
 
@@ -61,6 +62,7 @@ class PathIngress(JournalConstruct):
         check_dns_label("controller_namespace", controller_namespace)
         if host is not None:
             check_host("host", host)
+        check_instance("tls", tls, IngressTls, None)
         if tls is not None and host is None:
             raise ValueError("tls is not allowed without host: a certificate needs a host name")
         self._class_name = class_name

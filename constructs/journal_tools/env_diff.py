@@ -323,7 +323,7 @@ def _name(item: Any) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _use_colour(choice: str) -> bool:
+def use_colour(choice: str) -> bool:
     """``--color``: ``auto`` means on a terminal, unless ``NO_COLOR`` is set."""
     if choice != "auto":
         return choice == "always"
@@ -374,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         compare(before, after),
         (arguments.before, arguments.after),
         folders,
-        _use_colour(arguments.color),
+        use_colour(arguments.color),
     )
     print("\n".join(lines))
     return 0

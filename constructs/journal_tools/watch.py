@@ -64,11 +64,14 @@ def watch(
     import app  # the deployable app's build function
 
     cache = RenderCache()
-    rendered = resynthesize(app.build, environments_dir, outdir, cache, {}, report)
+    colour = env_diff.use_colour("auto")  # as make diff: on a terminal, unless NO_COLOR
+    rendered = resynthesize(app.build, environments_dir, outdir, cache, {}, report, colour)
     report(f"watching {environments_dir}/ (Ctrl-C to stop)")
     for batch in changes:
         if batch:
-            rendered = resynthesize(app.build, environments_dir, outdir, cache, rendered, report)
+            rendered = resynthesize(
+                app.build, environments_dir, outdir, cache, rendered, report, colour
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

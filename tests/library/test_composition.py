@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import re
+from typing import Any, ClassVar
 
 import cdk8s
 import pytest
@@ -10,6 +11,7 @@ from cdk8s_plus_27 import k8s
 
 from journal_k8s import (
     ApiFrontend,
+    Failover,
     JournalService,
     PathIngress,
     PodOptions,
@@ -405,3 +407,33 @@ def test_limits_compare_exactly_in_every_suffix(request_: str, limit: str) -> No
     Resources(cpu=request_, memory="1Gi", cpu_limit=limit)
     with pytest.raises(ValueError, match="expected at least the request"):
         Resources(cpu=limit, memory="1Gi", cpu_limit=request_)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda c: JournalService(c, "J", tls={"secret_name": "x"}, host="a.example.com"),
+            "tls={'secret_name': 'x'} is not allowed: expected journal_k8s.IngressTls",
+        ),
+        (
+            lambda c: ApiFrontend(c, "Api", redis="redis"),
+            "redis='redis' is not allowed: expected journal_k8s.Redis",
+        ),
+        (
+            lambda c: JournalService(c, "J", edge="gateway"),
+            "edge='gateway' is not allowed: expected journal_k8s.PathRoute",
+        ),
+        (
+            lambda c: Failover(proxy_resources=None),
+            "failover proxy_resources=None is not allowed: expected journal_k8s.Resources",
+        ),
+    ],
+    ids=["tls", "redis", "edge", "proxy-resources"],
+)
+def test_fails_on_an_argument_of_the_wrong_type_naming_it(
+    chart: cdk8s.Chart, build: Any, message: str
+) -> None:
+    # Each used to end in an AttributeError deep inside the construct (or, for None, later).
+    with pytest.raises(TypeError, match=re.escape(message)):
+        build(chart)
