@@ -264,15 +264,18 @@ class PathRoute(JournalConstruct):
         self, target: _Target, namespaces: tuple[str, str] | None, labels: Mapping[str, str]
     ) -> dict[str, Any]:
         """The NetworkPolicy that lets the data plane in, and a ReferenceGrant if needed; their
-        ids, for the backend's scope in another namespace, name this route."""
+        ids, for the backend's scope in another namespace, and their names, for a backend
+        that other routes reach too, name this route (and its namespace, from another one)."""
         suffix = target.name if namespaces is None else f"{namespaces[0]}-{self._name}"
+        route = self._name if namespaces is None else f"{namespaces[0]}-{self._name}"
+        policy_name = check_dns_subdomain("backend policy name", f"{target.name}-from-{route}")
         peer = k8s.NetworkPolicyPeer(
             namespace_selector=_network.in_namespace(self._data_plane_namespace),
             pod_selector=k8s.LabelSelector(match_labels=dict(self._data_plane_labels)),
         )
         policy = _network.allow(
             direction="Ingress",
-            name=f"{target.name}-from-gateway",
+            name=policy_name,
             pods=k8s.LabelSelector(match_labels=dict(target.pod_labels)),
             peers=[peer],
             port=target.container_port,
@@ -282,15 +285,15 @@ class PathRoute(JournalConstruct):
         if namespaces is not None:
             ours, namespace = namespaces
             objects[f"AllowGateway-{suffix}"] = k8s.KubeNetworkPolicyProps(
-                metadata=k8s.ObjectMeta(
-                    name=f"{target.name}-from-gateway", namespace=namespace, labels=dict(labels)
-                ),
+                metadata=k8s.ObjectMeta(name=policy_name, namespace=namespace, labels=dict(labels)),
                 spec=policy.spec,
             )
             api_version, kind = REFERENCE_GRANT
             grant = _gateway.ReferenceGrantProps(
                 metadata=cdk8s.ApiObjectMetadata(
-                    name=f"{self._name}-to-{target.service_name}",
+                    name=check_dns_subdomain(
+                        "reference grant name", f"{route}-to-{target.service_name}"
+                    ),
                     namespace=namespace,
                     labels=dict(labels),
                 ),

@@ -191,9 +191,12 @@ def test_the_data_plane_reaches_each_backend_on_its_container_port_only(
     route.route("/a-again", a)  # one policy per backend, however many paths
     objects = synth(chart)
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
-    assert sorted(p["metadata"]["name"] for p in policies) == ["a-from-gateway", "b-from-gateway"]
+    assert sorted(p["metadata"]["name"] for p in policies) == [
+        "a-from-frontend-route",
+        "b-from-frontend-route",
+    ]
     for backend in (a, b):
-        spec = find(objects, "NetworkPolicy", f"{backend.name}-from-gateway")["spec"]
+        spec = find(objects, "NetworkPolicy", f"{backend.name}-from-frontend-route")["spec"]
         assert spec == {
             "podSelector": {"matchLabels": dict(backend.pod_labels)},
             "policyTypes": ["Ingress"],
@@ -214,11 +217,46 @@ def test_the_data_plane_reaches_each_backend_on_its_container_port_only(
         }
 
 
+def test_two_gateways_reach_one_backend_each_through_its_own_policy() -> None:
+    """A public and an internal Gateway routing to one site (and two same-named routes in two
+    namespaces reaching a site in a third): each route lets its own data plane in."""
+    app = cdk8s.App()
+    docs = cdk8s.Chart(app, "docs", namespace="docs", disable_resource_name_hashes=True)
+    site = Backend(docs, "Site", name="site")
+    public = PathRoute(
+        docs, "Public", name="public", gateway_name="public-gw", gateway_namespace="gateways"
+    )
+    internal = PathRoute(
+        docs, "Internal", name="internal", gateway_name="internal-gw", gateway_namespace="gateways"
+    )
+    public.route("/", site)
+    internal.route("/", site)
+    for namespace in ("a", "b"):
+        other = cdk8s.Chart(app, namespace, namespace=namespace, disable_resource_name_hashes=True)
+        route_on(other, name="frontend-route").route("/docs", site)
+    objects = synth(docs)
+    labels = {
+        p["metadata"]["name"]: p["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+        for p in objects
+        if p["kind"] == "NetworkPolicy"
+    }
+    assert labels == {
+        "site-from-public": {GATEWAY_NAME_LABEL: "public-gw"},
+        "site-from-internal": {GATEWAY_NAME_LABEL: "internal-gw"},
+        "site-from-a-frontend-route": {GATEWAY_NAME_LABEL: "shared"},
+        "site-from-b-frontend-route": {GATEWAY_NAME_LABEL: "shared"},
+    }
+    grants = sorted(o["metadata"]["name"] for o in objects if o["kind"] == "ReferenceGrant")
+    assert grants == ["a-frontend-route-to-site", "b-frontend-route-to-site"]
+
+
 def test_the_data_plane_defaults_to_the_gateway_namespace_and_name_label(
     chart: cdk8s.Chart,
 ) -> None:
     route_on(chart).route("/", Backend(chart, "A", name="a"))
-    peer = find(synth(chart), "NetworkPolicy", "a-from-gateway")["spec"]["ingress"][0]["from"][0]
+    peer = find(synth(chart), "NetworkPolicy", "a-from-frontend-route")["spec"]["ingress"][0][
+        "from"
+    ][0]
     assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "gateways"}
     assert peer["podSelector"]["matchLabels"] == {GATEWAY_NAME_LABEL: "shared"}
 
@@ -269,9 +307,11 @@ def test_a_backend_in_another_namespace_gets_a_reference_grant_there_in_its_own_
     assert refs["/docs"] == {"name": "manual", "namespace": "docs", "port": 80}
     assert "namespace" not in refs["/"]
     # the policy goes where the backend's pods are, in their chart
-    policy = find(theirs, "NetworkPolicy", "manual-from-gateway")
+    policy = find(theirs, "NetworkPolicy", "manual-from-shop-frontend-route")
     assert policy["metadata"]["namespace"] == "docs"
-    assert find(objects, "NetworkPolicy", "a-from-gateway")["metadata"]["namespace"] == "shop"
+    assert (
+        find(objects, "NetworkPolicy", "a-from-frontend-route")["metadata"]["namespace"] == "shop"
+    )
 
 
 def test_fails_on_a_backend_of_a_chart_without_namespace() -> None:

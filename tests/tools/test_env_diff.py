@@ -34,8 +34,8 @@ def test_prod_to_staging_shows_the_edge_moving_to_the_gateway(
         assert f"- {only_in_prod}  only in prod" in lines
     for only_in_staging in (
         "HTTPRoute/frontend-route",
-        "NetworkPolicy/frontend-from-gateway",
-        "NetworkPolicy/fileserver-from-gateway",
+        "NetworkPolicy/frontend-from-frontend-route",
+        "NetworkPolicy/fileserver-from-frontend-route",
     ):
         assert f"+ {only_in_staging}  only in staging" in lines
 
