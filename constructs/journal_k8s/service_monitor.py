@@ -45,14 +45,22 @@ def prometheus_peer(metrics: Metrics) -> k8s.NetworkPolicyPeer:
 
 
 def service_monitor(
-    *, name: str, labels: Mapping[str, str], port: str, path: str, metrics: Metrics
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    port: str,
+    path: str,
+    metrics: Metrics,
+    selects: str | None = None,
 ) -> _bulk.Typed:
-    """A ServiceMonitor of the Services labelled ``MONITOR_LABEL: name``, on their port
-    ``port``; its ``job`` label is the Service's name."""
+    """A ServiceMonitor of the Services labelled ``MONITOR_LABEL: selects`` (default:
+    ``name``), on their port ``port``; its ``job`` label is the Service's name."""
     props = _monitoring.ServiceMonitorProps(
         metadata=cdk8s.ApiObjectMetadata(name=name, labels={**labels, **metrics.monitor_labels}),
         spec=_monitoring.ServiceMonitorSpec(
-            selector=_monitoring.ServiceMonitorSpecSelector(match_labels={MONITOR_LABEL: name}),
+            selector=_monitoring.ServiceMonitorSpecSelector(
+                match_labels={MONITOR_LABEL: selects or name}
+            ),
             endpoints=[
                 _monitoring.ServiceMonitorSpecEndpoints(
                     port=port, path=path, interval=metrics.interval
@@ -158,11 +166,14 @@ class ServiceMonitor(JournalConstruct):
 
     The tiers make the same objects for their exporters; use this for your own cdk8s-plus
     workload. The Service gets the label ``MONITOR_LABEL: <name>``, which the ServiceMonitor
-    selects; Prometheus names its targets ``job=<service name>``. A NetworkPolicy lets the
-    Prometheus pods (and no others) reach the pods the Service selects on its target port.
+    selects (a second monitor of the Service, for another Prometheus, selects the label the
+    first one gave it); Prometheus names its targets ``job=<service name>``. A NetworkPolicy
+    lets the Prometheus pods (and no others) reach the pods the Service selects on its target
+    port.
 
     Args:
-        scope: the parent construct (in the Service's namespace).
+        scope: the parent construct, in the Service's namespace (a ServiceMonitor selects the
+            Services of its own namespace; another one is refused).
         id: the construct id.
         service: the ``kplus.Service`` to scrape.
         port: the name of the Service's port that serves metrics.
@@ -196,14 +207,29 @@ class ServiceMonitor(JournalConstruct):
                 f"port={port!r} is not allowed: Service {service.name!r} has {has} "
                 f"(a ServiceMonitor scrapes a port by its name: name the Service's port)"
             )
-        service.metadata.add_label(MONITOR_LABEL, name)
-        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "metrics"}
         own: Pods = pods_of(service, "service")
+        here = cdk8s.Chart.of(self).namespace
+        if own.namespace != here:
+            raise ValueError(
+                f"scope={self.node.scope} is not allowed: it is in namespace {here!r} and "
+                f"service={service.name!r} in {own.namespace!r}, while a ServiceMonitor selects "
+                "the Services of its own namespace; give it a scope in the Service's chart"
+            )
+        # A second monitor of one Service (another Prometheus) selects the label the first set.
+        selects = service.metadata.get_label(MONITOR_LABEL)
+        if selects is None:
+            service.metadata.add_label(MONITOR_LABEL, name)
+        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "metrics"}
         _bulk.define(
             self,
             {
                 "Resource": service_monitor(
-                    name=name, labels=labels, port=port, path=path, metrics=metrics
+                    name=name,
+                    labels=labels,
+                    port=port,
+                    path=path,
+                    metrics=metrics,
+                    selects=selects,
                 ),
                 "Policy": _network.allow(
                     direction="Ingress",

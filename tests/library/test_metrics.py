@@ -413,3 +413,42 @@ def test_a_metrics_path_outside_the_http_path_grammar_is_refused(
     # The values take the same grammar (journal_k8s.grammar.HTTP_PATH).
     with pytest.raises(ValueError, match=f"{argument}='.* is not allowed: expected a path"):
         journal(chart, **arguments)
+
+
+def app_service(chart: cdk8s.Chart) -> kplus.Service:
+    deployment = kplus.Deployment(
+        chart, "App", containers=[kplus.ContainerProps(image="example/app:1.0", port_number=9102)]
+    )
+    return deployment.expose_via_service(
+        name="app", ports=[kplus.ServicePort(name="metrics", port=9102)]
+    )
+
+
+def test_two_service_monitors_of_one_service_both_select_it(chart: cdk8s.Chart) -> None:
+    # Two Prometheus instances (their own monitor labels) scrape one Service.
+    service = app_service(chart)
+    for name, release in (("app-a", "a"), ("app-b", "b")):
+        ServiceMonitor(
+            chart,
+            name,
+            service=service,
+            port="metrics",
+            metrics=Metrics(monitor_labels={"release": release}),
+            name=name,
+        )
+    objects = synth(chart)
+    service_labels = find(objects, "Service", "app")["metadata"]["labels"]
+    for name in ("app-a", "app-b"):
+        selector = find(objects, "ServiceMonitor", name)["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= service_labels.items(), name
+
+
+def test_a_service_monitor_outside_the_namespace_of_its_service_is_refused(
+    chart: cdk8s.Chart,
+) -> None:
+    service = app_service(chart)
+    elsewhere = cdk8s.Chart(
+        chart.node.scope, "monitoring", namespace="monitoring", disable_resource_name_hashes=True
+    )  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="it is in namespace 'monitoring' and service='app' in"):
+        ServiceMonitor(elsewhere, "Monitor", service=service, port="metrics", metrics=METRICS)
