@@ -49,6 +49,13 @@ class Pods:
             match_labels=dict(self.match_labels) or None, match_expressions=expressions or None
         )
 
+    def name_seen_from(self, other: Pods) -> str:
+        """Its name, with its namespace in front when ``other``'s differs: two same-named
+        workloads of two namespaces are two peers (their policies and ids must differ)."""
+        if self.namespace == other.namespace or self.namespace is None:
+            return self.name
+        return f"{self.namespace}-{self.name}"
+
     def peer(self, seen_from: Pods) -> k8s.NetworkPolicyPeer:
         """A policy peer matching exactly these pods, in a policy of ``seen_from``'s namespace.
 
@@ -142,11 +149,12 @@ def connection(
     """The two policies that let ``client``'s pods reach ``server``'s on TCP ``port``.
 
     The server's ingress and the client's egress, each naming the other side's namespace where
-    it differs. ``names`` default to ``<server>-from-<client>`` and ``<client>-to-<server>``.
+    it differs. ``names`` default to ``<server>-from-<client>`` and ``<client>-to-<server>``,
+    the other side's name prefixed with its namespace where it differs.
     """
     ingress, egress = names or (
-        f"{server.name}-from-{client.name}",
-        f"{client.name}-to-{server.name}",
+        f"{server.name}-from-{client.name_seen_from(server)}",
+        f"{client.name}-to-{server.name_seen_from(client)}",
     )
 
     def side(

@@ -25,6 +25,7 @@ from ._types import (
     PodOptions,
     Resources,
     check_bytes,
+    check_dns_label,
     check_dns_subdomain,
     check_image,
     check_instance,
@@ -308,7 +309,10 @@ class Redis(SelectablePods):
         selects a workload's pods (``IPodSelector``), the pods are those the peer's own
         selector picks in its namespace: a ``Workload``'s ``pod_labels``, an L1 workload's
         ``spec.selector`` (a Job's, CronJob's or Pod's pod labels). The egress policy goes to
-        ``peer``'s own chart and namespace. Calling it again for the same pods changes nothing.
+        ``peer``'s own chart and namespace. The policies are ``<redis>-from-<peer>`` and
+        ``<peer>-to-<redis>``; the other side's name takes its namespace in front where the
+        namespaces differ (``redis-from-jobs-worker``), so same-named peers of two namespaces
+        are two peers. Calling it again for the same pods changes nothing.
 
         Raises:
             TypeError: ``peer`` is none of those.
@@ -328,8 +332,8 @@ class Redis(SelectablePods):
             ingress, egress = _network.connection(
                 server=server, client=client, port=PORT, labels=labels
             )
-            own_objects[f"{prefix}AllowFrom-{client.name}"] = ingress
-            client_objects[f"AllowTo-{server.name}"] = egress
+            own_objects[f"{prefix}AllowFrom-{client.name_seen_from(server)}"] = ingress
+            client_objects[f"AllowTo-{server.name_seen_from(client)}"] = egress
         _bulk.define(
             self,
             own_objects,
@@ -369,15 +373,16 @@ class Redis(SelectablePods):
             ("REDIS_PASSWORD_FILE", f"{PASSWORD_DIR}/{self.password.key}"),
         ):
             container.env.add_variable(variable, kplus.EnvValue.from_value(value))
-        volume_id = f"{self._name}-password"
+        # Named as the policies name this Redis: two same-named ones of two namespaces are two.
+        volume_id = check_dns_label(
+            "the password volume's name", f"{self.pods().name_seen_from(client)}-password"
+        )
         volume = workload.node.try_find_child(volume_id)
         if volume is None:
             volume = kplus.Volume.from_secret(
                 workload,
                 volume_id,
-                kplus.Secret.from_secret_name(
-                    workload, f"{self._name}-password-secret", self.password.name
-                ),
+                kplus.Secret.from_secret_name(workload, f"{volume_id}-secret", self.password.name),
                 default_mode=0o440,
                 items={self.password.key: kplus.PathMapping(path=self.password.key)},
                 name=volume_id,

@@ -93,7 +93,7 @@ def test_an_api_in_another_namespace_reaches_redis_by_its_namespaced_hosts(
     hosts = {e["name"]: e.get("value") for e in env["env"]}
     assert hosts["REDIS_READ_HOST"] == "redis.test.svc.cluster.local"
     assert hosts["REDIS_WRITE_HOST"] == "redis-write.test.svc.cluster.local"
-    inbound = find(synth(chart), "NetworkPolicy", "redis-from-frontend")
+    inbound = find(synth(chart), "NetworkPolicy", "redis-from-web-frontend")
     assert inbound["metadata"]["namespace"] == "test"
     assert inbound["spec"]["ingress"][0]["from"] == [
         {
@@ -106,7 +106,7 @@ def test_an_api_in_another_namespace_reaches_redis_by_its_namespaced_hosts(
             },
         }
     ]
-    outbound = find(synth(web), "NetworkPolicy", "frontend-to-redis")
+    outbound = find(synth(web), "NetworkPolicy", "frontend-to-test-redis")
     assert outbound["metadata"]["namespace"] == "web"
     assert outbound["spec"]["egress"][0]["to"][0]["namespaceSelector"] == {
         "matchLabels": {"kubernetes.io/metadata.name": "test"}

@@ -148,7 +148,7 @@ def test_a_worker_in_another_namespace_gets_the_redis_connection(
     assert volume["secret"]["secretName"] == "redis-passwd"
     assert volume["secret"]["items"] == [{"key": "passwd", "path": "passwd"}]
     worker_pods = find(jobs, "Deployment", "worker")["spec"]["selector"]["matchLabels"]
-    ingress = find(shop, "NetworkPolicy", "blue-redis-from-worker")
+    ingress = find(shop, "NetworkPolicy", "blue-redis-from-jobs-worker")
     assert ingress["metadata"]["namespace"] == "shop"
     assert ingress["spec"]["ingress"][0]["from"] == [
         {
@@ -156,7 +156,7 @@ def test_a_worker_in_another_namespace_gets_the_redis_connection(
             "podSelector": {"matchLabels": worker_pods},
         }
     ]
-    egress = find(jobs, "NetworkPolicy", "worker-to-blue-redis")
+    egress = find(jobs, "NetworkPolicy", "worker-to-shop-blue-redis")
     assert egress["metadata"]["namespace"] == "jobs"
     assert egress["spec"]["podSelector"] == {"matchLabels": worker_pods}
     assert egress["spec"]["egress"][0]["to"] == [

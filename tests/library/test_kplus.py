@@ -17,6 +17,7 @@ from constructs import Construct
 
 from journal_k8s import (
     ApiFrontend,
+    ExistingSecret,
     JournalService,
     PathIngress,
     Quota,
@@ -110,7 +111,7 @@ def test_redis_allows_a_kplus_deployment_a_pod_selection_and_a_service(
     assert find(objects, "NetworkPolicy", "redis-from-batch")["spec"]["ingress"][0]["from"] == [
         {"podSelector": {"matchLabels": {"role": "batch"}}}
     ]
-    (from_jobs,) = [p for p in policies(objects) if p["metadata"]["name"] == "redis-from-jobs"]
+    (from_jobs,) = [p for p in policies(objects) if p["metadata"]["name"] == "redis-from-jobs-jobs"]
     assert from_jobs["spec"]["ingress"][0]["from"][0]["namespaceSelector"] == {
         "matchLabels": {"kubernetes.io/metadata.name": "jobs"}
     }
@@ -441,7 +442,7 @@ def test_redis_allows_a_plain_l1_workload_by_its_selector_in_its_namespace(
     redis.allow_from(worker)
     redis.allow_from(worker)  # the same pods: nothing more
     objects = synth(chart)
-    inbound = find(objects, "NetworkPolicy", "redis-from-worker")
+    inbound = find(objects, "NetworkPolicy", "redis-from-jobs-worker")
     assert inbound["spec"]["ingress"][0]["from"] == [
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "jobs"}},
@@ -449,10 +450,10 @@ def test_redis_allows_a_plain_l1_workload_by_its_selector_in_its_namespace(
         }
     ]
     # The worker's egress policy lands in the worker's own chart, as for a kplus workload.
-    outbound = find(synth(jobs), "NetworkPolicy", "worker-to-redis")
+    outbound = find(synth(jobs), "NetworkPolicy", "worker-to-test-redis")
     assert outbound["metadata"]["namespace"] == "jobs"
     assert outbound["spec"]["podSelector"] == {"matchLabels": {"app": "worker"}}
-    assert not [o for o in objects if o["metadata"]["name"] == "worker-to-redis"]
+    assert not [o for o in objects if o["metadata"]["name"] == "worker-to-test-redis"]
     assert len(policies(objects)) == len({p["metadata"]["name"] for p in policies(objects)})
 
 
@@ -493,14 +494,14 @@ def test_redis_allows_any_workload_construct_by_its_pod_labels(chart: cdk8s.Char
     other = cdk8s.Chart(chart.node.scope, "other", namespace="other")  # type: ignore[arg-type]
     peer: Workload = Backend(other, "Batch", name="batch")
     redis.allow_from(peer)
-    inbound = find(synth(chart), "NetworkPolicy", "redis-from-batch")
+    inbound = find(synth(chart), "NetworkPolicy", "redis-from-other-batch")
     assert inbound["spec"]["ingress"][0]["from"] == [
         {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "other"}},
             "podSelector": {"matchLabels": {"app.kubernetes.io/name": "batch"}},
         }
     ]
-    assert find(synth(other), "NetworkPolicy", "batch-to-redis")
+    assert find(synth(other), "NetworkPolicy", "batch-to-test-redis")
 
 
 @pytest.mark.parametrize(
@@ -544,3 +545,46 @@ def test_mypy_strict_takes_a_workload_and_an_l1_workload_as_peers(tmp_path: Path
         capture_output=True,
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_same_named_peers_of_two_namespaces_are_two_peers(chart: cdk8s.Chart) -> None:
+    """A ``worker`` in team-a and one in team-b both reach one Redis: each gets its own pair
+    of policies (their ids and names collided)."""
+    redis = Redis(chart, "Redis")
+    for team in ("team-a", "team-b"):
+        other = cdk8s.Chart(chart.node.scope, team, namespace=team)  # type: ignore[arg-type]
+        redis.allow_from(deployment(other, "worker"))
+        outbound = find(synth(other), "NetworkPolicy", "worker-to-test-redis")
+        assert outbound["metadata"]["namespace"] == team
+    objects = synth(chart)
+    for team in ("team-a", "team-b"):
+        inbound = find(objects, "NetworkPolicy", f"redis-from-{team}-worker")
+        assert inbound["spec"]["ingress"][0]["from"][0]["namespaceSelector"] == {
+            "matchLabels": {"kubernetes.io/metadata.name": team}
+        }
+
+
+def test_two_same_named_redis_of_two_namespaces_mount_their_own_secrets() -> None:
+    """Two containers of one Deployment connected to two Redis both named ``redis`` (in r1
+    and r2, with their own Secrets): each mounts its own Redis's Secret."""
+    app = cdk8s.App()
+    web = cdk8s.Chart(app, "web", namespace="web", disable_resource_name_hashes=True)
+    deployment = kplus.Deployment(
+        web,
+        "W",
+        metadata=cdk8s.ApiObjectMetadata(name="w"),
+        containers=[
+            kplus.ContainerProps(name=name, image="team/w:1.0", port_number=8080)
+            for name in ("a", "b")
+        ],
+    )
+    for namespace, container in zip(("r1", "r2"), deployment.containers, strict=True):
+        chart = cdk8s.Chart(app, namespace, namespace=namespace, disable_resource_name_hashes=True)
+        redis = Redis(chart, "Redis", password=ExistingSecret(name=f"{namespace}-pass", key="p"))
+        redis.connect(deployment, container)
+    (manifest,) = [o for o in synth(web) if o["kind"] == "Deployment"]
+    spec = manifest["spec"]["template"]["spec"]
+    secrets = {v["name"]: v["secret"]["secretName"] for v in spec["volumes"]}
+    for container, namespace in zip(spec["containers"], ("r1", "r2"), strict=True):
+        (mount,) = container["volumeMounts"]
+        assert secrets[mount["name"]] == f"{namespace}-pass"
