@@ -12,6 +12,7 @@ from constructs import Construct
 from ._bulk import int_or_string
 from ._kplus import k8s
 from ._pod import metadata
+from ._types import check_dns_subdomain
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 """The label Kubernetes gives every Namespace: its name (immutable)."""
@@ -156,6 +157,8 @@ def connection(
         f"{server.name}-from-{client.name_seen_from(server)}",
         f"{client.name}-to-{server.name_seen_from(client)}",
     )
+    for name in (ingress, egress):
+        check_dns_subdomain("the NetworkPolicy name", name)
 
     def side(
         direction: Literal["Ingress", "Egress"], name: str, pods: Pods, peer: Pods

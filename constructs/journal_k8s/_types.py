@@ -63,6 +63,17 @@ def check_service_name(argument: str, value: str, *, max_length: int = 63) -> st
     return value
 
 
+def check_name_fits(argument: str, name: str, derived: str, what: str) -> None:
+    """Refuse ``name`` when ``derived``, the name it gives ``what`` (a Service, a label
+    value), is longer than the 63 characters both allow."""
+    if len(derived) > 63:
+        raise ValueError(
+            f"{argument}={shown(name)} is not allowed: it names {what} {shown(derived)}, "
+            f"{len(derived)} characters where at most 63 are allowed; expected a name of at "
+            f"most {63 - len(derived) + len(name)} characters"
+        )
+
+
 def check_image(argument: str, value: str) -> str:
     """Return ``value`` if it is an image reference pinned to a tag or digest other than latest."""
     if not isinstance(value, str) or not re.fullmatch(IMAGE_REFERENCE, value):

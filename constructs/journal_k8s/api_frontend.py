@@ -21,6 +21,7 @@ from ._types import (
     check_http_path,
     check_image,
     check_instance,
+    check_name_fits,
     check_port,
     check_positive,
     check_type,
@@ -123,6 +124,7 @@ class ApiFrontend(ServedWorkload):
         config = {"journalEntries": str(journal_entries)}
         extra = {}
         if metrics is not None and metrics_port is not None:
+            check_name_fits("name", name, f"{name}-metrics", "the metrics Service")
             namespace = metrics.check_namespace(self.namespace, self)
             extra = monitor_objects(
                 name=name,

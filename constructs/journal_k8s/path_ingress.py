@@ -18,6 +18,7 @@ from ._types import (
     check_dns_subdomain,
     check_host,
     check_instance,
+    check_name_fits,
     check_path,
 )
 
@@ -58,6 +59,7 @@ class PathIngress(JournalConstruct):
     ) -> None:
         super().__init__(scope, id)
         self._name = check_dns_subdomain("name", name)
+        check_name_fits("name", name, name, "the value of the label app.kubernetes.io/name")
         check_dns_subdomain("class_name", class_name)
         check_dns_label("controller_namespace", controller_namespace)
         if host is not None:

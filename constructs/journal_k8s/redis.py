@@ -29,6 +29,7 @@ from ._types import (
     check_dns_subdomain,
     check_image,
     check_instance,
+    check_name_fits,
     check_positive,
     check_secret,
     check_service_name,
@@ -145,6 +146,8 @@ class Redis(SelectablePods):
 
         files = self._topology.files()
         if metrics is not None:
+            metrics_service = f"{self.proxy_name if failover else name}-metrics"
+            check_name_fits("name", name, metrics_service, "the metrics Service")
             files["exporter.sh"] = _exporters.redis_exporter_script(
                 password_dir=PASSWORD_DIR, port=PORT
             )

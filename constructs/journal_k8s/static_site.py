@@ -17,6 +17,7 @@ from ._types import (
     Resources,
     check_image,
     check_instance,
+    check_name_fits,
     check_port,
 )
 from .service_monitor import monitor_objects
@@ -167,6 +168,7 @@ class StaticSite(ServedWorkload):
                 options, sidecars=[_exporters.nginx_exporter(metrics), *options.sidecars]
             )
             job = f"{name}-metrics"
+            check_name_fits("name", name, job, "the metrics Service")
             namespace = metrics.check_namespace(self.namespace, self)
             extra = monitor_objects(
                 name=name,

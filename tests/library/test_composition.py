@@ -6,6 +6,7 @@ import re
 from typing import Any, ClassVar
 
 import cdk8s
+import cdk8s_plus_27 as kplus
 import pytest
 from cdk8s_plus_27 import k8s
 
@@ -13,6 +14,7 @@ from journal_k8s import (
     ApiFrontend,
     Failover,
     JournalService,
+    Metrics,
     PathIngress,
     PodOptions,
     Quota,
@@ -436,4 +438,43 @@ def test_fails_on_an_argument_of_the_wrong_type_naming_it(
 ) -> None:
     # Each used to end in an AttributeError deep inside the construct (or, for None, later).
     with pytest.raises(TypeError, match=re.escape(message)):
+        build(chart)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda c: Redis(c, "R", name="r" * 50, failover=Failover(), metrics=Metrics()),
+            "it names the metrics Service 'r.*, 64 characters where at most 63 are allowed; "
+            "expected a name of at most 49 characters",
+        ),
+        (
+            lambda c: StaticSite(c, "S", name="s" * 56, metrics=Metrics()),
+            "expected a name of at most 55 characters",
+        ),
+        (
+            lambda c: PathIngress(c, "I", name="i" * 64),
+            "it names the value of the label app.kubernetes.io/name ",
+        ),
+        (
+            lambda c: Redis(c, "R", name="r" * 52).allow_from(
+                kplus.Deployment(
+                    c,
+                    "W",
+                    metadata=cdk8s.ApiObjectMetadata(name="w" * 220),
+                    containers=[kplus.ContainerProps(image="team/w:1.0")],
+                )
+            ),
+            "the NetworkPolicy name='r.* is not allowed: expected a DNS-1123 subdomain of at "
+            "most 253",
+        ),
+    ],
+    ids=["redis-proxy-metrics", "static-metrics", "ingress-label", "policy"],
+)
+def test_fails_on_a_name_too_long_for_a_name_it_makes(
+    chart: cdk8s.Chart, build: Any, message: str
+) -> None:
+    # Each used to reach the API server (or a label error at synth that named no argument).
+    with pytest.raises(ValueError, match=message):
         build(chart)
