@@ -85,6 +85,13 @@ class _Lazy:
     key: int
 
 
+def same_object(first: object, second: object) -> bool:
+    """Whether two jsii proxies stand for one object in Node (a getter such as
+    ``workload.containers`` makes a new proxy at each call)."""
+    refs = [getattr(value, "__jsii_ref__", None) for value in (first, second)]
+    return first is second or (refs[0] is not None and refs[0].ref == getattr(refs[1], "ref", None))
+
+
 def lazy(render: Callable[[], Any]) -> Any:
     """A value that ``render`` makes at synth, before any JSON patch applies: a construct keeps
     private state and renders it once (as cdk8s-plus objects do with ``cdk8s.Lazy``)."""

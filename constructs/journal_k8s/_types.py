@@ -80,7 +80,8 @@ def check_image(argument: str, value: str) -> str:
         raise refused(
             argument,
             value,
-            "an image reference '[registry[:port]/]path:tag' or '...@sha256:<digest>'",
+            "an image reference '[registry[:port]/]path:tag', '...@sha256:<digest>' or "
+            "'...:tag@sha256:<digest>'",
         )
     if value.endswith(":latest"):
         raise refused(

@@ -46,8 +46,9 @@ _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _DIGEST = r"sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}"
 IMAGE_TAG = rf"^{_TAG}$|^({_DIGEST})$"
 """A tag, or a digest (``sha256:`` or ``sha512:``, as OCI registers them)."""
-IMAGE_REFERENCE = rf"^{IMAGE_REPOSITORY[1:-1]}(:{_TAG}|@({_DIGEST}))$"
-"""A whole image reference: ``repository:tag`` or ``repository@digest``."""
+IMAGE_REFERENCE = rf"^{IMAGE_REPOSITORY[1:-1]}(:{_TAG}|(:{_TAG})?@({_DIGEST}))$"
+"""A whole image reference: ``repository:tag``, ``repository@digest`` or both
+(``repository:tag@digest``, as Renovate pins them: the digest is what is pulled)."""
 
 PATH_ELEMENT = r"^([-A-Za-z0-9._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+$"
 """One element of an HTTP prefix path: RFC 3986 path characters or ``%XX``; a path is ``/``

@@ -361,10 +361,18 @@ class Redis(SelectablePods):
         changes nothing.
 
         Raises:
-            ValueError: the container already has another Redis's connection, or something
-                else mounted where the password goes: its variables or mounts would clash.
+            ValueError: the container is not one of the workload's, or it already has another
+                Redis's connection, or something else mounted where the password goes: its
+                variables or mounts would clash.
         """
         client = pods_of(workload, "workload")
+        own = (*workload.containers, *workload.init_containers)
+        if not any(_bulk.same_object(c, container) for c in own):
+            raise ValueError(
+                f"container={container.name!r} is not allowed: it is not a container of "
+                f"workload={workload.node.path}, whose pods the policies would let in; give "
+                "that workload's own container"
+            )
         read_host, write_host = self.hosts(client.namespace, cluster_domain=cluster_domain)
         if self._connected(container, write_host):
             self.allow_from(workload)

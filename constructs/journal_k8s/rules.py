@@ -257,6 +257,11 @@ def pod_security(objects: Sequence[Manifest]) -> Iterator[Problem]:
                 yield Problem(obj, field, message)
 
 
+def _refused(value: Any) -> str:
+    """``'x' is not allowed``, or ``not set`` for a field the manifest leaves out."""
+    return "not set" if value is None else f"{value!r} is not allowed"
+
+
 def _container_problems(
     pod: Manifest, container: Manifest, path: str, spec_path: str
 ) -> Iterator[tuple[str, str]]:
@@ -266,7 +271,7 @@ def _container_problems(
     if run_as_non_root is not True:
         yield (
             f"{here}.runAsNonRoot",
-            f"{run_as_non_root!r} is not allowed ({RESTRICTED}): expected true here or in "
+            f"{_refused(run_as_non_root)} ({RESTRICTED}): expected true here or in "
             f"{spec_path}.securityContext",
         )
     if context.get("runAsUser", pod.get("runAsUser")) == 0:
@@ -275,14 +280,13 @@ def _container_problems(
     if seccomp not in _ALLOWED_SECCOMP:
         yield (
             f"{here}.seccompProfile.type",
-            f"{seccomp!r} is not allowed ({RESTRICTED}): expected one of {list(_ALLOWED_SECCOMP)} "
+            f"{_refused(seccomp)} ({RESTRICTED}): expected one of {list(_ALLOWED_SECCOMP)} "
             f"here or in {spec_path}.securityContext",
         )
     if context.get("allowPrivilegeEscalation") is not False:
         yield (
             f"{here}.allowPrivilegeEscalation",
-            f"{context.get('allowPrivilegeEscalation')!r} is not allowed ({RESTRICTED}): "
-            "expected false",
+            f"{_refused(context.get('allowPrivilegeEscalation'))} ({RESTRICTED}): expected false",
         )
     if context.get("privileged"):
         yield f"{here}.privileged", f"{context['privileged']!r} is not allowed ({RESTRICTED})"

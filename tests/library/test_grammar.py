@@ -56,6 +56,9 @@ def test_bounds_say_what_is_allowed() -> None:
         ("redis:7.4.2-alpine", True),
         ("registry.example.com:5000/team/app@sha256:" + "ab" * 32, True),
         ("localhost/a__b/c-d.e:v1", True),
+        ("team/api:1.4@sha256:" + "a" * 64, True),  # tag and digest, as Renovate pins
+        ("team/api:1.4@sha256:abc", False),
+        ("team/api@sha256:" + "a" * 64 + ":1.4", False),
         ("redis:7:v1", False),
         ("my-repo//x/:v1", False),
         ("Redis:7", False),
@@ -64,7 +67,7 @@ def test_bounds_say_what_is_allowed() -> None:
     ],
 )
 def test_image_references_follow_the_reference_grammar(reference: str, valid: bool) -> None:
-    assert bool(re.match(grammar.IMAGE_REFERENCE, reference)) is valid
+    assert bool(re.fullmatch(grammar.IMAGE_REFERENCE, reference)) is valid
 
 
 @pytest.mark.parametrize(

@@ -301,7 +301,7 @@ def test_fails_on_a_kplus_workload_that_is_not_restricted_naming_it_and_the_fiel
         "'restricted'): expected a list containing 'ALL' in namespace 'test' (adopt_restricted "
         "gives a cdk8s-plus workload the restricted settings)" in message
     )
-    assert "seccompProfile.type: None is not allowed" in message
+    assert "seccompProfile.type: not set" in message
 
 
 def test_a_kplus_workload_that_adopts_the_restricted_settings_passes(chart: cdk8s.Chart) -> None:
@@ -588,3 +588,12 @@ def test_two_same_named_redis_of_two_namespaces_mount_their_own_secrets() -> Non
     for container, namespace in zip(spec["containers"], ("r1", "r2"), strict=True):
         (mount,) = container["volumeMounts"]
         assert secrets[mount["name"]] == f"{namespace}-pass"
+
+
+def test_connect_refuses_a_container_of_another_workload(chart: cdk8s.Chart) -> None:
+    # The variables would go to one workload and the policies to another.
+    redis = Redis(chart, "Redis")
+    web, other = deployment(chart, "web"), deployment(chart, "other")
+    with pytest.raises(ValueError, match=r"container='main' is not allowed: it is not a container"):
+        redis.connect(web, other.containers[0])
+    redis.connect(web, web.containers[0])

@@ -423,7 +423,7 @@ def set_field(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
                 c.pop("runAsNonRoot")
                 for c in (s["securityContext"], s["containers"][0]["securityContext"])
             ],
-            f"{SECURITY}.runAsNonRoot: None is not allowed {RESTRICTED}: expected true here or "
+            f"{SECURITY}.runAsNonRoot: not set {RESTRICTED}: expected true here or "
             "in spec.template.spec.securityContext",
         ),
         (
@@ -437,8 +437,7 @@ def set_field(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
         ),
         (
             set_field("containers.0.securityContext.allowPrivilegeEscalation", None),
-            f"{SECURITY}.allowPrivilegeEscalation: None is not allowed {RESTRICTED}: expected "
-            "false",
+            f"{SECURITY}.allowPrivilegeEscalation: not set {RESTRICTED}: expected false",
         ),
         (
             set_field("containers.0.securityContext.privileged", True),
@@ -484,8 +483,8 @@ def set_field(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
             lambda s: s.setdefault("initContainers", []).append(
                 {"name": "init", "image": "busybox", "securityContext": {}}
             ),
-            "spec.template.spec.initContainers[0].securityContext.allowPrivilegeEscalation: None "
-            f"is not allowed {RESTRICTED}: expected false",
+            "spec.template.spec.initContainers[0].securityContext.allowPrivilegeEscalation: not "
+            f"set {RESTRICTED}: expected false",
         ),
     ],
     ids=[
