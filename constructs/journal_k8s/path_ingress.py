@@ -22,6 +22,8 @@ from ._types import (
     check_path,
 )
 
+CLUSTER_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
+"""The annotation by which cert-manager issues an Ingress's certificate."""
 ACME_SOLVER_PORT = 8089
 """The port of cert-manager's HTTP-01 solver pods."""
 
@@ -153,7 +155,7 @@ class PathIngress(JournalConstruct):
             "labels": _pod.object_labels(self._name, "ingress"),
         }
         if self._tls is not None and self._tls.cluster_issuer is not None:
-            metadata["annotations"] = {"cert-manager.io/cluster-issuer": self._tls.cluster_issuer}
+            metadata["annotations"] = {CLUSTER_ISSUER_ANNOTATION: self._tls.cluster_issuer}
         manifest = {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "Ingress",

@@ -23,8 +23,8 @@ from ._types import (
     check_labels,
     check_path,
 )
+from .rules import GATEWAY_GROUP
 
-GATEWAY_GROUP = "gateway.networking.k8s.io"
 HTTP_ROUTE = (f"{GATEWAY_GROUP}/v1", "HTTPRoute")
 """``apiVersion`` and ``kind`` of ``_gateway.HttpRoute`` (its ``GVK``, without a jsii call)."""
 REFERENCE_GRANT = (f"{GATEWAY_GROUP}/v1", "ReferenceGrant")

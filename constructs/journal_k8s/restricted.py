@@ -7,16 +7,17 @@ import cdk8s
 from . import _bulk
 from ._kplus import kplus
 from ._pod import restricted_container_security, restricted_pod_security
+from .rules import TEMPLATE_PATHS
 
 _POD_SPECS: tuple[tuple[type[kplus.AbstractPod], str], ...] = (
     (kplus.Pod, "/spec"),
-    (kplus.Deployment, "/spec/template/spec"),
-    (kplus.StatefulSet, "/spec/template/spec"),
-    (kplus.DaemonSet, "/spec/template/spec"),
-    (kplus.Job, "/spec/template/spec"),
-    (kplus.CronJob, "/spec/jobTemplate/spec/template/spec"),
+    *(
+        (getattr(kplus, kind), "/" + "/".join((*path, "spec")))
+        for kind, path in TEMPLATE_PATHS.items()
+        if hasattr(kplus, kind)  # cdk8s-plus has no ReplicaSet
+    ),
 )
-"""Where each cdk8s-plus workload kind keeps its pod spec."""
+"""Where each cdk8s-plus workload kind keeps its pod spec (JSON pointers)."""
 _NOT_IN_KPLUS = ("capabilities", "seccompProfile")
 """The fields of ``restricted_container_security`` that a cdk8s-plus container cannot set."""
 

@@ -10,7 +10,7 @@ from . import _bulk, _network, _pod
 from ._base import JournalConstruct
 from ._kplus import k8s
 from ._types import Quota, Resources, check_dns_label, check_dns_subdomain, check_instance
-from .rules import TEMPLATE_PATHS
+from .rules import POD_SECURITY_PREFIX, TEMPLATE_PATHS
 
 POD_SECURITY_VERSION = "v1.27"
 """The Pod Security Standards version the namespace pins (the API version of the library)."""
@@ -67,7 +67,7 @@ class RestrictedNamespace(JournalConstruct):
             check_instance("container_defaults", container_defaults, Resources, container_defaults)
         )
         security = {
-            f"pod-security.kubernetes.io/{mode}{suffix}": value
+            f"{POD_SECURITY_PREFIX}{mode}{suffix}": value
             for mode in ("enforce", "audit", "warn")
             for suffix, value in (("", "restricted"), ("-version", POD_SECURITY_VERSION))
         }

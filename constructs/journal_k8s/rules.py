@@ -34,7 +34,11 @@ def shown(value: object) -> str:
 Manifest = Mapping[str, Any]
 """A Kubernetes object as plain JSON data."""
 
-POD_SECURITY_LABEL = "pod-security.kubernetes.io/enforce"
+POD_SECURITY_PREFIX = "pod-security.kubernetes.io/"
+"""The prefix of a Namespace's Pod Security labels (``enforce``, ``audit``, ``warn``)."""
+POD_SECURITY_LABEL = f"{POD_SECURITY_PREFIX}enforce"
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+"""The API group of the Gateway API (Gateway, HTTPRoute, ReferenceGrant)."""
 RESTRICTED = "Pod Security Standard 'restricted'"
 
 TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
@@ -426,7 +430,7 @@ def _granted(objects: Sequence[Manifest], route: Manifest, service: Manifest) ->
         if key(grant)[0] != key(service)[0]:
             continue
         if any(
-            s.get("group") == "gateway.networking.k8s.io"
+            s.get("group") == GATEWAY_GROUP
             and s.get("kind") == "HTTPRoute"
             and s.get("namespace") == key(route)[0]
             for s in get(grant, "spec", "from") or []

@@ -167,8 +167,8 @@ def _route_parent_refs(route: Manifest) -> Iterator[str]:
     seen: set[tuple[Any, ...]] = set()
     for index, ref in enumerate(refs):
         path = f"spec.parentRefs[{index}]"
-        group, kind = ref.get("group", "gateway.networking.k8s.io"), ref.get("kind", "Gateway")
-        if (group, kind) != ("gateway.networking.k8s.io", "Gateway"):
+        group, kind = ref.get("group", rules.GATEWAY_GROUP), ref.get("kind", "Gateway")
+        if (group, kind) != (rules.GATEWAY_GROUP, "Gateway"):
             yield _problem(
                 route,
                 path,

@@ -25,6 +25,7 @@ from typing import Any
 import graphviz
 
 from journal_k8s import rules
+from journal_k8s.path_ingress import CLUSTER_ISSUER_ANNOTATION
 
 from .checks import config_references
 from .env_diff import Manifest, ManifestsError, read_manifests
@@ -222,7 +223,7 @@ def _add_ingress(arch: Architecture, ingress: Manifest, by_key: Mapping[str, Man
                     external=True,
                 )
     arch.arrows += [Arrow(key, target, ", ".join(paths)) for target, paths in routes.items()]
-    issuer = ingress["metadata"].get("annotations", {}).get("cert-manager.io/cluster-issuer")
+    issuer = ingress["metadata"].get("annotations", {}).get(CLUSTER_ISSUER_ANNOTATION)
     for tls in spec.get("tls", []):
         secret = f"Secret/{tls['secretName']}"
         box = _config_box("Secret", tls["secretName"], by_key.get(secret), column=0)

@@ -100,6 +100,7 @@ from journal_k8s import (
     content_hash,
     grammar,
 )
+from journal_k8s.path_ingress import CLUSTER_ISSUER_ANNOTATION
 
 from .bounds import Bounds, binary_bounds
 from .publish import PublishError, publish
@@ -118,7 +119,6 @@ DISTRIBUTION = "journal-k8s"
 BOOK_APP_VERSION = "1.0"
 """``appVersion`` when the environments run different frontend tags (the book's value)."""
 SECTIONS = ("derived", "objects")
-CLUSTER_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer"
 """Top-level values keys of the chart itself, next to the environment keys."""
 
 Manifest = dict[str, Any]
