@@ -125,6 +125,16 @@ def good_replicas(*replicas: tuple[str, str]) -> list[dict[str, str]]:
     ]
 
 
+def none_up(metric: str, job: str, pods: list[str]) -> Case:
+    """An alert on a whole tier: it fires once every pod's ``metric`` is 0, and stays quiet
+    while the last pod is up."""
+    return Case(
+        fire=[series(metric, job, f"1 0{STEPS}", pod=p) for p in pods],
+        labels={},
+        quiet=[series(metric, job, f"1 {int(p == pods[-1])}{STEPS}", pod=p) for p in pods],
+    )
+
+
 def pod(job: str, name: str) -> dict[str, str]:
     return {"job": job, "namespace": NAMESPACE, "pod": name}
 
@@ -243,14 +253,7 @@ CASES: dict[str, Case] = {
         labels=pod(PROXY, "redis-proxy-a"),
         quiet=[series("up", PROXY, f"1{STEPS}", pod="redis-proxy-a")],
     ),
-    "RedisProxyAllDown": Case(
-        fire=[series("up", PROXY, f"1 0{STEPS}", pod=f"redis-proxy-{p}") for p in "ab"],
-        labels={},
-        quiet=[
-            series("up", PROXY, f"1 {0 if p == 'a' else 1}{STEPS}", pod=f"redis-proxy-{p}")
-            for p in "ab"
-        ],
-    ),
+    "RedisProxyAllDown": none_up("up", PROXY, ["redis-proxy-a", "redis-proxy-b"]),
     "RedisProxyNoBackend": Case(
         fire=[
             series(
@@ -303,26 +306,13 @@ CASES: dict[str, Case] = {
         labels=pod(NGINX, "fileserver-a"),
         quiet=[series("nginx_up", NGINX, f"1{STEPS}", pod="fileserver-a")],
     ),
-    "StaticSiteDown": Case(
-        fire=[series("nginx_up", NGINX, f"1 0{STEPS}", pod=f"fileserver-{p}") for p in "abc"],
-        labels={},
-        quiet=[
-            series("nginx_up", NGINX, f"1 {0 if p != 'c' else 1}{STEPS}", pod=f"fileserver-{p}")
-            for p in "abc"
-        ],
-    ),
+    "StaticSiteDown": none_up("nginx_up", NGINX, [f"fileserver-{p}" for p in "abc"]),
     "ApiMetricsDown": Case(
         fire=[series("up", API, f"1 0{STEPS}", pod="frontend-a")],
         labels=pod(API, "frontend-a"),
         quiet=[series("up", API, f"1{STEPS}", pod="frontend-a")],
     ),
-    "ApiDown": Case(
-        fire=[series("up", API, f"1 0{STEPS}", pod=f"frontend-{p}") for p in "ab"],
-        labels={},
-        quiet=[
-            series("up", API, f"1 {0 if p == 'a' else 1}{STEPS}", pod=f"frontend-{p}") for p in "ab"
-        ],
-    ),
+    "ApiDown": none_up("up", API, ["frontend-a", "frontend-b"]),
 }
 
 
