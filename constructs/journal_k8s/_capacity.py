@@ -123,7 +123,9 @@ def _read_fields(obj: Manifest) -> Iterator[tuple[str, Any, Any]]:
         size = get(obj, "spec", "resources", "requests", "storage")
         fields.append(("spec.resources.requests.storage", size, _quantity))
     elif kind == "ResourceQuota":
-        for key, value in (get(obj, "spec", "hard") or {}).items():
+        hard = get(obj, "spec", "hard")
+        fields.append(("spec.hard", hard, _mapping))
+        for key, value in hard.items() if isinstance(hard, Mapping) else ():
             if _quota_key(key) is not None:
                 fields.append((f"spec.hard.{key}", value, _quantity))
     elif kind == "HorizontalPodAutoscaler":

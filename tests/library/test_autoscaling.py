@@ -636,6 +636,12 @@ def test_a_malformed_field_the_capacity_rules_read_is_reported_on_its_own() -> N
     ]
 
 
+def test_a_quota_whose_hard_is_no_mapping_is_reported() -> None:
+    assert capacity_problems([{**quota(), "spec": {"hard": ["cpu", "4"]}}]) == [
+        "ResourceQuota team/q: spec.hard: ['cpu', '4'] is not allowed: expected a mapping"
+    ]
+
+
 def test_a_malformed_field_fails_the_synth_naming_its_construct(chart: cdk8s.Chart) -> None:
     RestrictedNamespace(
         chart,
