@@ -6,25 +6,30 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Protocol, TypeVar
+from types import MappingProxyType
+from typing import ClassVar, Protocol, TypeVar
 
 import cdk8s
 from constructs import IConstruct, Node
 
 from ._kplus import k8s, kplus
 from .grammar import (
-    DNS_1035_LABEL,
-    DNS_LABEL,
-    DNS_SUBDOMAIN,
-    HOST,
+    DNS_LABEL_MAX,
+    DNS_SUBDOMAIN_MAX,
     HTTP_PATH,
     IMAGE_REFERENCE,
+    LABEL_KEY_EXPECTED,
     LABEL_VALUE,
+    LABEL_VALUE_EXPECTED,
     PERCENT,
     QUANTITY,
     SECRET_KEY,
     WHOLE_QUANTITY,
     duration_seconds,
+    is_dns_1035_label,
+    is_dns_label,
+    is_dns_subdomain,
+    is_host,
     is_label_key,
     is_path,
     quantity_value,
@@ -35,13 +40,13 @@ MIN_BYTES = Fraction(1024**2)
 """The least memory or storage a construct takes: 1Mi (no container starts with less)."""
 
 
-def check_dns_label(argument: str, value: str, *, max_length: int = 63) -> str:
+def check_dns_label(argument: str, value: str, *, max_length: int = DNS_LABEL_MAX) -> str:
     """Return ``value`` if it is a DNS-1123 label of at most ``max_length`` characters.
 
     Raises:
         ValueError: naming the argument, the value and what is allowed.
     """
-    if not isinstance(value, str) or len(value) > max_length or not re.fullmatch(DNS_LABEL, value):
+    if not is_dns_label(value, max_length=max_length):
         raise refused(
             argument,
             value,
@@ -52,10 +57,10 @@ def check_dns_label(argument: str, value: str, *, max_length: int = 63) -> str:
     return value
 
 
-def check_service_name(argument: str, value: str, *, max_length: int = 63) -> str:
+def check_service_name(argument: str, value: str, *, max_length: int = DNS_LABEL_MAX) -> str:
     """Return ``value`` if it can name a Service: a DNS-1035 label (it starts with a letter)."""
     check_dns_label(argument, value, max_length=max_length)
-    if not re.fullmatch(DNS_1035_LABEL, value):
+    if not is_dns_1035_label(value):
         raise ValueError(
             f"{argument}={value!r} is not allowed: it names a Service, so it must start with a "
             "letter (DNS-1035 label)"
@@ -65,12 +70,12 @@ def check_service_name(argument: str, value: str, *, max_length: int = 63) -> st
 
 def check_name_fits(argument: str, name: str, derived: str, what: str) -> None:
     """Refuse ``name`` when ``derived``, the name it gives ``what`` (a Service, a label
-    value), is longer than the 63 characters both allow."""
-    if len(derived) > 63:
+    value), is longer than the ``DNS_LABEL_MAX`` characters both allow."""
+    if len(derived) > DNS_LABEL_MAX:
         raise ValueError(
             f"{argument}={shown(name)} is not allowed: it names {what} {shown(derived)}, "
-            f"{len(derived)} characters where at most 63 are allowed; expected a name of at "
-            f"most {63 - len(derived) + len(name)} characters"
+            f"{len(derived)} characters where at most {DNS_LABEL_MAX} are allowed; expected a "
+            f"name of at most {DNS_LABEL_MAX - len(derived) + len(name)} characters"
         )
 
 
@@ -95,7 +100,7 @@ def check_image(argument: str, value: str) -> str:
 
 def check_host(argument: str, value: str) -> str:
     """Return ``value`` if it is a host an Ingress or HTTPRoute accepts (``*.`` allowed)."""
-    if not isinstance(value, str) or len(value) > 253 or not re.fullmatch(HOST, value):
+    if not is_host(value):
         raise refused(
             argument,
             value,
@@ -136,12 +141,13 @@ def refused(argument: str, value: object, expected: str) -> ValueError:
 
 
 def check_dns_subdomain(argument: str, value: str) -> str:
-    """Return ``value`` if it is a DNS-1123 subdomain (at most 253 characters)."""
-    if not isinstance(value, str) or len(value) > 253 or not re.fullmatch(DNS_SUBDOMAIN, value):
+    """Return ``value`` if it is a DNS-1123 subdomain (``grammar.is_dns_subdomain``)."""
+    if not is_dns_subdomain(value):
         raise refused(
             argument,
             value,
-            "a DNS-1123 subdomain of at most 253 characters (lower-case labels separated by '.')",
+            f"a DNS-1123 subdomain of at most {DNS_SUBDOMAIN_MAX} characters (lower-case labels "
+            "separated by '.')",
         )
     return value
 
@@ -207,15 +213,12 @@ def check_labels(argument: str, value: Mapping[str, str], *, annotations: bool =
             )
         if not is_label_key(key):
             raise ValueError(
-                f"{argument}: key {shown(key)} is not allowed: expected an optional DNS "
-                "subdomain prefix and '/', then a name of at most 63 letters, digits, '-', '_' "
-                "or '.', starting and ending with a letter or digit"
+                f"{argument}: key {shown(key)} is not allowed: expected {LABEL_KEY_EXPECTED}"
             )
         if not annotations and not re.fullmatch(LABEL_VALUE, item):
             raise ValueError(
                 f"{argument}: {key}={shown(item)} is not allowed: expected a label value, "
-                "empty or at most 63 letters, digits, '-', '_' or '.', starting and ending with "
-                "a letter or digit"
+                f"{LABEL_VALUE_EXPECTED}"
             )
 
 
@@ -247,11 +250,45 @@ def check_type(argument: str, value: object, kind: type[_T]) -> _T:
     return value
 
 
+@dataclass(frozen=True)
+class IntRange:
+    """The integers an argument takes: from ``minimum``, up to ``maximum`` when one is set;
+    ``None`` too when ``optional``."""
+
+    minimum: int = 1
+    maximum: int | None = None
+    optional: bool = False
+
+    def check(self, argument: str, value: int | None) -> int | None:
+        """Return ``value`` if it is an integer in the range (or ``None``, when optional)."""
+        if value is None and self.optional:
+            return value
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < self.minimum
+            or (self.maximum is not None and value > self.maximum)
+        ):
+            expected = (
+                f"an integer >= {self.minimum}"
+                if self.maximum is None
+                else f"an integer from {self.minimum} to {self.maximum}"
+            )
+            raise refused(argument, value, expected)
+        return value
+
+
 def check_positive(argument: str, value: int, *, minimum: int = 1) -> int:
     """Return ``value`` if it is an integer of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise refused(argument, value, f"an integer >= {minimum}")
+    IntRange(minimum).check(argument, value)
     return value
+
+
+def check_ranges(owner: str, settings: object, ranges: Mapping[str, IntRange]) -> None:
+    """Check each attribute ``name`` of ``settings`` that ``ranges`` names, reported as
+    ``<owner> <name>``."""
+    for name, allowed in ranges.items():
+        allowed.check(f"{owner} {name}", getattr(settings, name))
 
 
 def check_port(argument: str, value: int, *, unprivileged: bool = False) -> int:
@@ -344,32 +381,28 @@ class Autoscaling:
     memory_utilization: int | None = None
     scale_down_stabilization: int = 300
 
+    RANGES: ClassVar[Mapping[str, IntRange]] = MappingProxyType(
+        {
+            "min_replicas": IntRange(1),
+            "max_replicas": IntRange(1),
+            "cpu_utilization": IntRange(1, optional=True),
+            "memory_utilization": IntRange(1, optional=True),
+            "scale_down_stabilization": IntRange(0, 3600),
+        }
+    )
+    """The integers each argument takes (the values files and the Helm schema read them)."""
+
     def __post_init__(self) -> None:
-        check_positive("autoscaling min_replicas", self.min_replicas)
-        check_positive("autoscaling max_replicas", self.max_replicas)
+        check_ranges("autoscaling", self, self.RANGES)
         if self.max_replicas < self.min_replicas:
             raise ValueError(
                 f"autoscaling max_replicas={self.max_replicas} is not allowed: expected at least "
                 f"min_replicas={self.min_replicas}"
             )
-        for argument, percent in (
-            ("autoscaling cpu_utilization", self.cpu_utilization),
-            ("autoscaling memory_utilization", self.memory_utilization),
-        ):
-            if percent is not None:
-                check_positive(argument, percent)
         if self.cpu_utilization is None and self.memory_utilization is None:
             raise ValueError(
                 "autoscaling cpu_utilization=None is not allowed without memory_utilization: "
                 "expected a target for at least one of them"
-            )
-        check_positive(
-            "autoscaling scale_down_stabilization", self.scale_down_stabilization, minimum=0
-        )
-        if self.scale_down_stabilization > 3600:
-            raise ValueError(
-                "autoscaling scale_down_stabilization="
-                f"{self.scale_down_stabilization} is not allowed: expected 0..3600 seconds"
             )
 
 
@@ -698,15 +731,21 @@ class Failover:
     )
     cluster_domain: str = "cluster.local"
 
+    RANGES: ClassVar[Mapping[str, IntRange]] = MappingProxyType(
+        {
+            "quorum": IntRange(1, optional=True),
+            "down_after_ms": IntRange(100),
+            "failover_timeout_ms": IntRange(1000),
+            "min_replicas_to_write": IntRange(0),
+            "min_replicas_max_lag": IntRange(1),
+            "check_interval_ms": IntRange(100),
+            "proxy_replicas": IntRange(1),
+        }
+    )
+    """The integers each argument takes (the values files and the Helm schema read them)."""
+
     def __post_init__(self) -> None:
-        if self.quorum is not None:
-            check_positive("failover quorum", self.quorum)
-        check_positive("failover down_after_ms", self.down_after_ms, minimum=100)
-        check_positive("failover failover_timeout_ms", self.failover_timeout_ms, minimum=1000)
-        check_positive("failover min_replicas_to_write", self.min_replicas_to_write, minimum=0)
-        check_positive("failover min_replicas_max_lag", self.min_replicas_max_lag)
-        check_positive("failover check_interval_ms", self.check_interval_ms, minimum=100)
-        check_positive("failover proxy_replicas", self.proxy_replicas)
+        check_ranges("failover", self, self.RANGES)
         check_image("failover proxy_image", self.proxy_image)
         for argument, resources in (
             ("failover proxy_resources", self.proxy_resources),

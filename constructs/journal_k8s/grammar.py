@@ -12,6 +12,11 @@ import functools
 import re
 from fractions import Fraction
 
+DNS_LABEL_MAX = 63
+"""The longest DNS label (DNS-1123 or DNS-1035), and the longest label value or name."""
+DNS_SUBDOMAIN_MAX = 253
+"""The longest DNS-1123 subdomain (most objects' names, hosts, label key prefixes)."""
+
 _LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 DNS_LABEL = rf"^{_LABEL}$"
 """A DNS-1123 label (a Namespace's name): at most 63 lower-case letters, digits and '-'."""
@@ -20,7 +25,8 @@ DNS_1035_LABEL = rf"^{_1035}$"
 """A DNS-1035 label (a Service's name): a DNS-1123 label that starts with a letter."""
 _PART = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS_SUBDOMAIN = rf"^{_PART}(\.{_PART})*$"
-"""A DNS-1123 subdomain (most objects' names); its 253-character limit is not a pattern."""
+"""A DNS-1123 subdomain (most objects' names); its length limit (``DNS_SUBDOMAIN_MAX``) is not
+part of the pattern: see ``is_dns_subdomain``."""
 HOST = rf"^(\*\.)?({_LABEL}\.)*{_1035}$"
 """An Ingress or HTTPRoute host: a DNS name (the last label starts with a letter, so never an IP
 address), optionally with a wildcard ``*.`` in front."""
@@ -60,7 +66,18 @@ LABEL_KEY = rf"^({_LABEL}(\.{_LABEL})*/)?{_NAME_PART}$"
 most 63 characters (letters, digits, ``-``, ``_``, ``.``; alphanumeric at both ends)."""
 LABEL_VALUE = rf"^{_NAME_PART}?$"
 """A label value: empty, or a name as in ``LABEL_KEY`` (at most 63 characters)."""
-SECRET_KEY = r"^[-._a-zA-Z0-9]{1,253}$"
+_NAME_TEXT = (
+    f"at most {DNS_LABEL_MAX} characters (alphanumerics, '-', '_', '.', starting and ending with "
+    "an alphanumeric)"
+)
+LABEL_KEY_EXPECTED = (
+    f"an optional DNS subdomain prefix (at most {DNS_SUBDOMAIN_MAX} characters) and '/', then a "
+    f"name of {_NAME_TEXT}"
+)
+"""What ``is_label_key`` allows, as an error message says it."""
+LABEL_VALUE_EXPECTED = f"a string of {_NAME_TEXT}"
+"""What ``LABEL_VALUE`` allows, as an error message says it."""
+SECRET_KEY = rf"^[-._a-zA-Z0-9]{{1,{DNS_SUBDOMAIN_MAX}}}$"
 """A key of a Secret or ConfigMap."""
 PERCENT = r"^([1-9][0-9]?|100)%$"
 """A whole percentage from 1% to 100% (a disruption budget's ``maxUnavailable``, ...)."""
@@ -72,17 +89,45 @@ HTTP_PATH = r"^/[!-~]{0,255}$"
 characters (no space)."""
 
 
+def is_dns_label(value: object, *, max_length: int = DNS_LABEL_MAX) -> bool:
+    """Whether ``value`` is a DNS-1123 label of at most ``max_length`` characters."""
+    return _fits(value, DNS_LABEL, max_length)
+
+
+def is_dns_1035_label(value: object) -> bool:
+    """Whether ``value`` is a DNS-1035 label (a Service's name)."""
+    return _fits(value, DNS_1035_LABEL, DNS_LABEL_MAX)
+
+
+def is_dns_subdomain(value: object) -> bool:
+    """Whether ``value`` is a DNS-1123 subdomain of at most ``DNS_SUBDOMAIN_MAX`` characters."""
+    return _fits(value, DNS_SUBDOMAIN, DNS_SUBDOMAIN_MAX)
+
+
+def is_host(value: object) -> bool:
+    """Whether ``value`` is a ``HOST`` of at most ``DNS_SUBDOMAIN_MAX`` characters."""
+    return _fits(value, HOST, DNS_SUBDOMAIN_MAX)
+
+
+def _fits(value: object, pattern: str, max_length: int) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) <= max_length
+        and re.fullmatch(pattern, value) is not None
+    )
+
+
 def is_label_key(key: object) -> bool:
-    """Whether ``key`` is a label or annotation key: ``LABEL_KEY``, with a prefix of at most 253
-    characters (a pattern cannot bound the prefix and the name apart)."""
+    """Whether ``key`` is a label or annotation key: ``LABEL_KEY``, with a prefix of at most
+    ``DNS_SUBDOMAIN_MAX`` characters (a pattern cannot bound the prefix and the name apart)."""
     return (
         isinstance(key, str)
-        and len(key.rpartition("/")[0]) <= 253
+        and len(key.rpartition("/")[0]) <= DNS_SUBDOMAIN_MAX
         and re.fullmatch(LABEL_KEY, key) is not None
     )
 
 
-LABEL_KEY_MAX = 253 + 1 + 63
+LABEL_KEY_MAX = DNS_SUBDOMAIN_MAX + 1 + DNS_LABEL_MAX
 """The longest label key: a 253-character prefix, ``/`` and a 63-character name."""
 
 

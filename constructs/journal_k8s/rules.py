@@ -206,16 +206,9 @@ def _label_messages(label: str, value: str) -> tuple[str, ...]:
 
 def _label_problems(label: Any, value: Any) -> Iterator[str]:
     if not grammar.is_label_key(label):
-        yield (
-            f"the label key {label!r} is not allowed: expected an optional DNS subdomain prefix "
-            "(at most 253 characters) and '/', then a name of at most 63 characters "
-            "(alphanumerics, '-', '_', '.', starting and ending with an alphanumeric)"
-        )
+        yield f"the label key {label!r} is not allowed: expected {grammar.LABEL_KEY_EXPECTED}"
     if not isinstance(value, str) or not re.fullmatch(grammar.LABEL_VALUE, value):
-        yield (
-            f"the label value {value!r} is not allowed: expected a string of at most 63 "
-            "characters (alphanumerics, '-', '_', '.', starting and ending with an alphanumeric)"
-        )
+        yield f"the label value {value!r} is not allowed: expected {grammar.LABEL_VALUE_EXPECTED}"
 
 
 def restricted(objects: Sequence[Manifest]) -> Iterator[Problem]:

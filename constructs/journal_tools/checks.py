@@ -22,7 +22,6 @@ library has just validated, skips those the library ran over every object). Rule
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -80,16 +79,19 @@ def _of_kind(objects: Sequence[Manifest], kind: str) -> dict[tuple[str, str], Ma
     return {rules.key(o): o for o in objects if o.get("kind") == kind}
 
 
+_NAME_GRAMMARS = {
+    "Service": (grammar.is_dns_1035_label, grammar.DNS_LABEL_MAX, "a DNS-1035 label"),
+    "Namespace": (grammar.is_dns_label, grammar.DNS_LABEL_MAX, "a DNS-1123 label"),
+}
+_SUBDOMAIN = (grammar.is_dns_subdomain, grammar.DNS_SUBDOMAIN_MAX, "a DNS-1123 subdomain")
+"""How an object's name is checked, by kind (any other kind: a DNS-1123 subdomain)."""
+
+
 def _names(objects: Sequence[Manifest]) -> Iterator[str]:
     for obj in objects:
         name = rules.get(obj, "metadata", "name")
-        if obj.get("kind") == "Service":
-            pattern, limit, expected = grammar.DNS_1035_LABEL, 63, "a DNS-1035 label"
-        elif obj.get("kind") == "Namespace":
-            pattern, limit, expected = grammar.DNS_LABEL, 63, "a DNS-1123 label"
-        else:
-            pattern, limit, expected = grammar.DNS_SUBDOMAIN, 253, "a DNS-1123 subdomain"
-        if not isinstance(name, str) or len(name) > limit or not re.fullmatch(pattern, name):
+        valid, limit, expected = _NAME_GRAMMARS.get(str(obj.get("kind")), _SUBDOMAIN)
+        if not valid(name):
             yield _problem(
                 obj,
                 "metadata.name",
@@ -177,10 +179,8 @@ def _route_parent_refs(route: Manifest) -> Iterator[str]:
             )
         for name_field in ("name", "namespace", "sectionName"):
             value = ref.get(name_field)
-            pattern = grammar.DNS_LABEL if name_field == "namespace" else grammar.DNS_SUBDOMAIN
-            if (value is not None or name_field != "sectionName") and (
-                not isinstance(value, str) or len(value) > 253 or not re.fullmatch(pattern, value)
-            ):
+            valid = grammar.is_dns_label if name_field == "namespace" else grammar.is_dns_subdomain
+            if (value is not None or name_field != "sectionName") and not valid(value):
                 yield _problem(
                     route,
                     f"{path}.{name_field}",

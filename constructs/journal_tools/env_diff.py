@@ -21,7 +21,7 @@ import yaml
 from deepdiff import DeepDiff
 from deepdiff.helper import notpresent
 
-from journal_k8s.grammar import DNS_LABEL
+from journal_k8s.grammar import is_dns_label
 from journal_k8s.rules import shown
 
 from .manifests import from_yaml
@@ -348,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     for side, name in (("FROM", arguments.before), ("TO", arguments.after)):
-        if len(name) > 63 or not re.fullmatch(DNS_LABEL, name):
+        if not is_dns_label(name):
             print(
                 f"diff failed: {side}={shown(name)} is not allowed: expected an environment "
                 "name (lower-case letters, digits and '-'), e.g. make diff FROM=dev TO=prod",

@@ -137,13 +137,21 @@ DERIVED_SCHEMAS: dict[str, dict[str, Any]] = {
     "hosts": {
         "type": "array",
         "minItems": 1,
-        "items": {"type": "string", "pattern": grammar.HOST, "maxLength": 253},
+        "items": {
+            "type": "string",
+            "pattern": grammar.HOST,
+            "maxLength": grammar.DNS_SUBDOMAIN_MAX,
+        },
     },
-    "secretName": {"type": "string", "pattern": grammar.DNS_SUBDOMAIN, "maxLength": 253},
+    "secretName": {
+        "type": "string",
+        "pattern": grammar.DNS_SUBDOMAIN,
+        "maxLength": grammar.DNS_SUBDOMAIN_MAX,
+    },
     CLUSTER_ISSUER_ANNOTATION: {
         "type": "string",
         "pattern": grammar.DNS_SUBDOMAIN,
-        "maxLength": 253,
+        "maxLength": grammar.DNS_SUBDOMAIN_MAX,
     },
     # A container image reference (repository and tag or digest of the image values).
     "image": {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,7 +29,9 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
+import journal_k8s
 from journal_k8s import DEFAULT_METRICS_INTERVAL, DEFAULT_METRICS_PATH, Failover, grammar
+from journal_k8s._types import IntRange
 from journal_k8s.rules import shown
 
 from . import bounds
@@ -69,8 +70,10 @@ def _not_latest(tag: str) -> str:
     return tag
 
 
-DnsLabel = Annotated[str, Field(pattern=grammar.DNS_LABEL, max_length=63)]
-DnsSubdomain = Annotated[str, Field(pattern=grammar.DNS_SUBDOMAIN, max_length=253)]
+DnsLabel = Annotated[str, Field(pattern=grammar.DNS_LABEL, max_length=grammar.DNS_LABEL_MAX)]
+DnsSubdomain = Annotated[
+    str, Field(pattern=grammar.DNS_SUBDOMAIN, max_length=grammar.DNS_SUBDOMAIN_MAX)
+]
 Namespace = Annotated[
     DnsLabel,
     AfterValidator(bounds.check_namespace),
@@ -85,7 +88,7 @@ Namespace = Annotated[
         }
     ),
 ]
-Host = Annotated[str, Field(pattern=grammar.HOST, max_length=253)]
+Host = Annotated[str, Field(pattern=grammar.HOST, max_length=grammar.DNS_SUBDOMAIN_MAX)]
 _BYTES = Field(pattern=grammar.QUANTITY, json_schema_extra={"pattern": grammar.WHOLE_QUANTITY})
 # The patterns are repeated for the JSON schema: pydantic leaves a pattern out of it when an
 # AfterValidator follows (the schema of the Helm export needs them).
@@ -108,6 +111,12 @@ StorageSize = Annotated[
     AfterValidator(_Within(bounds.STORAGE, whole=True)),
 ]
 Replicas = Annotated[int, Field(ge=1, le=100)]
+
+
+def _library_range(allowed: IntRange, *, most: int | None = None) -> Any:
+    """The integers a library argument takes (``Failover.RANGES[name]``), as a pydantic
+    constraint; ``most`` caps a range the library leaves open."""
+    return Field(ge=allowed.minimum, le=most if allowed.maximum is None else allowed.maximum)
 
 
 class _Values(BaseModel):
@@ -142,17 +151,26 @@ class Resources(_Values):
     memory: Memory
 
 
+_AUTOSCALING_RANGES = journal_k8s.Autoscaling.RANGES
+
+
 class Autoscaling(_Values):
     """A HorizontalPodAutoscaler for the tier (``journal_k8s.Autoscaling``); an unset key keeps
     the library's default (CPU at 70 %, a 300 s scale-down window)."""
 
     min_replicas: Replicas
     max_replicas: Replicas
-    cpu_utilization: Annotated[int, Field(ge=1, le=1000)] | None = None
+    cpu_utilization: (
+        Annotated[int, _library_range(_AUTOSCALING_RANGES["cpu_utilization"], most=1000)] | None
+    ) = None
     """Percent of the pods' CPU requests to keep on average."""
-    memory_utilization: Annotated[int, Field(ge=1, le=1000)] | None = None
+    memory_utilization: (
+        Annotated[int, _library_range(_AUTOSCALING_RANGES["memory_utilization"], most=1000)] | None
+    ) = None
     """Percent of the pods' memory requests to keep on average; default: CPU only."""
-    scale_down_stabilization: Annotated[int, Field(ge=0, le=3600)] | None = None
+    scale_down_stabilization: (
+        Annotated[int, _library_range(_AUTOSCALING_RANGES["scale_down_stabilization"])] | None
+    ) = None
     """Seconds the autoscaler looks back before removing pods."""
 
 
@@ -208,17 +226,23 @@ class SecretKey(_Values):
     """A key of an existing Secret."""
 
     name: DnsSubdomain
-    key: Annotated[str, Field(pattern=grammar.SECRET_KEY, max_length=253)]
+    key: Annotated[str, Field(pattern=grammar.SECRET_KEY, max_length=grammar.DNS_SUBDOMAIN_MAX)]
 
 
 class RedisFailover(_Values):
     """Sentinel failover, HAProxy behind the write Service (``journal_k8s.Failover``);
     an unset key keeps the library's default."""
 
-    down_after_ms: Annotated[int, Field(ge=100)] | None = None
-    failover_timeout_ms: Annotated[int, Field(ge=1000)] | None = None
-    min_replicas_to_write: Annotated[int, Field(ge=0)] | None = None
-    min_replicas_max_lag: Annotated[int, Field(ge=1)] | None = None
+    down_after_ms: Annotated[int, _library_range(Failover.RANGES["down_after_ms"])] | None = None
+    failover_timeout_ms: (
+        Annotated[int, _library_range(Failover.RANGES["failover_timeout_ms"])] | None
+    ) = None
+    min_replicas_to_write: (
+        Annotated[int, _library_range(Failover.RANGES["min_replicas_to_write"])] | None
+    ) = None
+    min_replicas_max_lag: (
+        Annotated[int, _library_range(Failover.RANGES["min_replicas_max_lag"])] | None
+    ) = None
     proxy_replicas: Replicas | None = None
     proxy_image: Image | None = None
     proxy_resources: Resources | None = None
@@ -269,7 +293,10 @@ class Ingress(_Values):
 
 def _label_key(key: str) -> str:
     if not grammar.is_label_key(key):  # the pattern passed: the prefix is too long
-        raise ValueError("expected a label key whose prefix (before '/') is at most 253 long")
+        raise ValueError(
+            f"expected a label key whose prefix (before '/') is at most "
+            f"{grammar.DNS_SUBDOMAIN_MAX} long"
+        )
     return key
 
 
@@ -288,7 +315,7 @@ LabelKey = Annotated[
     ),
     AfterValidator(_label_key),
 ]
-LabelValue = Annotated[str, Field(pattern=grammar.LABEL_VALUE, max_length=63)]
+LabelValue = Annotated[str, Field(pattern=grammar.LABEL_VALUE, max_length=grammar.DNS_LABEL_MAX)]
 
 
 class IngressEdge(_Values):
@@ -504,7 +531,7 @@ def load_environments(folder: Path) -> list[Environment]:
 def load_environment(folder: Path, name: str) -> Environment:
     """Load ``folder/<name>.yaml`` over the optional base layer and validate it."""
     path = folder / f"{name}{SUFFIX}"
-    if not re.fullmatch(grammar.DNS_LABEL, name):
+    if not grammar.is_dns_label(name):
         raise ValuesError(
             f"{path}: environment name {shown(name)} is not allowed: expected a DNS-1123 "
             "label (lower-case letters, digits and '-'), because it names a chart and a folder"
@@ -598,7 +625,8 @@ def _describe(
 
 
 _PATTERNS = {
-    grammar.DNS_LABEL: "a DNS-1123 label (lower-case letters, digits and '-', at most 63)",
+    grammar.DNS_LABEL: "a DNS-1123 label (lower-case letters, digits and '-', at most "
+    f"{grammar.DNS_LABEL_MAX})",
     grammar.DNS_SUBDOMAIN: "a DNS-1123 subdomain (lower-case labels separated by '.')",
     grammar.HOST: "a DNS host name such as journal.example.com or *.example.com "
     "(not an IP address)",
@@ -609,7 +637,8 @@ _PATTERNS = {
     grammar.QUANTITY: "a Kubernetes quantity such as 500m, 2, 1.5, 256Mi, 10Gi or 1e3",
     grammar.SECRET_KEY: "a Secret key (letters, digits, '-', '_' and '.')",
     grammar.LABEL_KEY: "a label key such as app.kubernetes.io/name ('[prefix/]name')",
-    grammar.LABEL_VALUE: "a label value (at most 63 letters, digits, '-', '_' and '.')",
+    grammar.LABEL_VALUE: f"a label value (at most {grammar.DNS_LABEL_MAX} letters, digits, '-', "
+    "'_' and '.')",
     grammar.DURATION: "a Prometheus duration such as 15s, 1m or 1m30s",
     grammar.HTTP_PATH: "a path starting with '/', of at most 256 printable ASCII characters "
     "(no spaces)",

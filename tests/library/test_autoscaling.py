@@ -168,7 +168,8 @@ def test_the_hpa_and_the_deployments_are_strict_valid(chart: cdk8s.Chart, versio
         ),
         (
             {"min_replicas": 1, "max_replicas": 2, "scale_down_stabilization": 3601},
-            "autoscaling scale_down_stabilization=3601 is not allowed: expected 0..3600 seconds",
+            "autoscaling scale_down_stabilization=3601 is not allowed: expected an integer from "
+            "0 to 3600",
         ),
     ],
 )

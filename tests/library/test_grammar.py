@@ -185,3 +185,39 @@ def test_one_path_grammar_for_ingress_and_httproute(path: str, valid: bool) -> N
 def test_dns_names_fullmatch(name: str) -> None:
     assert re.fullmatch(grammar.DNS_LABEL, name) and re.fullmatch(grammar.DNS_SUBDOMAIN, name)
     assert not re.fullmatch(grammar.DNS_LABEL, name + "\n")
+
+
+@pytest.mark.parametrize(
+    ("check", "longest"),
+    [
+        (grammar.is_dns_label, "a" * 63),
+        (grammar.is_dns_1035_label, "a" * 63),
+        (grammar.is_dns_subdomain, ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])),
+        (grammar.is_host, ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])),
+    ],
+)
+def test_dns_names_are_bounded_by_their_length(check: object, longest: str) -> None:
+    """Each DNS grammar takes its longest name (63 or 253 characters), not one character more,
+    nor a name with a trailing newline or a value that is not a string."""
+    assert callable(check)
+    assert check(longest)
+    assert not check(longest + "a")
+    assert not check(longest[:-1] + "\n")
+    assert not check(None)
+
+
+def test_dns_limits_are_written_once() -> None:
+    """The DNS length limits (63 and 253) are ``grammar.DNS_LABEL_MAX`` and
+    ``DNS_SUBDOMAIN_MAX`` everywhere in the code (the tests spell the limits out)."""
+    sources = [
+        path
+        for path in sorted((ROOT / "constructs").rglob("*.py"))
+        if not {"_gateway", "_monitoring"} & set(path.parts) and path.name != "grammar.py"
+    ]
+    copies = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sources
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.search(r"(?<![\w*])(63|253)(?!\w)", line)
+    ]
+    assert copies == []

@@ -730,6 +730,11 @@ def test_fails_http_route_backend_in_another_namespace_without_a_grant(
             "Gateway's namespace, set explicitly)",
         ),
         (
+            {"namespace": "n" * 64},  # a DNS label: 63 characters at most
+            f"spec.parentRefs[0].namespace: {'n' * 64!r} is not allowed: expected a DNS name "
+            "(the Gateway's namespace, set explicitly)",
+        ),
+        (
             {"name": "Shared_Gateway"},
             "spec.parentRefs[0].name: 'Shared_Gateway' is not allowed: expected a DNS name (the "
             "Gateway's name, set explicitly)",

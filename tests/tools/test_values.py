@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from journal_k8s import Autoscaling, Failover
+from journal_tools import values
 from journal_tools.values import (
     GatewayEdge,
     IngressEdge,
@@ -403,3 +405,21 @@ def test_fails_on_an_edge_that_is_not_one_thing(
     with pytest.raises(ValuesError) as error:
         load_environment(environments, "qa")
     assert expected in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("model", "library"),
+    [(values.RedisFailover, Failover), (values.Autoscaling, Autoscaling)],
+)
+def test_integer_bounds_are_the_librarys(model: type[values.BaseModel], library: type) -> None:
+    """Each integer key the library bounds takes the library's range (the values may cap a
+    range the library leaves open), so a values file and the constructs never disagree."""
+    schema = model.model_json_schema(by_alias=False)["properties"]
+    for name, allowed in library.RANGES.items():  # type: ignore[attr-defined]
+        if name not in schema:
+            continue  # not a values key: the library's default holds
+        options = schema[name].get("anyOf", [schema[name]])
+        (bounded,) = [s for s in options if s.get("type") == "integer"]
+        assert bounded["minimum"] == allowed.minimum, name
+        if allowed.maximum is not None:
+            assert bounded["maximum"] == allowed.maximum, name
