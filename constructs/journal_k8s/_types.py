@@ -34,7 +34,7 @@ from .grammar import (
     is_path,
     quantity_value,
 )
-from .rules import shown
+from .rules import refused, shown
 
 MIN_BYTES = Fraction(1024**2)
 """The least memory or storage a construct takes: 1Mi (no container starts with less)."""
@@ -133,11 +133,6 @@ def check_http_path(argument: str, value: str) -> str:
             "a path starting with '/', of at most 256 printable ASCII characters (no spaces)",
         )
     return value
-
-
-def refused(argument: str, value: object, expected: str) -> ValueError:
-    """The error for an argument: ``<argument>=<value> is not allowed: expected <expected>``."""
-    return ValueError(f"{argument}={shown(value)} is not allowed: expected {expected}")
 
 
 def check_dns_subdomain(argument: str, value: str) -> str:

@@ -28,6 +28,7 @@ from .api_frontend import ApiFrontend
 from .path_ingress import PathIngress
 from .path_route import PathRoute
 from .redis import Redis
+from .rules import argument_of
 from .static_site import StaticSite
 
 
@@ -271,8 +272,9 @@ def _arguments_named(prefix: str, arguments: Mapping[str, str] | tuple[str, ...]
         yield
     except (ValueError, TypeError) as error:
         text = str(error)
-        pattern = rf"^({either})(?=[= :])|(?<= )({either})(?==)"
-        renamed = re.sub(pattern, lambda match: names[match[0]], text)
+        first = (argument_of(text) or "").split(" ")[0]  # "autoscaling" of "autoscaling max_…"
+        renamed = names[first] + text[len(first) :] if first in names else text
+        renamed = re.sub(rf"(?<= )({either})(?==)", lambda match: names[match[0]], renamed)
         if renamed == text:
             raise
         raise type(error)(renamed) from None

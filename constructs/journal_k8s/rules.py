@@ -31,6 +31,22 @@ def shown(value: object) -> str:
     return cut(repr(value))
 
 
+def refused(argument: str, value: object, expected: str) -> ValueError:
+    """The error for an argument: ``<argument>=<value> is not allowed: expected <expected>``."""
+    return ValueError(f"{argument}={shown(value)} is not allowed: expected {expected}")
+
+
+def argument_of(message: str) -> str | None:
+    """The argument a construct's error names first, as ``refused`` and the constructs write
+    it: ``replicas`` in ``replicas=0 is not allowed: …``, ``tls`` in ``tls is not allowed …``,
+    ``pod env`` in ``pod env: …``, ``failover quorum`` in ``failover quorum=0 …``."""
+    match = _ARGUMENT_FIRST.match(message)
+    return match[1] if match else None
+
+
+_ARGUMENT_FIRST = re.compile(r"([a-z_]+(?: [a-z_]+)*?)(?=[=:]| is not allowed)")
+
+
 Manifest = Mapping[str, Any]
 """A Kubernetes object as plain JSON data."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ import cdk8s
 from jsii.errors import JSIIError
 
 from journal_k8s import chart_manifests
+from journal_k8s.rules import argument_of
 
 from . import interrupts
 from .checks import problems
@@ -71,8 +71,7 @@ def values_keys(keys: Mapping[str, KeyPath]) -> Iterator[None]:
     except KeyedError:
         raise
     except ValueError as error:
-        match = re.match(r"([a-z_ ]+?)(=| is not allowed)", str(error))
-        key = keys.get(match[1]) if match else None
+        key = keys.get(argument_of(str(error)) or "")
         if key is None:
             raise
         raise KeyedError(key, str(error)) from None

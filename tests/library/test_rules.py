@@ -207,3 +207,22 @@ def test_label_maps_are_found_in_any_mapping_and_list() -> None:
         "spec.volumes[2].metadata.labels",
     ]
     assert [p.field for p in rules.labels([obj])] == ["metadata.labels['b']"]
+
+
+@pytest.mark.parametrize(
+    ("message", "argument"),
+    [
+        ("replicas=0 is not allowed: expected an integer >= 1", "replicas"),
+        ("failover quorum=0 is not allowed: expected an integer >= 1", "failover quorum"),
+        ("tls is not allowed without host: expected both", "tls"),
+        ("metrics prometheus_labels: key 'a b' is not allowed: …", "metrics prometheus_labels"),
+        ("pod env: 'X' is not allowed: …", "pod env"),
+        ("the label key 'a b' is not allowed: …", None),
+        ("Expected a string", None),
+    ],
+)
+def test_the_argument_an_error_names_first(message: str, argument: str | None) -> None:
+    """``argument_of`` reads back what ``refused`` and the constructs write first."""
+    assert rules.argument_of(message) == argument
+    if argument is not None:
+        assert rules.argument_of(str(rules.refused(argument, 0, "x"))) == argument
