@@ -486,6 +486,31 @@ def check_secret(
     )
 
 
+def check_secret_value(argument: str, value: kplus.SecretValue, namespace: str | None) -> None:
+    """Refuse a ``SecretValue`` whose Secret, made in this app, the pods of ``namespace`` cannot
+    read: a Secret of another namespace, or one without the key. A Secret referenced by name
+    (``kplus.Secret.from_secret_name``) lives in the cluster and passes.
+
+    Raises:
+        ValueError: naming the argument, the Secret and what is expected.
+    """
+    secret = value.secret
+    if not isinstance(secret, kplus.Secret):
+        return
+    found = secret.metadata.namespace
+    if found != namespace:
+        raise ValueError(
+            f"{argument}: Secret {shown(secret.name)} is in namespace {shown(found)}, which "
+            f"the pods of namespace {shown(namespace)} cannot read: expected a Secret of "
+            "their namespace"
+        )
+    if secret.get_string_data(value.key) is None:
+        raise ValueError(
+            f"{argument}: key {shown(value.key)} is not allowed: Secret {shown(secret.name)} "
+            "has no such key (expected a key of its string data)"
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class IngressTls:
     """TLS for an Ingress host, with a certificate issued by cert-manager.

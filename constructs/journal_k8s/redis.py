@@ -32,6 +32,7 @@ from ._types import (
     check_name_fits,
     check_positive,
     check_secret,
+    check_secret_value,
     check_service_name,
 )
 from .grammar import quantity_value
@@ -230,6 +231,8 @@ class Redis(SelectablePods):
                 for k, v in (("apiVersion", "v1"), ("kind", "PersistentVolumeClaim"))
             ],
         )
+        if isinstance(password, kplus.SecretValue):
+            check_secret_value("password", password, self._namespace)
 
     @property
     def replicas(self) -> int:

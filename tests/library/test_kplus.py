@@ -208,6 +208,30 @@ def test_redis_takes_its_password_as_a_kplus_secret_value(chart: cdk8s.Chart) ->
         )
 
 
+def test_a_kplus_secret_the_redis_pods_cannot_read_is_refused(chart: cdk8s.Chart) -> None:
+    """A Secret made in the app for another namespace, or without the key, would leave every
+    Redis pod in CreateContainerConfigError: the construct refuses it."""
+    other = cdk8s.Chart(chart.node.scope, "other", namespace="other")  # type: ignore[arg-type]
+    elsewhere = kplus.Secret(other, "Elsewhere", string_data={"token": "not-a-secret"})
+    with pytest.raises(ValueError, match=r"^redis_password: Secret ") as refused:
+        JournalService(
+            chart, "Journal", redis_password=kplus.SecretValue(secret=elsewhere, key="token")
+        )
+    assert str(refused.value) == (
+        f"redis_password: Secret {elsewhere.name!r} is in namespace 'other', which the pods of "
+        "namespace 'test' cannot read: expected a Secret of their namespace"
+    )
+    here = kplus.Secret(chart, "Here", string_data={"token": "not-a-secret"})
+    with pytest.raises(ValueError, match=r"^password: key ") as refused:
+        Redis(chart, "Redis", password=kplus.SecretValue(secret=here, key="passwd"))
+    assert str(refused.value) == (
+        f"password: key 'passwd' is not allowed: Secret {here.name!r} has no such key (expected "
+        "a key of its string data)"
+    )
+    redis = Redis(chart, "Ok", name="ok", password=kplus.SecretValue(secret=here, key="token"))
+    assert (redis.password.name, redis.password.key) == (here.name, "token")
+
+
 def test_a_kplus_secret_without_its_key_is_refused_naming_what_to_give(
     chart: cdk8s.Chart,
 ) -> None:
