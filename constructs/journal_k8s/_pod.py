@@ -102,12 +102,13 @@ def pod_template(
     options: PodOptions,
     termination_grace_period: int | None = None,
     dns_config: k8s.PodDnsConfig | None = None,
+    claimed: Sequence[str] = (),
 ) -> k8s.PodTemplateSpec:
     """The pod template of workload ``name``: ``restricted``, no API token, spread, plus
-    the user's ``options`` (their names checked against the workload's own); a
-    ``termination_grace_period`` in seconds (default: Kubernetes', 30 s) and resolver
-    settings ``dns_config`` (default: the cluster's)."""
-    options.check_against(container, volumes, labels)
+    the user's ``options`` (their names checked against the workload's own, ``claimed`` the
+    volumes of its claim templates); a ``termination_grace_period`` in seconds (default:
+    Kubernetes', 30 s) and resolver settings ``dns_config`` (default: the cluster's)."""
+    options.check_against(container, volumes, labels, claimed)
     main = k8s.Container(
         **{
             **container._values,

@@ -24,6 +24,8 @@ CONFIG_DIR = "/opt/journal-redis"
 PASSWORD_DIR = "/etc/redis-passwd"
 RUN_DIR = "/run/redis"
 DATA_DIR = "/data"
+DATA_VOLUME = "data"
+"""The volume of each pod's claim template, mounted at ``DATA_DIR``."""
 
 REDIS_CONF = f"""\
 # Shared by every Redis pod; the launch script adds the password and the replication line.

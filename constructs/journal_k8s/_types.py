@@ -657,15 +657,21 @@ class PodOptions:
                 )
 
     def check_against(
-        self, container: k8s.Container, volumes: Sequence[k8s.Volume], labels: Mapping[str, str]
+        self,
+        container: k8s.Container,
+        volumes: Sequence[k8s.Volume],
+        labels: Mapping[str, str],
+        claimed: Sequence[str] = (),
     ) -> None:
-        """Refuse a name that the workload already uses.
+        """Refuse a name that the workload already uses (``claimed``: the volumes of its claim
+        templates), and a mount of a volume the pod does not have.
 
         Raises:
             ValueError: naming the option, the name and the workload's own names.
         """
         _check_new_names("env", [e.name for e in self.env], [e.name for e in container.env or ()])
-        _check_new_names("volumes", [v.name for v in self.volumes], [v.name for v in volumes])
+        own_volumes = [*(v.name for v in volumes), *claimed]
+        _check_new_names("volumes", [v.name for v in self.volumes], own_volumes)
         _check_new_names(
             "volume_mounts",
             [m.mount_path for m in self.volume_mounts],
@@ -677,6 +683,24 @@ class PodOptions:
             [container.name],
         )
         _check_new_names("labels", list(self.labels), list(labels))
+        defined = sorted({*own_volumes, *(v.name for v in self.volumes)})
+        for mount in self.volume_mounts:
+            if mount.name not in defined:
+                raise ValueError(
+                    f"pod volume_mounts: {mount.name!r} is not allowed: the pod has no such "
+                    f"volume (expected one of {defined})"
+                )
+        for argument, containers in (
+            ("sidecars", self.sidecars),
+            ("init_containers", self.init_containers),
+        ):
+            for c in containers:
+                for mount in c.volume_mounts or ():
+                    if mount.name not in defined:
+                        raise ValueError(
+                            f"pod {argument}: {c.name!r} mounts {mount.name!r}, which is not a "
+                            f"volume of the pod (expected one of {defined})"
+                        )
 
 
 def _is_sequence(items: object) -> bool:

@@ -15,7 +15,16 @@ from ._network import Pods
 from ._peers import SelectablePods, lookup, pods_of
 from ._redis_failover import SentinelProxy
 from ._redis_fixed import FixedMaster
-from ._redis_topology import CONFIG_DIR, DATA_DIR, PASSWORD_DIR, PORT, RUN_DIR, RedisPods, Topology
+from ._redis_topology import (
+    CONFIG_DIR,
+    DATA_DIR,
+    DATA_VOLUME,
+    PASSWORD_DIR,
+    PORT,
+    RUN_DIR,
+    RedisPods,
+    Topology,
+)
 from ._types import (
     DisruptionBudget,
     ExistingSecret,
@@ -190,7 +199,7 @@ class Redis(SelectablePods):
                         template=self._pod_template(image, resources, labels, files, pod_options),
                         volume_claim_templates=[
                             k8s.KubePersistentVolumeClaimProps(
-                                metadata=_pod.metadata("data", labels),
+                                metadata=_pod.metadata(DATA_VOLUME, labels),
                                 spec=k8s.PersistentVolumeClaimSpec(
                                     access_modes=[access_mode],
                                     storage_class_name=storage_class,
@@ -468,6 +477,7 @@ class Redis(SelectablePods):
             options=options,
             termination_grace_period=grace_period,
             dns_config=self._topology.dns_config(),
+            claimed=[DATA_VOLUME],
             container=_pod.container(
                 "redis",
                 image,
@@ -479,7 +489,7 @@ class Redis(SelectablePods):
                 readiness_probe=probe("ready", period=5, failures=2),
                 lifecycle=lifecycle,
                 volume_mounts=[
-                    k8s.VolumeMount(name="data", mount_path=DATA_DIR),
+                    k8s.VolumeMount(name=DATA_VOLUME, mount_path=DATA_DIR),
                     k8s.VolumeMount(name="config", mount_path=CONFIG_DIR, read_only=True),
                     k8s.VolumeMount(name="password", mount_path=PASSWORD_DIR, read_only=True),
                     k8s.VolumeMount(name="run", mount_path=RUN_DIR),

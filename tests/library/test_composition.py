@@ -478,3 +478,34 @@ def test_fails_on_a_name_too_long_for_a_name_it_makes(
     # Each used to reach the API server (or a label error at synth that named no argument).
     with pytest.raises(ValueError, match=message):
         build(chart)
+
+
+def test_pod_options_refuse_a_volume_the_pod_would_not_have(chart: cdk8s.Chart) -> None:
+    """A mount of a volume the pod lacks, or a volume named like Redis's claim template
+    (``data``), is refused at construction: the API server would refuse every pod."""
+    scratch = k8s.Volume(name="scratch", empty_dir=k8s.EmptyDirVolumeSource())
+    with pytest.raises(ValueError, match="pod volumes: 'data' is not allowed") as clash:
+        Redis(
+            chart, "Clash", name="clash", pod=PodOptions(volumes=[scratch, _named(scratch, "data")])
+        )
+    assert "its own: ['config', 'data', 'password', 'run']" in str(clash.value)
+    missing = k8s.VolumeMount(name="nowhere", mount_path="/nowhere")
+    with pytest.raises(
+        ValueError, match=r"^pod volume_mounts: 'nowhere' is not allowed"
+    ) as unknown:
+        StaticSite(chart, "Static", pod=PodOptions(volumes=[scratch], volume_mounts=[missing]))
+    assert "the pod has no such volume (expected one of [" in str(unknown.value)
+    assert "'scratch'" in str(unknown.value)
+    sidecar = k8s.Container(name="log-shipper", image="busybox:1.36", volume_mounts=[missing])
+    with pytest.raises(
+        ValueError, match=r"^frontend_pod sidecars: 'log-shipper' mounts 'nowhere', which"
+    ):
+        JournalService(chart, "Journal", name="j", frontend_pod=PodOptions(sidecars=[sidecar]))
+    mounted = k8s.VolumeMount(name="scratch", mount_path="/scratch")
+    StaticSite(
+        chart, "Fine", name="fine", pod=PodOptions(volumes=[scratch], volume_mounts=[mounted])
+    )
+
+
+def _named(volume: k8s.Volume, name: str) -> k8s.Volume:
+    return k8s.Volume(**{**volume._values, "name": name})
