@@ -67,10 +67,12 @@ class _Python:
 
 
 def _capacity_problems(found: Sequence[tuple[str, Manifest, bool]]) -> list[tuple[str, str]]:
-    """``_capacity.problems`` of the app, each under the path of the object it starts with."""
+    """``_capacity.problems`` of the app (the journal constructs' objects are its own), each
+    under the path of the object it starts with."""
     paths = {rules.where(obj): path for path, obj, _ in found}
     problems = []
-    for message in _capacity.problems([obj for _, obj, _ in found]):
+    own = [obj for _, obj, made in found if made]
+    for message in _capacity.problems([obj for _, obj, _ in found], own):
         named = [w for w in paths if message.startswith((f"{w}:", f"{w} "))]
         problems.append((paths[max(named, key=len)] if named else "", message))
     return problems

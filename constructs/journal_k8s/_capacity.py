@@ -16,6 +16,9 @@ container, a kplus workload), as Kubernetes counts it:
   utilization it targets.
 - **budgets**: a PodDisruptionBudget neither lets every pod of its workloads go at once at
   their fewest, nor blocks every eviction at their most (``_autoscaling.budget_problem``).
+- **stored form**: every quantity these rules read in a journal construct's object (after a
+  team's JSON patches) is written as the API server stores it (``500m``, not ``0.5``), so
+  that a GitOps differ sees no change after an apply.
 
 The rules count with the quantities and counts they read; where one is malformed (a JSON
 patch's ``"abc"``, a team's own ``500MB``), each such field is reported instead, and the sums
@@ -24,6 +27,7 @@ wait until it is mended.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -33,8 +37,8 @@ from typing import Any
 
 from ._autoscaling import budget_problem
 from ._selectors import selects
-from .grammar import QUANTITY_SUFFIXES, quantity_value
-from .rules import get
+from .grammar import QUANTITY_SUFFIXES, canonical_quantity, quantity_value
+from .rules import get, where
 
 Manifest = Mapping[str, Any]
 
@@ -42,25 +46,48 @@ _SCALED_KINDS = ("Deployment", "StatefulSet", "ReplicaSet")
 _COUNTED = ("cpu", "memory", "ephemeral-storage")
 
 
-def problems(objects: Sequence[Manifest]) -> list[str]:
+def problems(objects: Sequence[Manifest], own: Sequence[Manifest] | None = None) -> list[str]:
     """Every violation of the rules above in an app's manifests; empty when they are sound.
-    A malformed field the rules read is reported on its own (the sums need it)."""
+    A malformed field the rules read is reported on its own (the sums need it). The
+    quantities of ``own`` (default: every object) must be in the form the API server stores
+    (cdk8s-plus writes ``1000m`` for ``1``: a team's own workloads are its own affair)."""
     malformed = list(_malformed(objects))
     if malformed:
         return malformed
     workloads = _workloads(objects)
-    return [*_quotas(objects, workloads), *_autoscalers(workloads), *_budgets(objects, workloads)]
+    return [
+        *_unstored(objects if own is None else own),
+        *_quotas(objects, workloads),
+        *_autoscalers(workloads),
+        *_budgets(objects, workloads),
+    ]
 
 
 def _malformed(objects: Sequence[Manifest]) -> Iterator[str]:
     """``Kind namespace/name: field: value is not allowed: expected ...`` for each field the
     rules read that is not of its type: quantities, counts, lists of containers."""
     for obj in objects:
-        kind = obj.get("kind")
-        where = f"{kind} {_namespace(obj)}/{_name(obj)}"
         for path, value, expected in _read_fields(obj):
             if not expected(value):
-                yield f"{where}: {path}: {value!r} is not allowed: expected {expected.__doc__}"
+                yield f"{where(obj)}: {path}: {value!r} is not allowed: expected {expected.__doc__}"
+
+
+def _unstored(objects: Sequence[Manifest]) -> Iterator[str]:
+    """Each quantity the rules read whose text the API server would store otherwise (``0.5``
+    is stored as ``500m``): a GitOps differ would show that field changed for ever."""
+    for obj in objects:
+        for path, value, expected in _read_fields(obj):
+            if expected is _quantity and str(value) != (stored := _stored(str(value))):
+                yield (
+                    f"{where(obj)}: {path}: {value!r} is not allowed: expected {stored!r}, the "
+                    "form the API server stores (a GitOps differ would show any other as a "
+                    "change for ever)"
+                )
+
+
+@functools.cache
+def _stored(text: str) -> str:
+    return canonical_quantity(text)
 
 
 def _quantity(value: Any) -> bool:

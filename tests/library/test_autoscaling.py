@@ -660,3 +660,34 @@ def test_a_malformed_field_fails_the_synth_naming_its_construct(chart: cdk8s.Cha
         "[test/Journal/Api/Deployment] Deployment test/frontend: spec.template.spec.containers[0]"
         ".resources.requests.cpu: 'abc' is not allowed: expected a Kubernetes quantity"
     ) in str(error.value)
+
+
+def test_a_quantity_in_another_form_than_the_api_server_stores_fails_the_synth(
+    chart: cdk8s.Chart,
+) -> None:
+    """The API server stores ``0.5`` as ``500m``: a patch that writes ``0.5`` into a journal
+    object would show as a change at every GitOps diff. A team's own kplus workload (whose
+    defaults cdk8s-plus writes as ``1000m``) is not the library's to judge."""
+    namespace(chart)
+    journal = JournalService(chart, "Journal")
+    cdk8s.ApiObject.of(journal.api.deployment).add_json_patch(
+        cdk8s.JsonPatch.add("/spec/template/spec/containers/0/resources/requests/cpu", "0.5"),
+        cdk8s.JsonPatch.add("/spec/template/spec/containers/0/resources/limits/memory", "1.5Gi"),
+    )
+    team = cdk8s.Chart(chart.node.scope, "team", namespace="team")  # type: ignore[arg-type]
+    kplus.Deployment(team, "Team", containers=[kplus.ContainerProps(image="team/app:1.0")])
+    assert failures(chart) == [
+        f"[test/Journal/Api/Deployment] Deployment test/frontend: spec.template.spec."
+        f"containers[0].resources.{part}: {given!r} is not allowed: expected {stored!r}, the form "
+        "the API server stores (a GitOps differ would show any other as a change for ever)"
+        for part, given, stored in (
+            ("requests.cpu", "0.5", "500m"),
+            ("limits.memory", "1.5Gi", "1536Mi"),
+        )
+    ]
+    assert capacity_problems(
+        [{**quota(), "spec": {"hard": {"requests.cpu": "2000m", "requests.memory": "1Gi"}}}]
+    ) == [
+        "ResourceQuota team/q: spec.hard.requests.cpu: '2000m' is not allowed: expected '2', the "
+        "form the API server stores (a GitOps differ would show any other as a change for ever)"
+    ]
