@@ -425,6 +425,52 @@ def routed(objects: Sequence[Manifest]) -> Iterator[Problem]:
             )
 
 
+def claims(objects: Sequence[Manifest]) -> Iterator[Problem]:
+    """No two Ingresses of one class, nor two HTTPRoutes of one Gateway listener, claim the same
+    host and path: the controller would send those requests to one of them only."""
+    first: dict[tuple[Any, ...], Manifest] = {}
+    for obj in objects:
+        for identity, field in _claims(obj):
+            other = first.setdefault(identity, obj)
+            if other is not obj:
+                host, path = identity[-2], identity[-1][1]
+                yield Problem(
+                    obj,
+                    field,
+                    f"host {host!r} path {path!r} is also routed by {where(other)}: expected "
+                    "each host and path routed once per ingress class or Gateway listener",
+                    other,
+                )
+
+
+def _claims(obj: Manifest) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Each (ingress class or Gateway listener, host, (path type, path)) that ``obj`` routes,
+    with the field that routes it; ``*`` for any host. An HTTPRoute match on more than its
+    path (a header, a method) claims nothing here."""
+    if obj.get("kind") == "Ingress":
+        kind = ("Ingress", get(obj, "spec", "ingressClassName"))
+        for r, rule in enumerate(get(obj, "spec", "rules") or []):
+            for p, entry in enumerate(get(rule, "http", "paths") or []):
+                path = (entry.get("pathType"), entry.get("path") or "/")
+                field = f"spec.rules[{r}].http.paths[{p}]"
+                yield (*kind, rule.get("host") or "*", path), field
+    elif obj.get("kind") == "HTTPRoute":
+        namespace = key(obj)[0]
+        hosts = get(obj, "spec", "hostnames") or ["*"]
+        for parent in get(obj, "spec", "parentRefs") or []:
+            name, section = parent.get("name"), parent.get("sectionName")
+            listener = (parent.get("namespace") or namespace, name, section)
+            for r, rule in enumerate(get(obj, "spec", "rules") or []):
+                for m, match in enumerate(rule.get("matches") or [{}]):
+                    if set(match) - {"path"}:
+                        continue
+                    found = match.get("path") or {}
+                    path = (found.get("type", "PathPrefix"), found.get("value", "/"))
+                    field = f"spec.rules[{r}].matches[{m}]"
+                    for host in hosts:
+                        yield ("HTTPRoute", *listener, host, path), field
+
+
 def _no_service(name: Any, namespace: str, services: Mapping[tuple[str, str], Manifest]) -> str:
     known = sorted(n for ns, n in services if ns == namespace)
     return (
@@ -453,7 +499,7 @@ def _granted(objects: Sequence[Manifest], route: Manifest, service: Manifest) ->
     return False
 
 
-LIBRARY_RULES: tuple[Rule, ...] = (duplicates, labels, restricted, routes, routed)
+LIBRARY_RULES: tuple[Rule, ...] = (duplicates, labels, restricted, routes, routed, claims)
 """What every synth of an app with a journal construct enforces over its final manifests."""
 _OWN_ONLY: tuple[Rule, ...] = (routes, routed)
 """Rules about the objects the journal constructs made only (a team's own Ingress may route

@@ -2,15 +2,17 @@
 
 ``problems(objects, external_secrets=...)`` returns one line per violation, each naming the
 object (``Kind namespace/name``), the field path, the value and what is allowed. The rules the
-library enforces at every synth (``journal_k8s.rules``: duplicates, labels, routes, pod
-security) run here too, beside the project's stricter ones (the synth, whose manifests the
-library has just validated, skips those the library ran over every object). Rules:
+library enforces at every synth (``journal_k8s.rules``: duplicates, labels, routes and their
+claims, pod security) run here too, beside the project's stricter ones (the synth, whose
+manifests the library has just validated, skips those the library ran over every object).
+Rules:
 
 - references: Service selectors and ``targetPort``, Ingress backends, StatefulSet
   ``serviceName``, ConfigMap and Secret references resolve inside the synth (or to a
   declared external Secret); HTTPRoute backends are Services of the synth with that port
   (in another namespace only with a ReferenceGrant there), and its ``parentRefs`` name
-  Gateways (group, kind, a name and a namespace, each parent once);
+  Gateways (group, kind, a name and a namespace, each parent once); no two Ingresses of one
+  class, nor two HTTPRoutes of one listener, route the same host and path;
 - names and labels: DNS names within their limits, valid label keys and values, no duplicate
   objects, no label or selector built on the cdk8s construct-path hash;
 - security: every pod template meets the Pod Security Standard ``restricted``, every
@@ -46,11 +48,12 @@ def problems(
             references to them are allowed. Default: none.
         validated: the library's validation of the app passed over exactly these manifests
             (as in a synth of journal constructs), so its rules over every object
-            (duplicates, labels, capacity) are not run a second time. Default: false.
+            (duplicates, claims, labels, capacity) are not run a second time. Default: false.
     """
     again = not validated
     return [
         *(_shared(rules.duplicates(objects)) if again else ()),
+        *(_shared(rules.claims(objects)) if again else ()),
         *_names(objects),
         *(_shared(rules.labels(objects)) if again else ()),
         *_path_hash_labels(objects),

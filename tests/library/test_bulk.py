@@ -142,7 +142,8 @@ def test_a_construct_is_two_round_trips_whatever_its_object_count(
 @pytest.fixture
 def warm(chart: cdk8s.Chart) -> None:
     """Quantity and IntOrString values are made once per process: make this stack's first."""
-    JournalService(cdk8s.Chart(chart.node.scope, "warm", namespace="warm"), "Journal")  # type: ignore[arg-type]
+    warm = cdk8s.Chart(chart.node.scope, "warm", namespace="warm")  # type: ignore[arg-type]
+    JournalService(warm, "Journal", host="warm.example.com")  # its own host: no shared route
 
 
 @pytest.mark.usefixtures("warm")

@@ -62,13 +62,13 @@ def test_the_duplicate_check_runs_in_app_synth_and_testing_synth(chart: cdk8s.Ch
 def test_the_same_names_in_two_namespaces_are_no_duplicate(chart: cdk8s.Chart) -> None:
     other = another_chart(chart, "other", "other")
     JournalService(chart, "Journal")
-    JournalService(other, "Journal")
+    JournalService(other, "Journal", host="other.example.com")  # one route per host and path
     assert len(synth(chart)) == len(synth(other))
 
 
 def test_a_journal_name_flows_to_every_object(chart: cdk8s.Chart) -> None:
-    JournalService(chart, "Blue", name="blue")
-    JournalService(chart, "Green", name="green")
+    JournalService(chart, "Blue", name="blue", host="blue.example.com")
+    JournalService(chart, "Green", name="green", host="green.example.com")
     objects = synth(chart)
     blue = sorted(o["metadata"]["name"] for o in objects if "blue" in o["metadata"]["name"])
     green = sorted(o["metadata"]["name"] for o in objects if "green" in o["metadata"]["name"])

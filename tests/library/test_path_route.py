@@ -233,7 +233,8 @@ def test_two_gateways_reach_one_backend_each_through_its_own_policy() -> None:
     internal.route("/", site)
     for namespace in ("a", "b"):
         other = cdk8s.Chart(app, namespace, namespace=namespace, disable_resource_name_hashes=True)
-        route_on(other, name="frontend-route").route("/docs", site)
+        hosts = [f"{namespace}.example.com"]  # one route per listener, host and path
+        route_on(other, name="frontend-route", hostnames=hosts).route("/docs", site)
     objects = synth(docs)
     labels = {
         p["metadata"]["name"]: p["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]

@@ -226,3 +226,27 @@ def test_the_argument_an_error_names_first(message: str, argument: str | None) -
     assert rules.argument_of(message) == argument
     if argument is not None:
         assert rules.argument_of(str(rules.refused(argument, 0, "x"))) == argument
+
+
+def test_two_journals_routing_one_host_and_path_fail_the_synth() -> None:
+    """Two Ingresses of one class on the same host and path: the controller serves one of
+    them only. Another host, or another class, is no conflict."""
+    app = cdk8s.Testing.app()
+    blue = cdk8s.Chart(app, "blue", namespace="blue", disable_resource_name_hashes=True)
+    green = cdk8s.Chart(app, "green", namespace="green", disable_resource_name_hashes=True)
+    JournalService(blue, "Journal", host="journal.example.com")
+    JournalService(green, "Journal", host="journal.example.com")
+    with pytest.raises(RuntimeError) as failure:
+        app.synth()
+    assert [line.strip() for line in str(failure.value).splitlines()[1:]] == [
+        f"[green/Journal/Ingress/Resource] Ingress green/frontend-ingress: spec.rules[0].http."
+        f"paths[{index}]: host 'journal.example.com' path {path!r} is also routed by Ingress "
+        "blue/frontend-ingress: expected each host and path routed once per ingress class or "
+        "Gateway listener (the other: blue/Journal/Ingress/Resource)"
+        for index, path in enumerate(["/api", "/"])
+    ]
+    app = cdk8s.Testing.app()
+    for name, arguments in (("a", {"host": "a.example.com"}), ("b", {"ingress_class": "other"})):
+        chart = cdk8s.Chart(app, name, namespace=name, disable_resource_name_hashes=True)
+        JournalService(chart, "Journal", **arguments)  # type: ignore[arg-type]
+    app.synth()
