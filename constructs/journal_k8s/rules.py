@@ -239,8 +239,9 @@ def restricted(objects: Sequence[Manifest]) -> Iterator[Problem]:
     every = [o for o in objects if key(o)[0] in enforced]
     for problem in pod_security(every):
         yield problem._replace(
-            message=f"{problem.message} in namespace {key(problem.obj)[0]!r} (adopt_restricted "
-            "gives a cdk8s-plus workload the restricted settings)"
+            message=f"{problem.message} in namespace {key(problem.obj)[0]!r} "
+            "(security_context=restricted_container_security() gives a sidecar or init "
+            "container the restricted settings, adopt_restricted a cdk8s-plus workload)"
         )
 
 

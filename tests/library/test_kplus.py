@@ -322,8 +322,9 @@ def test_fails_on_a_kplus_workload_that_is_not_restricted_naming_it_and_the_fiel
     assert (
         "[test/Web/Resource] Deployment test/web: spec.template.spec.containers[0]."
         "securityContext.capabilities.drop: [] is not allowed (Pod Security Standard "
-        "'restricted'): expected a list containing 'ALL' in namespace 'test' (adopt_restricted "
-        "gives a cdk8s-plus workload the restricted settings)" in message
+        "'restricted'): expected a list containing 'ALL' in namespace 'test' (security_context="
+        "restricted_container_security() gives a sidecar or init container the restricted "
+        "settings, adopt_restricted a cdk8s-plus workload)" in message
     )
     assert "seccompProfile.type: not set" in message
 

@@ -68,8 +68,9 @@ def test_fails_on_a_pod_made_unrestricted_by_patch(chart: cdk8s.Chart) -> None:
     assert failures(chart) == [
         "[test/Journal/Api/Deployment] Deployment test/frontend: spec.template.spec."
         "containers[0].securityContext.allowPrivilegeEscalation: True is not allowed (Pod "
-        "Security Standard 'restricted'): expected false in namespace 'test' (adopt_restricted "
-        "gives a cdk8s-plus workload the restricted settings)"
+        "Security Standard 'restricted'): expected false in namespace 'test' (security_context="
+        "restricted_container_security() gives a sidecar or init container the restricted "
+        "settings, adopt_restricted a cdk8s-plus workload)"
     ]
 
 
