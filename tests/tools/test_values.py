@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -423,3 +424,25 @@ def test_integer_bounds_are_the_librarys(model: type[values.BaseModel], library:
         assert bounded["minimum"] == allowed.minimum, name
         if allowed.maximum is not None:
             assert bounded["maximum"] == allowed.maximum, name
+
+
+def test_every_output_folder_of_a_command_is_a_reserved_environment_name() -> None:
+    """``dist/<env>/`` and the folders the project's commands write under ``dist/`` never
+    meet: each such folder, in the Makefile or a tool, is refused as an environment name."""
+    texts = [(ROOT / "Makefile").read_text()]
+    texts += [
+        path.read_text() for path in sorted((ROOT / "constructs" / "journal_tools").glob("*.py"))
+    ]
+    folders = {
+        match
+        for text in texts
+        for pattern in (
+            r"\bdist/([a-z][a-z0-9-]*)",
+            r'"dist" / "([a-z][a-z0-9-]*)"',
+            r'dist / "([a-z][a-z0-9-]*)"',
+        )
+        for match in re.findall(pattern, text)
+    }
+    examples = {path.stem for path in (ROOT / "environments").glob("*.yaml")}  # dist/prod
+    assert {"helm", "diagrams", "bench", "docs"} <= folders  # the patterns find them
+    assert folders - examples <= set(values.RESERVED_NAMES)
