@@ -14,6 +14,8 @@ import pytest
 from cdk8s_plus_27 import k8s
 from constructs import Construct
 
+from journal_k8s import Quota, RestrictedNamespace
+
 ROOT = Path(__file__).resolve().parent.parent
 Manifest = dict[str, Any]
 
@@ -21,6 +23,24 @@ Manifest = dict[str, Any]
 def synth(chart: cdk8s.Chart) -> list[Manifest]:
     """The chart's manifests as plain dicts."""
     return list(chart.to_json())
+
+
+def failures(chart: cdk8s.Chart) -> list[str]:
+    """The problem lines of the chart's failed synth (cdk8s's header line left out)."""
+    with pytest.raises(RuntimeError) as failure:
+        synth(chart)
+    header, *lines = str(failure.value).splitlines()
+    assert header == "Error: Validation failed with the following errors:"
+    return [line.strip() for line in lines]
+
+
+ROOMY = Quota(cpu="64", memory="128Gi", storage="500Gi", pods=100)
+"""A quota that holds any journal stack a test builds."""
+
+
+def restricted_namespace(chart: cdk8s.Chart, quota: Quota = ROOMY) -> None:
+    """The chart's namespace ``test``, enforcing ``restricted`` under ``quota``."""
+    RestrictedNamespace(chart, "Namespace", name="test", quota=quota)
 
 
 def find(objects: list[Manifest], kind: str, name: str) -> Manifest:

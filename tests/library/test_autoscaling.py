@@ -18,7 +18,6 @@ from journal_k8s import (
     PodOptions,
     Quota,
     Redis,
-    RestrictedNamespace,
     StaticSite,
     adopt_restricted,
     capacity_problems,
@@ -27,29 +26,13 @@ from journal_k8s import (
 from journal_tools import schemas
 from journal_tools import synth as synth_module
 from journal_tools.manifests import from_yaml
-from support import Manifest, find, synth
-
-ROOMY = Quota(cpu="64", memory="128Gi", storage="500Gi", pods=100)
-
-
-def namespace(chart: cdk8s.Chart, quota: Quota = ROOMY) -> None:
-    RestrictedNamespace(chart, "Namespace", name="test", quota=quota)
-
-
-def failures(chart: cdk8s.Chart) -> list[str]:
-    """The problems of a synth that must fail validation, one per line."""
-    with pytest.raises(RuntimeError) as failure:
-        cdk8s.Testing.synth(chart)
-    message = str(failure.value)
-    assert message.startswith("Error: Validation failed with the following errors:")
-    return [line.strip() for line in message.splitlines()[1:]]
-
+from support import Manifest, failures, find, restricted_namespace, synth
 
 # The option
 
 
 def test_an_autoscaled_tier_gets_an_autoscaling_v2_hpa_and_no_replicas(chart: cdk8s.Chart) -> None:
-    namespace(chart)
+    restricted_namespace(chart)
     scaling = Autoscaling(
         min_replicas=2,
         max_replicas=6,
@@ -111,7 +94,7 @@ def test_defaults_scale_on_cpu_at_70_percent_with_a_5_minute_scale_down_window()
 
 
 def test_journal_service_takes_an_autoscaling_per_tier(chart: cdk8s.Chart) -> None:
-    namespace(chart)
+    restricted_namespace(chart)
     JournalService(
         chart,
         "Journal",
@@ -131,7 +114,7 @@ def test_journal_service_takes_an_autoscaling_per_tier(chart: cdk8s.Chart) -> No
 
 @pytest.mark.parametrize("version", schemas.VERSIONS)
 def test_the_hpa_and_the_deployments_are_strict_valid(chart: cdk8s.Chart, version: str) -> None:
-    namespace(chart)
+    restricted_namespace(chart)
     JournalService(
         chart,
         "Journal",
@@ -205,7 +188,7 @@ def test_fails_cpu_utilization_with_a_sidecar_that_requests_no_cpu(chart: cdk8s.
 def test_a_kplus_hpa_scales_a_journal_tier_as_a_kplus_deployment(
     chart: cdk8s.Chart, tier: str, name: str, container: str
 ) -> None:
-    namespace(chart)
+    restricted_namespace(chart)
     journal = JournalService(chart, "Journal")
     target = getattr(journal, tier)
     assert not target.has_autoscaler
@@ -251,7 +234,7 @@ def test_a_kplus_hpa_scales_a_journal_tier_as_a_kplus_deployment(
 
 
 def test_the_quota_counts_a_kplus_hpa_on_a_journal_tier(chart: cdk8s.Chart) -> None:
-    namespace(chart, Quota(cpu="64", memory="128Gi", storage="500Gi", pods=20))
+    restricted_namespace(chart, Quota(cpu="64", memory="128Gi", storage="500Gi", pods=20))
     journal = JournalService(chart, "Journal")
     kplus.HorizontalPodAutoscaler(chart, "Hpa", target=journal.api, max_replicas=15)
     # Redis 3 + API 15 + surge 1 + NGINX 2 + surge 1 = 22 pods.
@@ -296,7 +279,7 @@ def test_fails_a_second_autoscaler_on_one_tier(chart: cdk8s.Chart) -> None:
 def test_fails_a_quota_that_cannot_hold_max_replicas_naming_every_figure(
     chart: cdk8s.Chart,
 ) -> None:
-    namespace(chart, Quota(cpu="10", memory="64Gi", storage="100Gi", pods=40))
+    restricted_namespace(chart, Quota(cpu="10", memory="64Gi", storage="100Gi", pods=40))
     JournalService(
         chart, "Journal", frontend_autoscaling=Autoscaling(min_replicas=2, max_replicas=8)
     )
@@ -314,7 +297,7 @@ def test_fails_a_quota_that_cannot_hold_max_replicas_naming_every_figure(
 
 
 def test_the_quota_counts_sidecars_and_the_largest_init_container(chart: cdk8s.Chart) -> None:
-    namespace(chart, Quota(cpu="8", memory="64Gi", storage="100Gi", pods=40))
+    restricted_namespace(chart, Quota(cpu="8", memory="64Gi", storage="100Gi", pods=40))
     q = k8s.Quantity.from_string
     secure = restricted_container_security()
     log = k8s.Container(
@@ -577,7 +560,7 @@ def test_fails_a_malformed_budget(arguments: dict[str, Any], message: str) -> No
 
 
 def test_checks_run_on_the_final_manifests_after_json_patches(chart: cdk8s.Chart) -> None:
-    namespace(chart, Quota(cpu="64", memory="128Gi", storage="500Gi", pods=12))
+    restricted_namespace(chart, Quota(cpu="64", memory="128Gi", storage="500Gi", pods=12))
     journal = JournalService(chart, "Journal")
     journal.static_site.deployment.add_json_patch(cdk8s.JsonPatch.replace("/spec/replicas", 6))
     # Redis 3 + API 2 + 1 + NGINX 6 + 1 = 13 pods.
@@ -589,7 +572,7 @@ def test_checks_run_on_the_final_manifests_after_json_patches(chart: cdk8s.Chart
 def test_app_synth_checks_a_kplus_hpa_on_a_kplus_deployment(tmp_path: Path) -> None:
     app = cdk8s.App(outdir=str(tmp_path))
     chart = cdk8s.Chart(app, "team", namespace="test", disable_resource_name_hashes=True)
-    namespace(chart, Quota(cpu="64", memory="128Gi", storage="500Gi", pods=10))
+    restricted_namespace(chart, Quota(cpu="64", memory="128Gi", storage="500Gi", pods=10))
     web = kplus.Deployment(
         chart,
         "Web",
@@ -644,12 +627,7 @@ def test_a_quota_whose_hard_is_no_mapping_is_reported() -> None:
 
 
 def test_a_malformed_field_fails_the_synth_naming_its_construct(chart: cdk8s.Chart) -> None:
-    RestrictedNamespace(
-        chart,
-        "Namespace",
-        name="test",
-        quota=Quota(cpu="100", memory="100Gi", storage="1Ti", pods=100),
-    )
+    restricted_namespace(chart)
     journal = JournalService(chart, "Journal")
     cdk8s.ApiObject.of(journal.api.deployment).add_json_patch(
         cdk8s.JsonPatch.add("/spec/template/spec/containers/0/resources/requests/cpu", "abc")
@@ -668,7 +646,7 @@ def test_a_quantity_in_another_form_than_the_api_server_stores_fails_the_synth(
     """The API server stores ``0.5`` as ``500m``: a patch that writes ``0.5`` into a journal
     object would show as a change at every GitOps diff. A team's own kplus workload (whose
     defaults cdk8s-plus writes as ``1000m``) is not the library's to judge."""
-    namespace(chart)
+    restricted_namespace(chart)
     journal = JournalService(chart, "Journal")
     cdk8s.ApiObject.of(journal.api.deployment).add_json_patch(
         cdk8s.JsonPatch.add("/spec/template/spec/containers/0/resources/requests/cpu", "0.5"),

@@ -11,19 +11,10 @@ import cdk8s_plus_27 as kplus
 import pytest
 
 import app
-from journal_k8s import JournalService, Quota, RestrictedNamespace, rules
+from journal_k8s import JournalService, rules
 from journal_tools import synth as project_synth
 from journal_tools.values import Environment
-from support import ROOT, synth
-
-
-def failures(chart: cdk8s.Chart) -> list[str]:
-    """The problem lines of the chart's failed synth (cdk8s's header line left out)."""
-    with pytest.raises(RuntimeError) as failure:
-        synth(chart)
-    header, *lines = str(failure.value).splitlines()
-    assert header == "Error: Validation failed with the following errors:"
-    return [line.strip() for line in lines]
+from support import ROOT, failures, restricted_namespace, synth
 
 
 def rename(construct: object, name: str) -> None:
@@ -53,12 +44,7 @@ def test_fails_on_a_route_to_a_service_renamed_by_patch(chart: cdk8s.Chart) -> N
 
 
 def test_fails_on_a_pod_made_unrestricted_by_patch(chart: cdk8s.Chart) -> None:
-    RestrictedNamespace(
-        chart,
-        "Namespace",
-        name="test",
-        quota=Quota(cpu="20", memory="20Gi", storage="40Gi", pods=30),
-    )
+    restricted_namespace(chart)
     journal = JournalService(chart, "Journal")
     journal.api.deployment.add_json_patch(
         cdk8s.JsonPatch.replace(
