@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -24,6 +25,10 @@ class _Unknown:
 
 UNKNOWN = _Unknown()
 
+_KNOWN: weakref.WeakKeyDictionary[Construct, str | None] = weakref.WeakKeyDictionary()
+"""The chart namespace of each scope whose namespace a construct under it learned: the
+constructs a ``JournalService`` makes share one look-up."""
+
 
 @jsii.implements(kplus.IPodSelector, kplus.INetworkPolicyPeer)
 class SelectablePods(JournalConstruct):
@@ -39,7 +44,7 @@ class SelectablePods(JournalConstruct):
         self._scope = scope
         self._name = name
         self._pod_labels = _pod.selector_labels(name)
-        self._namespace: str | _Unknown | None = UNKNOWN
+        self._namespace: str | _Unknown | None = _KNOWN.get(scope, UNKNOWN)
 
     @property
     def name(self) -> str:
@@ -58,6 +63,10 @@ class SelectablePods(JournalConstruct):
             lookup(self)
         assert not isinstance(self._namespace, _Unknown)
         return self._namespace
+
+    def _learn(self, namespace: str | None) -> None:
+        """Keep ``namespace`` as its chart's, for it and every construct of its scope."""
+        self._namespace = _KNOWN[self._scope] = namespace
 
     def pods(self) -> Pods:
         """Its pods, for NetworkPolicies."""
@@ -86,13 +95,12 @@ def lookup(*constructs: SelectablePods) -> None:
     """Learn the namespaces of ``constructs`` that do not know theirs, in one round trip (none
     for a construct whose parent is that of one that knows: they share its chart)."""
     for construct in constructs:
-        for known in constructs:
-            if construct._scope is known._scope and not isinstance(known._namespace, _Unknown):
-                construct._namespace = known._namespace
+        if isinstance(construct._namespace, _Unknown) and construct._scope in _KNOWN:
+            construct._namespace = _KNOWN[construct._scope]
     unknown = [c for c in constructs if isinstance(c._namespace, _Unknown)]
     if unknown:
         for construct, namespace in zip(unknown, _bulk.namespaces(*unknown), strict=True):
-            construct._namespace = namespace
+            construct._learn(namespace)
 
 
 _WHAT = (

@@ -187,7 +187,7 @@ class ServedWorkload(SelectablePods):
             volumes=volumes,
             options=options,
         )
-        self._namespace = _bulk.define(
+        namespace = _bulk.define(
             self,
             {
                 "Config": k8s.KubeConfigMapProps(
@@ -234,6 +234,7 @@ class ServedWorkload(SelectablePods):
                 ("Service", {"op": "remove", "path": "/spec/externalIPs"}),
             ],
         )
+        self._learn(namespace)
 
 
 def _check_cpu_requests(options: PodOptions, autoscaling: Autoscaling) -> None:

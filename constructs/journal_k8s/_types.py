@@ -831,17 +831,19 @@ class Failover:
         """
         return _chart_namespace(
             namespace,
-            f"failover for Redis {redis.node.path}",
+            redis,
+            "failover for Redis {path}",
             "HAProxy resolves the Redis pods by fully qualified name",
         )
 
 
-def _chart_namespace(namespace: str | None, setting: str, reason: str) -> str:
-    """``namespace`` (a construct's chart namespace), which ``setting`` needs for ``reason``."""
+def _chart_namespace(namespace: str | None, owner: IConstruct, setting: str, reason: str) -> str:
+    """``namespace`` (the chart namespace of ``owner``), which ``setting`` (of ``owner``'s
+    ``{path}``) needs for ``reason``."""
     if namespace is None:
         raise ValueError(
-            f"{setting} is not allowed: its chart sets no namespace, and {reason}; give the "
-            "chart a namespace"
+            f"{setting.format(path=owner.node.path)} is not allowed: its chart sets no "
+            f"namespace, and {reason}; give the chart a namespace"
         )
     return namespace
 
@@ -928,7 +930,8 @@ class Metrics:
         """
         return _chart_namespace(
             namespace,
-            f"metrics for {tier.node.path}",
+            tier,
+            "metrics for {path}",
             "its alerts count the pods of the tier in its namespace (a journal in another "
             "namespace would hide or raise them)",
         )

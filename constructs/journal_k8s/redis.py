@@ -180,7 +180,7 @@ class Redis(SelectablePods):
         pod_options = dataclasses.replace(
             pod_options, sidecars=[*self._topology.sidecars(), *exporters, *pod_options.sidecars]
         )
-        self._namespace = _bulk.define(
+        namespace = _bulk.define(
             self,
             {
                 "Config": k8s.KubeConfigMapProps(
@@ -240,8 +240,9 @@ class Redis(SelectablePods):
                 for k, v in (("apiVersion", "v1"), ("kind", "PersistentVolumeClaim"))
             ],
         )
+        self._learn(namespace)
         if isinstance(password, kplus.SecretValue):
-            check_secret_value("password", password, self._namespace)
+            check_secret_value("password", password, namespace)
 
     @property
     def replicas(self) -> int:

@@ -10,7 +10,7 @@ from cdk8s_plus_27 import k8s
 from constructs import Construct
 
 import app
-from journal_k8s import JournalService, PathRoute, Redis, chart_manifests
+from journal_k8s import Failover, JournalService, Metrics, PathRoute, Redis, chart_manifests
 from journal_k8s._bulk import define
 from journal_tools.values import load_environments
 from support import ROOT
@@ -273,3 +273,24 @@ def test_a_patch_on_an_l1_child_applies_to_the_final_manifest(chart: cdk8s.Chart
     (stateful_set,) = [o for o in chart_manifests(chart) if o["kind"] == "StatefulSet"]
     resources = stateful_set["spec"]["template"]["spec"]["containers"][0]["resources"]
     assert resources["limits"] == {"cpu": "2", "memory": "512Mi"}
+
+
+def test_metrics_cost_no_round_trip(chart: cdk8s.Chart, round_trips: list[object]) -> None:
+    """A tier's metrics objects (Service, ServiceMonitor, alerts, policy) travel in its batch:
+    the namespace its alerts name is the one its scope's first batch returned, and a construct
+    path is asked for only to word an error. (Each kind of journal is built once before it is
+    counted: Quantity and IntOrString values are made once per process.)"""
+    counts = []
+    for index, metrics in enumerate([None, Metrics(), None, Metrics()]):
+        scope = cdk8s.Chart(chart.node.scope, f"n{index}", namespace=f"n{index}")  # type: ignore[arg-type]
+        round_trips.clear()
+        JournalService(
+            scope,
+            "Journal",
+            redis_failover=Failover(),
+            metrics=metrics,
+            frontend_metrics_port=None if metrics is None else 9090,
+            host=f"n{index}.example.com",
+        )
+        counts.append(len(round_trips))
+    assert counts[2] == counts[3]
