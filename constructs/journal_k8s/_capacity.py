@@ -51,32 +51,38 @@ def problems(objects: Sequence[Manifest], own: Sequence[Manifest] | None = None)
     A malformed field the rules read is reported on its own (the sums need it). The
     quantities of ``own`` (default: every object) must be in the form the API server stores
     (cdk8s-plus writes ``1000m`` for ``1``: a team's own workloads are its own affair)."""
-    malformed = list(_malformed(objects))
+    fields = [(obj, list(_read_fields(obj))) for obj in objects]
+    malformed = list(_malformed(fields))
     if malformed:
         return malformed
     workloads = _workloads(objects)
+    mine = None if own is None else {id(obj) for obj in own}
     return [
-        *_unstored(objects if own is None else own),
+        *_unstored(f for f in fields if mine is None or id(f[0]) in mine),
         *_quotas(objects, workloads),
         *_autoscalers(workloads),
         *_budgets(objects, workloads),
     ]
 
 
-def _malformed(objects: Sequence[Manifest]) -> Iterator[str]:
+_Fields = Iterable[tuple[Manifest, list[tuple[str, Any, Any]]]]
+"""Each object with the fields the rules read in it (``_read_fields``)."""
+
+
+def _malformed(fields: _Fields) -> Iterator[str]:
     """``Kind namespace/name: field: value is not allowed: expected ...`` for each field the
     rules read that is not of its type: quantities, counts, lists of containers."""
-    for obj in objects:
-        for path, value, expected in _read_fields(obj):
+    for obj, read in fields:
+        for path, value, expected in read:
             if not expected(value):
                 yield f"{where(obj)}: {path}: {value!r} is not allowed: expected {expected.__doc__}"
 
 
-def _unstored(objects: Sequence[Manifest]) -> Iterator[str]:
+def _unstored(fields: _Fields) -> Iterator[str]:
     """Each quantity the rules read whose text the API server would store otherwise (``0.5``
     is stored as ``500m``): a GitOps differ would show that field changed for ever."""
-    for obj in objects:
-        for path, value, expected in _read_fields(obj):
+    for obj, read in fields:
+        for path, value, expected in read:
             if expected is _quantity and str(value) != (stored := _stored(str(value))):
                 yield (
                     f"{where(obj)}: {path}: {value!r} is not allowed: expected {stored!r}, the "
