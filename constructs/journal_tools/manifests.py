@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -12,63 +11,99 @@ Manifest = Mapping[str, Any]
 
 _STR, _INT, _BOOL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "bool"))
 _MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-
-
-def _node(value: Any, other: yaml.representer.SafeRepresenter) -> yaml.Node:
-    """The YAML node of a JSON-like value; multi-line strings in block style, read as files.
-
-    Built directly rather than through PyYAML's representer (which is pure Python and half
-    of the rendering time); the C emitter still decides quoting, so the text is the same. A
-    mapping or list holds its items as a tuple, which the emitter reads as a list and
-    ``_Dumper`` can hash. Values other than strings, integers, booleans, mappings and lists go
-    to ``other``.
-    """
-    if isinstance(value, str):
-        return yaml.ScalarNode(_STR, value, style="|" if "\n" in value else None)
-    if isinstance(value, bool):
-        return yaml.ScalarNode(_BOOL, "true" if value else "false")
-    if isinstance(value, int):
-        return yaml.ScalarNode(_INT, str(value))
-    if isinstance(value, dict | Mapping):  # a dict first: no ABC look-up for most values
-        pairs = tuple([(_key(k), _node(v, other)) for k, v in value.items()])
-        return yaml.MappingNode(_MAP, pairs, flow_style=False)
-    if isinstance(value, list | tuple):
-        items = tuple([_node(item, other) for item in value])
-        return yaml.SequenceNode(_SEQ, items, flow_style=False)
-    return other.represent_data(value)  # floats and nulls, as PyYAML writes them
-
-
-def _key(key: Any) -> yaml.ScalarNode:
-    if not isinstance(key, str):
-        raise TypeError(f"manifest key {key!r} is a {type(key).__name__}: expected a string")
-    return yaml.ScalarNode(_STR, key)
-
-
 _RESOLVER = yaml.resolver.Resolver()
-"""PyYAML's resolver, as the dumper has it (the default one has no path resolvers, so its
-answer depends only on the question)."""
+"""PyYAML's resolver, as its dumpers have it (no path resolvers: the answer depends only on
+the question)."""
+_MAPPING_START = yaml.MappingStartEvent(None, _MAP, True, flow_style=False)
+_MAPPING_END = yaml.MappingEndEvent()
+_SEQUENCE_START = yaml.SequenceStartEvent(None, _SEQ, True, flow_style=False)
+_SEQUENCE_END = yaml.SequenceEndEvent()
+_PLAIN = frozenset({str, int, bool})
+"""The types of most values: no ABC look-up for them."""
 
 
-class _Dumper(yaml.CSafeDumper):
-    """PyYAML's C emitter, with the implicit tag of each scalar resolved once per stream.
+class _Events:
+    """The events PyYAML's serializer makes of JSON-like manifests, made directly.
 
-    The emitter asks the (pure Python) resolver twice for every scalar whether its text would
-    read back as a string; a stream of manifests repeats most of its values (names, labels,
-    ports), and ``functools.lru_cache`` answers a repeated question without entering Python.
-    The cache wraps ``_RESOLVER``, not the dumper's own method: a dumper holding its own bound
-    method is a reference cycle, which kept each stream's dumper and every node it wrote alive
-    until a full garbage collection (about 1 MiB of garbage a prod stack).
+    PyYAML's C serializer walks a node tree, looks every node up for anchors (manifests share no
+    object) and asks the pure-Python resolver about every scalar; that is most of the rendering
+    time. Here each distinct scalar's event is made once per stream (the emitter only reads
+    events, so one can stand at many places) with the implicit flags that serializer gives it,
+    and PyYAML's C emitter still decides quoting and layout: the text is the same.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.resolve = functools.lru_cache(maxsize=None)(_RESOLVER.resolve)  # type: ignore[method-assign]
+    def __init__(self) -> None:
+        self.events: list[yaml.Event] = [yaml.StreamStartEvent()]
+        self._keys: dict[str, yaml.ScalarEvent] = {}
+        self._scalars: dict[Any, yaml.ScalarEvent] = {}
+        self._other = yaml.representer.SafeRepresenter()
+
+    def document(self, value: Manifest) -> None:
+        self.events.append(yaml.DocumentStartEvent(explicit=False))
+        self._add(value)
+        self.events.append(yaml.DocumentEndEvent(explicit=False))
+
+    def _add(self, value: Any) -> None:
+        kind, events = type(value), self.events
+        if kind is dict:
+            events.append(_MAPPING_START)
+            keys = self._keys
+            for key, item in value.items():
+                events.append(keys.get(key) or self._key(key))
+                self._add(item)
+            events.append(_MAPPING_END)
+        elif kind is list:
+            events.append(_SEQUENCE_START)
+            for item in value:
+                self._add(item)
+            events.append(_SEQUENCE_END)
+        elif kind not in _PLAIN and isinstance(value, Mapping):
+            self._add(dict(value))
+        elif kind is tuple:
+            self._add(list(value))
+        else:
+            # Under the string itself, or (type, value) for others: True == 1.
+            index = value if kind is str else (kind, value)
+            found = self._scalars.get(index)
+            if found is None:
+                found = self._scalars[index] = self._scalar(value)
+            events.append(found)
+
+    def _key(self, key: Any) -> yaml.ScalarEvent:
+        if not isinstance(key, str):
+            raise TypeError(f"manifest key {key!r} is a {type(key).__name__}: expected a string")
+        event = self._keys[key] = self._scalar(key)
+        return event
+
+    def _scalar(self, value: Any) -> yaml.ScalarEvent:
+        """A scalar's event: strings (multi-line ones as blocks, read as files), integers and
+        booleans directly; floats, nulls and dates as PyYAML's representer writes them."""
+        if isinstance(value, str):
+            tag, text, style = _STR, value, "|" if "\n" in value else None
+        elif isinstance(value, bool):
+            tag, text, style = _BOOL, "true" if value else "false", None
+        elif isinstance(value, int):
+            tag, text, style = _INT, str(value), None
+        else:
+            node = self._other.represent_data(value)
+            if not isinstance(node, yaml.ScalarNode):
+                raise TypeError(f"{value!r} cannot be part of a manifest")
+            tag, text, style = node.tag, node.value, node.style
+        # Whether the text reads back as its tag when plain, and when quoted.
+        implicit = tuple(
+            _RESOLVER.resolve(yaml.ScalarNode, text, flags) == tag  # type: ignore[no-untyped-call]
+            for flags in ((True, False), (False, True))
+        )
+        return yaml.ScalarEvent(None, tag, implicit, text, style=style)
 
 
 def to_yaml(objects: Iterable[Manifest]) -> str:
     """Render manifests as one multi-document YAML stream, keys in the order given."""
-    other = yaml.representer.SafeRepresenter()
-    text: str = yaml.serialize_all([_node(o, other) for o in objects], Dumper=_Dumper, width=1000)
+    stream = _Events()
+    for manifest in objects:
+        stream.document(manifest)
+    stream.events.append(yaml.StreamEndEvent())
+    text: str = yaml.emit(stream.events, Dumper=yaml.CSafeDumper, width=1000)
     return text
 
 
