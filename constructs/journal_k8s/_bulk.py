@@ -132,38 +132,41 @@ def _number(value: str | float) -> str | int:
 
 
 class _Encoder:
-    """Turns structs into the JSON the generated ``toJson_*`` functions read (jsii names);
-    jsii objects (Quantity, IntOrString) travel beside the text, by reference."""
+    """Writes structs as the JSON the generated ``toJson_*`` functions read (jsii names);
+    jsii objects (Quantity, IntOrString) travel beside the text, by reference.
+
+    ``json.dumps`` walks the data in C and asks ``_default`` only for what JSON lacks (a
+    struct, an enum member, a jsii object): most of a batch is plain maps, lists and strings.
+    """
 
     def __init__(self) -> None:
         self.refs: list[Any] = []
         self._ref_index: dict[int, int] = {}
 
+    def dumps(self, data: Any) -> str:
+        """``data`` as JSON text, with its structs, enum members and jsii objects encoded."""
+        return json.dumps(data, default=self._default, check_circular=False)
+
     def struct(self, value: Struct | SelectingService | Manifest) -> dict[str, Any]:
-        """A marker that Node renders with the struct's generated ``toJson_*``."""
+        """A marker that Node renders with the struct's generated ``toJson_*`` (its values are
+        encoded by ``dumps``)."""
         if isinstance(value, Typed):
             kind = getattr(value.kind, "__jsii_type__")  # noqa: B009 (set by jsii's metaclass)
-            return {_MANIFEST: self.value(value.manifest), "class": kind}
+            return {_MANIFEST: value.manifest, "class": kind}
         if isinstance(value, dict):
-            return {_MANIFEST: self.value(value)}
+            return {_MANIFEST: value}
         if isinstance(value, SelectingService):
-            data = {**self.value(value.props), "$selectLabels": dict(value.select_labels)}
+            data = {**self._default(value.props), "$selectLabels": dict(value.select_labels)}
             return {_STRUCT: {"fqn": f"{ASSEMBLY}.ServiceProps", "data": data}}
-        return {_STRUCT: {"fqn": type(value).__jsii_type__, "data": self.value(value)}}
+        return {_STRUCT: {"fqn": type(value).__jsii_type__, "data": value}}
 
-    def value(self, value: Any) -> Any:
+    def _default(self, value: Any) -> Any:
         kind = type(value)
-        if kind is str or kind is int or kind is bool or kind is float or value is None:
-            return value
-        if kind is dict:
-            return {k: self.value(v) for k, v in value.items()}
-        if kind is list or kind is tuple:
-            return [self.value(v) for v in value]
         names = getattr(kind, "__jsii_name_mapping__", None)
         if names is not None:
-            return {names[k]: self.value(v) for k, v in value._values.items() if v is not None}
+            return {names[k]: v for k, v in value._values.items() if v is not None}
         if isinstance(value, Mapping):
-            return {k: self.value(v) for k, v in value.items()}
+            return dict(value)
         if isinstance(value, enum.Enum):
             return {_ENUM: [kind.__jsii_type__, value.value]}
         if kind is _Lazy:
@@ -206,7 +209,7 @@ def jsii_json(value: Any) -> Any:
         TypeError: ``value`` holds a Quantity or IntOrString (they live in Node).
     """
     encoder = _Encoder()
-    data = encoder.value(value)
+    data = json.loads(encoder.dumps(value))
     if encoder.refs:
         raise TypeError(f"{value!r} holds Quantity or IntOrString values: it is not plain JSON")
     return data
@@ -265,9 +268,9 @@ def define(
     found: list[str | None] = json.loads(
         Manifests.define(
             scopes,
-            json.dumps(items),
+            encoder.dumps(items),
             encoder.refs,
-            json.dumps(operations),
+            encoder.dumps(operations),
         )
     )
     return found[0]
@@ -285,7 +288,7 @@ def _operation(encoder: _Encoder, operation: dict[str, Any]) -> dict[str, Any]:
 def _patch_value(encoder: _Encoder, value: Any) -> Any:
     if getattr(type(value), "__jsii_name_mapping__", None) is not None:
         return encoder.struct(value)
-    return encoder.value(value)
+    return value
 
 
 def api_object(scope: Construct, id: str) -> cdk8s.ApiObject:
