@@ -45,6 +45,17 @@ def test_a_stack_run_without_metrics_reports_time_too() -> None:
     assert "per_stack" not in figures  # no stack after the first
 
 
+@pytest.mark.parametrize("count", [0, 1, 8, 9, 10, 99])
+def test_the_stacks_after_the_first_are_timed_in_blocks(count: int) -> None:
+    """The per-stack figure is the median of at most 9 blocks' means; every stack counts once."""
+    found = bench_child.blocks(list(range(count)))
+    assert [i for block in found for i in block] == list(range(count))
+    assert len(found) <= bench_child.BLOCKS and all(found)
+    assert len({len(block) for block in found[:-1]}) <= 1
+    if count == 99:
+        assert [len(block) for block in found] == [11] * 9
+
+
 def test_a_warm_resynth_run_reports_the_median_of_its_edits() -> None:
     figures, _ = run_child("warm", "2")
     assert set(figures) == {"seconds"}
