@@ -4,7 +4,8 @@ Every figure is the median of several cold processes (min and max beside it). Th
 tree and the baseline (``--baseline REV``, checked out into a git worktree under
 ``dist/bench/``, run by this venv's Python) are measured in the same loop, alternately, in an
 order that flips every run, so that a noisy machine affects all of them alike; the ratios
-compare figures of the same run.
+compare figures of the same run. The per-stack cost is also counted in machine instructions
+(valgrind's callgrind, Python and Node together), which the machine's neighbours do not move.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import argparse
 import csv
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +36,17 @@ STACKS = 100
 RSS_STACKS = 50
 WARM_EDITS = 5
 """Values edits per warm process; each run counts the median of its edits."""
+CALLGRIND = (
+    "valgrind",
+    "--tool=callgrind",
+    "--trace-children=yes",
+    "--callgrind-out-file=/dev/null",
+)
+_COLLECTED = re.compile(r"Collected : (\d+)")
+"""callgrind's count of a process's instructions, in its log."""
+COUNTED_STACKS = (2, 12)
+"""Prod stacks of the two processes whose instructions are counted: the difference, over the
+10 stacks between them, is a stack's count, imports and the first stack left out."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,32 @@ class Tree:
         )
         figures: dict[str, float] = json.loads(result.stdout.splitlines()[-1])
         return figures
+
+    def instructions(self, *flags: str) -> float:
+        """Machine instructions of a prod stack (``bench_child stacks``), Python and the jsii
+        Node processes together, counted by callgrind with a fixed hash seed.
+
+        Raises:
+            RuntimeError: callgrind did not count the Node processes too.
+        """
+        counts = []
+        for stacks in COUNTED_STACKS:
+            with tempfile.TemporaryDirectory() as logs:
+                script = Path(bench_child.__file__).read_text()
+                command = [*CALLGRIND, f"--log-file={logs}/%p.log", sys.executable, "-O", "-c"]
+                subprocess.run(
+                    [*command, script, "stacks", str(stacks), *flags],
+                    cwd=self.root,
+                    env={**self.env(), "PYTHONHASHSEED": "0"},
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
+                found = [_COLLECTED.findall(log.read_text()) for log in Path(logs).iterdir()]
+                processes = [int(n) for each in found for n in each]
+                if len(processes) < 3:  # Python, the jsii launcher and the jsii kernel
+                    raise RuntimeError(f"callgrind counted {len(processes)} processes, not 3")
+                counts.append(sum(processes))
+        return (counts[1] - counts[0]) / (COUNTED_STACKS[1] - COUNTED_STACKS[0])
 
     def timed(self, *arguments: str | Path) -> float:
         """Wall time of one ``python -O`` run in this tree, which must succeed."""
@@ -150,6 +191,31 @@ def helm_binary() -> Path | None:
     return helm if helm.exists() and chart.is_dir() else None
 
 
+def variants(each: Tree, tree: Tree) -> list[tuple[str, tuple[str, ...]]]:
+    """The per-stack rows of a tree, with their ``bench_child stacks`` flags: prod without
+    metrics in both trees (a tree that has none ignores the flag), and this tree's prod as it
+    is."""
+    found: list[tuple[str, tuple[str, ...]]] = [("per stack, prod", ("--no-metrics",))]
+    if each is tree:
+        found.append(("per stack, prod with metrics", ()))
+    return found
+
+
+def count(tree: Tree, baseline: Tree | None) -> dict[tuple[str, str], float]:
+    """Instructions per stack of each per-stack row (row, tree label), two processes at a
+    time (a count does not depend on what else runs); empty without valgrind."""
+    if shutil.which("valgrind") is None:
+        return {}
+    trees = [tree] if baseline is None else [baseline, tree]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = {
+            (row, each.label): pool.submit(each.instructions, *flags)
+            for each in trees
+            for row, flags in variants(each, tree)
+        }
+    return {key: future.result() for key, future in pending.items()}
+
+
 def measure(runs: int, tree: Tree, baseline: Tree | None) -> Samples:
     """Every measurement, run by run, the trees alternating."""
     samples = Samples(runs)
@@ -162,14 +228,9 @@ def measure(runs: int, tree: Tree, baseline: Tree | None) -> Samples:
         for each in trees if run % 2 == 0 else trees[::-1]:
             out = OUT / "synth" / ("baseline" if each is baseline else "tree")
             samples.add("cold synth", each.label, each.timed("app.py", "--outdir", out))
-            # Prod without metrics in both trees (a tree that has none ignores the flag), and
-            # this tree's prod as it is.
-            variants: list[tuple[str, tuple[str, ...]]] = [("prod", ("--no-metrics",))]
-            if each is tree:
-                variants.append(("prod with metrics", ()))
-            for row, flags in variants:
+            for row, flags in variants(each, tree):
                 figures = each.child("stacks", str(STACKS), *flags)
-                samples.add(f"per stack, {row}", each.label, figures["per_stack"])
+                samples.add(row, each.label, figures["per_stack"])
             samples.add("warm re-synth", each.label, each.child("warm", str(WARM_EDITS))["seconds"])
         if helm is not None:
             chart = ROOT / "dist" / "helm" / "journal-k8s"
@@ -208,8 +269,14 @@ def _figure(values: Sequence[float] | None) -> str:
     return f"{median:.3g} {unit} ({min(values) * scale:.3g}-{max(values) * scale:.3g})"
 
 
-def report(samples: Samples, tree: Tree, baseline: Tree | None, rss: dict[str, str]) -> list[str]:
-    """The table and the verdict on each target, as printed lines; writes the CSV."""
+def report(
+    samples: Samples,
+    tree: Tree,
+    baseline: Tree | None,
+    rss: dict[str, str],
+    counts: dict[tuple[str, str], float] | None = None,
+) -> list[str]:
+    """The table and the verdict on each target, as printed lines; writes the CSVs."""
     columns = ["", *([baseline.label] if baseline else []), tree.label]
     heading = f"median (min-max) of {samples.runs} runs"
     lines = [f"{heading:46}" + "".join(f"{c or 'every tree':>26}" for c in columns)]
@@ -230,6 +297,7 @@ def report(samples: Samples, tree: Tree, baseline: Tree | None, rss: dict[str, s
     else:
         lines += [_ratio(samples, tree.label, baseline.label, *c) for c in COMPARISONS]
     lines += [f"peak RSS at {RSS_STACKS} stacks, {label}: {text}" for label, text in rss.items()]
+    lines += _instruction_lines(counts or {}, tree, baseline)
     OUT.mkdir(parents=True, exist_ok=True)
     with (OUT / "bench.csv").open("w", newline="") as file:
         writer = csv.writer(file)
@@ -237,6 +305,33 @@ def report(samples: Samples, tree: Tree, baseline: Tree | None, rss: dict[str, s
         for (row, column), values in samples.seconds.items():
             median, low, high = statistics.median(values), min(values), max(values)
             writer.writerow([row, column, *(f"{v:.4f}" for v in (median, low, high)), len(values)])
+    with (OUT / "instructions.csv").open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["measurement", "tree", "instructions"])
+        writer.writerows(
+            [row, column, f"{value:.0f}"] for (row, column), value in (counts or {}).items()
+        )
+    return lines
+
+
+def _instruction_lines(
+    counts: dict[tuple[str, str], float], tree: Tree, baseline: Tree | None
+) -> list[str]:
+    """The instruction counts per stack and, against the baseline, their ratios and targets."""
+    if not counts:
+        return ["(no valgrind: the per-stack costs are not counted in instructions)"]
+    lines = ["", "instructions per stack (callgrind, Python and Node):"]
+    lines += [f"  {row}, {column}: {value / 1e6:.1f} M" for (row, column), value in counts.items()]
+    for row, base_row, target in COMPARISONS:
+        new = counts.get((row, tree.label))
+        old = counts.get((base_row, baseline.label)) if baseline else None
+        if new is not None and old is not None and target is not None:
+            ratio = new / old
+            base = baseline.label if baseline else ""
+            lines.append(
+                f"{row} / {base}'s {base_row}, in instructions: {ratio:.2f}x  "
+                + target.verdict(ratio)
+            )
     return lines
 
 
@@ -305,7 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rss[each.label] = (
             f"python {figures['python_rss_mib']:.0f} MiB, node {figures['node_rss_mib']:.0f} MiB"
         )
-    lines = report(samples, tree, baseline, rss)
+    counts = count(tree, baseline)
+    lines = report(samples, tree, baseline, rss, counts)
     columns = [c for c in ((baseline.label if baseline else None), tree.label) if c]
     _plot(samples, columns, OUT / "bench.png")
     print("\n".join([*lines, "", f"wrote {OUT / 'bench.csv'} and {OUT / 'bench.png'}"]))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from journal_tools import bench, bench_child
-from support import ROOT
+from support import ROOT, require_binary
 
 
 def run_child(*arguments: str) -> tuple[Any, str]:
@@ -89,7 +89,12 @@ def test_the_report_gives_each_ratio_to_the_baseline_and_its_target(
     ]:
         for value in values:
             samples.add(row, column, value)
-    lines = bench.report(samples, tree, baseline, {})
+    counts = {
+        ("per stack, prod", "d00559e"): 160e6,
+        ("per stack, prod", "this tree"): 150e6,
+        ("per stack, prod with metrics", "this tree"): 200e6,
+    }
+    lines = bench.report(samples, tree, baseline, {}, counts)
     assert "cold synth / jsii floor, this tree: 1.40x  target <= 1.40x (issue 22): met" in lines
     assert (
         "per stack, prod / d00559e's per stack, prod: 1.10x (per run: median 1.10x, "
@@ -102,3 +107,41 @@ def test_the_report_gives_each_ratio_to_the_baseline_and_its_target(
     assert (tmp_path / "bench.csv").read_text().splitlines()[0] == (
         "measurement,tree,median_s,min_s,max_s,runs"
     )
+    assert "per stack, prod with metrics, this tree: 200.0 M" in "\n".join(lines)
+    assert (
+        "per stack, prod / d00559e's per stack, prod, in instructions: 0.94x  "
+        "target <= 1.10x (issue 22): met"
+    ) in lines
+    assert (
+        "per stack, prod with metrics / d00559e's per stack, prod, in instructions: 1.25x  "
+        "target <= 1.20x (issue 19): NOT met"
+    ) in lines
+    assert (tmp_path / "instructions.csv").read_text().splitlines()[1:] == [
+        '"per stack, prod",d00559e,160000000',
+        '"per stack, prod",this tree,150000000',
+        '"per stack, prod with metrics",this tree,200000000',
+    ]
+
+
+def test_without_valgrind_the_report_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench, "OUT", tmp_path)
+    monkeypatch.setattr(bench.shutil, "which", lambda name: None)
+    tree = bench.Tree("this tree", ROOT)
+    assert bench.count(tree, None) == {}
+    samples = bench.Samples(runs=1)
+    samples.add("jsii floor", "", 0.5)
+    samples.add("cold synth", "this tree", 0.6)
+    lines = bench.report(samples, tree, None, {}, {})
+    assert "(no valgrind: the per-stack costs are not counted in instructions)" in lines
+
+
+@pytest.mark.real
+def test_callgrind_counts_a_stack_in_python_and_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One stack's instructions, the jsii Node processes counted too (``instructions`` raises
+    otherwise): far more than Python's share alone would be for a tiny stack."""
+    require_binary("valgrind")
+    monkeypatch.setattr(bench, "COUNTED_STACKS", (1, 2))
+    counted = bench.Tree("this tree", ROOT).instructions("--no-metrics")
+    assert 30e6 < counted < 1e9
