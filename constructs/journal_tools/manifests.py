@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -89,12 +90,19 @@ class _Events:
             if not isinstance(node, yaml.ScalarNode):
                 raise TypeError(f"{value!r} cannot be part of a manifest")
             tag, text, style = node.tag, node.value, node.style
-        # Whether the text reads back as its tag when plain, and when quoted.
-        implicit = tuple(
-            _RESOLVER.resolve(yaml.ScalarNode, text, flags) == tag  # type: ignore[no-untyped-call]
-            for flags in ((True, False), (False, True))
-        )
-        return yaml.ScalarEvent(None, tag, implicit, text, style=style)
+        return yaml.ScalarEvent(None, tag, _implicit(tag, text), text, style=style)
+
+
+@functools.lru_cache(maxsize=4096)
+def _implicit(tag: str, text: str) -> tuple[bool, bool]:
+    """Whether ``text`` reads back as ``tag`` when plain, and when quoted: the question PyYAML's
+    serializer asks its (pure Python) resolver; every stack asks it again of the same keys,
+    labels and names."""
+    plain, quoted = (
+        _RESOLVER.resolve(yaml.ScalarNode, text, flags) == tag  # type: ignore[no-untyped-call]
+        for flags in ((True, False), (False, True))
+    )
+    return plain, quoted
 
 
 def to_yaml(objects: Iterable[Manifest]) -> str:
