@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,9 +44,8 @@ CALLGRIND = (
 )
 _COLLECTED = re.compile(r"Collected : (\d+)")
 """callgrind's count of a process's instructions, in its log."""
-COUNTED_STACKS = (2, 12)
-"""Prod stacks of the two processes whose instructions are counted: the difference, over the
-10 stacks between them, is a stack's count, imports and the first stack left out."""
+COUNTED = {"stacks": (2, 12), "warm": (1, 6)}
+"""Stacks, or values edits, of the two processes whose instructions ``make bench`` counts."""
 
 
 @dataclass(frozen=True)
@@ -95,31 +94,35 @@ class Tree:
         figures: dict[str, float] = json.loads(result.stdout.splitlines()[-1])
         return figures
 
-    def instructions(self, *flags: str) -> float:
-        """Machine instructions of a prod stack (``bench_child stacks``), Python and the jsii
-        Node processes together, counted by callgrind with a fixed hash seed.
+    def instructions(self, *arguments: str | Path) -> float:
+        """Machine instructions of one ``python -O`` run in this tree, its jsii Node processes
+        included, counted by callgrind with a fixed hash seed.
 
         Raises:
             RuntimeError: callgrind did not count the Node processes too.
         """
-        counts = []
-        for stacks in COUNTED_STACKS:
-            with tempfile.TemporaryDirectory() as logs:
-                script = Path(bench_child.__file__).read_text()
-                command = [*CALLGRIND, f"--log-file={logs}/%p.log", sys.executable, "-O", "-c"]
-                subprocess.run(
-                    [*command, script, "stacks", str(stacks), *flags],
-                    cwd=self.root,
-                    env={**self.env(), "PYTHONHASHSEED": "0"},
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                )
-                found = [_COLLECTED.findall(log.read_text()) for log in Path(logs).iterdir()]
-                processes = [int(n) for each in found for n in each]
-                if len(processes) < 3:  # Python, the jsii launcher and the jsii kernel
-                    raise RuntimeError(f"callgrind counted {len(processes)} processes, not 3")
-                counts.append(sum(processes))
-        return (counts[1] - counts[0]) / (COUNTED_STACKS[1] - COUNTED_STACKS[0])
+        with tempfile.TemporaryDirectory() as logs:
+            subprocess.run(
+                [*CALLGRIND, f"--log-file={logs}/%p.log", sys.executable, "-O", *arguments],
+                cwd=self.root,
+                env={**self.env(), "PYTHONHASHSEED": "0"},
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            found = [_COLLECTED.findall(log.read_text()) for log in Path(logs).iterdir()]
+        processes = [int(n) for each in found for n in each]
+        if len(processes) < 3:  # Python, the jsii launcher and the jsii kernel
+            raise RuntimeError(f"callgrind counted {len(processes)} processes, not 3")
+        return float(sum(processes))
+
+    def child_instructions(self, kind: str, *flags: str) -> float:
+        """Instructions of one unit of a ``bench_child`` measurement (a stack, or a warm
+        re-synth): the difference between two processes (``COUNTED``), over the units between
+        them, so that imports and the first synth are left out."""
+        script = Path(bench_child.__file__).read_text()
+        fewer, more = COUNTED[kind]
+        counts = [self.instructions("-c", script, kind, str(n), *flags) for n in (fewer, more)]
+        return (counts[1] - counts[0]) / (more - fewer)
 
     def timed(self, *arguments: str | Path) -> float:
         """Wall time of one ``python -O`` run in this tree, which must succeed."""
@@ -202,17 +205,23 @@ def variants(each: Tree, tree: Tree) -> list[tuple[str, tuple[str, ...]]]:
 
 
 def count(tree: Tree, baseline: Tree | None) -> dict[tuple[str, str], float]:
-    """Instructions per stack of each per-stack row (row, tree label), two processes at a
+    """The instructions of each measurement (row, tree label) but helm's, two processes at a
     time (a count does not depend on what else runs); empty without valgrind."""
     if shutil.which("valgrind") is None:
         return {}
     trees = [tree] if baseline is None else [baseline, tree]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        pending = {
-            (row, each.label): pool.submit(each.instructions, *flags)
-            for each in trees
-            for row, flags in variants(each, tree)
+        pending: dict[tuple[str, str], Future[float]] = {
+            ("jsii floor", ""): pool.submit(tree.instructions, "-c", "import cdk8s_plus_27")
         }
+        for each in trees:
+            out = OUT / "count" / ("baseline" if each is baseline else "tree")
+            pending["cold synth", each.label] = pool.submit(
+                each.instructions, "app.py", "--outdir", out
+            )
+            for row, flags in variants(each, tree):
+                pending[row, each.label] = pool.submit(each.child_instructions, "stacks", *flags)
+            pending["warm re-synth", each.label] = pool.submit(each.child_instructions, "warm")
     return {key: future.result() for key, future in pending.items()}
 
 
@@ -317,20 +326,28 @@ def report(
 def _instruction_lines(
     counts: dict[tuple[str, str], float], tree: Tree, baseline: Tree | None
 ) -> list[str]:
-    """The instruction counts per stack and, against the baseline, their ratios and targets."""
+    """The instruction counts and, against the floor and the baseline, their ratios and
+    targets."""
     if not counts:
-        return ["(no valgrind: the per-stack costs are not counted in instructions)"]
-    lines = ["", "instructions per stack (callgrind, Python and Node):"]
-    lines += [f"  {row}, {column}: {value / 1e6:.1f} M" for (row, column), value in counts.items()]
+        return ["(no valgrind: nothing is counted in instructions)"]
+    lines = ["", "instructions (callgrind, Python and Node; a stack or a re-synth each):"]
+    lines += [
+        f"  {row}, {column or 'every tree'}: {n / 1e6:.1f} M" for (row, column), n in counts.items()
+    ]
+    floor, synth = counts.get(("jsii floor", "")), counts.get(("cold synth", tree.label))
+    if floor and synth:
+        ratio = synth / floor
+        lines.append(
+            f"cold synth / jsii floor, in instructions: {ratio:.2f}x  {COLD_FLOOR.verdict(ratio)}"
+        )
     for row, base_row, target in COMPARISONS:
         new = counts.get((row, tree.label))
         old = counts.get((base_row, baseline.label)) if baseline else None
-        if new is not None and old is not None and target is not None:
-            ratio = new / old
-            base = baseline.label if baseline else ""
+        if new is not None and old and baseline is not None:
+            verdict = target.verdict(new / old) if target else ""
             lines.append(
-                f"{row} / {base}'s {base_row}, in instructions: {ratio:.2f}x  "
-                + target.verdict(ratio)
+                f"{row} / {baseline.label}'s {base_row}, in instructions: {new / old:.2f}x  "
+                + verdict
             )
     return lines
 

@@ -90,6 +90,8 @@ def test_the_report_gives_each_ratio_to_the_baseline_and_its_target(
         for value in values:
             samples.add(row, column, value)
     counts = {
+        ("jsii floor", ""): 4000e6,
+        ("cold synth", "this tree"): 5000e6,
         ("per stack, prod", "d00559e"): 160e6,
         ("per stack, prod", "this tree"): 150e6,
         ("per stack, prod with metrics", "this tree"): 200e6,
@@ -107,7 +109,11 @@ def test_the_report_gives_each_ratio_to_the_baseline_and_its_target(
     assert (tmp_path / "bench.csv").read_text().splitlines()[0] == (
         "measurement,tree,median_s,min_s,max_s,runs"
     )
-    assert "per stack, prod with metrics, this tree: 200.0 M" in "\n".join(lines)
+    assert "  per stack, prod with metrics, this tree: 200.0 M" in lines
+    assert "  jsii floor, every tree: 4000.0 M" in lines
+    assert (
+        "cold synth / jsii floor, in instructions: 1.25x  target <= 1.40x (issue 22): met" in lines
+    )
     assert (
         "per stack, prod / d00559e's per stack, prod, in instructions: 0.94x  "
         "target <= 1.10x (issue 22): met"
@@ -117,6 +123,8 @@ def test_the_report_gives_each_ratio_to_the_baseline_and_its_target(
         "target <= 1.20x (issue 19): NOT met"
     ) in lines
     assert (tmp_path / "instructions.csv").read_text().splitlines()[1:] == [
+        "jsii floor,,4000000000",
+        "cold synth,this tree,5000000000",
         '"per stack, prod",d00559e,160000000',
         '"per stack, prod",this tree,150000000',
         '"per stack, prod with metrics",this tree,200000000',
@@ -134,14 +142,14 @@ def test_without_valgrind_the_report_says_so(
     samples.add("jsii floor", "", 0.5)
     samples.add("cold synth", "this tree", 0.6)
     lines = bench.report(samples, tree, None, {}, {})
-    assert "(no valgrind: the per-stack costs are not counted in instructions)" in lines
+    assert "(no valgrind: nothing is counted in instructions)" in lines
 
 
 @pytest.mark.real
 def test_callgrind_counts_a_stack_in_python_and_node(monkeypatch: pytest.MonkeyPatch) -> None:
     """One stack's instructions, the jsii Node processes counted too (``instructions`` raises
-    otherwise): far more than Python's share alone would be for a tiny stack."""
+    otherwise), from the difference between a process of two stacks and one of one."""
     require_binary("valgrind")
-    monkeypatch.setattr(bench, "COUNTED_STACKS", (1, 2))
-    counted = bench.Tree("this tree", ROOT).instructions("--no-metrics")
+    monkeypatch.setitem(bench.COUNTED, "stacks", (1, 2))
+    counted = bench.Tree("this tree", ROOT).child_instructions("stacks", "--no-metrics")
     assert 30e6 < counted < 1e9
