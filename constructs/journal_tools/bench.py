@@ -109,8 +109,7 @@ class Tree:
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
-            found = [_COLLECTED.findall(log.read_text()) for log in Path(logs).iterdir()]
-        processes = [int(n) for each in found for n in each]
+            processes = _collected(Path(logs))
         if len(processes) < 3:  # Python, the jsii launcher and the jsii kernel
             raise RuntimeError(f"callgrind counted {len(processes)} processes, not 3")
         return float(sum(processes))
@@ -192,6 +191,23 @@ def helm_binary() -> Path | None:
     helm = default_bin_dir() / "helm"
     chart = ROOT / "dist" / "helm" / "journal-k8s"
     return helm if helm.exists() and chart.is_dir() else None
+
+
+def _collected(logs: Path, wait: float = 300) -> list[int]:
+    """The instructions of each process that callgrind logged in ``logs``, once each has ended:
+    Node outlives a Python that leaves with ``os._exit``, under callgrind for seconds.
+
+    Raises:
+        RuntimeError: a process has not ended within ``wait`` seconds.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        found = [_COLLECTED.findall(log.read_text()) for log in logs.iterdir()]
+        if all(found):
+            return [int(n) for each in found for n in each]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"a process counted by callgrind did not end within {wait:.0f} s")
+        time.sleep(0.2)
 
 
 def variants(each: Tree, tree: Tree) -> list[tuple[str, tuple[str, ...]]]:

@@ -153,3 +153,13 @@ def test_callgrind_counts_a_stack_in_python_and_node(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(bench.COUNTED, "stacks", (1, 2))
     counted = bench.Tree("this tree", ROOT).child_instructions("stacks", "--no-metrics")
     assert 30e6 < counted < 1e9
+
+
+def test_counts_are_read_once_every_process_has_ended(tmp_path: Path) -> None:
+    """A Node process outlives a Python that leaves with ``os._exit``: its count comes later."""
+    (tmp_path / "1.log").write_text("==1== Events    : Ir\n==1== Collected : 12\n")
+    (tmp_path / "2.log").write_text("==2== Events    : Ir\n")
+    with pytest.raises(RuntimeError, match="did not end within 0 s"):
+        bench._collected(tmp_path, wait=0.3)
+    (tmp_path / "2.log").write_text("==2== Collected : 30\n")
+    assert sorted(bench._collected(tmp_path)) == [12, 30]
