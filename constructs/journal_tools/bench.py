@@ -44,7 +44,7 @@ CALLGRIND = (
 )
 _COLLECTED = re.compile(r"Collected : (\d+)")
 """callgrind's count of a process's instructions, in its log."""
-COUNTED = {"stacks": (2, 12), "warm": (1, 6)}
+COUNTED = {"stacks": (2, 22), "warm": (1, 6)}
 """Stacks, or values edits, of the two processes whose instructions ``make bench`` counts."""
 
 
@@ -352,10 +352,9 @@ def _instruction_lines(
     ]
     floor, synth = counts.get(("jsii floor", "")), counts.get(("cold synth", tree.label))
     if floor and synth:
-        ratio = synth / floor
-        lines.append(
-            f"cold synth / jsii floor, in instructions: {ratio:.2f}x  {COLD_FLOOR.verdict(ratio)}"
-        )
+        # Work, not time: at a cold start Node compiles on threads beside its main one while
+        # Python goes on, so the two do not scale alike; the target is on time.
+        lines.append(f"cold synth / jsii floor, in instructions: {synth / floor:.2f}x")
     for row, base_row, target in COMPARISONS:
         new = counts.get((row, tree.label))
         old = counts.get((base_row, baseline.label)) if baseline else None
