@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from journal_k8s.rules import shown
+
 Manifest = Mapping[str, Any]
 
 _STR, _INT, _BOOL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "bool"))
@@ -86,9 +88,15 @@ class _Events:
         elif isinstance(value, int):
             tag, text, style = _INT, str(value), None
         else:
-            node = self._other.represent_data(value)
+            try:
+                node = self._other.represent_data(value)
+            except yaml.representer.RepresenterError:
+                node = None
             if not isinstance(node, yaml.ScalarNode):
-                raise TypeError(f"{value!r} cannot be part of a manifest")
+                raise TypeError(
+                    f"{shown(value)} cannot be part of a manifest: expected a string, a number, "
+                    "a boolean, null, a map or a list"
+                )
             tag, text, style = node.tag, node.value, node.style
         return yaml.ScalarEvent(None, tag, _implicit(tag, text), text, style=style)
 

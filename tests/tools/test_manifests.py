@@ -59,3 +59,19 @@ def test_synthesized_manifests_round_trip() -> None:
 def test_refuses_a_key_that_is_not_a_string(key: object) -> None:
     with pytest.raises(TypeError, match=re.escape(f"manifest key {key!r} is a")):
         to_yaml([{"metadata": {key: "x"}}])
+
+
+def test_a_map_shared_by_two_fields_is_written_twice_without_an_alias() -> None:
+    """Constructs reuse one labels dict for metadata and selector; YAML anchors and aliases
+    (which PyYAML's representer would write for it) are not for Kubernetes manifests."""
+    labels = {"app.kubernetes.io/name": "redis"}
+    manifest = {"metadata": {"labels": labels}, "spec": {"selector": {"matchLabels": labels}}}
+    text = to_yaml([manifest, manifest])
+    assert "&" not in text and "*" not in text
+    assert from_yaml(text) == [manifest, manifest]
+
+
+def test_a_value_yaml_cannot_write_is_refused_by_name() -> None:
+    expected = r"frozenset\(\{1, 2\}\) cannot be part of a manifest: expected a string"
+    with pytest.raises(TypeError, match=expected):
+        to_yaml([{"spec": {"ports": frozenset({1, 2})}}])
