@@ -105,7 +105,7 @@ BASELINE ?= d00559e
 override BASELINE := $(value BASELINE)
 export BASELINE
 
-bench: helm ## time synth side by side with BASELINE (d00559e), the jsii floor and helm; dist/bench/
+bench: helm ## time synth side by side with BASELINE (d00559e), the jsii floor and helm, then count instructions (valgrind); dist/bench/
 	@$(PY) -m journal_tools.bench $${BASELINE:+--baseline "$$BASELINE"}
 
 lint: $(SETUP) ## ruff and mypy only
