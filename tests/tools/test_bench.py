@@ -143,14 +143,27 @@ def test_without_valgrind_the_report_says_so(
     assert "(no valgrind: nothing is counted in instructions)" in lines
 
 
-@pytest.mark.real
-def test_callgrind_counts_a_stack_in_python_and_node(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One stack's instructions, the jsii Node processes counted too (``instructions`` raises
-    otherwise), from the difference between a process of two stacks and one of one."""
+def test_callgrind_counts_python_and_the_jsii_node_processes() -> None:
+    """A real count of a process that starts the jsii kernel: ``instructions`` raises unless
+    callgrind counted Node's processes beside Python's (about 1,000 M instructions)."""
     require_binary("valgrind")
-    monkeypatch.setitem(bench.COUNTED, "stacks", (1, 2))
-    counted = bench.Tree("this tree", ROOT).child_instructions("stacks", "--no-metrics")
-    assert 30e6 < counted < 1e9
+    counted = bench.Tree("this tree", ROOT).instructions("-c", "import constructs")
+    assert 200e6 < counted < 5e9
+
+
+def test_a_unit_is_the_difference_of_two_counts_over_the_units_between(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs: list[tuple[str | Path, ...]] = []
+
+    def instructions(self: bench.Tree, *arguments: str | Path) -> float:
+        runs.append(arguments[2:])
+        return 1000e6 + 150e6 * int(arguments[3])
+
+    monkeypatch.setattr(bench.Tree, "instructions", instructions)
+    tree = bench.Tree("this tree", ROOT)
+    assert tree.child_instructions("stacks", "--no-metrics") == 150e6
+    assert runs == [("stacks", "2", "--no-metrics"), ("stacks", "22", "--no-metrics")]
 
 
 def test_counts_are_read_once_every_process_has_ended(tmp_path: Path) -> None:
