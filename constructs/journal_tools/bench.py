@@ -4,8 +4,9 @@ Every figure is the median of several cold processes (min and max beside it). Th
 tree and the baseline (``--baseline REV``, checked out into a git worktree under
 ``dist/bench/``, run by this venv's Python) are measured in the same loop, alternately, in an
 order that flips every run, so that a noisy machine affects all of them alike; the ratios
-compare figures of the same run. The per-stack cost is also counted in machine instructions
-(valgrind's callgrind, Python and Node together), which the machine's neighbours do not move.
+compare figures of the same run. Every measurement but helm's is also counted in machine
+instructions (valgrind's callgrind, Python and Node together), which the machine's neighbours
+do not move.
 """
 
 from __future__ import annotations
