@@ -77,10 +77,13 @@ class Tree:
 
     label: str
     root: Path
+    packages: Path | None = None
+    """Where the packages that the tree's lock pins and this venv lacks are installed."""
 
     def env(self) -> dict[str, str]:
         """This process's environment with the tree's own packages first on the path."""
-        return {**os.environ, "PYTHONPATH": str(self.root / "constructs")}
+        paths = [self.root / "constructs", *([self.packages] if self.packages else [])]
+        return {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths))}
 
     def child(self, *arguments: str) -> dict[str, float]:
         """One measuring process of ``bench_child`` in this tree: its JSON figures."""
@@ -175,13 +178,38 @@ def baseline_tree(revision: str) -> Tree:
             ["git", "worktree", "add", "--detach", "--quiet", path, commit], cwd=ROOT, check=True
         )
     compile_tree(path)
-    return Tree(revision, path)
+    return Tree(revision, path, baseline_packages(path / "requirements.lock"))
+
+
+def baseline_packages(lock: Path) -> Path | None:
+    """The pins of a baseline's ``lock`` that this tree's lock does not hold, installed (no
+    dependencies, ``-O`` bytecode written) under ``dist/bench/baseline-packages``; ``None``
+    when there are none. Reused while those pins are the same."""
+    ours = set(_pins(ROOT / "requirements.lock"))
+    missing = sorted(pin for pin in _pins(lock) if pin not in ours)
+    if not missing:
+        return None
+    target = OUT / "baseline-packages"
+    stamp = target / ".pins"
+    if not stamp.is_file() or stamp.read_text().split() != missing:
+        shutil.rmtree(target, ignore_errors=True)
+        install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+        subprocess.run([*install, "--target", str(target), *missing], check=True)
+        compile_tree(target)
+        stamp.write_text("\n".join(missing) + "\n")
+    return target
+
+
+def _pins(lock: Path) -> list[str]:
+    return [line for line in lock.read_text().splitlines() if line and not line.startswith("#")]
 
 
 def compile_tree(root: Path) -> None:
-    """Write the ``-O`` bytecode of a tree's packages, so that no run compiles them."""
+    """Write the ``-O`` bytecode of a tree's packages (of a folder of packages), so that no run
+    compiles them."""
+    folder = root / "constructs" if (root / "constructs").is_dir() else root
     subprocess.run(
-        [sys.executable, "-O", "-m", "compileall", "-q", "-j", "0", root / "constructs"],
+        [sys.executable, "-O", "-m", "compileall", "-q", "-j", "0", folder],
         check=True,
         stdout=subprocess.DEVNULL,
     )

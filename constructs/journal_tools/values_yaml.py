@@ -10,8 +10,9 @@ The work and memory are bounded by fixed limits, checked before anything is buil
   and an alias inside its own anchor is refused.
 
 Duplicate keys, merge keys (``<<``), tags other than YAML's core ones and several documents
-are refused. Scalars follow YAML 1.2 (ruamel.yaml); a plain scalar that YAML 1.1 (Helm, older
-tools) reads differently (``yes``/``no``/``on``/``off``, ``0777``, ``1:00``, ``1_000``,
+are refused. libyaml (PyYAML's C parser) parses; scalars follow YAML 1.2's core schema
+(yamlcore, PyYAML's own YAML 1.2 schema); a plain scalar that YAML 1.1 (Helm, older tools)
+reads differently (``yes``/``no``/``on``/``off``, ``0777``, ``1:00``, ``1_000``,
 ``0b101``) is refused: quote it.
 Messages name the file, the line and the key path; of the file's text they quote only
 the value at fault, shortened, and key names that look like key names.
@@ -25,10 +26,12 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.reader import ReaderError
+import yaml
+from yaml.error import MarkedYAMLError, YAMLError
+from yaml.events import CollectionEndEvent, CollectionStartEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
+from yamlcore import CCoreLoader
 
 from journal_k8s.rules import SHOWN_CHARS, cut, shown
 
@@ -127,12 +130,10 @@ def read_mapping(path: Path, within: Path | None = None) -> tuple[dict[str, Any]
     text, identity = read_text(path, within)
     if identity in _CACHE:
         return _CACHE[identity]
-    yaml = YAML(typ="safe", pure=True)
+    loader = CCoreLoader(text)
     try:
-        node = yaml.compose(text)
-    except RecursionError:
-        # The composer recurses once per level: far deeper than MAX_DEPTH, cut short here.
-        raise YamlError(f"{path}: nested deeper than {MAX_DEPTH} levels") from None
+        _within_depth(path, text)
+        node = loader.get_single_node()
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -147,7 +148,7 @@ def read_mapping(path: Path, within: Path | None = None) -> tuple[dict[str, Any]
         raise YamlError(f"{path}: invalid YAML: {type(error).__name__}") from None
     if node is None:
         raise YamlError(f"{path}: the file is empty: expected a mapping of values")
-    builder = _Builder(path, yaml)
+    builder = _Builder(path, loader)
     data = builder.build(node, (), set())
     if not isinstance(data, dict):
         kind = {list: "list"}.get(type(data), type(data).__name__)
@@ -158,18 +159,37 @@ def read_mapping(path: Path, within: Path | None = None) -> tuple[dict[str, Any]
     return _CACHE[identity]
 
 
+def _within_depth(path: Path, text: str) -> None:
+    """Refuse ``text`` nested deeper than ``MAX_DEPTH``, from its events, before it is composed:
+    libyaml composes in C, one native stack frame per level, with no limit of its own."""
+    depth = 0
+    for event in yaml.parse(text, Loader=CCoreLoader):
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line if event.start_mark is not None else 0
+                raise _at(path, line, (), f"nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+
+
+def _at(path: Path, line: int, key: KeyPath, problem: str) -> YamlError:
+    """The error of ``problem`` at ``line`` (counted from 0), for the value at ``key`` (if any)."""
+    where = f"{path}:{line + 1}"
+    return YamlError(f"{where}: {format_key(key)}: {problem}" if key else f"{where}: {problem}")
+
+
 class _Builder:
     """Plain data from a node graph, aliases expanded within the budget."""
 
-    def __init__(self, path: Path, yaml: YAML) -> None:
+    def __init__(self, path: Path, loader: CCoreLoader) -> None:
         self.path = path
-        self.constructor = yaml.constructor
+        self.constructor = loader
         self.lines: Lines = {}
         self.nodes = 0
 
     def fail(self, node: Node, key: KeyPath, problem: str) -> YamlError:
-        where = f"{self.path}:{node.start_mark.line + 1}"
-        return YamlError(f"{where}: {format_key(key)}: {problem}" if key else f"{where}: {problem}")
+        return _at(self.path, node.start_mark.line, key, problem)
 
     def build(self, node: Node, key: KeyPath, ancestors: set[int]) -> Any:
         self.nodes += 1
@@ -202,7 +222,7 @@ class _Builder:
         raise self.fail(node, key, f"the tag {shown(node.tag)} is not allowed: use plain YAML")
 
     def key(self, node: Node, parent: KeyPath) -> str:
-        if isinstance(node, ScalarNode) and node.tag == f"{_CORE}merge":
+        if isinstance(node, ScalarNode) and not node.style and node.value == "<<":
             raise self.fail(node, parent, "merge keys (<<) are not allowed: write the keys out")
         value = self.build(node, parent, set()) if isinstance(node, ScalarNode) else None
         if not isinstance(value, str):
@@ -213,7 +233,7 @@ class _Builder:
     def scalar(self, node: ScalarNode, key: KeyPath) -> Any:
         if node.tag not in _SCALAR_TAGS:
             raise self.fail(node, key, f"the tag {shown(node.tag)} is not allowed")
-        if node.style is None and _YAML11_ONLY.fullmatch(node.value):
+        if not node.style and _YAML11_ONLY.fullmatch(node.value):  # plain: libyaml's style ""
             raise self.fail(
                 node,
                 key,
@@ -222,5 +242,5 @@ class _Builder:
             )
         try:
             return self.constructor.construct_object(node, deep=True)
-        except (YAMLError, ValueError):
+        except (YAMLError, ValueError, LookupError):
             raise self.fail(node, key, f"{shown(node.value)} is not a valid value") from None

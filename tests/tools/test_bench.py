@@ -64,6 +64,32 @@ def test_a_warm_resynth_run_reports_the_median_of_its_edits() -> None:
 
 def test_a_tree_puts_its_own_packages_first() -> None:
     assert bench.Tree("x", Path("/src")).env()["PYTHONPATH"] == "/src/constructs"
+    pinned = bench.Tree("x", Path("/src"), Path("/pins")).env()["PYTHONPATH"]
+    assert pinned == "/src/constructs:/pins"
+
+
+def test_a_baseline_gets_the_pins_of_its_lock_that_this_venv_lacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench, "OUT", tmp_path)
+    lock = tmp_path / "requirements.lock"
+    ours = (ROOT / "requirements.lock").read_text()
+    lock.write_text(ours)
+    assert bench.baseline_packages(lock) is None
+    installs: list[list[str]] = []
+
+    def run(command: list[str], **_: object) -> None:
+        installs.append([str(part) for part in command])
+        if "--target" in command:
+            Path(command[command.index("--target") + 1]).mkdir(parents=True, exist_ok=True)
+
+    monkeypatch.setattr(bench.subprocess, "run", run)
+    lock.write_text(ours + "ruamel.yaml==0.19.1\n")
+    target = bench.baseline_packages(lock)
+    assert target == tmp_path / "baseline-packages"
+    assert installs[0][-1] == "ruamel.yaml==0.19.1" and "--no-deps" in installs[0]
+    assert bench.baseline_packages(lock) == target
+    assert len(installs) == 2, "installed and compiled once, then reused"
 
 
 @pytest.mark.parametrize(("ratio", "verdict"), [(1.1, "met"), (1.11, "NOT met")])

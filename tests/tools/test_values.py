@@ -84,7 +84,10 @@ def test_overlay_merges_deeply(environments: Path) -> None:
             "Input should be greater than or equal to 1",
         ),
         ("", "dev.yaml: the file is empty: expected a mapping of values"),
-        ("frontend: [1\n", "dev.yaml: invalid YAML at line 2, column 1: expected ',' or ']'"),
+        (
+            "frontend: [1\n",
+            "dev.yaml: invalid YAML at line 2, column 1: did not find expected ',' or ']'",
+        ),
         ("- 1\n", "dev.yaml: the top level is a list: expected a mapping of values"),
         (
             "namespace: Journal_Dev\n",

@@ -52,12 +52,14 @@ def test_reads_yaml_1_2_with_the_line_of_every_key(tmp_path: Path) -> None:
         ("{1: a}\n", ":1: a key must be text"),
         ("[1, 2]\n", ": the top level is a list: expected a mapping of values"),
         ("", ": the file is empty"),
-        ("a: 1\x00\n", ": invalid YAML: character #x0000 at offset 4: special characters are not"),
+        ("a: 1\x00\n", ": invalid YAML: character #x0000 at offset 4: control characters are not"),
         ("\ufeffa: 1\n  b: 2\n", ": invalid YAML at line 2, column 4: mapping values are not"),
-        ("[" * 20_000 + "]" * 20_000, ": nested deeper than 32 levels"),
+        ("[" * 32_000 + "]" * 32_000, ":1: nested deeper than 32 levels"),
+        ("a: " + "[" * 40 + "]" * 40, ":1: nested deeper than 32 levels"),
         (
-            "a: " + "[" * 40 + "]" * 40,
-            ":1: a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0…",
+            "b: &b " + "[" * 20 + "1" + "]" * 20 + "\na: " + "[" * 20 + "*b" + "]" * 20 + "\n",
+            ":1: a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0…: nested deeper than "
+            "32 levels through aliases",
         ),
         (alias_bomb(9), ": more than 10000 values once aliases are expanded"),
     ],
