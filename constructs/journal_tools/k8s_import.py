@@ -7,7 +7,8 @@ Node preload (``cdk8s_offline_preload.js``) that serves the converted file in pl
 download. Run it as ``python -m journal_tools.k8s_import`` (``make imports``).
 
 The same run imports the CRDs whose objects the library emits (``imports/crds/``): the Gateway
-API's HTTPRoute and ReferenceGrant (standard channel) into ``constructs/journal_k8s/_gateway``,
+API's HTTPRoute and ReferenceGrant (standard channel, version v1 only) into
+``constructs/journal_k8s/_gateway``,
 and the Prometheus Operator's ServiceMonitor, PodMonitor and PrometheusRule into
 ``constructs/journal_k8s/_monitoring``: private subpackages the wheel ships inside
 ``journal_k8s``, so no top-level ``imports`` package is installed. CRD imports read local
@@ -28,6 +29,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .node import NodeToolError, bundled_node, node_environment, npm_ci, npm_shims, run
 
 K8S_VERSION = "1.27.0"
@@ -47,8 +50,16 @@ MONITORING_CRDS = Path("imports") / "crds" / f"prometheus-operator-v{PROMETHEUS_
 MONITORING_PACKAGE = Path("constructs") / "journal_k8s" / "_monitoring"
 """Where ``make imports`` writes the Prometheus Operator classes."""
 
-CRD_IMPORTS = ((GATEWAY_CRDS, GATEWAY_PACKAGE), (MONITORING_CRDS, MONITORING_PACKAGE))
-"""Each folder of CRDs (one API group) and the package its classes go to."""
+GATEWAY_VERSIONS = ("v1",)
+"""The Gateway API versions whose classes are generated: those the library emits (the CRDs
+also serve v1beta1, whose classes would double the module and its jsii assembly)."""
+
+CRD_IMPORTS: tuple[tuple[Path, Path, tuple[str, ...] | None], ...] = (
+    (GATEWAY_CRDS, GATEWAY_PACKAGE, GATEWAY_VERSIONS),
+    (MONITORING_CRDS, MONITORING_PACKAGE, None),
+)
+"""Each folder of CRDs (one API group), the package its classes go to, and the versions
+imported (``None``: all)."""
 
 CLI_VERSION = "2.207.60"
 """The cdk8s-cli that ``make cli`` installs into ``.venv/cdk8s-cli``."""
@@ -229,29 +240,33 @@ def generate(output: Path, *, prefix: Path, version: str = K8S_VERSION) -> Path:
     return target
 
 
-def generate_crds(crds: Path, target: Path, *, prefix: Path) -> Path:
-    """Import every ``*.yaml`` CRD of ``crds`` (one API group) into the package ``target``.
+def generate_crds(
+    crds: Path, target: Path, *, prefix: Path, versions: tuple[str, ...] | None = None
+) -> Path:
+    """Import every ``*.yaml`` CRD of ``crds`` (one API group) into the package ``target``,
+    only its ``versions`` if given.
 
     The files are joined into one multi-document input, so one module holds every kind
     (``cdk8s import`` of several files of one group would write the same module twice).
     ``target`` receives the generated package's files and is replaced.
 
     Raises:
-        K8sImportError: no CRD files, the cli is missing or the import failed.
+        K8sImportError: no CRD files, a CRD without those versions, the cli is missing or the
+            import failed.
     """
     sources = sorted(crds.glob("*.yaml"))
     if not sources:
         raise K8sImportError(f"{crds}: no CRD files (*.yaml) to import")
+    texts = [p.read_text(encoding="utf-8").rstrip("\n") for p in sources]
+    if versions is not None:
+        texts = [_only(versions, source, text) for source, text in zip(sources, texts, strict=True)]
     script = cli_script(prefix)
     target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".crd-import-", dir=target.parent) as tmp:
         work = Path(tmp)
         joined = work / "crds.yaml"
-        joined.write_text(
-            "\n---\n".join(p.read_text(encoding="utf-8").rstrip("\n") for p in sources) + "\n",
-            encoding="utf-8",
-        )
+        joined.write_text("\n---\n".join(texts) + "\n", encoding="utf-8")
         staging = work / "out"
         command = [
             str(bundled_node()),
@@ -279,6 +294,15 @@ def generate_crds(crds: Path, target: Path, *, prefix: Path) -> Path:
             shutil.rmtree(target)
         generated[0].rename(target)
     return target
+
+
+def _only(versions: tuple[str, ...], source: Path, text: str) -> str:
+    """The CRD ``text`` with only its ``versions`` (as YAML)."""
+    crd = yaml.safe_load(text)
+    crd["spec"]["versions"] = [v for v in crd["spec"]["versions"] if v["name"] in versions]
+    if not crd["spec"]["versions"]:
+        raise K8sImportError(f"{source}: defines none of the versions {', '.join(versions)}")
+    return yaml.safe_dump(crd, sort_keys=False).rstrip("\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -311,9 +335,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{os.path.relpath(target)}: Kubernetes {K8S_VERSION} ({cli})")
         if (args.crds is None) != (args.crd_package is None):
             raise K8sImportError("--crds and --crd-package go together")
-        imports = CRD_IMPORTS if args.crds is None else ((args.crds, args.crd_package),)
-        for crds, package in imports:
-            crd_target = generate_crds(crds, package, prefix=args.cli_prefix)
+        imports = CRD_IMPORTS if args.crds is None else ((args.crds, args.crd_package, None),)
+        for crds, package, versions in imports:
+            crd_target = generate_crds(crds, package, prefix=args.cli_prefix, versions=versions)
             print(f"{os.path.relpath(crd_target)}: the CRDs of {crds} ({cli})")
     except NodeToolError as error:
         print(f"k8s_import: {error}", file=sys.stderr)

@@ -239,7 +239,10 @@ def test_committed_gateway_classes_are_what_the_import_produces(tmp_path: Path) 
     prefix = k8s_import.cli_dir()
     k8s_import.install_cli(prefix)
     generated = k8s_import.generate_crds(
-        ROOT / k8s_import.GATEWAY_CRDS, tmp_path / "_gateway", prefix=prefix
+        ROOT / k8s_import.GATEWAY_CRDS,
+        tmp_path / "_gateway",
+        prefix=prefix,
+        versions=k8s_import.GATEWAY_VERSIONS,
     )
     committed = files(ROOT / k8s_import.GATEWAY_PACKAGE)
     assert sorted(committed) == [
@@ -297,3 +300,22 @@ def test_the_crds_are_the_gateway_api_standard_channel() -> None:
 def test_fails_on_a_folder_without_crds(tmp_path: Path) -> None:
     with pytest.raises(k8s_import.K8sImportError, match="no CRD files"):
         k8s_import.generate_crds(tmp_path, tmp_path / "out", prefix=k8s_import.cli_dir())
+
+
+def test_fails_on_a_crd_without_the_versions_imported(tmp_path: Path) -> None:
+    crd = {"kind": "CustomResourceDefinition", "spec": {"versions": [{"name": "v1beta1"}]}}
+    (tmp_path / "routes.yaml").write_text(json.dumps(crd))
+    with pytest.raises(
+        k8s_import.K8sImportError, match="routes.yaml: defines none of the versions v1"
+    ):
+        k8s_import.generate_crds(
+            tmp_path, tmp_path / "out", prefix=k8s_import.cli_dir(), versions=("v1",)
+        )
+
+
+def test_the_gateway_classes_are_those_of_the_versions_imported() -> None:
+    from journal_k8s import _gateway
+
+    assert not [name for name in dir(_gateway) if "V1Beta1" in name]
+    assert _gateway.HttpRoute.GVK.api_version == "gateway.networking.k8s.io/v1"
+    assert _gateway.ReferenceGrant.GVK.api_version == "gateway.networking.k8s.io/v1"
