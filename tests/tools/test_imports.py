@@ -306,7 +306,7 @@ def test_fails_on_a_crd_without_the_versions_imported(tmp_path: Path) -> None:
     crd = {"kind": "CustomResourceDefinition", "spec": {"versions": [{"name": "v1beta1"}]}}
     (tmp_path / "routes.yaml").write_text(json.dumps(crd))
     with pytest.raises(
-        k8s_import.K8sImportError, match="routes.yaml: defines none of the versions v1"
+        k8s_import.K8sImportError, match=r"routes\.yaml: defines none of the versions v1"
     ):
         k8s_import.generate_crds(
             tmp_path, tmp_path / "out", prefix=k8s_import.cli_dir(), versions=("v1",)
