@@ -448,3 +448,18 @@ def test_fails_when_a_file_is_in_the_way_of_an_environment(tmp_path: Path) -> No
 def test_make_synth_runs_the_command_these_tests_run() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert f"\t@{' '.join(interrupts.BLOCKING_PREFIX)} $(PY) -O app.py\n" in makefile
+
+
+@pytest.mark.parametrize(
+    ("target", "command"), [("synth", "-O app.py"), ("watch", "-O -m journal_tools.watch")]
+)
+def test_make_writes_the_bytecode_of_a_changed_module_before_it_runs(
+    target: str, command: str
+) -> None:
+    """Where the environment sets PYTHONDONTWRITEBYTECODE, no run would write it."""
+    changed = "constructs/journal_tools/values.py"
+    planned = subprocess.run(
+        ["make", "-n", "-W", changed, target], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "-O -m compileall -q -j 0 constructs" in planned
+    assert planned.index("-O -m compileall") < planned.index(command)
