@@ -177,7 +177,7 @@ def baseline_tree(revision: str) -> Tree:
         subprocess.run(
             ["git", "worktree", "add", "--detach", "--quiet", path, commit], cwd=ROOT, check=True
         )
-    compile_tree(path)
+    write_bytecode(path / "constructs")
     return Tree(revision, path, baseline_packages(path / "requirements.lock"))
 
 
@@ -195,7 +195,7 @@ def baseline_packages(lock: Path) -> Path | None:
         shutil.rmtree(target, ignore_errors=True)
         install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
         subprocess.run([*install, "--target", str(target), *missing], check=True)
-        compile_tree(target)
+        write_bytecode(target)
         stamp.write_text("\n".join(missing) + "\n")
     return target
 
@@ -204,10 +204,8 @@ def _pins(lock: Path) -> list[str]:
     return [line for line in lock.read_text().splitlines() if line and not line.startswith("#")]
 
 
-def compile_tree(root: Path) -> None:
-    """Write the ``-O`` bytecode of a tree's packages (of a folder of packages), so that no run
-    compiles them."""
-    folder = root / "constructs" if (root / "constructs").is_dir() else root
+def write_bytecode(folder: Path) -> None:
+    """Write the ``-O`` bytecode of a folder of packages, so that no run compiles them."""
     subprocess.run(
         [sys.executable, "-O", "-m", "compileall", "-q", "-j", "0", folder],
         check=True,
@@ -452,7 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     use_bundled_node()  # the floor and every child run on the same Node 24
     tree = Tree("this tree", ROOT)
-    compile_tree(ROOT)
+    write_bytecode(ROOT / "constructs")
     baseline = baseline_tree(arguments.baseline) if arguments.baseline else None
     samples = measure(arguments.runs, tree, baseline)
     rss = {}
