@@ -9,7 +9,7 @@ download. Run it as ``python -m journal_tools.k8s_import`` (``make imports``).
 The same run imports the CRDs whose objects the library emits (``imports/crds/``): the Gateway
 API's HTTPRoute and ReferenceGrant (standard channel, version v1 only) into
 ``constructs/journal_k8s/_gateway``,
-and the Prometheus Operator's ServiceMonitor, PodMonitor and PrometheusRule into
+and the Prometheus Operator's ServiceMonitor and PrometheusRule into
 ``constructs/journal_k8s/_monitoring``: private subpackages the wheel ships inside
 ``journal_k8s``, so no top-level ``imports`` package is installed. CRD imports read local
 files, so they need no preload.

@@ -44,7 +44,6 @@ def test_the_crds_define_the_served_versions() -> None:
         ("gateway.networking.k8s.io/v1", "ReferenceGrant"),
         ("gateway.networking.k8s.io/v1beta1", "HTTPRoute"),
         ("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"),
-        ("monitoring.coreos.com/v1", "PodMonitor"),
         ("monitoring.coreos.com/v1", "PrometheusRule"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ]

@@ -16,6 +16,7 @@ from typing import Any
 import cdk8s
 import cdk8s_plus_27.k8s as plus27
 import pytest
+import yaml
 
 from journal_tools import k8s_import
 from support import ROOT
@@ -274,7 +275,6 @@ def test_the_monitoring_crds_are_those_of_the_prometheus_operator_release() -> N
     folder = ROOT / k8s_import.MONITORING_CRDS
     crds = sorted(p.name for p in folder.glob("*.yaml"))
     assert crds == [
-        "monitoring.coreos.com_podmonitors.yaml",
         "monitoring.coreos.com_prometheusrules.yaml",
         "monitoring.coreos.com_servicemonitors.yaml",
     ]
@@ -320,3 +320,13 @@ def test_the_gateway_classes_are_those_of_the_versions_the_library_emits() -> No
     emitted = {HTTP_ROUTE[0], REFERENCE_GRANT[0]}
     assert {f"{GATEWAY_GROUP}/{v}" for v in k8s_import.GATEWAY_VERSIONS} == emitted
     assert not [name for name in dir(_gateway) if "V1Beta1" in name]
+
+
+def test_the_monitoring_classes_are_those_of_the_kinds_the_library_emits() -> None:
+    from journal_k8s import _monitoring
+    from journal_k8s.service_monitor import PROMETHEUS_RULE, SERVICE_MONITOR
+
+    folder = ROOT / k8s_import.MONITORING_CRDS
+    kinds = {yaml.safe_load(p.read_text())["spec"]["names"]["kind"] for p in folder.glob("*.yaml")}
+    assert kinds == {SERVICE_MONITOR[1], PROMETHEUS_RULE[1]}
+    assert not [name for name in dir(_monitoring) if name.startswith("PodMonitor")]
