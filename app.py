@@ -21,9 +21,13 @@ if __name__ == "__main__":
         "environment, never a mix"
     )
 
+from journal_tools import preload
 from journal_tools.node import use_bundled_node
 
 use_bundled_node()
+# Node starts during the next imports (about 0.2 s in which Python waits for it): the values'
+# libraries are imported meanwhile.
+preloading = preload.start()
 
 import cdk8s  # noqa: E402
 
@@ -39,6 +43,8 @@ from journal_k8s import (  # noqa: E402
     Resources,
     RestrictedNamespace,
 )
+
+preloading.join()
 from journal_tools import synth, values, values_yaml  # noqa: E402
 
 
