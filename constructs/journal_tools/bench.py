@@ -343,7 +343,8 @@ def report(
         synth = samples.median("cold synth", column)
         assert synth is not None
         verdict = COLD_FLOOR.verdict(synth / floor) if column == tree.label else ""
-        lines.append(f"cold synth / jsii floor, {column}: {synth / floor:.2f}x  {verdict}")
+        spread = _per_run(samples.seconds["cold synth", column], samples.seconds["jsii floor", ""])
+        lines.append(f"cold synth / jsii floor, {column}: {synth / floor:.2f}x {spread}  {verdict}")
     if baseline is None:
         lines.append("(no BASELINE: the per-stack and warm re-synth targets need one)")
     else:
@@ -400,14 +401,16 @@ def _ratio(
     new, old = samples.median(row, column), samples.median(base_row, base)
     assert new is not None and old is not None
     verdict = target.verdict(new / old) if target else ""
-    # Each run's own ratio too: both trees ran within seconds of each other.
-    paired = [
-        n / o
-        for n, o in zip(samples.seconds[row, column], samples.seconds[base_row, base], strict=True)
-    ]
-    low, high = min(paired), max(paired)
-    spread = f"(per run: median {statistics.median(paired):.2f}x, {low:.2f}-{high:.2f})"
+    spread = _per_run(samples.seconds[row, column], samples.seconds[base_row, base])
     return f"{row} / {base}'s {base_row}: {new / old:.2f}x {spread}  {verdict}"
+
+
+def _per_run(news: Sequence[float], olds: Sequence[float]) -> str:
+    """Each run's own ratio, as median and range: both figures of a run were measured within
+    seconds of each other."""
+    paired = [n / o for n, o in zip(news, olds, strict=True)]
+    low, high = min(paired), max(paired)
+    return f"(per run: median {statistics.median(paired):.2f}x, {low:.2f}-{high:.2f})"
 
 
 def _plot(samples: Samples, columns: Sequence[str], path: Path) -> None:

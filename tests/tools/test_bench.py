@@ -123,7 +123,11 @@ def test_the_report_gives_each_ratio_to_the_baseline_and_its_target(
         ("per stack, prod with metrics", "this tree"): 200e6,
     }
     lines = bench.report(samples, tree, baseline, {}, counts)
-    assert "cold synth / jsii floor, this tree: 1.40x  target <= 1.40x (issue 22): met" in lines
+    assert (
+        "cold synth / jsii floor, this tree: 1.40x (per run: median 1.40x, 1.20-1.60)  "
+        "target <= 1.40x (issue 22): met"
+    ) in lines
+    assert "cold synth / jsii floor, d00559e: 1.60x (per run: median 1.60x, 1.60-1.60)  " in lines
     assert (
         "per stack, prod / d00559e's per stack, prod: 1.10x (per run: median 1.10x, "
         "1.05-1.15)  target <= 1.10x (issue 22): met"
