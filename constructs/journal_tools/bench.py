@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import bench_child
 from .helm_binary import default_bin_dir
@@ -87,15 +88,12 @@ class Tree:
 
     def child(self, *arguments: str) -> dict[str, float]:
         """One measuring process of ``bench_child`` in this tree: its JSON figures."""
-        result = subprocess.run(
+        output, _ = run_alone(
             [sys.executable, "-O", "-c", Path(bench_child.__file__).read_text(), *arguments],
             cwd=self.root,
             env=self.env(),
-            check=True,
-            capture_output=True,
-            text=True,
         )
-        figures: dict[str, float] = json.loads(result.stdout.splitlines()[-1])
+        figures: dict[str, float] = json.loads(output.splitlines()[-1])
         return figures
 
     def instructions(self, *arguments: str | Path) -> float:
@@ -129,15 +127,52 @@ class Tree:
 
     def timed(self, *arguments: str | Path) -> float:
         """Wall time of one ``python -O`` run in this tree, which must succeed."""
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-O", *arguments],
-            cwd=self.root,
-            env=self.env(),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        return time.perf_counter() - start
+        _, seconds = run_alone([sys.executable, "-O", *arguments], cwd=self.root, env=self.env())
+        return seconds
+
+
+SESSION_END = 10.0
+"""Seconds a measurement's processes may outlive it (the jsii kernel's Node: some ms)."""
+
+
+def run_alone(command: Sequence[str | Path], **options: Any) -> tuple[str, float]:
+    """Run ``command`` in a new session: its standard output and its wall time, returned once
+    every process of the session has ended.
+
+    A synth leaves with ``os._exit``: its jsii kernel (two Node processes) ends some ms after
+    it, and would otherwise run beside the next measurement. That time is not counted.
+
+    Raises:
+        subprocess.CalledProcessError: the command failed.
+        RuntimeError: a process of the session still runs ``SESSION_END`` seconds after it.
+    """
+    start = time.perf_counter()
+    with subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.PIPE, text=True, **options
+    ) as process:
+        output, _ = process.communicate()
+        seconds = time.perf_counter() - start
+    deadline = time.monotonic() + SESSION_END
+    while _session_alive(process.pid):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{command[0]}: its session still runs {SESSION_END:.0f} s after it")
+        time.sleep(0.002)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command, output)
+    return output, seconds
+
+
+def _session_alive(session: int) -> bool:
+    """Whether a process of ``session`` still runs (zombies have ended), read from ``/proc``."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # After the command's name in parentheses: state, ppid, pgrp, session, ...
+            state, _, _, sid = stat.read_text().rsplit(")", 1)[1].split()[:4]
+        except (OSError, IndexError, ValueError):
+            continue  # it ended while being read
+        if int(sid) == session and state not in ("Z", "X"):
+            return True
+    return False
 
 
 @dataclass
@@ -286,13 +321,10 @@ def measure(runs: int, tree: Tree, baseline: Tree | None) -> Samples:
             samples.add("warm re-synth", each.label, each.child("warm", str(WARM_EDITS))["seconds"])
         if helm is not None:
             chart = ROOT / "dist" / "helm" / "journal-k8s"
-            start = time.perf_counter()
-            subprocess.run(
-                [helm, "template", "journal", chart, "-f", chart / "values-prod.yaml"],
-                check=True,
-                stdout=subprocess.DEVNULL,
+            _, seconds = run_alone(
+                [helm, "template", "journal", chart, "-f", chart / "values-prod.yaml"]
             )
-            samples.add("helm template, prod", "", time.perf_counter() - start)
+            samples.add("helm template, prod", "", seconds)
     return samples
 
 

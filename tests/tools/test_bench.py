@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,30 @@ def test_a_warm_resynth_run_reports_the_median_of_its_edits() -> None:
     figures, _ = run_child("warm", "2")
     assert set(figures) == {"seconds"}
     assert figures["seconds"] > 0
+
+
+def test_a_measurement_ends_with_its_command_and_waits_for_what_the_command_left() -> None:
+    # As a synth leaves its jsii kernel's Node ending after it: the next measurement starts
+    # once it has ended, and that wait is not counted.
+    start = time.perf_counter()
+    output, seconds = bench.run_alone(["sh", "-c", "sleep 0.5 >/dev/null 2>&1 & echo done"])
+    assert output == "done\n"
+    assert seconds < 0.4
+    assert time.perf_counter() - start >= 0.5
+
+
+def test_a_failed_measurement_raises() -> None:
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        bench.run_alone(["sh", "-c", "echo partial; exit 3"])
+    assert (failed.value.returncode, failed.value.output) == (3, "partial\n")
+
+
+def test_a_process_that_outlives_its_measurement_for_long_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bench, "SESSION_END", 0.1)
+    with pytest.raises(RuntimeError, match="sh: its session still runs"):
+        bench.run_alone(["sh", "-c", "sleep 1 >/dev/null 2>&1 & exit 0"])
 
 
 def test_a_tree_puts_its_own_packages_first() -> None:
