@@ -77,8 +77,13 @@ class Cluster:
 
     def sentinel_view(self, index: int) -> tuple[int, int]:
         """The replicas and other sentinels that pod ``index``'s sentinel knows, all healthy
-        (negative counts when some are not)."""
+        (negative counts when some are not, or while it is failing over: a failover begun in
+        an earlier scenario holds the sentinels' epoch until its ``failover-timeout``)."""
         sentinel = self.client(self.redis.pods[index].address, 26379)
+        reply = sentinel.call("SENTINEL", "master", self.construct.name)
+        assert isinstance(reply, list)
+        if "failover_in_progress" in dict(zip(reply[::2], reply[1::2], strict=True))["flags"]:
+            return -1, -1
         reply = sentinel.call("SENTINEL", "replicas", self.construct.name)
         assert isinstance(reply, list)
         replicas = [dict(zip(r[::2], r[1::2], strict=True)) for r in reply]
@@ -96,8 +101,9 @@ class Cluster:
         return len(healthy), len(up)
 
     def wait_settled(self) -> int:
-        """Wait until every pod runs, one master has every other pod linked as replica, and
-        both proxies are ready; return the master's index."""
+        """Wait until every pod runs, one master has every other pod linked as replica, both
+        proxies are ready and every sentinel sees them all, not failing over; return the
+        master's index."""
         deadline = time.monotonic() + SETTLE_TIMEOUT
         while True:
             try:
