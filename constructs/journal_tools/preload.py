@@ -31,11 +31,16 @@ standard modules are ones that both the libraries and ``import cdk8s`` need."""
 def start() -> threading.Thread:
     """Import ``SHARED``, then ``LIBRARIES`` on a new thread; join it before importing
     ``journal_tools.values``."""
-    for name in SHARED:
-        importlib.import_module(name)
+    import_shared()
     thread = threading.Thread(target=import_libraries, name="preload", daemon=True)
     thread.start()
     return thread
+
+
+def import_shared() -> None:
+    """Import ``SHARED`` (what ``start`` does before the thread starts)."""
+    for name in SHARED:
+        importlib.import_module(name)
 
 
 def import_libraries() -> None:

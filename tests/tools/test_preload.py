@@ -14,8 +14,8 @@ import pytest
 from journal_tools import preload
 from support import ROOT
 
-FIRST = "from journal_tools import preload\nfor name in preload.SHARED: __import__(name)\n"
-"""What runs before the preload's thread starts (``preload.start``)."""
+FIRST = "from journal_tools import preload\npreload.import_shared()\n"
+"""What ``preload.start`` runs before the thread starts."""
 
 
 def imported_by(code: str) -> set[str]:
